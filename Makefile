@@ -1,0 +1,117 @@
+# botpipe: one non-recursive Makefile.  See README.md.
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+LIBDIR   ?= $(PREFIX)/lib
+DATADIR  ?= $(PREFIX)/share
+MANDIR   ?= $(DATADIR)/man
+DESTDIR  ?=
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+LDFLAGS  ?=
+
+# The build tree: a SANITIZE=1 build lives apart, so plain and sanitized
+# objects never mix (an ASan backend cannot load into a plain program).
+ifeq ($(SANITIZE),1)
+B        ?= build-san
+SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+B        ?= build
+SANFLAGS  =
+endif
+
+override CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -Ilib \
+                    -DBOT_VERSION='"$(VERSION)"' -DBOT_LIBDIR='"$(LIBDIR)/botpipe"' \
+                    -DBOT_DATADIR='"$(DATADIR)/botpipe"' $(SANFLAGS)
+override LDFLAGS += $(SANFLAGS)
+
+# libbot: the model, the codec, rendering, config, the registry.  The HTTP
+# layer (lib/http*.c, lib/ws.c) is a library of its own, libbothttp, so that
+# only the backends that speak HTTP pay for libcurl and OpenSSL at start-up.
+HTTP_SRC  = $(wildcard lib/http*.c lib/ws.c)
+LIB_SRC   = $(filter-out $(HTTP_SRC),$(wildcard lib/*.c))
+LIB_OBJ   = $(LIB_SRC:%.c=$(B)/obj/%.o)
+HTTP_OBJ  = $(HTTP_SRC:%.c=$(B)/obj/%.o)
+LIB_LIBS  = -ljq -lonig -lcmark -lm
+HTTP_LIBS = -lcurl -lcrypto
+
+CMDS      = $(patsubst cmd/%.c,%,$(wildcard cmd/bot-*.c))
+BINS      = $(CMDS:%=$(B)/bin/%)
+# text is embedded in every program; every other backend is a module.
+BACKENDS  = $(filter-out text,$(patsubst backends/%.c,%,$(wildcard backends/*.c)))
+MODULES   = $(BACKENDS:%=$(B)/lib/botpipe/%.so)
+UNITS     = $(patsubst test/unit/%.c,$(B)/test/%,$(wildcard test/unit/test-*.c))
+MANS      = $(wildcard doc/*.1 doc/*.7)
+
+# Extra libraries per backend module: BACKEND_LIBS_<name>.
+HTTP_BACKEND = -L$(B)/lib -lbothttp -Wl,-rpath,'$$ORIGIN/..'
+BACKEND_LIBS_webhook  = $(HTTP_BACKEND)
+BACKEND_LIBS_telegram = $(HTTP_BACKEND)
+BACKEND_LIBS_slack    = $(HTTP_BACKEND)
+BACKEND_LIBS_irc      = $(HTTP_BACKEND)
+BACKEND_LIBS_xmpp     = -lstrophe
+
+RPATH = -Wl,-rpath,'$$ORIGIN/../lib'
+
+all: $(BINS) $(MODULES)
+
+$(B)/obj/%.o: %.c $(wildcard lib/*.h) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/lib/libbot.so.0: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libbot.so.0 -Wl,-z,defs -o $@ $(LIB_OBJ) $(LIB_LIBS)
+$(B)/lib/libbot.so: $(B)/lib/libbot.so.0
+	ln -sf libbot.so.0 $@
+
+$(B)/lib/libbothttp.so.0: $(HTTP_OBJ) $(B)/lib/libbot.so
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libbothttp.so.0 -Wl,-z,defs -o $@ $(HTTP_OBJ) -L$(B)/lib -lbot $(HTTP_LIBS) -ljq
+$(B)/lib/libbothttp.so: $(B)/lib/libbothttp.so.0
+	ln -sf libbothttp.so.0 $@
+
+$(B)/bin/%: $(B)/obj/cmd/%.o $(B)/obj/backends/text.o $(B)/lib/libbot.so
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib -lbot -ljq $(RPATH)
+
+$(B)/lib/botpipe/%.so: $(B)/obj/backends/%.o $(B)/lib/libbot.so $(B)/lib/libbothttp.so
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $< -L$(B)/lib -lbot -ljq $(BACKEND_LIBS_$*) -Wl,-rpath,'$$ORIGIN/..'
+
+$(B)/test/%: test/unit/%.c test/unit/unit.h $(B)/obj/backends/text.o $(B)/lib/libbot.so
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib -lbot -ljq -lcmark -Wl,-rpath,'$$ORIGIN/../lib'
+
+# Debian packages every target needs; installed only when missing.
+deps:
+	@sh test/deps.sh
+
+check: deps all $(UNITS)
+	@B=$(B) SANITIZE=$(SANITIZE) VALGRIND=$(VALGRIND) sh test/run.sh $(TESTS)
+
+demo: deps all
+	@B=$(B) sh share/demo.sh
+
+bench: deps all
+	@B=$(B) sh bench/run.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@B=$(B) FUZZ_SECONDS=$(FUZZ_SECONDS) sh test/fuzz/run.sh
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/botpipe $(DESTDIR)$(DATADIR)/botpipe \
+	         $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	cp $(BINS) $(DESTDIR)$(BINDIR)/
+	cp $(B)/lib/libbot.so.0 $(B)/lib/libbothttp.so.0 $(DESTDIR)$(LIBDIR)/
+	cp $(MODULES) $(DESTDIR)$(LIBDIR)/botpipe/
+	cp -R share/. $(DESTDIR)$(DATADIR)/botpipe/
+	for m in $(MANS); do s=$${m##*.}; sed 's/@VERSION@/$(VERSION)/g' $$m > $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all deps check demo bench fuzz install clean
+.SECONDARY:

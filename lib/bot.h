@@ -1,0 +1,288 @@
+/* libbot: the public interface.  Grouped by the .c file that implements it.
+ *
+ * Ownership follows jq's jv rule: a function taking a jv consumes one
+ * reference of it; a function returning a jv returns a new reference.  The
+ * exceptions are marked "look-only": they borrow their jv argument.
+ * Nothing in lib/ writes to stderr except log.c, and nothing exits.
+ */
+#ifndef BOT_H
+#define BOT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <jv.h>
+
+#ifndef BOT_VERSION
+#define BOT_VERSION "0.0.0"
+#endif
+
+/* Exit codes, after <sysexits.h>; the same table in every man page. */
+enum bot_exit {
+	BOT_EX_OK = 0,
+	BOT_EX_FAIL = 1,           /* some input events failed (see error events) */
+	BOT_EX_USAGE = 64,
+	BOT_EX_DATAERR = 65,
+	BOT_EX_NOINPUT = 66,
+	BOT_EX_UNAVAILABLE = 69,
+	BOT_EX_SOFTWARE = 70,
+	BOT_EX_IOERR = 74,
+	BOT_EX_TEMPFAIL = 75,
+	BOT_EX_NOPERM = 77,
+	BOT_EX_CONFIG = 78,
+	BOT_EX_ROOM_NOT_JOINED = 79,
+	BOT_EX_ROOM_DOES_NOT_EXIST = 80,
+};
+
+/* ---- log.c: the one place that writes to stderr ------------------------ */
+
+extern const char *bot_progname;
+extern int bot_verbosity;              /* 0 quiet, 1 normal, 2 verbose */
+
+void bot_init(const char *argv0);     /* fds 0-2 open, SIGPIPE ignored */
+void bot_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void bot_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void bot_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void bot_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "prog: error: <where>: message" with message from a jv (consumed): a
+ * string, an invalid's message, or an object with "message". */
+void bot_error_jv(const char *where, jv msg);
+/* Write a secret-free, single-line version of s into buf (CR/LF/controls
+ * shown as \n, \r, \xNN; truncated with "..." past n-1 bytes). */
+const char *bot_oneline(char *buf, size_t n, const char *s, size_t len);
+
+/* ---- util.c ------------------------------------------------------------ */
+
+/* Look-only: the string at key, or NULL when missing or not a string.  The
+ * pointer lives as long as obj does. */
+const char *bot_str(jv obj, const char *key);
+/* Look-only: 1 when obj[key] is true, 0 otherwise. */
+int bot_true(jv obj, const char *key);
+/* Look-only: a copy of obj[key], or null when obj is not an object or key
+ * is missing (never invalid). */
+jv bot_get(jv obj, const char *key);
+/* jv_invalid_with_msg(jv_string_fmt(...)) */
+jv bot_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An invalid carrying {code, message, temporary, retry_after?}: a failure
+ * a sender can classify.  temporary: 1 worth retrying, 0 permanent. */
+jv bot_fail_code(const char *code, int temporary, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Look-only on an invalid from bot_fail*: the message text (static "" when
+ * none).  Copies what it needs into buf. */
+const char *bot_fail_message(jv invalid, char *buf, size_t n);
+/* UTF-8 validity (no overlongs, surrogates or > U+10FFFF). */
+int bot_utf8_valid(const char *s, size_t len);
+/* 1 when s holds CR, LF or NUL within len bytes. */
+int bot_has_line_break(const char *s, size_t len);
+/* Read a whole file (capped at max bytes); NULL + errno on failure. */
+char *bot_slurp(const char *path, size_t max, size_t *len);
+/* Monotonic milliseconds. */
+long long bot_now_ms(void);
+
+/* ---- config.c: one option table serves flags, environment, file, --help */
+
+enum bot_opt_type {
+	BOT_OPT_FLAG,     /* no argument; --no-NAME turns it off */
+	BOT_OPT_STR,
+	BOT_OPT_INT,
+	BOT_OPT_LIST,     /* may be given several times; collects an array */
+	BOT_OPT_SECRET,   /* environment or file only (BOT_X, BOT_X_FILE) */
+};
+
+struct bot_option {
+	const char *name;       /* long name = config key; BOT_NAME in env */
+	char shortopt;          /* 0 for none */
+	enum bot_opt_type type;
+	const char *metavar;    /* "FILE", "N", ... (NULL for flags) */
+	const char *def;        /* default as text, or NULL */
+	const char *help;       /* one line */
+};
+#define BOT_OPTIONS_END { 0, 0, 0, 0, 0, 0 }
+
+struct bot_backend;
+
+struct bot_config {
+	const char *prog;               /* "bot-send" */
+	const char *synopsis;           /* "[-b NAME] [--to ID] [TEXT...]" */
+	const char *about;              /* one line for --help */
+	const struct bot_option *opts;  /* the program's table */
+	const struct bot_backend *backend;  /* chosen with -b, or NULL */
+	jv values;                      /* name -> string | number | bool | array */
+	jv operands;                    /* array of strings */
+	char *file;                     /* the config file that was read */
+};
+
+/* Parse argv, then BOT_* variables, then the config file, the program's
+ * table first and then the backend's (when the program has a "backend"
+ * option).  Handles --help and --version.  Returns -1 when the program
+ * should go on, else the exit code (0 after --help). */
+int bot_config_load(struct bot_config *cfg, int argc, char **argv,
+                    const struct bot_backend *const *builtin);
+void bot_config_free(struct bot_config *cfg);
+/* Look-ups by long name; NULL / def / 0 when unset. */
+const char *bot_cfg_str(const struct bot_config *cfg, const char *name);
+long bot_cfg_int(const struct bot_config *cfg, const char *name, long def);
+int bot_cfg_flag(const struct bot_config *cfg, const char *name);
+jv bot_cfg_list(const struct bot_config *cfg, const char *name); /* array */
+/* Print the --help text for cfg's tables to stdout. */
+void bot_config_help(const struct bot_config *cfg);
+
+/* ---- ndjson.c: the event codec ----------------------------------------- */
+
+#define BOT_LINE_MAX_DEFAULT (16u << 20)   /* 16 MiB */
+
+struct bot_reader;
+struct bot_reader *bot_reader_new(int fd, const char *name, size_t maxline);
+void bot_reader_free(struct bot_reader *r);
+/* Read once from the fd (blocking or not, as the fd is).  1 read something
+ * (or EAGAIN), 0 end of input, -1 read error (errno). */
+int bot_reader_fill(struct bot_reader *r);
+/* Take the next complete line.  1: *ev is an event (an object with a
+ * string "type").  -1: the line was bad; *ev is the bad_input error event
+ * and the one-line message has been logged.  0: no complete line buffered
+ * (at end of input, a last line without newline is still returned). */
+int bot_reader_next(struct bot_reader *r, jv *ev);
+/* Blocking convenience: fill until a line or the end.  1, -1 as above, 0 at
+ * end of input, -2 read error. */
+int bot_read_event(struct bot_reader *r, jv *ev);
+/* The raw bytes of the line last returned (without newline). */
+const char *bot_reader_raw(const struct bot_reader *r, size_t *len);
+long bot_reader_lineno(const struct bot_reader *r);
+const char *bot_reader_name(const struct bot_reader *r);
+int bot_reader_pending(const struct bot_reader *r);  /* a line is buffered */
+int bot_reader_eof(const struct bot_reader *r);
+int bot_reader_fd(const struct bot_reader *r);
+
+struct bot_writer;
+struct bot_writer *bot_writer_new(int fd);
+void bot_writer_free(struct bot_writer *w);     /* flushes */
+/* Queue one event (consumed) as a compact line.  Returns 0, or -1 when an
+ * earlier write failed (errno kept; EPIPE when the reader went away). */
+int bot_write(struct bot_writer *w, jv ev);
+int bot_write_raw(struct bot_writer *w, const char *line, size_t len);
+int bot_writer_flush(struct bot_writer *w);
+/* 1 when queued bytes wait for a flush. */
+int bot_writer_pending(const struct bot_writer *w);
+
+/* ---- model.c: errbot's message model as jv events ---------------------- */
+
+/* Identifiers: {"kind":"person"|"room"|"occupant","id":...,...}. */
+jv bot_person(const char *id, const char *nick);
+jv bot_room(const char *id);
+jv bot_occupant(const char *room, const char *nick, const char *id);
+/* Look-only: "person", "room", "occupant" or NULL when ident is not a
+ * valid identifier object. */
+const char *bot_ident_kind(jv ident);
+/* Look-only: the canonical id string of an identifier (object or bare
+ * string), or NULL. */
+const char *bot_ident_id(jv ident);
+/* Look-only: the person part: "person" field, else the id. */
+const char *bot_ident_person(jv ident);
+/* Look-only: the room part of a room or occupant, else NULL. */
+const char *bot_ident_room(jv ident);
+/* Look-only: errbot's aclattr: "aclattr" field, else person, else id. */
+const char *bot_ident_aclattr(jv ident);
+
+jv bot_message(jv from, jv to, const char *body);
+jv bot_sent_event(const char *id, jv to, jv ref);
+jv bot_error_event(const char *code, const char *message, jv event);
+jv bot_connection_event(const char *state, int attempt, double retry_in,
+                        const char *reason);
+jv bot_presence_event(jv identifier, const char *status, const char *message);
+/* The seed's derived fields, computed here and nowhere else: sets
+ * is_direct (to is a person), is_group (to is a room; an occupant counts as
+ * its room), is_threaded (parent set) on a message or card. */
+jv bot_derive(jv msg);
+/* Check an event's fields against the schema.  Returns ev, or an invalid
+ * whose message names the type and the field ("message: to: expected an
+ * identifier (object or string)"). */
+jv bot_validate(jv ev);
+/* errbot's build_reply: a message from self to the room (group) or the
+ * sender (direct), in the thread where threaded; with mention set, the
+ * reply carries "mention" (the sender) for bot-send to prefix. */
+jv bot_build_reply(jv msg, const char *body, int private_, int threaded,
+                   int mention);
+
+/* ---- backend.c: the interface every backend fills, and the registry ---- */
+
+#define BOT_BACKEND_ABI 1
+
+/* Where a backend writes what it hears. */
+struct bot_sink {
+	void (*emit)(void *ctx, jv event);
+	void *ctx;
+};
+
+struct bot_backend {
+	int abi;                        /* BOT_BACKEND_ABI */
+	const char *name;
+	const char *markup;             /* renderer name: "ansi", "irc", ... */
+	const struct bot_option *options;   /* the backend's settings */
+
+	/* State from configuration, no network yet; NULL + *err on failure. */
+	void *(*open)(const struct bot_config *cfg, jv *err);
+	void (*close)(void *be);
+
+	/* serve_once, split for a poll loop: connect returns the fd to watch
+	 * (or -1 and *err: a jv_invalid from bot_fail_code); on_ready is called
+	 * when the fd is readable or the timeout passed, and emits events;
+	 * it returns 0 to go on, 1 when the service asked to stop, -1 when
+	 * the connection is gone (*err says why). */
+	int (*connect)(void *be, jv *err);
+	int (*on_ready)(void *be, const struct bot_sink *out, jv *err);
+	int (*timeout_ms)(void *be);    /* optional: -1 none */
+	void (*disconnect)(void *be);
+
+	/* Deliver one part.  ev is the message or card event (look-only);
+	 * text is the body already rendered in the backend's markup and cut
+	 * to size.  Returns {"id": ...} or a bot_fail_code invalid. */
+	jv (*send)(void *be, jv ev, const char *text);
+	/* Optional native cards: returns {"id"} or invalid; NULL = template. */
+	jv (*send_card)(void *be, jv card);
+	/* Optional room operations: ev is a room event (look-only); returns
+	 * the answer event or an invalid with code room_not_joined,
+	 * room_does_not_exist, ... */
+	jv (*room)(void *be, jv ev);
+	jv (*change_presence)(void *be, const char *status, const char *msg);
+
+	/* Parse a user-given id ("@alice", "#ops") into an identifier. */
+	jv (*build_identifier)(void *be, const char *text);
+	/* Look-only. */
+	int (*is_from_self)(void *be, jv msg);
+	/* errbot's prefix_groupchat_reply: body with the mention of ident. */
+	jv (*mention)(void *be, jv ident, jv body);
+	/* message_size_limit for a part to this target (bytes or chars as the
+	 * network counts; 0 = no limit). Look-only on to. */
+	size_t (*size_limit)(void *be, jv to);
+};
+
+/* Find a backend by name: the builtins, then NAME.so on BOT_BACKEND_PATH,
+ * the install directory, and the build tree beside the program.  NULL +
+ * *err naming the backends that exist. */
+const struct bot_backend *bot_backend_find(const char *name,
+                                           const struct bot_backend *const *builtin,
+                                           jv *err);
+/* Names of every backend that can be found (array of strings). */
+jv bot_backend_list(const struct bot_backend *const *builtin);
+/* Expand a bare string identifier (or pass an object through). */
+jv bot_expand_ident(const struct bot_backend *b, void *be, jv ident);
+
+/* ---- serve.c: errbot's serve_forever ----------------------------------- */
+
+/* errbot's backoff: first delay 1 s, then min(d*1.75, 600) + U(0,3). */
+double bot_backoff_next(double delay);
+
+/* ---- retry.c: the one retry policy (HTTP and sockets alike) ------------ */
+
+struct bot_retry {
+	int attempts;          /* made so far */
+	int max_attempts;      /* --retries + 1 */
+	double give_up_after;  /* seconds, 0 = no limit */
+	double base, cap;      /* backoff base and cap, seconds */
+	long long started_ms;
+};
+void bot_retry_init(struct bot_retry *r, int retries, double give_up_after);
+/* Given a failure (look-only, from bot_fail_code), the delay in seconds
+ * before the next attempt, or -1 to give up (permanent or exhausted). */
+double bot_retry_next(struct bot_retry *r, jv failure);
+
+#endif

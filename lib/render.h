@@ -1,0 +1,40 @@
+/* libbot: markdown rendering, splitting and card templates.
+ * Same ownership rules as bot.h. */
+#ifndef BOT_RENDER_H
+#define BOT_RENDER_H
+
+#include <stddef.h>
+#include <jv.h>
+
+/* ---- render.c: markdown (cmark's AST) into each backend's markup ------- */
+
+/* Markups: "text" (errbot's text()), "ansi" (errbot's ansi()), "irc"
+ * (mIRC codes), "markdown" (pass-through, attributes stripped), "html",
+ * "xmpp" (plain body), "telegram" (Telegram's HTML subset), "slack"
+ * (mrkdwn), "matrix" (HTML for formatted_body), "discord" and
+ * "mattermost" (markdown with escaping fixed).
+ * Returns a malloc'd NUL-terminated string, or NULL when the markup is
+ * unknown.  Never fails on any input bytes. */
+char *bot_render(const char *markup, const char *md, size_t len);
+/* 1 when markup names a renderer above. */
+int bot_markup_known(const char *markup);
+
+/* ---- split.c: cut a message to the backend's size ---------------------- */
+
+enum bot_size_unit { BOT_UNIT_BYTES, BOT_UNIT_CHARS, BOT_UNIT_UTF16 };
+
+/* Split markdown md so that each part, rendered in markup, is at most
+ * limit units long.  Cuts prefer paragraph, line, then word boundaries,
+ * never inside a UTF-8 sequence, and close/reopen formatting across parts.
+ * Returns an array of rendered strings (at least one; limit 0 = no cut). */
+jv bot_split(const char *markup, const char *md, size_t len, size_t limit,
+             enum bot_size_unit unit);
+
+/* ---- card.c: cards as markdown, for backends without native cards ------ */
+
+/* Render a card event (look-only) through a template (NULL = the built-in
+ * copy of share/templates/card.md).  Returns a markdown string or an
+ * invalid with a message naming the template line. */
+jv bot_card_markdown(jv card, const char *template_text);
+
+#endif
