@@ -8,6 +8,7 @@
 #ifndef BOT_H
 #define BOT_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <jv.h>
@@ -189,8 +190,8 @@ jv bot_connection_event(const char *state, int attempt, double retry_in,
                         const char *reason);
 jv bot_presence_event(jv identifier, const char *status, const char *message);
 /* The seed's derived fields, computed here and nowhere else: sets
- * is_direct (to is a person), is_group (to is a room; an occupant counts as
- * its room), is_threaded (parent set) on a message or card. */
+ * is_direct (to is a person or an occupant: errbot's RoomOccupant is a
+ * Person), is_group (to is a room), is_threaded (parent set). */
 jv bot_derive(jv msg);
 /* Check an event's fields against the schema.  Returns ev, or an invalid
  * whose message names the type and the field ("message: to: expected an
@@ -253,6 +254,10 @@ struct bot_backend {
 	/* message_size_limit for a part to this target (bytes or chars as the
 	 * network counts; 0 = no limit). Look-only on to. */
 	size_t (*size_limit)(void *be, jv to);
+	int size_unit;                  /* enum bot_size_unit (render.h) */
+	/* Optional: the markup for this instance (e.g. ansi on a terminal,
+	 * text in a file); NULL = markup above. */
+	const char *(*markup_for)(void *be);
 };
 
 /* Find a backend by name: the builtins, then NAME.so on BOT_BACKEND_PATH,
@@ -268,8 +273,17 @@ jv bot_expand_ident(const struct bot_backend *b, void *be, jv ident);
 
 /* ---- serve.c: errbot's serve_forever ----------------------------------- */
 
+/* Set by SIGINT/SIGTERM once bot_catch_signals() ran. */
+extern volatile sig_atomic_t bot_stop;
+void bot_catch_signals(void);
 /* errbot's backoff: first delay 1 s, then min(d*1.75, 600) + U(0,3). */
 double bot_backoff_next(double delay);
+/* Sleep up to ms, waking early when bot_stop is set. */
+void bot_sleep_ms(long long ms);
+/* errbot's serve_forever over a backend, writing every event to w, one
+ * flushed line each: connection events, backoff, reset after a good
+ * connect; drops the bot's own messages.  Returns an exit code. */
+int bot_serve(const struct bot_config *cfg, struct bot_writer *w);
 
 /* ---- retry.c: the one retry policy (HTTP and sockets alike) ------------ */
 

@@ -1,0 +1,596 @@
+/* config.c: settings from flags, then BOT_* variables, then the config
+ * file, then defaults, all driven by one option table per program (plus
+ * the chosen backend's).  A config key is a long option name (curl's
+ * rule); a secret never comes from the command line. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot.h"
+
+/* Options every program has. */
+static const struct bot_option common_opts[] = {
+	{ "config", 'c', BOT_OPT_STR, "FILE", NULL, "read settings from FILE (default: $XDG_CONFIG_HOME/botpipe/config)" },
+	{ "profile", 0, BOT_OPT_STR, "NAME", NULL, "use the [NAME] section of the config file" },
+	{ "verbose", 'v', BOT_OPT_FLAG, NULL, NULL, "say more on stderr" },
+	{ "quiet", 'q', BOT_OPT_FLAG, NULL, NULL, "say only errors on stderr" },
+	{ "help", 'h', BOT_OPT_FLAG, NULL, NULL, "show this help and exit" },
+	{ "version", 'V', BOT_OPT_FLAG, NULL, NULL, "show the version and exit" },
+	BOT_OPTIONS_END
+};
+
+#define NTABLES 3
+
+struct parse {
+	struct bot_config *cfg;
+	const struct bot_option *tables[NTABLES];
+	jv file;        /* key -> array of raw values, from the config file */
+	jv set;         /* names given on the command line */
+};
+
+/* BOT_NAME_WITH_UNDERSCORES for "name-with-underscores". */
+static void env_name(char *buf, size_t n, const char *name, const char *suffix)
+{
+	size_t o = (size_t)snprintf(buf, n, "BOT_");
+	for (const char *p = name; *p && o + 1 < n; p++)
+		buf[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+	buf[o] = 0;
+	if (suffix)
+		snprintf(buf + o, n - o, "%s", suffix);
+}
+
+static const struct bot_option *find_long(struct parse *ps, const char *name, size_t len)
+{
+	for (int t = 0; t < NTABLES; t++)
+		for (const struct bot_option *o = ps->tables[t]; o && o->name; o++)
+			if (strlen(o->name) == len && !strncmp(o->name, name, len))
+				return o;
+	return NULL;
+}
+
+static const struct bot_option *find_short(struct parse *ps, char c)
+{
+	for (int t = 0; t < NTABLES; t++)
+		for (const struct bot_option *o = ps->tables[t]; o && o->name; o++)
+			if (o->shortopt == c)
+				return o;
+	return NULL;
+}
+
+/* Store one value for an option.  Returns 0, or -1 with *err. */
+static int store(struct parse *ps, const struct bot_option *o, const char *val,
+                 const char *origin, jv *err)
+{
+	jv *values = &ps->cfg->values;
+	jv v;
+	switch (o->type) {
+	case BOT_OPT_FLAG:
+		if (!val || !strcmp(val, "1") || !strcasecmp(val, "true") ||
+		    !strcasecmp(val, "yes") || !strcasecmp(val, "on"))
+			v = jv_true();
+		else if (!strcmp(val, "0") || !strcasecmp(val, "false") ||
+		         !strcasecmp(val, "no") || !strcasecmp(val, "off"))
+			v = jv_false();
+		else {
+			*err = bot_fail("%s: --%s: expected true or false, got '%s'", origin, o->name, val);
+			return -1;
+		}
+		break;
+	case BOT_OPT_INT: {
+		char *end;
+		errno = 0;
+		long n = strtol(val, &end, 10);
+		if (errno || end == val || *end) {
+			*err = bot_fail("%s: --%s: expected a whole number, got '%s'", origin, o->name, val);
+			return -1;
+		}
+		v = jv_number((double)n);
+		break;
+	}
+	case BOT_OPT_LIST: {
+		jv old = jv_object_get(jv_copy(*values), jv_string(o->name));
+		if (jv_get_kind(old) != JV_KIND_ARRAY) {
+			jv_free(old);
+			old = jv_array();
+		}
+		v = jv_array_append(old, jv_string(val));
+		break;
+	}
+	default:
+		v = jv_string(val);
+	}
+	*values = jv_object_set(*values, jv_string(o->name), v);
+	return 0;
+}
+
+static int needs_arg(const struct bot_option *o) { return o->type != BOT_OPT_FLAG; }
+
+static int refuse_secret(const struct bot_option *o, jv *err)
+{
+	char env[128];
+	env_name(env, sizeof env, o->name, NULL);
+	*err = bot_fail("--%s is a secret and is never read from the command line: set %s or %s_FILE",
+	                o->name, env, env);
+	return -1;
+}
+
+/* One "--name[=value]" argument; may consume the next argv entry. */
+static int parse_long(struct parse *ps, int argc, char **argv, int *i, jv *err)
+{
+	const char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
+	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+	const struct bot_option *o = find_long(ps, arg, len);
+	int negate = 0;
+	if (!o && len > 3 && !strncmp(arg, "no-", 3)) {
+		o = find_long(ps, arg + 3, len - 3);
+		negate = o && o->type == BOT_OPT_FLAG;
+		if (!negate)
+			o = NULL;
+	}
+	if (!o) {
+		*err = bot_fail("unknown option --%.*s (see --help)", (int)len, arg);
+		return -1;
+	}
+	if (o->type == BOT_OPT_SECRET)
+		return refuse_secret(o, err);
+	const char *val = NULL;
+	if (needs_arg(o)) {
+		if (eq)
+			val = eq + 1;
+		else if (*i + 1 < argc)
+			val = argv[++*i];
+		else {
+			*err = bot_fail("option --%s needs %s", o->name, o->metavar ? o->metavar : "a value");
+			return -1;
+		}
+	} else if (eq) {
+		*err = bot_fail("option --%s takes no value", o->name);
+		return -1;
+	}
+	ps->set = jv_object_set(ps->set, jv_string(o->name), jv_true());
+	return store(ps, o, negate ? "false" : val, "command line", err);
+}
+
+/* "-abc" or "-xVALUE" or "-x VALUE". */
+static int parse_short(struct parse *ps, int argc, char **argv, int *i, jv *err)
+{
+	for (const char *p = argv[*i] + 1; *p; p++) {
+		const struct bot_option *o = find_short(ps, *p);
+		if (!o) {
+			*err = bot_fail("unknown option -%c (see --help)", *p);
+			return -1;
+		}
+		if (o->type == BOT_OPT_SECRET)
+			return refuse_secret(o, err);
+		const char *val = NULL;
+		if (needs_arg(o)) {
+			if (p[1])
+				val = p + 1;
+			else if (*i + 1 < argc)
+				val = argv[++*i];
+			else {
+				*err = bot_fail("option -%c needs %s", *p, o->metavar ? o->metavar : "a value");
+				return -1;
+			}
+		}
+		ps->set = jv_object_set(ps->set, jv_string(o->name), jv_true());
+		if (store(ps, o, val, "command line", err) < 0)
+			return -1;
+		if (val)
+			break;
+	}
+	return 0;
+}
+
+static int parse_argv(struct parse *ps, int argc, char **argv, jv *err)
+{
+	int dashdash = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int rc = 0;
+		if (dashdash || a[0] != '-' || !a[1])
+			ps->cfg->operands = jv_array_append(ps->cfg->operands, jv_string(a));
+		else if (!strcmp(a, "--"))
+			dashdash = 1;
+		else if (a[1] == '-')
+			rc = parse_long(ps, argc, argv, &i, err);
+		else
+			rc = parse_short(ps, argc, argv, &i, err);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- the config file ---- */
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+/* Parse "key = value", "key value" or "key"; [section] picks a profile.
+ * Keys before any section apply to all profiles; the chosen profile's
+ * keys come after them and so win. */
+static int read_config(struct parse *ps, const char *path, const char *profile,
+                       int must_exist, jv *err)
+{
+	size_t len;
+	char *text = bot_slurp(path, 1 << 20, &len);
+	if (!text) {
+		if (!must_exist && errno == ENOENT)
+			return 0;
+		*err = bot_fail("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	ps->cfg->file = strdup(path);
+	jv global = jv_object(), chosen = jv_object();
+	const char *section = NULL;
+	int lineno = 0, rc = 0;
+	for (char *line = text, *next; line && rc == 0; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		lineno++;
+		char *s = trim(line);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+			if (!close || close[1] || close == s + 1) {
+				*err = bot_fail("%s:%d: a section header is [NAME]", path, lineno);
+				rc = -1;
+				break;
+			}
+			*close = 0;
+			section = s + 1;
+			continue;
+		}
+		size_t klen = strcspn(s, " \t=");
+		char *val = s + klen;
+		if (*val)
+			*val++ = 0;
+		val = trim(val);
+		if (*val == '=')
+			val = trim(val + 1);
+		size_t vlen = strlen(val);
+		if (vlen >= 2 && ((val[0] == '"' && val[vlen - 1] == '"') ||
+		                  (val[0] == '\'' && val[vlen - 1] == '\''))) {
+			val[vlen - 1] = 0;
+			val++;
+		}
+		for (char *k = s; *k; k++)
+			if (!(isalnum((unsigned char)*k) || *k == '-')) {
+				*err = bot_fail("%s:%d: '%s' is not a setting name (letters, digits and -)", path, lineno, s);
+				rc = -1;
+				break;
+			}
+		if (rc)
+			break;
+		jv *dst = !section ? &global : (profile && !strcmp(section, profile)) ? &chosen : NULL;
+		if (!dst)
+			continue;
+		jv old = jv_object_get(jv_copy(*dst), jv_string(s));
+		if (jv_get_kind(old) != JV_KIND_ARRAY) {
+			jv_free(old);
+			old = jv_array();
+		}
+		*dst = jv_object_set(*dst, jv_string(s), jv_array_append(old, jv_string(val)));
+	}
+	free(text);
+	jv_object_foreach(chosen, k, v)
+		global = jv_object_set(global, k, v);
+	jv_free(chosen);
+	jv_free(ps->file);
+	ps->file = global;
+	return rc;
+}
+
+static const char *prescan(int argc, char **argv, const char *lng, char shrt)
+{
+	size_t n = strlen(lng);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--"))
+			break;
+		if (a[0] == '-' && a[1] == '-' && !strncmp(a + 2, lng, n)) {
+			if (a[2 + n] == '=')
+				return a + 3 + n;
+			if (!a[2 + n] && i + 1 < argc)
+				return argv[i + 1];
+		}
+		if (shrt && a[0] == '-' && a[1] == shrt)
+			return a[2] ? a + 2 : (i + 1 < argc ? argv[i + 1] : NULL);
+	}
+	return NULL;
+}
+
+static int load_file(struct parse *ps, int argc, char **argv, jv *err)
+{
+	const char *path = prescan(argc, argv, "config", 'c');
+	const char *profile = prescan(argc, argv, "profile", 0);
+	if (!profile)
+		profile = getenv("BOT_PROFILE");
+	if (!path)
+		path = getenv("BOT_CONFIG");
+	if (path)
+		return read_config(ps, path, profile, 1, err);
+	char buf[4096];
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	if (xdg && *xdg)
+		snprintf(buf, sizeof buf, "%s/botpipe/config", xdg);
+	else if (home && *home)
+		snprintf(buf, sizeof buf, "%s/.config/botpipe/config", home);
+	else
+		return 0;
+	return read_config(ps, buf, profile, 0, err);
+}
+
+/* ---- defaults, environment, file ---- */
+
+static char *read_secret_file(const char *path, jv *err, const char *what)
+{
+	size_t len;
+	char *s = bot_slurp(path, 1 << 16, &len);
+	if (!s) {
+		*err = bot_fail("%s: %s: %s", what, path, strerror(errno));
+		return NULL;
+	}
+	while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		s[--len] = 0;
+	return s;
+}
+
+/* Fill one option that the command line did not set. */
+static int fill_option(struct parse *ps, const struct bot_option *o, jv *err)
+{
+	char env[160], envfile[170];
+	env_name(env, sizeof env, o->name, NULL);
+	env_name(envfile, sizeof envfile, o->name, "_FILE");
+	const char *ev = getenv(env);
+	if (ev && o->type == BOT_OPT_LIST) {
+		char *copy = strdup(ev), *save = NULL;
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			if (store(ps, o, t, env, err) < 0) {
+				free(copy);
+				return -1;
+			}
+		free(copy);
+		return 0;
+	}
+	if (ev)
+		return store(ps, o, ev, env, err);
+	if (o->type == BOT_OPT_SECRET && getenv(envfile)) {
+		char *s = read_secret_file(getenv(envfile), err, envfile);
+		if (!s)
+			return -1;
+		int rc = store(ps, o, s, envfile, err);
+		explicit_bzero(s, strlen(s));
+		free(s);
+		return rc;
+	}
+	jv fv = jv_object_get(jv_copy(ps->file), jv_string(o->name));
+	if (jv_get_kind(fv) == JV_KIND_ARRAY) {
+		char where[4200];
+		snprintf(where, sizeof where, "%s", ps->cfg->file ? ps->cfg->file : "config");
+		int rc = 0;
+		int n = jv_array_length(jv_copy(fv));
+		for (int i = (o->type == BOT_OPT_LIST ? 0 : n - 1); i < n && rc == 0; i++) {
+			jv x = jv_array_get(jv_copy(fv), i);
+			rc = store(ps, o, jv_string_value(x), where, err);
+			jv_free(x);
+		}
+		jv_free(fv);
+		return rc;
+	}
+	jv_free(fv);
+	if (o->type == BOT_OPT_SECRET) {
+		char key[160];
+		snprintf(key, sizeof key, "%s-file", o->name);
+		jv ff = jv_object_get(jv_copy(ps->file), jv_string(key));
+		if (jv_get_kind(ff) == JV_KIND_ARRAY) {
+			jv last = jv_array_get(jv_copy(ff), jv_array_length(jv_copy(ff)) - 1);
+			char *s = read_secret_file(jv_string_value(last), err, key);
+			jv_free(last);
+			jv_free(ff);
+			if (!s)
+				return -1;
+			int rc = store(ps, o, s, key, err);
+			explicit_bzero(s, strlen(s));
+			free(s);
+			return rc;
+		}
+		jv_free(ff);
+	}
+	if (o->def)
+		return store(ps, o, o->def, "default", err);
+	return 0;
+}
+
+static int fill_rest(struct parse *ps, jv *err)
+{
+	for (int t = 0; t < NTABLES; t++)
+		for (const struct bot_option *o = ps->tables[t]; o && o->name; o++) {
+			if (jv_object_has(jv_copy(ps->set), jv_string(o->name)))
+				continue;
+			if (fill_option(ps, o, err) < 0)
+				return -1;
+		}
+	return 0;
+}
+
+/* ---- backend choice ---- */
+
+static int has_backend_option(const struct bot_option *opts)
+{
+	for (const struct bot_option *o = opts; o && o->name; o++)
+		if (!strcmp(o->name, "backend"))
+			return 1;
+	return 0;
+}
+
+static const char *backend_name(struct parse *ps, int argc, char **argv)
+{
+	const char *name = prescan(argc, argv, "backend", 'b');
+	if (!name)
+		name = getenv("BOT_BACKEND");
+	if (!name) {
+		jv fv = jv_object_get(jv_copy(ps->file), jv_string("backend"));
+		if (jv_get_kind(fv) == JV_KIND_ARRAY) {
+			jv last = jv_array_get(jv_copy(fv), jv_array_length(jv_copy(fv)) - 1);
+			static char buf[128];   /* names are short; read once */
+			snprintf(buf, sizeof buf, "%s", jv_string_value(last));
+			jv_free(last);
+			name = buf;
+		}
+		jv_free(fv);
+	}
+	if (!name)
+		for (const struct bot_option *o = ps->cfg->opts; o->name; o++)
+			if (!strcmp(o->name, "backend"))
+				name = o->def;
+	return name;
+}
+
+int bot_config_load(struct bot_config *cfg, int argc, char **argv,
+                    const struct bot_backend *const *builtin)
+{
+	struct parse ps = { .cfg = cfg, .file = jv_object(), .set = jv_object() };
+	jv err = jv_invalid();
+	int code = BOT_EX_USAGE;
+	cfg->values = jv_object();
+	cfg->operands = jv_array();
+	cfg->backend = NULL;
+	cfg->file = NULL;
+	ps.tables[0] = common_opts;
+	ps.tables[1] = cfg->opts;
+	if (load_file(&ps, argc, argv, &err) < 0) {
+		code = BOT_EX_CONFIG;
+		goto fail;
+	}
+	if (has_backend_option(cfg->opts)) {
+		const char *name = backend_name(&ps, argc, argv);
+		cfg->backend = bot_backend_find(name ? name : "text", builtin, &err);
+		if (!cfg->backend) {
+			code = BOT_EX_CONFIG;
+			goto fail;
+		}
+		ps.tables[2] = cfg->backend->options;
+	}
+	if (parse_argv(&ps, argc, argv, &err) < 0)
+		goto fail;
+	if (bot_cfg_flag(cfg, "help")) {
+		bot_config_help(cfg);
+		code = BOT_EX_OK;
+		goto done;
+	}
+	if (bot_cfg_flag(cfg, "version")) {
+		printf("%s (botpipe) %s\n", cfg->prog, BOT_VERSION);
+		code = BOT_EX_OK;
+		goto done;
+	}
+	if (fill_rest(&ps, &err) < 0) {
+		code = BOT_EX_CONFIG;
+		goto fail;
+	}
+	bot_verbosity = bot_cfg_flag(cfg, "quiet") ? 0 : bot_cfg_flag(cfg, "verbose") ? 2 : 1;
+	jv_free(ps.file);
+	jv_free(ps.set);
+	return -1;
+fail:
+	bot_error_jv(NULL, err);
+	err = jv_invalid();
+done:
+	jv_free(err);
+	jv_free(ps.file);
+	jv_free(ps.set);
+	return code;
+}
+
+void bot_config_free(struct bot_config *cfg)
+{
+	jv_free(cfg->values);
+	jv_free(cfg->operands);
+	free(cfg->file);
+	cfg->values = jv_null();
+	cfg->operands = jv_null();
+	cfg->file = NULL;
+}
+
+static jv cfg_get(const struct bot_config *cfg, const char *name)
+{
+	return jv_object_get(jv_copy(cfg->values), jv_string(name));
+}
+
+const char *bot_cfg_str(const struct bot_config *cfg, const char *name)
+{
+	return bot_str(cfg->values, name);
+}
+
+long bot_cfg_int(const struct bot_config *cfg, const char *name, long def)
+{
+	jv v = cfg_get(cfg, name);
+	long n = jv_get_kind(v) == JV_KIND_NUMBER ? (long)jv_number_value(v) : def;
+	jv_free(v);
+	return n;
+}
+
+int bot_cfg_flag(const struct bot_config *cfg, const char *name)
+{
+	return bot_true(cfg->values, name);
+}
+
+jv bot_cfg_list(const struct bot_config *cfg, const char *name)
+{
+	jv v = cfg_get(cfg, name);
+	if (jv_get_kind(v) == JV_KIND_ARRAY)
+		return v;
+	jv_free(v);
+	return jv_array();
+}
+
+/* ---- --help ---- */
+
+static void help_table(const struct bot_option *opts)
+{
+	for (const struct bot_option *o = opts; o && o->name; o++) {
+		char left[200], env[128];
+		int n = 0;
+		if (o->type == BOT_OPT_SECRET) {
+			env_name(env, sizeof env, o->name, NULL);
+			snprintf(left, sizeof left, "    %s[_FILE]", env);
+			printf("  %-30s %s (a secret: environment or file only)\n", left, o->help);
+			continue;
+		}
+		if (o->shortopt)
+			n = snprintf(left, sizeof left, "-%c, ", o->shortopt);
+		else
+			n = snprintf(left, sizeof left, "    ");
+		snprintf(left + n, sizeof left - (size_t)n, "--%s%s%s", o->name,
+		         o->metavar ? " " : "", o->metavar ? o->metavar : "");
+		printf("  %-30s %s", left, o->help);
+		if (o->def)
+			printf(" (default: %s)", o->def);
+		printf("\n");
+	}
+}
+
+void bot_config_help(const struct bot_config *cfg)
+{
+	printf("usage: %s %s\n%s\n\nOptions:\n", cfg->prog, cfg->synopsis, cfg->about);
+	help_table(cfg->opts);
+	help_table(common_opts);
+	if (cfg->backend && cfg->backend->options && cfg->backend->options->name) {
+		printf("\nBackend %s:\n", cfg->backend->name);
+		help_table(cfg->backend->options);
+	}
+	printf("\nEvery --NAME option is also the variable BOT_NAME (upper case, - as _)\n"
+	       "and the config file key NAME.  See %s(1).\n", cfg->prog);
+}

@@ -1,0 +1,364 @@
+/* ndjson.c: the event codec.  One JSON object a line.
+ *
+ * The reader splits lines itself (jv_parser cannot resynchronise on a
+ * newline after a syntax error) and parses each with jv_parse_sized, so a
+ * bad line costs only itself.  It checks what jq would let through
+ * silently: invalid UTF-8 (jq turns it into U+FFFD), raw NUL bytes, lines
+ * over a maximum.  A bad line becomes an error event with code bad_input
+ * that carries the raw line, and one line on stderr.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bot.h"
+
+#define READ_CHUNK 65536
+#define RAW_KEEP_TRUNCATED 4096   /* bytes of an over-long line kept */
+
+struct bot_reader {
+	int fd;
+	const char *name;
+	size_t max;
+	char *buf;
+	size_t cap, off, len, scan;  /* line starts at off; scanned to scan */
+	int eof;
+	int skipping;        /* inside a line longer than max */
+	size_t skipped;      /* its length so far */
+	long lineno;
+	const char *raw;     /* last line returned */
+	size_t rawlen;
+	char *overlong;      /* the start of an over-long line, for its report */
+};
+
+struct bot_reader *bot_reader_new(int fd, const char *name, size_t maxline)
+{
+	struct bot_reader *r = calloc(1, sizeof *r);
+	if (!r)
+		abort();
+	r->fd = fd;
+	r->name = name ? name : "<stdin>";
+	r->max = maxline ? maxline : BOT_LINE_MAX_DEFAULT;
+	r->cap = READ_CHUNK + 1;
+	r->buf = malloc(r->cap);
+	if (!r->buf)
+		abort();
+	return r;
+}
+
+void bot_reader_free(struct bot_reader *r)
+{
+	if (!r)
+		return;
+	free(r->buf);
+	free(r->overlong);
+	free(r);
+}
+
+/* Move the unread tail to the front and make room for one more chunk. */
+static void reader_make_room(struct bot_reader *r)
+{
+	if (r->off > 0) {
+		memmove(r->buf, r->buf + r->off, r->len - r->off);
+		r->len -= r->off;
+		r->scan -= r->off;
+		r->off = 0;
+	}
+	if (r->cap - r->len < READ_CHUNK + 1) {
+		size_t cap = r->cap * 2;
+		while (cap - r->len < READ_CHUNK + 1)
+			cap *= 2;
+		char *b = realloc(r->buf, cap);
+		if (!b)
+			abort();
+		r->buf = b;
+		r->cap = cap;
+	}
+}
+
+int bot_reader_fill(struct bot_reader *r)
+{
+	if (r->eof)
+		return 0;
+	reader_make_room(r);
+	for (;;) {
+		ssize_t n = read(r->fd, r->buf + r->len, r->cap - r->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 1;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			r->eof = 1;
+			return 0;
+		}
+		r->len += (size_t)n;
+		return 1;
+	}
+}
+
+/* The bad_input error event for the current line, logged once. */
+static jv reader_bad(struct bot_reader *r, const char *what, const char *raw,
+                     size_t rawlen, int truncated)
+{
+	char msg[600];
+	snprintf(msg, sizeof msg, "%s:%ld: %s", r->name, r->lineno, what);
+	bot_error("%s", msg);
+	jv ev = bot_error_event("bad_input", msg, jv_string_sized(raw, (int)rawlen));
+	ev = jv_object_set(ev, jv_string("line"), jv_number((double)r->lineno));
+	if (truncated)
+		ev = jv_object_set(ev, jv_string("truncated"), jv_true());
+	return ev;
+}
+
+/* jq's parse messages end with "(while parsing '<the whole line>')";
+ * keep only the part before it. */
+static void parse_message(jv invalid, char *out, size_t n)
+{
+	char buf[512];
+	bot_fail_message(invalid, buf, sizeof buf);
+	char *cut = strstr(buf, " (while parsing");
+	if (cut)
+		*cut = 0;
+	snprintf(out, n, "not valid JSON: %s", buf[0] ? buf : "parse error");
+}
+
+/* Parse and check one complete line (NUL-terminated in place). */
+static int reader_parse(struct bot_reader *r, char *line, size_t len, jv *ev)
+{
+	char why[600];
+	if (memchr(line, 0, len))
+		return *ev = reader_bad(r, "NUL byte in line", line, len, 0), -1;
+	if (!bot_utf8_valid(line, len))
+		return *ev = reader_bad(r, "invalid UTF-8", line, len, 0), -1;
+	jv v = jv_parse_sized(line, (int)len);
+	if (!jv_is_valid(v)) {
+		parse_message(v, why, sizeof why);
+		jv_free(v);
+		return *ev = reader_bad(r, why, line, len, 0), -1;
+	}
+	if (jv_get_kind(v) != JV_KIND_OBJECT) {
+		snprintf(why, sizeof why, "not an object: %s",
+		         jv_kind_name(jv_get_kind(v)));
+		jv_free(v);
+		return *ev = reader_bad(r, why, line, len, 0), -1;
+	}
+	if (!bot_str(v, "type")) {
+		jv_free(v);
+		return *ev = reader_bad(r, "no \"type\" string", line, len, 0), -1;
+	}
+	*ev = v;
+	return 1;
+}
+
+static int blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+/* Discard the rest of an over-long line; report it once its end is seen. */
+static int reader_skip(struct bot_reader *r, jv *ev)
+{
+	char *nl = memchr(r->buf + r->off, '\n', r->len - r->off);
+	size_t upto = nl ? (size_t)(nl - r->buf) + 1 : r->len;
+	r->skipped += upto - r->off;
+	r->off = r->scan = upto;
+	if (!nl && !r->eof)
+		return 0;
+	r->skipping = 0;
+	r->lineno++;
+	char why[128];
+	snprintf(why, sizeof why, "line longer than %zu bytes (%zu bytes), skipped",
+	         r->max, r->skipped - (nl ? 1 : 0));
+	*ev = reader_bad(r, why, r->overlong, r->rawlen, 1);
+	r->raw = r->overlong;   /* valid until the next call */
+	return -1;
+}
+
+/* Start skipping a line that has grown past the maximum: keep its start. */
+static void reader_start_skip(struct bot_reader *r)
+{
+	free(r->overlong);
+	r->rawlen = r->len - r->off < RAW_KEEP_TRUNCATED ? r->len - r->off : RAW_KEEP_TRUNCATED;
+	r->overlong = malloc(r->rawlen + 1);
+	if (!r->overlong)
+		abort();
+	memcpy(r->overlong, r->buf + r->off, r->rawlen);
+	r->skipping = 1;
+	r->skipped = 0;
+}
+
+int bot_reader_next(struct bot_reader *r, jv *ev)
+{
+	for (;;) {
+		if (r->skipping) {
+			int rc = reader_skip(r, ev);
+			if (rc == 0)
+				return 0;
+			return rc;
+		}
+		char *nl = memchr(r->buf + r->scan, '\n', r->len - r->scan);
+		size_t linelen;
+		if (nl) {
+			linelen = (size_t)(nl - (r->buf + r->off));
+		} else {
+			r->scan = r->len;
+			if (r->len - r->off > r->max) {
+				reader_start_skip(r);
+				continue;
+			}
+			if (!r->eof || r->len == r->off)
+				return 0;
+			linelen = r->len - r->off;   /* last line, no newline */
+		}
+		if (linelen > r->max) {
+			reader_start_skip(r);
+			continue;
+		}
+		char *line = r->buf + r->off;
+		line[linelen] = 0;   /* over the newline, or the spare byte */
+		r->off += linelen + (nl ? 1 : 0);
+		r->scan = r->off;
+		r->lineno++;
+		if (linelen && line[linelen - 1] == '\r')
+			line[--linelen] = 0;
+		r->raw = line;
+		r->rawlen = linelen;
+		if (blank(line, linelen))
+			continue;
+		return reader_parse(r, line, linelen, ev);
+	}
+}
+
+int bot_read_event(struct bot_reader *r, jv *ev)
+{
+	for (;;) {
+		int rc = bot_reader_next(r, ev);
+		if (rc != 0)
+			return rc;
+		if (r->eof)
+			return 0;
+		rc = bot_reader_fill(r);
+		if (rc < 0)
+			return -2;
+	}
+}
+
+const char *bot_reader_raw(const struct bot_reader *r, size_t *len)
+{
+	if (len)
+		*len = r->rawlen;
+	return r->raw;
+}
+
+long bot_reader_lineno(const struct bot_reader *r) { return r->lineno; }
+const char *bot_reader_name(const struct bot_reader *r) { return r->name; }
+int bot_reader_eof(const struct bot_reader *r) { return r->eof && r->off == r->len; }
+int bot_reader_fd(const struct bot_reader *r) { return r->fd; }
+
+int bot_reader_pending(const struct bot_reader *r)
+{
+	if (r->skipping)
+		return r->eof || memchr(r->buf + r->off, '\n', r->len - r->off) != NULL;
+	return memchr(r->buf + r->scan, '\n', r->len - r->scan) != NULL ||
+	       (r->eof && r->len > r->off);
+}
+
+/* ---- writer ---- */
+
+#define WRITE_HIGH 65536   /* flush when this much is queued */
+
+struct bot_writer {
+	int fd;
+	char *buf;
+	size_t len, cap;
+	int err;
+};
+
+struct bot_writer *bot_writer_new(int fd)
+{
+	struct bot_writer *w = calloc(1, sizeof *w);
+	if (!w)
+		abort();
+	w->fd = fd;
+	return w;
+}
+
+void bot_writer_free(struct bot_writer *w)
+{
+	if (!w)
+		return;
+	bot_writer_flush(w);
+	free(w->buf);
+	free(w);
+}
+
+static void writer_append(struct bot_writer *w, const char *s, size_t n)
+{
+	if (w->len + n > w->cap) {
+		size_t cap = w->cap ? w->cap : 4096;
+		while (cap < w->len + n)
+			cap *= 2;
+		char *b = realloc(w->buf, cap);
+		if (!b)
+			abort();
+		w->buf = b;
+		w->cap = cap;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+int bot_writer_flush(struct bot_writer *w)
+{
+	size_t done = 0;
+	while (done < w->len && !w->err) {
+		ssize_t n = write(w->fd, w->buf + done, w->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			w->err = errno;
+			break;
+		}
+		done += (size_t)n;
+	}
+	w->len = 0;
+	if (w->err) {
+		errno = w->err;
+		return -1;
+	}
+	return 0;
+}
+
+int bot_write_raw(struct bot_writer *w, const char *line, size_t len)
+{
+	if (w->err) {
+		errno = w->err;
+		return -1;
+	}
+	writer_append(w, line, len);
+	writer_append(w, "\n", 1);
+	if (w->len >= WRITE_HIGH)
+		return bot_writer_flush(w);
+	return 0;
+}
+
+int bot_write(struct bot_writer *w, jv ev)
+{
+	if (!jv_is_valid(ev)) {
+		jv_free(ev);
+		errno = EINVAL;
+		return -1;
+	}
+	jv s = jv_dump_string(ev, 0);
+	int rc = bot_write_raw(w, jv_string_value(s), (size_t)jv_string_length_bytes(jv_copy(s)));
+	jv_free(s);
+	return rc;
+}
+
+int bot_writer_pending(const struct bot_writer *w) { return w->len > 0; }
