@@ -21,7 +21,7 @@ B        ?= build
 SANFLAGS  =
 endif
 
-override CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -Ilib \
+override CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -fPIC -Ilib \
                     -DBOT_VERSION='"$(VERSION)"' -DBOT_LIBDIR='"$(LIBDIR)/botpipe"' \
                     -DBOT_DATADIR='"$(DATADIR)/botpipe"' $(SANFLAGS)
 override LDFLAGS += $(SANFLAGS)

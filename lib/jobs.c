@@ -1,0 +1,368 @@
+/* jobs.c: run commands as child processes, many at once, from one poll
+ * loop.  Each command gets its own process group, so a timeout (or its
+ * end) kills everything it started.  SIGCHLD arrives through a signalfd. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bot.h"
+#include "jobs.h"
+
+#define KILL_GRACE_MS 1000   /* between SIGTERM and SIGKILL on a timeout */
+
+struct job {
+	pid_t pid;
+	void *tag;
+	int in_fd, out_fd, ev_fd;
+	char *input;
+	size_t inlen, inoff;
+	char *out;
+	size_t outlen, outcap;
+	int truncated;
+	struct bot_reader *evr;
+	long long deadline, kill_at;
+	int exited, status, timed_out;
+};
+
+struct bot_jobs {
+	struct job *job;
+	int max, n;
+	struct bot_job_limits lim;
+	struct bot_job_events ev;
+	int sigfd;
+	sigset_t oldmask;
+};
+
+struct bot_jobs *bot_jobs_new(int max, const struct bot_job_limits *limits,
+                              const struct bot_job_events *ev)
+{
+	struct bot_jobs *j = calloc(1, sizeof *j);
+	if (!j)
+		abort();
+	j->max = max > 0 ? max : 1;
+	j->job = calloc((size_t)j->max, sizeof *j->job);
+	if (!j->job)
+		abort();
+	j->lim = *limits;
+	j->ev = *ev;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &j->oldmask);
+	j->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return j;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void job_release(struct job *jb)
+{
+	close_fd(&jb->in_fd);
+	close_fd(&jb->out_fd);
+	close_fd(&jb->ev_fd);
+	bot_reader_free(jb->evr);
+	free(jb->input);
+	free(jb->out);
+	memset(jb, 0, sizeof *jb);
+}
+
+void bot_jobs_free(struct bot_jobs *j)
+{
+	if (!j)
+		return;
+	for (int i = 0; i < j->n; i++) {
+		kill(-j->job[i].pid, SIGKILL);
+		waitpid(j->job[i].pid, NULL, 0);
+		job_release(&j->job[i]);
+	}
+	close(j->sigfd);
+	sigprocmask(SIG_SETMASK, &j->oldmask, NULL);
+	free(j->job);
+	free(j);
+}
+
+int bot_jobs_running(const struct bot_jobs *j) { return j->n; }
+int bot_jobs_full(const struct bot_jobs *j) { return j->n >= j->max; }
+
+static void set_limit(int resource, long value)
+{
+	if (value <= 0)
+		return;
+	struct rlimit rl = { (rlim_t)value, (rlim_t)value };
+	setrlimit(resource, &rl);
+}
+
+/* In the child: wire fds 0, 1, 3, close the rest, set limits, exec. */
+static void child_exec(const struct bot_jobs *j, const char *path, char *const argv[],
+                       char *const envp[], int in_r, int out_w, int ev_w)
+{
+	setpgid(0, 0);
+	signal(SIGPIPE, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &j->oldmask, NULL);
+	if (dup2(in_r, 0) < 0 || dup2(out_w, 1) < 0 || dup2(ev_w, 3) < 0)
+		_exit(126);
+	if (ev_w == 3)
+		fcntl(3, F_SETFD, 0);
+	close_range(4, ~0U, 0);
+	set_limit(RLIMIT_CPU, j->lim.cpu_seconds);
+	set_limit(RLIMIT_AS, j->lim.memory_mb * 1024 * 1024);
+	set_limit(RLIMIT_NPROC, j->lim.processes);
+	execve(path, argv, envp);
+	int e = errno;
+	char msg[512];
+	int n = snprintf(msg, sizeof msg, "%s: error: cannot run %s: %s\n", bot_progname,
+	                 path, strerror(e));
+	if (n > 0 && write(2, msg, (size_t)n) < 0)
+		_exit(127);
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+int bot_jobs_start(struct bot_jobs *j, const char *path, char *const argv[],
+                   char *const envp[], const char *input, size_t len,
+                   void *tag, jv *err)
+{
+	int in[2], out[2], ev[2];
+	if (j->n >= j->max) {
+		*err = bot_fail("too many commands running");
+		return -1;
+	}
+	if (pipe2(in, O_CLOEXEC) < 0)
+		goto fail0;
+	if (pipe2(out, O_CLOEXEC) < 0)
+		goto fail1;
+	if (pipe2(ev, O_CLOEXEC) < 0)
+		goto fail2;
+	pid_t pid = fork();
+	if (pid < 0)
+		goto fail3;
+	if (pid == 0)
+		child_exec(j, path, argv, envp, in[0], out[1], ev[1]);
+	setpgid(pid, pid);   /* also here: no race with an early kill */
+	close(in[0]);
+	close(out[1]);
+	close(ev[1]);
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	fcntl(ev[0], F_SETFL, O_NONBLOCK);
+	struct job *jb = &j->job[j->n++];
+	memset(jb, 0, sizeof *jb);
+	jb->pid = pid;
+	jb->tag = tag;
+	jb->in_fd = in[1];
+	jb->out_fd = out[0];
+	jb->ev_fd = ev[0];
+	jb->input = malloc(len ? len : 1);
+	memcpy(jb->input, input, len);
+	jb->inlen = len;
+	jb->evr = bot_reader_new(ev[0], path, 0);
+	jb->deadline = j->lim.timeout_ms > 0 ? bot_now_ms() + j->lim.timeout_ms : 0;
+	return 0;
+fail3:
+	close(ev[0]);
+	close(ev[1]);
+fail2:
+	close(out[0]);
+	close(out[1]);
+fail1:
+	close(in[0]);
+	close(in[1]);
+fail0:
+	*err = bot_fail("cannot start %s: %s", path, strerror(errno));
+	return -1;
+}
+
+int bot_jobs_pollfds(struct bot_jobs *j, struct pollfd *fds, int max)
+{
+	int n = 0;
+	if (n < max)
+		fds[n++] = (struct pollfd){ .fd = j->sigfd, .events = POLLIN };
+	for (int i = 0; i < j->n; i++) {
+		struct job *jb = &j->job[i];
+		if (jb->in_fd >= 0 && n < max)
+			fds[n++] = (struct pollfd){ .fd = jb->in_fd, .events = POLLOUT };
+		if (jb->out_fd >= 0 && n < max)
+			fds[n++] = (struct pollfd){ .fd = jb->out_fd, .events = POLLIN };
+		if (jb->ev_fd >= 0 && n < max)
+			fds[n++] = (struct pollfd){ .fd = jb->ev_fd, .events = POLLIN };
+	}
+	return n;
+}
+
+int bot_jobs_timeout(const struct bot_jobs *j)
+{
+	long long next = -1, now = bot_now_ms();
+	for (int i = 0; i < j->n; i++) {
+		const struct job *jb = &j->job[i];
+		long long t = jb->kill_at ? jb->kill_at : jb->deadline;
+		if (t && (next < 0 || t < next))
+			next = t;
+	}
+	if (next < 0)
+		return -1;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+static void job_write_input(struct job *jb)
+{
+	while (jb->inoff < jb->inlen) {
+		ssize_t n = write(jb->in_fd, jb->input + jb->inoff, jb->inlen - jb->inoff);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0)
+			break;   /* EPIPE: the command does not read its input */
+		jb->inoff += (size_t)n;
+	}
+	close_fd(&jb->in_fd);
+}
+
+static void job_read_output(struct job *jb, size_t max)
+{
+	char scratch[65536];
+	for (;;) {
+		char *dst = scratch;
+		size_t room = sizeof scratch;
+		if (jb->outlen < max) {
+			if (jb->outcap - jb->outlen < 65536) {
+				jb->outcap = jb->outcap ? jb->outcap * 2 : 65536;
+				jb->out = realloc(jb->out, jb->outcap);
+				if (!jb->out)
+					abort();
+			}
+			dst = jb->out + jb->outlen;
+			room = jb->outcap - jb->outlen;
+			if (room > max - jb->outlen)
+				room = max - jb->outlen;
+		}
+		ssize_t n = read(jb->out_fd, dst, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			close_fd(&jb->out_fd);
+			return;
+		}
+		if (dst == scratch)
+			jb->truncated = 1;
+		else
+			jb->outlen += (size_t)n;
+	}
+}
+
+static void job_read_events(struct bot_jobs *j, struct job *jb)
+{
+	int rc = bot_reader_fill(jb->evr);
+	jv ev;
+	int got;
+	while ((got = bot_reader_next(jb->evr, &ev)) != 0)
+		j->ev.event(j->ev.ctx, jb->tag, ev);
+	if (rc <= 0)
+		close_fd(&jb->ev_fd);
+}
+
+/* Has the leader exited?  Look without reaping, so that its process
+ * group id cannot be reused before we kill what it left behind. */
+static void job_check_exit(struct job *jb)
+{
+	if (jb->exited)
+		return;
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	if (waitid(P_PID, (id_t)jb->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+		return;
+	kill(-jb->pid, SIGKILL);   /* leftovers of the command */
+	int st;
+	waitpid(jb->pid, &st, 0);
+	jb->exited = 1;
+	jb->deadline = bot_now_ms() + KILL_GRACE_MS;
+	jb->kill_at = 0;
+	jb->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void job_check_deadline(struct job *jb, long long now)
+{
+	if (jb->exited) {
+		/* Something outside the group still holds the pipes: stop
+		 * waiting for it. */
+		if (jb->deadline && now >= jb->deadline) {
+			close_fd(&jb->out_fd);
+			close_fd(&jb->ev_fd);
+		}
+		return;
+	}
+	if (jb->kill_at && now >= jb->kill_at) {
+		kill(-jb->pid, SIGKILL);
+		jb->kill_at = 0;
+	} else if (jb->deadline && now >= jb->deadline && !jb->timed_out) {
+		jb->timed_out = 1;
+		kill(-jb->pid, SIGTERM);
+		jb->kill_at = now + KILL_GRACE_MS;
+		jb->deadline = 0;
+	}
+}
+
+static void job_finish(struct bot_jobs *j, int i)
+{
+	struct job *jb = &j->job[i];
+	struct bot_job_result r = {
+		.status = jb->status, .timed_out = jb->timed_out,
+		.truncated = jb->truncated, .out = jb->out ? jb->out : "", .len = jb->outlen,
+	};
+	void *tag = jb->tag;
+	j->ev.done(j->ev.ctx, tag, &r);
+	job_release(jb);
+	j->job[i] = j->job[--j->n];
+}
+
+static int fd_ready(const struct pollfd *fds, int n, int fd)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i].fd == fd)
+			return fds[i].revents != 0;
+	return 0;
+}
+
+void bot_jobs_handle(struct bot_jobs *j, const struct pollfd *fds, int n)
+{
+	struct signalfd_siginfo si;
+	while (read(j->sigfd, &si, sizeof si) == sizeof si)
+		;
+	long long now = bot_now_ms();
+	for (int i = 0; i < j->n; i++) {
+		struct job *jb = &j->job[i];
+		if (jb->in_fd >= 0 && fd_ready(fds, n, jb->in_fd))
+			job_write_input(jb);
+		if (jb->out_fd >= 0 && fd_ready(fds, n, jb->out_fd))
+			job_read_output(jb, j->lim.max_output);
+		if (jb->ev_fd >= 0 && fd_ready(fds, n, jb->ev_fd))
+			job_read_events(j, jb);
+		job_check_exit(jb);
+		job_check_deadline(jb, now);
+		if (jb->exited) {
+			close_fd(&jb->in_fd);
+			/* drain what is left in the pipes; the group is dead */
+			if (jb->out_fd >= 0)
+				job_read_output(jb, j->lim.max_output);
+			if (jb->ev_fd >= 0)
+				job_read_events(j, jb);
+		}
+		if (jb->exited && jb->out_fd < 0 && jb->ev_fd < 0) {
+			job_finish(j, i);
+			i--;
+		}
+	}
+}
