@@ -54,35 +54,48 @@ BACKEND_LIBS_xmpp     = -lstrophe
 
 RPATH = -Wl,-rpath,'$$ORIGIN/../lib'
 
+# Quiet by default; V=1 shows the commands.
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
 all: $(BINS) $(MODULES)
 
 $(B)/obj/%.o: %.c $(wildcard lib/*.h) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@[ "$(V)" = 1 ] || echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(B)/lib/libbot.so.0: $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -shared -Wl,-soname,libbot.so.0 -Wl,-z,defs -o $@ $(LIB_OBJ) $(LIB_LIBS)
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libbot.so.0 -Wl,-z,defs -o $@ $(LIB_OBJ) $(LIB_LIBS)
 $(B)/lib/libbot.so: $(B)/lib/libbot.so.0
-	ln -sf libbot.so.0 $@
+	$(Q)ln -sf libbot.so.0 $@
 
 $(B)/lib/libbothttp.so.0: $(HTTP_OBJ) $(B)/lib/libbot.so
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -shared -Wl,-soname,libbothttp.so.0 -Wl,-z,defs -o $@ $(HTTP_OBJ) -L$(B)/lib -lbot $(HTTP_LIBS) -ljq
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libbothttp.so.0 -Wl,-z,defs -o $@ $(HTTP_OBJ) -L$(B)/lib -lbot $(HTTP_LIBS) -ljq
 $(B)/lib/libbothttp.so: $(B)/lib/libbothttp.so.0
-	ln -sf libbothttp.so.0 $@
+	$(Q)ln -sf libbothttp.so.0 $@
 
 $(B)/bin/%: $(B)/obj/cmd/%.o $(B)/obj/backends/text.o $(B)/lib/libbot.so
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib -lbot -ljq $(RPATH)
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib -lbot -ljq $(RPATH)
 
 $(B)/lib/botpipe/%.so: $(B)/obj/backends/%.o $(B)/lib/libbot.so $(B)/lib/libbothttp.so
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $< -L$(B)/lib -lbot -ljq $(BACKEND_LIBS_$*) -Wl,-rpath,'$$ORIGIN/..'
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $< -L$(B)/lib -lbot -ljq $(BACKEND_LIBS_$*) -Wl,-rpath,'$$ORIGIN/..'
 
 $(B)/test/%: test/unit/%.c test/unit/unit.h $(B)/obj/backends/text.o $(B)/lib/libbot.so
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib -lbot -ljq -lcmark -Wl,-rpath,'$$ORIGIN/../lib'
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib -lbot -ljq -lcmark -Wl,-rpath,'$$ORIGIN/../lib'
 
 # Debian packages every target needs; installed only when missing.
 deps:

@@ -233,7 +233,10 @@ struct bot_backend {
 	int (*timeout_ms)(void *be);    /* optional: -1 none */
 	void (*disconnect)(void *be);
 
-	/* Deliver one part.  ev is the message or card event (look-only);
+	/* Deliver one part.  bot-send never calls connect: a backend that
+	 * needs a connection to send makes it here, lazily, and ends it in
+	 * close (a one-shot send from cron connects, delivers, quits).
+	 * ev is the message or card event (look-only);
 	 * text is the body already rendered in the backend's markup and cut
 	 * to size.  Returns {"id": ...} or a bot_fail_code invalid. */
 	jv (*send)(void *be, jv ev, const char *text);

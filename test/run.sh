@@ -1,0 +1,89 @@
+#!/bin/sh
+# Run every test of botpipe: C unit tests, man page lint, bats suites.
+# Ends with one line "N passed, N failed".  TESTS=test/foo.bats narrows it.
+B=${B:-build}
+top=$(pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+# Tests never read the user's settings or write into their state.
+for v in $(env | sed -n 's/^\(BOT_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
+export XDG_CONFIG_HOME="$tmp/config" XDG_STATE_HOME="$tmp/state" XDG_RUNTIME_DIR="$tmp/run"
+mkdir -p "$XDG_CONFIG_HOME" "$XDG_STATE_HOME" "$XDG_RUNTIME_DIR"
+export BOT_ROOT="$top" BOT_BUILD="$top/$B" LC_ALL=C.UTF-8
+export PATH="$top/$B/bin:$PATH"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99:fast_unwind_on_malloc=0"
+export LSAN_OPTIONS="suppressions=$top/test/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99"
+
+# VALGRIND=1: every program runs under valgrind; an error fails its test.
+if [ "${VALGRIND:-}" = 1 ]; then
+	mkdir -p "$tmp/vg"
+	for p in "$top/$B"/bin/*; do
+		n=${p##*/}
+		cat > "$tmp/vg/$n" <<VG
+#!/bin/sh
+exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$top/test/valgrind.supp "$p" "\$@"
+VG
+		chmod +x "$tmp/vg/$n"
+	done
+	export PATH="$tmp/vg:$PATH"
+fi
+
+pass=0 fail=0
+# Tally one TAP stream from a file; print what failed.
+tally() {
+	p=$(grep -c '^ok ' "$1")
+	f=$(grep -c '^not ok ' "$1")
+	# a run that failed without naming a failed test (a crash) counts once
+	if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	pass=$((pass + p))
+	fail=$((fail + f))
+	if [ "$f" -gt 0 ]; then
+		echo "--- $3"
+		grep -v '^ok ' "$1" | head -80
+	fi
+}
+
+if [ -z "${TESTS:-}" ]; then
+	for t in "$top/$B"/test/test-*; do
+		[ -x "$t" ] || continue
+		"$t" > "$tmp/out" 2>&1
+		tally "$tmp/out" $? "${t##*/}"
+	done
+	# Man pages: lint, and every option --help shows is documented.
+	{
+		n=0
+		for m in doc/*.1 doc/*.7; do
+			n=$((n + 1))
+			if out=$(mandoc -Tlint -W warning "$m" 2>&1) && [ -z "$out" ]; then
+				echo "ok $n - mandoc -Tlint $m"
+			else
+				echo "not ok $n - mandoc -Tlint $m"; echo "$out" | sed 's/^/# /'
+			fi
+		done
+		for p in "$top/$B"/bin/bot-*; do
+			prog=${p##*/}
+			n=$((n + 1))
+			missing=""
+			for o in $("$p" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+				grep -q -- "$(printf '%s' "$o" | sed 's/^--//')" "doc/$prog.1" 2>/dev/null || missing="$missing $o"
+			done
+			if [ -f "doc/$prog.1" ] && [ -z "$missing" ]; then
+				echo "ok $n - doc/$prog.1 documents every option of $prog --help"
+			else
+				echo "not ok $n - doc/$prog.1 lacks:$missing"
+			fi
+		done
+	} > "$tmp/out" 2>&1
+	tally "$tmp/out" 0 "man pages"
+fi
+
+bats_files=${TESTS:-$(ls test/*.bats 2>/dev/null)}
+if [ -n "$bats_files" ]; then
+	# shellcheck disable=SC2086
+	bats --tap $bats_files > "$tmp/out" 2>&1
+	tally "$tmp/out" $? "bats"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
