@@ -4,6 +4,7 @@
  * !inroom [#room], !inperson, !asuser [name], !asadmin. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ struct text {
 	char *buf;
 	size_t len, cap;
 	long seq;
+	long long prompt_at;   /* when to show the prompt again, 0 = shown */
 };
 
 static void text_close(void *p)
@@ -178,9 +180,30 @@ static int context_command(struct text *t, const char *line)
 	return 1;
 }
 
+/* The prompt waits a moment after a line, so that the bot's answer
+ * (written by bot-send to the same terminal) comes before it, as errbot's
+ * text backend pauses half a second. */
+#define PROMPT_DELAY_MS 300
+
+static int text_timeout(void *p)
+{
+	struct text *t = p;
+	if (!t->prompt_at)
+		return -1;
+	long long left = t->prompt_at - bot_now_ms();
+	return left > 0 ? (int)left : 0;
+}
+
 static int text_on_ready(void *p, const struct bot_sink *out, jv *err)
 {
 	struct text *t = p;
+	if (t->prompt_at && bot_now_ms() >= t->prompt_at) {
+		t->prompt_at = 0;
+		prompt(t);
+	}
+	struct pollfd pf = { .fd = t->in_fd, .events = POLLIN };
+	if (poll(&pf, 1, 0) <= 0)
+		return 0;   /* woken for the prompt only */
 	if (t->cap - t->len < 4096) {
 		t->cap = t->cap ? t->cap * 2 : 8192;
 		t->buf = realloc(t->buf, t->cap);
@@ -205,7 +228,7 @@ static int text_on_ready(void *p, const struct bot_sink *out, jv *err)
 		if (*start && !context_command(t, start))
 			out->emit(out->ctx, typed_message(t, start));
 		start = nl + 1;
-		prompt(t);
+		t->prompt_at = bot_now_ms() + PROMPT_DELAY_MS;
 	}
 	t->len -= (size_t)(start - t->buf);
 	memmove(t->buf, start, t->len);
@@ -282,6 +305,7 @@ const struct bot_backend bot_backend_text = {
 	.close = text_close,
 	.connect = text_connect,
 	.on_ready = text_on_ready,
+	.timeout_ms = text_timeout,
 	.disconnect = text_disconnect,
 	.send = text_send,
 	.build_identifier = text_build_identifier,
