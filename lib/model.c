@@ -254,8 +254,9 @@ static jv check_room_event(jv ev)
 	for (const char *const *x = room_actions; *x; x++)
 		if (!strcmp(*x, a))
 			return ev;
+	jv fail = bot_fail("room: field \"action\": unknown action \"%s\"", a);
 	jv_free(ev);
-	return bot_fail("room: field \"action\": unknown action \"%s\"", a);
+	return fail;
 }
 
 jv bot_validate(jv ev)

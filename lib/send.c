@@ -109,7 +109,7 @@ static jv deliver_card(struct sender *s, jv ev)
 	return r;
 }
 
-/* Deliver one event: a sent event, or an invalid saying why not. */
+/* Deliver one event (consumed): a sent event, or an invalid saying why. */
 static jv deliver(struct sender *s, jv ev)
 {
 	jv to = bot_expand_ident(s->b, s->be, bot_get(ev, "to"));
@@ -117,6 +117,7 @@ static jv deliver(struct sender *s, jv ev)
 		char why[512];
 		bot_fail_message(to, why, sizeof why);
 		jv_free(to);
+		jv_free(ev);
 		return bot_fail_code("bad_input", 0, "to: %s", why);
 	}
 	ev = jv_object_set(ev, jv_string("to"), jv_copy(to));
@@ -124,12 +125,12 @@ static jv deliver(struct sender *s, jv ev)
 	jv r = !strcmp(type, "card") ? deliver_card(s, ev) : deliver_message(s, ev);
 	if (!jv_is_valid(r)) {
 		jv_free(to);
+		jv_free(ev);
 		return r;
 	}
-	jv id = bot_get(r, "id");
-	jv sent = bot_sent_event(bot_str(r, "id") ? bot_str(r, "id") : NULL, to, bot_get(ev, "id"));
-	jv_free(id);
+	jv sent = bot_sent_event(bot_str(r, "id"), to, bot_get(ev, "id"));
 	jv_free(r);
+	jv_free(ev);
 	return sent;
 }
 
@@ -184,10 +185,13 @@ static jv one_shot_event(const struct bot_config *cfg)
 		while ((r = read(STDIN_FILENO, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))
 			if (r > 0)
 				text = jv_string_append_buf(text, buf, (int)r);
-		while (jv_string_length_bytes(jv_copy(text)) > 0 &&
-		       jv_string_value(text)[jv_string_length_bytes(jv_copy(text)) - 1] == '\n')
-			text = jv_string_sized(jv_string_value(text),
-			                       jv_string_length_bytes(jv_copy(text)) - 1);
+		int len = jv_string_length_bytes(jv_copy(text));
+		const char *p = jv_string_value(text);
+		while (len > 0 && p[len - 1] == '\n')
+			len--;
+		jv cut = jv_string_sized(p, len);
+		jv_free(text);
+		text = cut;
 	}
 	if (bot_cfg_flag(cfg, "code")) {
 		jv fenced = jv_string("```\n");
