@@ -1,0 +1,249 @@
+/* webhook.c: a send-only backend.  Each message part is POSTed as JSON to
+ * one URL, a secret (it often carries the token: Slack's and Discord's
+ * incoming webhooks, ntfy topics, ...).  The payload is {"text": TEXT}
+ * unless --webhook-template gives a jq program; the program's input is
+ * the event with "text" set to the rendered part, and its first output is
+ * the payload: {content: .text} for Discord, {text: .text, channel:
+ * .to.id} for Slack or Mattermost.  The "to" of an event is informational:
+ * any string is an identifier, and the template may use it. */
+#include <jq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot.h"
+#include "http.h"
+#include "render.h"
+
+static const struct bot_option webhook_options[] = {
+	{ "webhook-url", 0, BOT_OPT_SECRET, "URL", NULL,
+	  "the URL to POST to (it often carries a token)" },
+	{ "webhook-template", 0, BOT_OPT_STR, "JQ", NULL,
+	  "a jq program that turns {text, to, ...} into the payload (default {text: .text})" },
+	{ "webhook-header", 0, BOT_OPT_LIST, "'NAME: VALUE'", NULL,
+	  "an extra HTTP header (may be given several times)" },
+	{ "webhook-auth-header", 0, BOT_OPT_SECRET, "'NAME: VALUE'", NULL,
+	  "one more header that holds a credential, e.g. 'Authorization: Bearer ...'" },
+	{ "webhook-markup", 0, BOT_OPT_STR, "NAME", "markdown",
+	  "the markup the receiver reads (markdown, text, slack, html, ...)" },
+	{ "webhook-size-limit", 0, BOT_OPT_INT, "CHARS", "0",
+	  "split messages longer than CHARS characters (0: never)" },
+	{ "webhook-cafile", 0, BOT_OPT_STR, "FILE", NULL,
+	  "trust the certificates in FILE instead of the system's" },
+	BOT_OPTIONS_END
+};
+
+struct webhook {
+	struct bot_http *http;
+	char *url;
+	jv headers;            /* array of "Name: value" */
+	jq_state *jq;          /* NULL: the default payload, built in C */
+	char markup[32];
+	size_t size_limit;
+	char jq_error[512];
+};
+
+static void webhook_close(void *p)
+{
+	struct webhook *w = p;
+	if (!w)
+		return;
+	bot_http_free(w->http);
+	if (w->url) {
+		explicit_bzero(w->url, strlen(w->url));
+		free(w->url);
+	}
+	jv_free(w->headers);
+	if (w->jq)
+		jq_teardown(&w->jq);
+	free(w);
+}
+
+/* jq reports compile errors through a callback; keep the first one. */
+static void on_jq_error(void *data, jv msg)
+{
+	struct webhook *w = data;
+	if (!w->jq_error[0]) {
+		jv text = jv_get_kind(msg) == JV_KIND_STRING ? jv_copy(msg) : jv_dump_string(jv_copy(msg), 0);
+		bot_oneline(w->jq_error, sizeof w->jq_error, jv_string_value(text),
+		            (size_t)jv_string_length_bytes(jv_copy(text)));
+		jv_free(text);
+	}
+	jv_free(msg);
+}
+
+/* Compile the template once; only when one is given (jq costs ~15 ms). */
+static int compile_template(struct webhook *w, const char *program, jv *err)
+{
+	w->jq = jq_init();
+	if (!w->jq) {
+		*err = bot_fail("--webhook-template: cannot start jq");
+		return -1;
+	}
+	jq_set_error_cb(w->jq, on_jq_error, w);
+	if (!jq_compile(w->jq, program)) {
+		*err = bot_fail("--webhook-template: %s", w->jq_error[0] ? w->jq_error : "does not compile");
+		return -1;
+	}
+	return 0;
+}
+
+/* The configured headers plus the secret one, each checked. */
+static int collect_headers(struct webhook *w, const struct bot_config *cfg, jv *err)
+{
+	w->headers = jv_array();
+	jv list = bot_cfg_list(cfg, "webhook-header");
+	const char *auth = bot_cfg_str(cfg, "webhook-auth-header");
+	if (auth)
+		list = jv_array_append(list, jv_string(auth));
+	int bad = 0;
+	jv_array_foreach(list, i, h) {
+		const char *s = jv_get_kind(h) == JV_KIND_STRING ? jv_string_value(h) : "";
+		const char *colon = strchr(s, ':');
+		if (!bad && (!colon || colon == s || bot_has_line_break(s, strlen(s)))) {
+			/* never echo the value: it may be a credential */
+			*err = bot_fail("--webhook-header %d: expected 'Name: value' on one line", i + 1);
+			bad = 1;
+		}
+		w->headers = jv_array_append(w->headers, h);
+	}
+	jv_free(list);
+	return bad ? -1 : 0;
+}
+
+static void *webhook_open(const struct bot_config *cfg, jv *err)
+{
+	struct webhook *w = calloc(1, sizeof *w);
+	if (!w) {
+		*err = bot_fail("out of memory");
+		return NULL;
+	}
+	w->headers = jv_null();
+	const char *url = bot_cfg_str(cfg, "webhook-url");
+	if (!url || !*url) {
+		*err = bot_fail("no webhook URL: set BOT_WEBHOOK_URL or BOT_WEBHOOK_URL_FILE");
+		goto fail;
+	}
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		*err = bot_fail("the webhook URL must start with http:// or https://");
+		goto fail;
+	}
+	w->url = strdup(url);
+	const char *markup = bot_cfg_str(cfg, "webhook-markup");
+	snprintf(w->markup, sizeof w->markup, "%s", markup ? markup : "markdown");
+	long limit = bot_cfg_int(cfg, "webhook-size-limit", 0);
+	w->size_limit = limit > 0 ? (size_t)limit : 0;
+	if (collect_headers(w, cfg, err) < 0)
+		goto fail;
+	const char *tpl = bot_cfg_str(cfg, "webhook-template");
+	if (tpl && compile_template(w, tpl, err) < 0)
+		goto fail;
+	if (!(w->http = bot_http_new(err)))
+		goto fail;
+	/* bot-send's --timeout (seconds), when the program has one. */
+	const char *timeout = bot_cfg_str(cfg, "timeout");
+	double secs = timeout ? strtod(timeout, NULL) : 0;
+	if (secs > 0)
+		bot_http_set_timeout(w->http, (long)(secs * 1000), (long)(secs * 1000));
+	bot_http_set_cafile(w->http, bot_cfg_str(cfg, "webhook-cafile"));
+	return w;
+fail:
+	webhook_close(w);
+	return NULL;
+}
+
+/* The payload for one part: {"text": TEXT}, or the template's output. */
+static jv payload(struct webhook *w, jv ev, const char *text)
+{
+	if (!w->jq)
+		return JV_OBJECT(jv_string("text"), jv_string(text));
+	jv input = jv_get_kind(ev) == JV_KIND_OBJECT ? jv_copy(ev) : jv_object();
+	input = jv_object_set(input, jv_string("text"), jv_string(text));
+	jq_start(w->jq, input, 0);
+	jv out = jq_next(w->jq);
+	if (jv_is_valid(out))
+		return out;
+	char why[512];
+	if (jv_invalid_has_msg(jv_copy(out))) {
+		jv msg = jv_invalid_get_msg(out);
+		jv text_msg = jv_get_kind(msg) == JV_KIND_STRING ? msg : jv_dump_string(msg, 0);
+		bot_oneline(why, sizeof why, jv_string_value(text_msg),
+		            (size_t)jv_string_length_bytes(jv_copy(text_msg)));
+		jv_free(text_msg);
+	} else {
+		jv_free(out);
+		snprintf(why, sizeof why, "produced no payload");
+	}
+	return bot_fail_code("bad_template", 0, "--webhook-template: %s", why);
+}
+
+/* The id of what was posted: the answer's "id" when it has one. */
+static jv sent_id(jv resp)
+{
+	jv id = bot_get(resp, "id");
+	jv_free(resp);
+	if (jv_get_kind(id) == JV_KIND_NUMBER) {
+		jv s = jv_dump_string(id, 0);   /* opaque: kept as a string */
+		return JV_OBJECT(jv_string("id"), s);
+	}
+	if (jv_get_kind(id) == JV_KIND_STRING)
+		return JV_OBJECT(jv_string("id"), id);
+	jv_free(id);
+	return jv_object();
+}
+
+static jv webhook_send(void *p, jv ev, const char *text)
+{
+	struct webhook *w = p;
+	jv body = payload(w, ev, text);
+	if (!jv_is_valid(body))
+		return body;
+	jv resp = bot_http_post_json(w->http, w->url, jv_copy(w->headers), body);
+	if (!jv_is_valid(resp))
+		return resp;
+	return sent_id(resp);
+}
+
+/* Any non-empty string: "@name" is a person, anything else a room. */
+static jv webhook_build_identifier(void *p, const char *s)
+{
+	(void)p;
+	if (!s || !*s || bot_has_line_break(s, strlen(s)))
+		return bot_fail("a webhook identifier is any one-line string");
+	if (s[0] == '@' && s[1])
+		return bot_person(s, s + 1);
+	return bot_room(s);
+}
+
+static int webhook_is_from_self(void *p, jv msg)
+{
+	(void)p;
+	(void)msg;
+	return 0;
+}
+
+static size_t webhook_size_limit(void *p, jv to)
+{
+	(void)to;
+	return ((struct webhook *)p)->size_limit;
+}
+
+static const char *webhook_markup(void *p)
+{
+	return ((struct webhook *)p)->markup;
+}
+
+const struct bot_backend bot_backend = {
+	.abi = BOT_BACKEND_ABI,
+	.name = "webhook",
+	.markup = "markdown",
+	.options = webhook_options,
+	.open = webhook_open,
+	.close = webhook_close,
+	.send = webhook_send,
+	.build_identifier = webhook_build_identifier,
+	.is_from_self = webhook_is_from_self,
+	.size_limit = webhook_size_limit,
+	.size_unit = BOT_UNIT_CHARS,
+	.markup_for = webhook_markup,
+};

@@ -1,0 +1,307 @@
+/* outbox.c: a maildir-style spool of events (see outbox.h for the rules
+ * and what a kill -9 at each step leaves behind). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bot.h"
+#include "outbox.h"
+
+#define OUTBOX_FILE_MAX (16u << 20)   /* as BOT_LINE_MAX_DEFAULT */
+
+/* dir + "/" + rest into buf; -1 (ENAMETOOLONG) when it does not fit. */
+static int join(char *buf, size_t n, const char *dir, const char *rest)
+{
+	int k = snprintf(buf, n, "%s/%s", dir, rest);
+	if (k < 0 || (size_t)k >= n) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+static int mkdir_one(const char *path)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	return -1;
+}
+
+/* DIR and its tmp, new, cur. */
+static int make_dirs(const char *dir)
+{
+	static const char *const sub[] = { "tmp", "new", "cur" };
+	char p[PATH_MAX];
+	if (mkdir_one(dir) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof sub / sizeof *sub; i++)
+		if (join(p, sizeof p, dir, sub[i]) < 0 || mkdir_one(p) < 0)
+			return -1;
+	return 0;
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r = fsync(fd);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+/* A name that sorts by time: seconds and nanoseconds, fixed width, then
+ * pid and random bits for uniqueness across processes. */
+static void unique_name(char *buf, size_t n)
+{
+	struct timespec ts;
+	uint32_t rnd = 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+		rnd = (uint32_t)ts.tv_nsec ^ (uint32_t)getpid() << 16;
+	snprintf(buf, n, "%012lld.%09ld.P%dR%08x", (long long)ts.tv_sec,
+	         (long)ts.tv_nsec, (int)getpid(), rnd);
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t k = write(fd, p, len);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Write the line into path (created exclusively), fsync, close. */
+static int write_file_synced(const char *path, const char *line, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, line, len) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
+}
+
+int bot_outbox_put(const char *dir, jv event)
+{
+	jv line = jv_dump_string(event, 0);
+	line = jv_string_append_str(line, "\n");
+	char name[96], tmp[PATH_MAX], dst[PATH_MAX], rel[128];
+	unique_name(name, sizeof name);
+	int r = -1;
+	snprintf(rel, sizeof rel, "tmp/%s", name);
+	if (make_dirs(dir) < 0 || join(tmp, sizeof tmp, dir, rel) < 0)
+		goto out;
+	snprintf(rel, sizeof rel, "new/%s", name);
+	if (join(dst, sizeof dst, dir, rel) < 0)
+		goto out;
+	if (write_file_synced(tmp, jv_string_value(line),
+	                      (size_t)jv_string_length_bytes(jv_copy(line))) < 0
+	    || rename(tmp, dst) < 0) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+		goto out;
+	}
+	/* Make the rename itself durable; if that fails the event is queued
+	 * already, but the caller is told (and will keep or retry it). */
+	if (join(tmp, sizeof tmp, dir, "new") < 0 || fsync_dir(tmp) < 0)
+		goto out;
+	r = 0;
+out:
+	jv_free(line);
+	return r;
+}
+
+/* A name we wrote: no dots first, no slashes, only [A-Za-z0-9._-]. */
+static int name_ok(const char *s)
+{
+	if (!*s || *s == '.')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+		      || (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+/* "new/NAME" or "cur/NAME" with a good NAME: the NAME, else NULL. */
+static const char *entry_name(const char *entry)
+{
+	if (strncmp(entry, "new/", 4) != 0 && strncmp(entry, "cur/", 4) != 0)
+		return NULL;
+	return name_ok(entry + 4) ? entry + 4 : NULL;
+}
+
+/* Append "sub/NAME" for each good file name in dir/sub to arr. */
+static jv list_sub(const char *dir, const char *sub, jv arr)
+{
+	char p[PATH_MAX];
+	if (join(p, sizeof p, dir, sub) < 0) {
+		jv_free(arr);
+		return bot_fail("%s: path too long", sub);
+	}
+	DIR *d = opendir(p);
+	if (!d) {
+		if (errno == ENOENT)
+			return arr;
+		jv_free(arr);
+		return bot_fail("%s: %s", sub, strerror(errno));
+	}
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		if (name_ok(de->d_name))
+			arr = jv_array_append(arr, jv_string_fmt("%s/%s", sub, de->d_name));
+	closedir(d);
+	return arr;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	int c = strcmp(x + 4, y + 4);
+	return c ? c : strcmp(x, y);
+}
+
+jv bot_outbox_list(const char *dir)
+{
+	jv arr = list_sub(dir, "cur", jv_array());
+	if (jv_is_valid(arr))
+		arr = list_sub(dir, "new", arr);
+	if (!jv_is_valid(arr))
+		return arr;
+	int n = jv_array_length(jv_copy(arr));
+	if (n < 2)
+		return arr;
+	/* Sort by NAME (the time of the put), whichever folder holds it.  The
+	 * strings live in arr while we sort pointers to them. */
+	const char **v = malloc((size_t)n * sizeof *v);
+	if (!v) {
+		jv_free(arr);
+		return bot_fail("out of memory");
+	}
+	for (int i = 0; i < n; i++) {
+		jv s = jv_array_get(jv_copy(arr), i);
+		v[i] = jv_string_value(s);
+		jv_free(s);   /* arr still holds a reference */
+	}
+	qsort(v, (size_t)n, sizeof *v, by_name);
+	jv sorted = jv_array();
+	for (int i = 0; i < n; i++)
+		sorted = jv_array_append(sorted, jv_string(v[i]));
+	free(v);
+	jv_free(arr);
+	return sorted;
+}
+
+/* Move a file that cannot be read back out of the queue into DIR/bad. */
+static void quarantine(const char *dir, const char *path, const char *name)
+{
+	char bad[PATH_MAX], dst[PATH_MAX];
+	if (join(bad, sizeof bad, dir, "bad") < 0 || mkdir_one(bad) < 0
+	    || join(dst, sizeof dst, bad, name) < 0)
+		return;
+	rename(path, dst);
+}
+
+/* Read one event back; the file holds one JSON object and a newline. */
+static jv read_event(const char *path)
+{
+	size_t len;
+	char *buf = bot_slurp(path, OUTBOX_FILE_MAX, &len);
+	if (!buf)
+		return bot_fail("%s", strerror(errno));
+	jv ev = jv_parse_sized(buf, (int)len);
+	free(buf);
+	if (!jv_is_valid(ev)) {
+		jv_free(ev);
+		return bot_fail("not a JSON event");
+	}
+	if (jv_get_kind(ev) != JV_KIND_OBJECT) {
+		jv_free(ev);
+		return bot_fail("not a JSON object");
+	}
+	return ev;
+}
+
+jv bot_outbox_take(const char *dir, const char *entry)
+{
+	const char *name = entry_name(entry);
+	if (!name)
+		return bot_fail("bad outbox entry name");
+	char src[PATH_MAX], cur[PATH_MAX], rel[PATH_MAX];
+	snprintf(rel, sizeof rel, "cur/%s", name);
+	if (join(cur, sizeof cur, dir, rel) < 0 || join(src, sizeof src, dir, entry) < 0)
+		return bot_fail("%s: path too long", name);
+	if (strncmp(entry, "new/", 4) == 0 && rename(src, cur) < 0)
+		return bot_fail("%s: %s", entry, strerror(errno));
+	jv ev = read_event(cur);
+	if (!jv_is_valid(ev)) {
+		char msg[256];
+		bot_fail_message(ev, msg, sizeof msg);
+		jv_free(ev);
+		if (access(cur, F_OK) == 0) {
+			quarantine(dir, cur, name);
+			return bot_fail("%s: %s (moved to bad/)", name, msg);
+		}
+		return bot_fail("%s: %s", name, msg);
+	}
+	return ev;
+}
+
+int bot_outbox_done(const char *dir, const char *entry)
+{
+	const char *name = entry_name(entry);
+	char path[PATH_MAX], rel[PATH_MAX];
+	if (!name) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(rel, sizeof rel, "cur/%s", name);
+	if (join(path, sizeof path, dir, rel) < 0 || unlink(path) < 0)
+		return -1;
+	/* Durable removal: after a power cut the entry must not come back. */
+	if (join(path, sizeof path, dir, "cur") < 0)
+		return -1;
+	return fsync_dir(path);
+}
+
+int bot_outbox_lock(const char *dir)
+{
+	char path[PATH_MAX];
+	if (make_dirs(dir) < 0 || join(path, sizeof path, dir, ".lock") < 0)
+		return -1;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}

@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+"""fake-http.py: a loopback HTTP/1.1 receiver for botpipe's tests.
+
+Listens on 127.0.0.1 (a free port unless --port is given), records every
+request as one JSON line, and answers from a script.
+
+    fake-http.py --port-file F --log REQUESTS.ndjson [--script FILE | --script-json JSON]
+                 [--cert CERT --key KEY]
+
+The port is printed on stdout (one line) and, with --port-file, written to
+that file (atomically: the file appears complete or not at all).
+
+Each request is logged before it is answered, so a request that is then
+hung up on or reset is still in the log:
+    {"n": 1, "t": 1700000000.123, "method": "POST", "path": "/hook",
+     "headers": {"content-type": "application/json", ...},
+     "body": "<the body as text>", "json": <the body parsed, or null>}
+Header names are lower-cased.  "t" is the time the request was read.
+
+The script is JSON: a list of responses, or {"responses": [...],
+"default": {...}}.  Responses are consumed in order, the first one whose
+"path" (a regular expression, optional) matches the request's path; when
+none is left, "default" answers (200 with {"ok": true} unless set).
+A response is an object:
+    {"status": 200, "body": {...} | "text", "headers": {"Retry-After": "2"}}
+    {"delay": 0.5, ...}   wait that long, then answer as above
+    {"hang": 5}           read the request, say nothing for 5 s, close
+    {"reset": true}       read the request, then reset the connection (RST)
+    {"close": true}       read the request, then close without answering
+    {"raw": "HTTP/1.1 200 OK\\r\\n..."}  these bytes as they are, then close
+A JSON body is sent as application/json, a string as text/plain.
+
+More responses can be queued while it runs: POST a JSON list (or one
+object) to /__fake/queue.  Such control requests are not logged.
+Stops on SIGTERM or SIGINT.
+"""
+import argparse
+import http.server
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+
+
+class Script:
+    def __init__(self, spec):
+        if isinstance(spec, list):
+            spec = {"responses": spec}
+        self.queue = list(spec.get("responses", []))
+        self.default = spec.get("default", {"status": 200, "body": {"ok": True}})
+        self.lock = threading.Lock()
+
+    def push(self, items):
+        if isinstance(items, dict):
+            items = [items]
+        with self.lock:
+            self.queue.extend(items)
+
+    def next_for(self, path):
+        with self.lock:
+            for i, r in enumerate(self.queue):
+                pat = r.get("path")
+                if pat is None or re.search(pat, path):
+                    return self.queue.pop(i)
+        return self.default
+
+
+class Recorder:
+    def __init__(self, path):
+        self.path = path
+        self.n = 0
+        self.lock = threading.Lock()
+
+    def record(self, entry):
+        with self.lock:
+            self.n += 1
+            entry = {"n": self.n, **entry}
+            if self.path:
+                with open(self.path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "fake-http/1"
+
+    def log_message(self, fmt, *args):  # quiet: the log file is the record
+        pass
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def handle_any(self):
+        t = time.time()
+        body = self.read_body()
+        if self.path.startswith("/__fake/queue"):
+            self.server.script.push(json.loads(body or b"[]"))
+            return self.answer({"status": 204})
+        text = body.decode("utf-8", errors="backslashreplace")
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = None
+        self.server.recorder.record({
+            "t": t, "method": self.command, "path": self.path,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "body": text, "json": parsed,
+        })
+        self.answer(self.server.script.next_for(self.path))
+
+    def answer(self, r):
+        if r.get("delay"):
+            time.sleep(float(r["delay"]))
+        if r.get("hang") is not None:
+            time.sleep(float(r["hang"]))
+            self.close_connection = True
+            return
+        if r.get("reset"):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if r.get("close"):
+            self.close_connection = True
+            return
+        if r.get("raw") is not None:
+            self.wfile.write(r["raw"].encode("utf-8"))
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        status = int(r.get("status", 200))
+        body = r.get("body", "")
+        ctype = "text/plain; charset=utf-8"
+        if not isinstance(body, str):
+            body = json.dumps(body)
+            ctype = "application/json"
+        data = body.encode("utf-8")
+        self.send_response(status)
+        headers = {"Content-Type": ctype, **r.get("headers", {})}
+        for k, v in headers.items():
+            self.send_header(k, str(v))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = handle_any
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that went away (timeouts in tests) is not news
+
+
+def write_port_file(path, port):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % port)
+    os.rename(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--log")
+    ap.add_argument("--script")
+    ap.add_argument("--script-json")
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    a = ap.parse_args()
+
+    spec = []
+    if a.script:
+        with open(a.script, encoding="utf-8") as f:
+            spec = json.load(f)
+    elif a.script_json:
+        spec = json.loads(a.script_json)
+
+    srv = Server(("127.0.0.1", a.port), Handler)
+    srv.script = Script(spec)
+    srv.recorder = Recorder(a.log)
+    if a.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.cert, a.key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    port = srv.server_address[1]
+
+    def stop(signum, frame):
+        threading.Thread(target=srv.shutdown, daemon=True).start()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    if a.port_file:
+        write_port_file(a.port_file, port)
+    print(port, flush=True)
+    srv.serve_forever(poll_interval=0.1)
+    srv.server_close()
+
+
+if __name__ == "__main__":
+    main()

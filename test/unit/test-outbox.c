@@ -1,0 +1,215 @@
+/* Unit tests for lib/outbox.c: the maildir-style spool. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bot.h"
+#include "outbox.h"
+#include "unit.h"
+
+static char root[256];
+
+static int count_files(const char *dir, const char *sub)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "ls -A '%s/%s' 2>/dev/null | wc -l", dir, sub);
+	FILE *p = popen(cmd, "r");
+	int n = -1;
+	if (p) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
+static jv msg(int i)
+{
+	return JV_OBJECT(jv_string("type"), jv_string("message"),
+	                 jv_string("to"), jv_string("#ops"),
+	                 jv_string("body"), jv_string_fmt("message %d \u00e9\n\"x\"", i));
+}
+
+static void test_put_list_take_done(void)
+{
+	char dir[300];
+	snprintf(dir, sizeof dir, "%s/a", root);
+	jv l = bot_outbox_list(dir);
+	CHECK(jv_is_valid(l) && jv_array_length(jv_copy(l)) == 0, "a missing outbox lists empty");
+	jv_free(l);
+
+	int ok = 1;
+	for (int i = 0; i < 5; i++)
+		ok &= bot_outbox_put(dir, msg(i)) == 0;
+	CHECK(ok, "five puts succeed");
+	CHECK(count_files(dir, "new") == 5 && count_files(dir, "tmp") == 0,
+	      "five files in new/, none left in tmp/");
+
+	struct stat st;
+	CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700, "the outbox is private (0700)");
+
+	l = bot_outbox_list(dir);
+	CHECK(jv_array_length(jv_copy(l)) == 5, "list shows five");
+	jv e0 = jv_array_get(jv_copy(l), 0);
+	CHECK(strncmp(jv_string_value(e0), "new/", 4) == 0, "entries are new/NAME");
+
+	/* Take the first: it moves to cur/ and reads back equal. */
+	jv ev = bot_outbox_take(dir, jv_string_value(e0));
+	CHECK(jv_equal(jv_copy(ev), msg(0)), "take returns the first event put, unchanged");
+	jv_free(ev);
+	CHECK(count_files(dir, "cur") == 1 && count_files(dir, "new") == 4, "take moved it to cur/");
+
+	/* A flush that dies here: the next listing still has it, first. */
+	jv l2 = bot_outbox_list(dir);
+	jv f = jv_array_get(jv_copy(l2), 0);
+	CHECK(jv_array_length(jv_copy(l2)) == 5 && strncmp(jv_string_value(f), "cur/", 4) == 0
+	      && strcmp(jv_string_value(f) + 4, jv_string_value(e0) + 4) == 0,
+	      "after a crash mid-send the entry is listed again (from cur/), still first");
+	ev = bot_outbox_take(dir, jv_string_value(f));
+	CHECK(jv_equal(jv_copy(ev), msg(0)), "taking from cur/ reads it again");
+	jv_free(ev);
+	CHECK(bot_outbox_done(dir, jv_string_value(f)) == 0, "done succeeds");
+	CHECK(count_files(dir, "cur") == 0, "done removed it");
+	jv_free(f);
+	jv_free(l2);
+	jv_free(e0);
+	jv_free(l);
+
+	/* The rest come out oldest first. */
+	l = bot_outbox_list(dir);
+	int order = jv_array_length(jv_copy(l)) == 4;
+	for (int i = 0; i < 4 && order; i++) {
+		jv e = jv_array_get(jv_copy(l), i);
+		ev = bot_outbox_take(dir, jv_string_value(e));
+		order = jv_equal(ev, msg(i + 1)) && bot_outbox_done(dir, jv_string_value(e)) == 0;
+		jv_free(e);
+	}
+	jv_free(l);
+	CHECK(order, "the others come out oldest first");
+	l = bot_outbox_list(dir);
+	CHECK(jv_array_length(l) == 0, "and the outbox is empty");
+}
+
+static void test_bad_names_and_files(void)
+{
+	char dir[300], path[400];
+	snprintf(dir, sizeof dir, "%s/b", root);
+	jv r = bot_outbox_take(dir, "new/../../etc/passwd");
+	CHECK(!jv_is_valid(r), "take refuses a path outside the outbox");
+	jv_free(r);
+	r = bot_outbox_take(dir, "tmp/x");
+	CHECK(!jv_is_valid(r), "take refuses tmp/");
+	jv_free(r);
+	errno = 0;
+	CHECK(bot_outbox_done(dir, "cur/../x") < 0 && errno == EINVAL, "done refuses a bad name");
+
+	CHECK(bot_outbox_put(dir, msg(1)) == 0, "put into a fresh outbox");
+	snprintf(path, sizeof path, "%s/new/.hidden", dir);
+	FILE *fp = fopen(path, "w");
+	fputs("junk", fp);
+	fclose(fp);
+	snprintf(path, sizeof path, "%s/new/0000-corrupt", dir);
+	fp = fopen(path, "w");
+	fputs("{\"type\":", fp);
+	fclose(fp);
+	jv l = bot_outbox_list(dir);
+	CHECK(jv_array_length(jv_copy(l)) == 2, "dot files are not listed");
+	jv e = jv_array_get(jv_copy(l), 0);
+	CHECK_STR(jv_string_value(e), "new/0000-corrupt", "names sort (the corrupt one is first)");
+	r = bot_outbox_take(dir, jv_string_value(e));
+	char buf[200];
+	CHECK(!jv_is_valid(r) && strstr(bot_fail_message(r, buf, sizeof buf), "bad/"),
+	      "a corrupt file gives an error naming bad/");
+	jv_free(r);
+	CHECK(count_files(dir, "bad") == 1 && count_files(dir, "cur") == 0,
+	      "and is moved to bad/, out of the queue");
+	jv_free(e);
+	jv_free(l);
+	l = bot_outbox_list(dir);
+	CHECK(jv_array_length(l) == 1, "the good entry still waits");
+}
+
+static void test_write_failure(void)
+{
+	char dir[300];
+	snprintf(dir, sizeof dir, "%s/c", root);
+	CHECK(bot_outbox_put(dir, msg(0)) == 0, "put a small event");
+	/* Make writes fail past 100 bytes: the put must report it and leave
+	 * nothing behind (ENOSPC takes the same path; the bats suite covers
+	 * a full file system where it can mount one). */
+	struct rlimit old, lim;
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 100;   /* the soft limit only, so it can be raised back */
+	fflush(stdout);       /* stdout may be a file: it is limited too */
+	signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &lim);
+	jv big = JV_OBJECT(jv_string("type"), jv_string("message"),
+	                   jv_string("body"), jv_string_fmt("%0500d", 7));
+	errno = 0;
+	int r = bot_outbox_put(dir, big);
+	int e = errno;
+	setrlimit(RLIMIT_FSIZE, &old);
+	CHECK(r == -1 && e == EFBIG, "a failed write returns -1 with errno");
+	CHECK(count_files(dir, "tmp") == 0 && count_files(dir, "new") == 1,
+	      "and leaves no partial file in tmp/ or new/");
+
+	char ro[300];
+	snprintf(ro, sizeof ro, "%s/c/ro", root);
+	mkdir(ro, 0500);
+	errno = 0;
+	r = bot_outbox_put(ro, msg(1));
+	/* root ignores permissions; only check when they apply */
+	if (geteuid() != 0)
+		CHECK(r == -1 && errno == EACCES, "an unwritable outbox gives EACCES");
+	else
+		CHECK(r == 0, "root may write anywhere");
+}
+
+static void test_lock(void)
+{
+	char dir[300];
+	snprintf(dir, sizeof dir, "%s/d", root);
+	int a = bot_outbox_lock(dir);
+	CHECK(a >= 0, "the flush lock is taken");
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* flock locks belong to the open file: a second open fails */
+		int b = bot_outbox_lock(dir);
+		_exit(b < 0 && errno == EWOULDBLOCK ? 0 : 1);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "a second flush finds the lock held (EWOULDBLOCK)");
+	close(a);
+	a = bot_outbox_lock(dir);
+	CHECK(a >= 0, "after release it can be taken again");
+	close(a);
+}
+
+int main(void)
+{
+	snprintf(root, sizeof root, "%s/test-outbox.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(root)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_put_list_take_done();
+	test_bad_names_and_files();
+	test_write_failure();
+	test_lock();
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", root);
+	return unit_done();
+}
