@@ -511,6 +511,7 @@ done:
 	jv_free(err);
 	jv_free(ps.file);
 	jv_free(ps.set);
+	bot_config_free(cfg);   /* the program stops here: nothing to keep */
 	return code;
 }
 
