@@ -1,0 +1,1286 @@
+/* libbot: markdown (cmark's AST) into each backend's markup.
+ *
+ * One walk over cmark's AST serves every markup; a table says what each
+ * markup writes for emphasis, and the walk asks the markup's family (plain
+ * text, HTML, Telegram's HTML subset, Slack's mrkdwn, markdown) for the
+ * rest.  Everything goes through a small writer that also records, for the
+ * splitter, where a cut may fall and which spans (bold, a link, a code
+ * block) are open where (render_priv.h).
+ *
+ * Chat text is hostile: raw HTML from the source is written as literal
+ * text, links to javascript:, vbscript:, data: and file: URLs keep their
+ * text only, and control characters (C0 but tab and newline, DEL, C1)
+ * become U+FFFD in every markup.  See botpipe-markup(7).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <cmark.h>
+
+#include "render.h"
+#include "render_priv.h"
+
+enum family { F_TEXT, F_HTML, F_TG, F_SLACK, F_MD };
+enum escape { ESC_NONE, ESC_HTML, ESC_AMP, ESC_MD, ESC_DISCORD, ESC_MM };
+
+struct markup {
+	const char *name;
+	enum family fam;
+	enum escape esc;
+	const char *strong_open, *strong_close;
+	const char *emph_open, *emph_close;
+	const char *head_open, *head_close;    /* h1-h2 in the text family */
+	const char *sub_open, *sub_close;      /* h3-h6 in the text family */
+	unsigned per_line : 1;        /* inline spans never cross a line */
+	unsigned drop_empty : 1;      /* no empty lines (IRC) */
+	unsigned semantic_prefix : 1; /* "> " means a quote to the reader */
+	unsigned styled_code : 1;     /* `code` and ``` fences (xmpp) */
+	unsigned img_as_link : 1;     /* <a> rather than <img> (matrix) */
+	unsigned ansi_reset : 1;      /* end with ESC[0m (ansi) */
+	unsigned hard_newline : 1;    /* a newline is a line break (discord) */
+};
+
+#define ANSI_BOLD "\x1b[1m", "\x1b[22m"
+#define ANSI_UL "\x1b[4m", "\x1b[24m"
+
+static const struct markup markups[] = {
+	{ "text", F_TEXT, ESC_NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ "ansi", F_TEXT, ESC_NONE, ANSI_BOLD, ANSI_UL, ANSI_BOLD, ANSI_UL,
+	  0, 0, 0, 0, 0, 1, 0 },
+	{ "irc", F_TEXT, ESC_NONE, "\x02", "\x02", "\x1f", "\x1f", "\x02", "\x02",
+	  "\x1f", "\x1f", 1, 1, 0, 0, 0, 0, 0 },
+	{ "xmpp", F_TEXT, ESC_NONE, "*", "*", "_", "_", "*", "*", "*", "*",
+	  1, 0, 1, 1, 0, 0, 0 },
+	{ "markdown", F_MD, ESC_MD, "**", "**", "*", "*", 0, 0, 0, 0,
+	  0, 0, 1, 0, 0, 0, 0 },
+	{ "discord", F_MD, ESC_DISCORD, "**", "**", "*", "*", 0, 0, 0, 0,
+	  0, 0, 1, 0, 0, 0, 1 },
+	{ "mattermost", F_MD, ESC_MM, "**", "**", "*", "*", 0, 0, 0, 0,
+	  0, 0, 1, 0, 0, 0, 1 },
+	{ "slack", F_SLACK, ESC_AMP, "*", "*", "_", "_", "*", "*", "*", "*",
+	  1, 0, 1, 0, 0, 0, 0 },
+	{ "telegram", F_TG, ESC_AMP, "<b>", "</b>", "<i>", "</i>", "<b>", "</b>",
+	  "<b>", "</b>", 0, 0, 0, 0, 0, 0, 0 },
+	{ "html", F_HTML, ESC_HTML, "<strong>", "</strong>", "<em>", "</em>",
+	  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ "matrix", F_HTML, ESC_HTML, "<strong>", "</strong>", "<em>", "</em>",
+	  0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0 },
+};
+
+#define HRULE "\xe2\x94\x80\xe2\x94\x80\xe2\x94\x80\xe2\x94\x80\xe2\x94\x80" \
+              "\xe2\x94\x80\xe2\x94\x80\xe2\x94\x80\xe2\x94\x80\xe2\x94\x80"
+#define REPLACEMENT "\xef\xbf\xbd"
+#define BULLET "\xe2\x80\xa2 "
+/* Line prefixes deeper than this are not drawn (hostile nesting). */
+#define MAX_PREFIX_FRAMES 16
+
+struct frame {
+	char first[16];        /* this frame's part of the item's first line */
+	char cont[16];         /* ...and of the lines after it */
+	int started;
+};
+
+struct open_span {
+	size_t rec;            /* index in rout.sp */
+	const char *open_s, *close_s;   /* for per-line spans: static */
+	int per_line, suspended;
+};
+
+struct list_state {
+	int ordered, tight, start, count;
+};
+
+struct rstate {
+	struct rout *o;
+	const struct markup *m;
+	struct frame *fr;
+	int nfr, capfr;
+	struct open_span *op;
+	int nop, capop;
+	struct list_state *ls;
+	int nls, capls;
+	int bol;               /* the current line's prefix is not written yet */
+	int line_empty;        /* nothing but the prefix on this line yet */
+	int pending;           /* cut class for the next byte written */
+	int any;               /* something was written */
+	int verbatim;          /* code: no markdown escaping */
+	int upper;             /* h1 in the text family */
+	int in_heading, in_link, quote_depth;
+	uint32_t prev_cp;      /* for grapheme clusters */
+	int ri_run;            /* regional indicators in a row */
+};
+
+/* ---- memory: out of memory is not the caller's problem (jq's rule) ---- */
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		abort();
+	return q;
+}
+
+#define GROW(arr, n, cap) do { \
+	if ((n) >= (cap)) { \
+		(cap) = (cap) ? (cap) * 2 : 8; \
+		(arr) = xrealloc((arr), (size_t)(cap) * sizeof *(arr)); \
+	} \
+} while (0)
+
+/* ---- the writer -------------------------------------------------------- */
+
+static void out_reserve(struct rout *o, size_t n)
+{
+	if (o->len + n + 1 <= o->cap)
+		return;
+	size_t cap = o->cap ? o->cap : 256;
+	while (cap < o->len + n + 1)
+		cap *= 2;
+	o->s = xrealloc(o->s, cap);
+	o->f = xrealloc(o->f, cap);
+	o->cap = cap;
+}
+
+/* Append bytes: the first gets flags first (with the pending cut class),
+ * the others flags rest. */
+static void append(struct rstate *st, const char *s, size_t n,
+                   unsigned first, unsigned rest)
+{
+	struct rout *o = st->o;
+	if (n == 0)
+		return;
+	out_reserve(o, n);
+	memcpy(o->s + o->len, s, n);
+	unsigned cls = first & RF_CUT;
+	if ((unsigned)st->pending > cls)
+		cls = (unsigned)st->pending;
+	o->f[o->len] = (unsigned char)((first & ~RF_CUT) | cls);
+	memset(o->f + o->len + 1, rest, n - 1);
+	o->len += n;
+	o->s[o->len] = '\0';
+	st->pending = 0;
+	st->any = 1;
+}
+
+static void begin_line(struct rstate *st);
+
+/* Write content or markup, starting the line (prefix, reopened spans)
+ * first when needed. */
+static void emit(struct rstate *st, const char *s, size_t n, int cls,
+                 unsigned fl)
+{
+	if (n == 0)
+		return;
+	if (st->bol)
+		begin_line(st);
+	append(st, s, n, fl | (unsigned)cls, fl);
+	st->line_empty = 0;
+}
+
+static void emit_markup(struct rstate *st, const char *s)
+{
+	emit(st, s, strlen(s), RCUT_NONE, RF_MARKUP);
+}
+
+static size_t span_record(struct rstate *st, size_t pos, size_t n)
+{
+	struct rout *o = st->o;
+	GROW(o->sp, o->nsp, o->capsp);
+	o->sp[o->nsp] = (struct rspan){ pos, n, (size_t)-1, 0 };
+	return o->nsp++;
+}
+
+static void push_open(struct rstate *st, size_t rec, const char *open_s,
+                      const char *close_s, int per_line)
+{
+	GROW(st->op, st->nop, st->capop);
+	st->op[st->nop++] = (struct open_span){ rec, open_s, close_s,
+	                                         per_line, 0 };
+}
+
+/* Build the line prefix from the frames: first-line parts for frames that
+ * have not started, continuation parts for the others.  blank: for an
+ * empty line (trailing spaces dropped, frames not started). */
+static size_t build_prefix(struct rstate *st, char *buf, size_t cap, int blank)
+{
+	size_t n = 0;
+	for (int i = 0; i < st->nfr && i < MAX_PREFIX_FRAMES; i++) {
+		struct frame *f = &st->fr[i];
+		const char *p = f->started ? f->cont : f->first;
+		if (!blank)
+			f->started = 1;
+		size_t l = strlen(p);
+		if (n + l < cap) {
+			memcpy(buf + n, p, l);
+			n += l;
+		}
+	}
+	if (blank)
+		while (n > 0 && buf[n - 1] == ' ')
+			n--;
+	buf[n] = '\0';
+	return n;
+}
+
+static void begin_line(struct rstate *st)
+{
+	char buf[MAX_PREFIX_FRAMES * 16 + 1];
+	size_t n = build_prefix(st, buf, sizeof buf, 0);
+	st->bol = 0;
+	append(st, buf, n, RF_MARKUP | RF_PREFIX, RF_MARKUP | RF_PREFIX);
+	st->line_empty = 1;
+	for (int i = 0; i < st->nop; i++) {
+		struct open_span *s = &st->op[i];
+		if (!s->suspended)
+			continue;
+		size_t l = strlen(s->open_s);
+		s->rec = span_record(st, st->o->len, l);
+		append(st, s->open_s, l, RF_MARKUP, RF_MARKUP);
+		s->suspended = 0;
+	}
+}
+
+/* Mark a finished span's markup as no place to cut, and its opening's
+ * end too (a part must not end with an opening). */
+static void span_seal(struct rstate *st, size_t rec)
+{
+	struct rout *o = st->o;
+	struct rspan *r = &o->sp[rec];
+	for (size_t i = r->open_pos + 1; i <= r->open_pos + r->open_len && i < o->len; i++)
+		o->f[i] &= (unsigned char)~RF_CUT;
+	for (size_t i = r->close_pos; i < r->close_pos + r->close_len; i++)
+		o->f[i] = (unsigned char)((o->f[i] & ~RF_CUT) | RF_MARKUP);
+}
+
+static void close_record(struct rstate *st, size_t rec, const char *s, size_t n)
+{
+	st->o->sp[rec].close_pos = st->o->len;
+	append(st, s, n, RF_MARKUP, RF_MARKUP);
+	st->o->sp[rec].close_len = n;
+	span_seal(st, rec);
+}
+
+/* A newline.  Per-line spans are closed before it and reopened after the
+ * next line's prefix. */
+static void w_newline(struct rstate *st, int cls)
+{
+	if (st->bol) {
+		if (st->m->drop_empty) {
+			if (cls > st->pending)
+				st->pending = cls;
+			return;
+		}
+		char buf[MAX_PREFIX_FRAMES * 16 + 1];
+		size_t n = build_prefix(st, buf, sizeof buf, 1);
+		append(st, buf, n, RF_MARKUP | RF_PREFIX, RF_MARKUP | RF_PREFIX);
+	} else {
+		int low = st->nop;
+		for (int i = 0; i < st->nop; i++)
+			if (st->op[i].per_line && !st->op[i].suspended) {
+				low = i;
+				break;
+			}
+		for (int i = st->nop - 1; i >= low; i--) {
+			struct open_span *s = &st->op[i];
+			if (s->suspended || !s->per_line)
+				continue;
+			/* a span that must not cross lines is closed here */
+			const char *c = s->close_s ? s->close_s : "";
+			close_record(st, s->rec, c, strlen(c));
+			s->suspended = 1;
+		}
+	}
+	append(st, "\n", 1, 0, 0);
+	st->bol = 1;
+	st->line_empty = 1;
+	if (cls > st->pending)
+		st->pending = cls;
+}
+
+/* Open a span: its opening markup goes after the line prefix. */
+static void span_open(struct rstate *st, const char *open, size_t n,
+                      const char *per_line_close)
+{
+	if (st->bol)
+		begin_line(st);
+	size_t rec = span_record(st, st->o->len, n);
+	append(st, open, n, RF_MARKUP, RF_MARKUP);
+	st->line_empty = 0;
+	push_open(st, rec, per_line_close ? open : NULL, per_line_close,
+	          per_line_close != NULL);
+}
+
+static void span_open_s(struct rstate *st, const char *open)
+{
+	span_open(st, open, strlen(open), NULL);
+}
+
+/* An inline span from the markup's table. */
+static void style_open(struct rstate *st, const char *open, const char *close)
+{
+	if (!open)
+		return;
+	span_open(st, open, strlen(open), st->m->per_line ? close : NULL);
+}
+
+static void span_close(struct rstate *st, const char *close, size_t n)
+{
+	if (st->nop == 0)
+		return;
+	struct open_span *s = &st->op[--st->nop];
+	if (s->suspended)
+		return;   /* closed at the end of the last line already */
+	if (st->bol)
+		begin_line(st);
+	close_record(st, s->rec, close, n);
+}
+
+static void span_close_s(struct rstate *st, const char *close)
+{
+	span_close(st, close, strlen(close));
+}
+
+static void style_close(struct rstate *st, const char *open, const char *close)
+{
+	if (open)
+		span_close_s(st, close);
+}
+
+static void push_frame(struct rstate *st, const char *first, const char *cont)
+{
+	GROW(st->fr, st->nfr, st->capfr);
+	struct frame *f = &st->fr[st->nfr++];
+	snprintf(f->first, sizeof f->first, "%s", first);
+	snprintf(f->cont, sizeof f->cont, "%s", cont);
+	f->started = 0;
+}
+
+/* ---- characters -------------------------------------------------------- */
+
+/* Length of the UTF-8 sequence at s (cmark has validated it; a stray byte
+ * counts as one). */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	unsigned char c = s[0];
+	size_t l = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	if (l > n)
+		l = 1;
+	for (size_t i = 1; i < l; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			l = 1;
+	if (l == 1) {
+		*cp = c;
+		return 1;
+	}
+	uint32_t v = c & (0xff >> (l + 1));
+	for (size_t i = 1; i < l; i++)
+		v = (v << 6) | (s[i] & 0x3f);
+	*cp = v;
+	return l;
+}
+
+static int is_control(uint32_t cp)
+{
+	return (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7f ||
+	       (cp >= 0x80 && cp < 0xa0);
+}
+
+/* Does cp belong to the grapheme cluster before it?  Combining marks,
+ * joiners, variation selectors, emoji modifiers and tags, the second of
+ * a pair of regional indicators. */
+static int extends_cluster(struct rstate *st, uint32_t cp)
+{
+	int ri = cp >= 0x1f1e6 && cp <= 0x1f1ff;
+	int ext = (cp >= 0x300 && cp <= 0x36f) || (cp >= 0x1ab0 && cp <= 0x1aff) ||
+	          (cp >= 0x1dc0 && cp <= 0x1dff) || (cp >= 0x20d0 && cp <= 0x20ff) ||
+	          (cp >= 0xfe20 && cp <= 0xfe2f) || (cp >= 0xfe00 && cp <= 0xfe0f) ||
+	          cp == 0x200d || cp == 0x200c || (cp >= 0x1f3fb && cp <= 0x1f3ff) ||
+	          (cp >= 0xe0020 && cp <= 0xe007f) || (cp >= 0xe0100 && cp <= 0xe01ef) ||
+	          st->prev_cp == 0x200d || (ri && st->ri_run % 2 == 1);
+	st->ri_run = ri ? st->ri_run + 1 : 0;
+	st->prev_cp = cp;
+	return ext;
+}
+
+/* The escape for byte c of text s at i, or NULL. */
+static const char *escape_for(struct rstate *st, const char *s, size_t i,
+                              size_t n, char *buf)
+{
+	unsigned char c = (unsigned char)s[i];
+	enum escape e = st->m->esc;
+	switch (e) {
+	case ESC_NONE:
+		return NULL;
+	case ESC_HTML:
+		if (c == '"')
+			return "&quot;";
+		/* fall through */
+	case ESC_AMP:
+		return c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : NULL;
+	case ESC_MD:
+	case ESC_DISCORD:
+	case ESC_MM:
+		break;
+	}
+	if (st->verbatim)
+		return NULL;
+	const char *always = e == ESC_MD ? "\\`*_[]<" :
+	                     e == ESC_DISCORD ? "\\`*_~|[]<>" : "\\`*_~|[]<>";
+	const char *at_start = e == ESC_MD ? "#>-+=~" : "#>-+=";
+	int esc = c && strchr(always, c) != NULL;
+	if (!esc && c == '&' && i + 1 < n) {
+		unsigned char d = (unsigned char)s[i + 1];
+		esc = d == '#' || (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z');
+	}
+	if (!esc && st->line_empty && c && strchr(at_start, c))
+		esc = 1;
+	if (!esc)
+		return NULL;
+	buf[0] = '\\';
+	buf[1] = (char)c;
+	buf[2] = '\0';
+	return buf;
+}
+
+/* Write text: escaped for the markup, controls replaced, and each byte
+ * marked with how good a place to cut it is. */
+static void w_text_cls(struct rstate *st, const char *s, size_t n, int base)
+{
+	size_t i = 0;
+	size_t list_punct = (size_t)-1;   /* "1." at a line start */
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\n') {
+			if (st->in_heading || st->in_link)
+				emit(st, " ", 1, RCUT_CHAR, 0);
+			else
+				w_newline(st, RCUT_LINE);
+			i++;
+			continue;
+		}
+		if (st->line_empty && c >= '0' && c <= '9' && st->m->fam == F_MD &&
+		    !st->verbatim) {
+			size_t j = i;
+			while (j < n && s[j] >= '0' && s[j] <= '9')
+				j++;
+			if (j < n && (s[j] == '.' || s[j] == ')'))
+				list_punct = j;
+		}
+		uint32_t cp;
+		size_t l = utf8_seq((const unsigned char *)s + i, n - i, &cp);
+		int cls = base;
+		if (extends_cluster(st, cp) && base > RCUT_CODEPOINT)
+			cls = RCUT_CODEPOINT;
+		char buf[8];
+		const char *out = s + i;
+		size_t outn = l;
+		const char *e;
+		if (is_control(cp)) {
+			out = REPLACEMENT;
+			outn = 3;
+		} else if (i == list_punct) {
+			buf[0] = '\\';
+			buf[1] = (char)c;
+			out = buf;
+			outn = 2;
+		} else if (l == 1 && (e = escape_for(st, s, i, n, buf))) {
+			out = e;
+			outn = strlen(e);
+		} else if (st->upper && c >= 'a' && c <= 'z') {
+			buf[0] = (char)(c - 'a' + 'A');
+			out = buf;
+		}
+		emit(st, out, outn, cls, 0);
+		if (c == ' ' && base >= RCUT_CHAR && st->pending < RCUT_WORD)
+			st->pending = RCUT_WORD;
+		i += l;
+	}
+}
+
+static void w_text(struct rstate *st, const char *s, size_t n)
+{
+	w_text_cls(st, s, n, RCUT_CHAR);
+}
+
+static void w_text_s(struct rstate *st, const char *s)
+{
+	w_text(st, s, strlen(s));
+}
+
+/* ---- URLs -------------------------------------------------------------- */
+
+/* The URL with control bytes dropped (browsers drop tabs and newlines,
+ * which would hide a scheme), malloc'd; NULL when unsafe or empty. */
+static char *url_clean(const char *url)
+{
+	size_t n = strlen(url);
+	char *u = xrealloc(NULL, n + 1), *p = u;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)url[i];
+		if (c > 0x20 && c != 0x7f)
+			*p++ = (char)c;
+		else if (c == ' ')
+			*p++ = ' ';
+	}
+	*p = '\0';
+	char *q = u;
+	while (*q == ' ')
+		q++;
+	static const char *const bad[] = { "javascript:", "vbscript:", "data:", "file:" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		if (strncasecmp(q, bad[i], strlen(bad[i])) == 0) {
+			free(u);
+			return NULL;
+		}
+	if (!*q) {
+		free(u);
+		return NULL;
+	}
+	memmove(u, q, strlen(q) + 1);
+	return u;
+}
+
+/* The URL as the markup wants it inside its link syntax, malloc'd. */
+static char *url_for_markup(const struct markup *m, const char *u)
+{
+	size_t n = strlen(u);
+	char *r = xrealloc(NULL, n * 6 + 1), *p = r;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)u[i];
+		const char *rep = NULL;
+		char hex[4];
+		switch (m->fam) {
+		case F_HTML:
+		case F_TG:
+			rep = c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" :
+			      c == '"' ? "&quot;" : NULL;
+			break;
+		case F_SLACK:
+			if (c == '&')
+				rep = "&amp;";
+			else if (c == '<' || c == '>' || c == '|' || c == ' ')
+				rep = "%";
+			break;
+		case F_MD:
+			if (c == '<' || c == '>' || c == '(' || c == ')' || c == ' ' ||
+			    c == '\\' || c == '[' || c == ']' || c == '`')
+				rep = "%";
+			break;
+		case F_TEXT:
+			break;
+		}
+		if (rep && rep[0] == '%' && !rep[1]) {
+			snprintf(hex, sizeof hex, "%%%02X", c);
+			rep = hex;
+		}
+		if (rep) {
+			size_t l = strlen(rep);
+			memcpy(p, rep, l);
+			p += l;
+		} else {
+			*p++ = (char)c;
+		}
+	}
+	*p = '\0';
+	return r;
+}
+
+/* The text of a node's descendants (an image's alt text), malloc'd. */
+static char *node_plain_text(cmark_node *node)
+{
+	size_t n = 0, cap = 64;
+	char *r = xrealloc(NULL, cap);
+	cmark_iter *it = cmark_iter_new(node);
+	cmark_event_type ev;
+	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		cmark_node *c = cmark_iter_get_node(it);
+		if (ev != CMARK_EVENT_ENTER || c == node)
+			continue;
+		cmark_node_type t = cmark_node_get_type(c);
+		const char *lit = t == CMARK_NODE_SOFTBREAK || t == CMARK_NODE_LINEBREAK ?
+		                  " " : cmark_node_get_literal(c);
+		if (!lit)
+			continue;
+		size_t l = strlen(lit);
+		while (n + l + 1 > cap)
+			cap *= 2;
+		r = xrealloc(r, cap);
+		memcpy(r + n, lit, l);
+		n += l;
+	}
+	cmark_iter_free(it);
+	r[n] = '\0';
+	return r;
+}
+
+/* A link whose text is its URL (an autolink): shown once. */
+static int is_autolink(cmark_node *node, const char *url)
+{
+	cmark_node *c = cmark_node_first_child(node);
+	if (!c || cmark_node_next(c) || cmark_node_get_type(c) != CMARK_NODE_TEXT)
+		return 0;
+	const char *t = cmark_node_get_literal(c);
+	if (!t)
+		return 0;
+	return strcmp(t, url) == 0 ||
+	       (strncmp(url, "mailto:", 7) == 0 && strcmp(t, url + 7) == 0);
+}
+
+/* ---- blocks ------------------------------------------------------------ */
+
+static int list_is_tight(cmark_node *list)
+{
+	return list && cmark_node_get_type(list) == CMARK_NODE_LIST &&
+	       cmark_node_get_list_tight(list);
+}
+
+/* Separate a block from what came before it. */
+static void block_sep(struct rstate *st, cmark_node *node)
+{
+	if (!st->any)
+		return;
+	cmark_node *parent = cmark_node_parent(node);
+	if (!cmark_node_previous(node) && parent &&
+	    cmark_node_get_type(parent) != CMARK_NODE_DOCUMENT)
+		return;   /* the container's own start separated it */
+	int tight = parent &&
+	            ((cmark_node_get_type(parent) == CMARK_NODE_ITEM &&
+	              list_is_tight(cmark_node_parent(parent))) ||
+	             list_is_tight(parent));
+	if (st->m->fam == F_HTML || st->m->drop_empty || tight) {
+		w_newline(st, tight ? RCUT_LINE : RCUT_PARA);
+	} else {
+		w_newline(st, RCUT_PARA);
+		w_newline(st, RCUT_PARA);
+	}
+}
+
+/* errbot's md() drops kramdown attribute lists such as {: color='red' }. */
+static int is_attribute_paragraph(cmark_node *node)
+{
+	cmark_node *c = cmark_node_first_child(node);
+	if (!c || cmark_node_next(c) || cmark_node_get_type(c) != CMARK_NODE_TEXT)
+		return 0;
+	const char *t = cmark_node_get_literal(c);
+	size_t n = t ? strlen(t) : 0;
+	return n >= 3 && t[0] == '{' && t[1] == ':' && t[n - 1] == '}';
+}
+
+static int in_tight_item(cmark_node *node)
+{
+	cmark_node *p = cmark_node_parent(node);
+	return p && cmark_node_get_type(p) == CMARK_NODE_ITEM &&
+	       list_is_tight(cmark_node_parent(p));
+}
+
+static void code_block(struct rstate *st, cmark_node *node)
+{
+	const struct markup *m = st->m;
+	const char *lit = cmark_node_get_literal(node);
+	const char *info = cmark_node_get_fence_info(node);
+	size_t n = lit ? strlen(lit) : 0;
+	if (n && lit[n - 1] == '\n')
+		n--;
+	char lang[32];
+	size_t ln = 0;
+	for (; info && info[ln] && ln + 1 < sizeof lang; ln++) {
+		char c = info[ln];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || strchr("_+#.-", c)))
+			break;
+		lang[ln] = c;
+	}
+	lang[ln] = '\0';
+
+	char open[96];
+	int fenced = m->fam == F_MD || m->fam == F_SLACK || m->styled_code;
+	if (m->fam == F_HTML || m->fam == F_TG) {
+		if (ln)
+			snprintf(open, sizeof open, "<pre><code class=\"language-%s\">", lang);
+		else
+			snprintf(open, sizeof open, "<pre><code>");
+		span_open_s(st, open);
+	} else if (fenced) {
+		/* a fence longer than any run of backticks inside */
+		size_t run = 0, best = 0;
+		for (size_t i = 0; i < n; i++) {
+			run = lit[i] == '`' ? run + 1 : 0;
+			if (run > best)
+				best = run;
+		}
+		size_t ticks = best < 3 ? 3 : best + 1;
+		if (ticks > 40)
+			ticks = 40;
+		memset(open, '`', ticks);
+		snprintf(open + ticks, sizeof open - ticks, "%s\n",
+		         m->fam == F_MD ? lang : "");
+		span_open_s(st, open);
+		st->bol = 1;
+		st->line_empty = 1;
+		open[ticks] = '\0';
+	}
+	st->verbatim = 1;
+	w_text(st, lit ? lit : "", n);
+	st->verbatim = 0;
+	if (m->fam == F_HTML || m->fam == F_TG) {
+		span_close_s(st, "</code></pre>");
+	} else if (fenced) {
+		/* the closing fence, on its own line with the line prefix */
+		char close[MAX_PREFIX_FRAMES * 16 + 128];
+		char pre[MAX_PREFIX_FRAMES * 16 + 1];
+		build_prefix(st, pre, sizeof pre, 0);
+		snprintf(close, sizeof close, "%s%s%s", st->bol ? "" : "\n", pre, open);
+		int was_bol = st->bol;
+		st->bol = 0;   /* the prefix is part of the closing markup */
+		span_close_s(st, close);
+		(void)was_bol;
+	}
+}
+
+static void heading(struct rstate *st, cmark_node *node, int entering)
+{
+	const struct markup *m = st->m;
+	int level = cmark_node_get_heading_level(node);
+	char tag[16];
+	if (m->fam == F_HTML) {
+		snprintf(tag, sizeof tag, entering ? "<h%d>" : "</h%d>", level);
+		if (entering)
+			span_open_s(st, tag);
+		else
+			span_close_s(st, tag);
+	} else if (m->fam == F_MD) {
+		int bold = level > 3 && m->esc == ESC_DISCORD;
+		if (bold) {
+			if (entering)
+				span_open_s(st, "**");
+			else
+				span_close_s(st, "**");
+		} else if (entering) {
+			memset(tag, '#', (size_t)level);
+			tag[level] = ' ';
+			tag[level + 1] = '\0';
+			emit_markup(st, tag);
+		}
+	} else {
+		const char *o = level <= 2 ? m->head_open : m->sub_open;
+		const char *c = level <= 2 ? m->head_close : m->sub_close;
+		if (entering)
+			style_open(st, o, c);
+		else
+			style_close(st, o, c);
+		if (m->fam == F_TEXT)
+			st->upper = entering && level == 1;
+	}
+	st->in_heading = entering;
+}
+
+static void list_item(struct rstate *st, cmark_node *node, int entering)
+{
+	if (st->nls == 0)
+		return;
+	struct list_state *l = &st->ls[st->nls - 1];
+	if (st->m->fam == F_HTML) {
+		if (entering)
+			span_open_s(st, "<li>");
+		else
+			span_close_s(st, "</li>");
+		return;
+	}
+	if (!entering) {
+		if (st->nfr)
+			st->nfr--;
+		return;
+	}
+	(void)node;
+	char first[16], cont[16];
+	if (l->ordered) {
+		snprintf(first, sizeof first, "%d. ", l->start + l->count);
+	} else {
+		snprintf(first, sizeof first, "%s", st->m->fam == F_MD ? "- " : BULLET);
+	}
+	l->count++;
+	size_t w = st->m->fam == F_MD || l->ordered ? strlen(first) : 2;
+	memset(cont, ' ', w);
+	cont[w] = '\0';
+	push_frame(st, first, cont);
+}
+
+static void list(struct rstate *st, cmark_node *node, int entering)
+{
+	if (entering) {
+		GROW(st->ls, st->nls, st->capls);
+		struct list_state *l = &st->ls[st->nls++];
+		l->ordered = cmark_node_get_list_type(node) == CMARK_ORDERED_LIST;
+		l->tight = cmark_node_get_list_tight(node);
+		l->start = cmark_node_get_list_start(node);
+		if (l->start < 0 || l->start > 999999)
+			l->start = 1;
+		l->count = 0;
+	} else if (st->nls) {
+		st->nls--;
+	}
+	if (st->m->fam != F_HTML)
+		return;
+	int ordered = cmark_node_get_list_type(node) == CMARK_ORDERED_LIST;
+	if (!entering) {
+		span_close_s(st, ordered ? "</ol>" : "</ul>");
+		return;
+	}
+	int start = cmark_node_get_list_start(node);
+	char tag[32];
+	if (ordered && start != 1)
+		snprintf(tag, sizeof tag, "<ol start=\"%d\">", start);
+	else
+		snprintf(tag, sizeof tag, ordered ? "<ol>" : "<ul>");
+	span_open_s(st, tag);
+}
+
+static void quote(struct rstate *st, int entering)
+{
+	const struct markup *m = st->m;
+	if (!entering)
+		st->quote_depth--;
+	if (m->fam == F_HTML || (m->fam == F_TG && st->quote_depth == 0)) {
+		if (entering)
+			span_open_s(st, "<blockquote>");
+		else
+			span_close_s(st, "</blockquote>");
+	} else if (m->fam != F_TG) {
+		if (entering)
+			push_frame(st, "> ", "> ");
+		else if (st->nfr)
+			st->nfr--;
+	}
+	if (entering)
+		st->quote_depth++;
+}
+
+static void hrule(struct rstate *st)
+{
+	switch (st->m->fam) {
+	case F_HTML:
+		emit_markup(st, "<hr />");
+		break;
+	case F_MD:
+		emit_markup(st, "***");
+		break;
+	default:
+		emit_markup(st, HRULE);
+	}
+}
+
+/* ---- inlines ----------------------------------------------------------- */
+
+static void code_span(struct rstate *st, cmark_node *node)
+{
+	const struct markup *m = st->m;
+	const char *lit = cmark_node_get_literal(node);
+	size_t n = lit ? strlen(lit) : 0;
+	char open[48], close[48];
+	switch (m->fam) {
+	case F_HTML:
+	case F_TG:
+		snprintf(open, sizeof open, "<code>");
+		snprintf(close, sizeof close, "</code>");
+		break;
+	case F_SLACK:
+		snprintf(open, sizeof open, "`");
+		snprintf(close, sizeof close, "`");
+		break;
+	case F_MD: {
+		size_t run = 0, best = 0;
+		for (size_t i = 0; i < n; i++) {
+			run = lit[i] == '`' ? run + 1 : 0;
+			if (run > best)
+				best = run;
+		}
+		size_t ticks = best + 1 > 20 ? 20 : best + 1;
+		int pad = n && (lit[0] == '`' || lit[n - 1] == '`' ||
+		                (lit[0] == ' ' && lit[n - 1] == ' ' &&
+		                 strspn(lit, " ") != n));
+		memset(open, '`', ticks);
+		open[ticks] = '\0';
+		snprintf(close, sizeof close, "%s%s", pad ? " " : "", open);
+		if (pad)
+			strcat(open, " ");
+		break;
+	}
+	case F_TEXT:
+		if (!m->styled_code) {
+			w_text(st, lit ? lit : "", n);
+			return;
+		}
+		snprintf(open, sizeof open, "`");
+		snprintf(close, sizeof close, "`");
+		break;
+	}
+	span_open(st, open, strlen(open), m->per_line ? close : NULL);
+	st->verbatim = 1;
+	w_text(st, lit ? lit : "", n);
+	st->verbatim = 0;
+	span_close_s(st, close);
+}
+
+/* Returns 1 when the children were written (or must be skipped). */
+static int link_enter(struct rstate *st, cmark_node *node)
+{
+	const struct markup *m = st->m;
+	char *url = url_clean(cmark_node_get_url(node) ? cmark_node_get_url(node) : "");
+	if (!url)
+		return 0;
+	int autol = is_autolink(node, url);
+	char *mu = url_for_markup(m, url);
+	int skip = 0;
+	size_t ul = strlen(mu);
+	char *tag = xrealloc(NULL, ul + 32);
+	switch (m->fam) {
+	case F_HTML:
+	case F_TG:
+		snprintf(tag, ul + 32, "<a href=\"%s\">", mu);
+		span_open_s(st, tag);
+		break;
+	case F_SLACK:
+		if (autol) {
+			snprintf(tag, ul + 32, "<%s>", mu);
+			emit(st, tag, strlen(tag), RCUT_NONE, RF_MARKUP);
+			skip = 1;
+		} else {
+			snprintf(tag, ul + 32, "<%s|", mu);
+			span_open_s(st, tag);
+			st->in_link = 1;
+		}
+		break;
+	case F_MD:
+		if (autol && !strpbrk(url, " <>")) {
+			snprintf(tag, ul + 32, "<%s>", url);
+			emit(st, tag, strlen(tag), RCUT_NONE, RF_MARKUP);
+			skip = 1;
+		} else {
+			span_open_s(st, "[");
+		}
+		break;
+	case F_TEXT:
+		break;
+	}
+	free(tag);
+	free(mu);
+	free(url);
+	return skip ? 2 : 1;
+}
+
+static void link_exit(struct rstate *st, cmark_node *node)
+{
+	const struct markup *m = st->m;
+	char *url = url_clean(cmark_node_get_url(node) ? cmark_node_get_url(node) : "");
+	if (!url)
+		return;
+	switch (m->fam) {
+	case F_HTML:
+	case F_TG:
+		span_close_s(st, "</a>");
+		break;
+	case F_SLACK:
+		span_close_s(st, ">");
+		st->in_link = 0;
+		break;
+	case F_MD: {
+		char *mu = url_for_markup(m, url);
+		size_t l = strlen(mu) + 4;
+		char *c = xrealloc(NULL, l);
+		snprintf(c, l, "](%s)", mu);
+		span_close_s(st, c);
+		free(c);
+		free(mu);
+		break;
+	}
+	case F_TEXT:
+		if (!is_autolink(node, url)) {
+			w_text_s(st, " (");
+			w_text_cls(st, url, strlen(url), RCUT_CODEPOINT);
+			w_text_s(st, ")");
+		}
+		break;
+	}
+	free(url);
+}
+
+static void image(struct rstate *st, cmark_node *node)
+{
+	const struct markup *m = st->m;
+	char *alt = node_plain_text(node);
+	char *url = url_clean(cmark_node_get_url(node) ? cmark_node_get_url(node) : "");
+	if (!url) {
+		w_text_s(st, alt);
+		free(alt);
+		return;
+	}
+	char *mu = url_for_markup(m, url);
+	size_t cap = strlen(mu) + strlen(alt) * 6 + 64;
+	char *tag = xrealloc(NULL, cap);
+	switch (m->fam) {
+	case F_HTML:
+		if (m->img_as_link) {
+			snprintf(tag, cap, "<a href=\"%s\">", mu);
+			span_open_s(st, tag);
+			w_text_s(st, *alt ? alt : url);
+			span_close_s(st, "</a>");
+		} else {
+			/* alt goes through the writer for its escaping */
+			snprintf(tag, cap, "<img src=\"%s\" alt=\"", mu);
+			emit_markup(st, tag);
+			st->verbatim = 1;
+			w_text_cls(st, alt, strlen(alt), RCUT_NONE);
+			st->verbatim = 0;
+			emit_markup(st, "\" />");
+		}
+		break;
+	case F_TG:
+		snprintf(tag, cap, "<a href=\"%s\">", mu);
+		span_open_s(st, tag);
+		w_text_s(st, *alt ? alt : url);
+		span_close_s(st, "</a>");
+		break;
+	case F_SLACK:
+		snprintf(tag, cap, "<%s|", mu);
+		span_open_s(st, tag);
+		w_text_s(st, *alt ? alt : url);
+		span_close_s(st, ">");
+		break;
+	case F_MD:
+		span_open_s(st, "![");
+		st->in_link = 1;
+		w_text_s(st, alt);
+		st->in_link = 0;
+		snprintf(tag, cap, "](%s)", mu);
+		span_close_s(st, tag);
+		break;
+	case F_TEXT:
+		if (*alt) {
+			w_text_s(st, alt);
+			w_text_s(st, " (");
+		}
+		w_text_cls(st, url, strlen(url), RCUT_CODEPOINT);
+		if (*alt)
+			w_text_s(st, ")");
+		break;
+	}
+	free(tag);
+	free(mu);
+	free(url);
+	free(alt);
+}
+
+static void softbreak(struct rstate *st, int hard)
+{
+	const struct markup *m = st->m;
+	if (st->in_heading || (st->in_link && m->fam == F_SLACK)) {
+		emit(st, " ", 1, RCUT_CHAR, 0);
+		st->pending = RCUT_WORD;
+		return;
+	}
+	if (m->fam == F_HTML) {
+		if (hard)
+			emit_markup(st, "<br />");
+		append(st, "\n", 1, RCUT_WORD, 0);
+		return;
+	}
+	if (hard && m->fam == F_MD && !m->hard_newline)
+		emit_markup(st, "\\");
+	w_newline(st, RCUT_LINE);
+}
+
+/* ---- the walk ---------------------------------------------------------- */
+
+static void walk(struct rstate *st, cmark_node *root)
+{
+	const struct markup *m = st->m;
+	cmark_iter *it = cmark_iter_new(root);
+	cmark_event_type ev;
+	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		cmark_node *node = cmark_iter_get_node(it);
+		int in = ev == CMARK_EVENT_ENTER;
+		const char *lit;
+		switch (cmark_node_get_type(node)) {
+		case CMARK_NODE_BLOCK_QUOTE:
+			if (in)
+				block_sep(st, node);
+			quote(st, in);
+			break;
+		case CMARK_NODE_LIST:
+			if (in)
+				block_sep(st, node);
+			list(st, node, in);
+			break;
+		case CMARK_NODE_ITEM:
+			if (in)
+				block_sep(st, node);
+			list_item(st, node, in);
+			break;
+		case CMARK_NODE_PARAGRAPH:
+			if (in && is_attribute_paragraph(node)) {
+				cmark_iter_reset(it, node, CMARK_EVENT_EXIT);
+				break;
+			}
+			if (in)
+				block_sep(st, node);
+			if (m->fam == F_HTML && !in_tight_item(node)) {
+				if (in)
+					span_open_s(st, "<p>");
+				else
+					span_close_s(st, "</p>");
+			}
+			break;
+		case CMARK_NODE_HEADING:
+			if (in)
+				block_sep(st, node);
+			heading(st, node, in);
+			break;
+		case CMARK_NODE_THEMATIC_BREAK:
+			block_sep(st, node);
+			hrule(st);
+			break;
+		case CMARK_NODE_CODE_BLOCK:
+			block_sep(st, node);
+			code_block(st, node);
+			break;
+		case CMARK_NODE_HTML_BLOCK:
+			/* raw HTML is shown, never obeyed */
+			block_sep(st, node);
+			lit = cmark_node_get_literal(node);
+			if (m->fam == F_HTML)
+				span_open_s(st, "<p>");
+			if (lit) {
+				size_t n = strlen(lit);
+				while (n && lit[n - 1] == '\n')
+					n--;
+				w_text(st, lit, n);
+			}
+			if (m->fam == F_HTML)
+				span_close_s(st, "</p>");
+			break;
+		case CMARK_NODE_TEXT:
+		case CMARK_NODE_HTML_INLINE:
+			lit = cmark_node_get_literal(node);
+			if (lit)
+				w_text_s(st, lit);
+			break;
+		case CMARK_NODE_SOFTBREAK:
+			softbreak(st, m->hard_newline);
+			break;
+		case CMARK_NODE_LINEBREAK:
+			softbreak(st, 1);
+			break;
+		case CMARK_NODE_CODE:
+			code_span(st, node);
+			break;
+		case CMARK_NODE_EMPH:
+			if (in)
+				style_open(st, m->emph_open, m->emph_close);
+			else
+				style_close(st, m->emph_open, m->emph_close);
+			break;
+		case CMARK_NODE_STRONG:
+			if (in)
+				style_open(st, m->strong_open, m->strong_close);
+			else
+				style_close(st, m->strong_open, m->strong_close);
+			break;
+		case CMARK_NODE_LINK:
+			if (in) {
+				int r = link_enter(st, node);
+				if (r == 2)
+					cmark_iter_reset(it, node, CMARK_EVENT_EXIT);
+				else if (r == 0)
+					cmark_node_set_user_data(node, (void *)1);
+			} else if (!cmark_node_get_user_data(node)) {
+				link_exit(st, node);
+			}
+			break;
+		case CMARK_NODE_IMAGE:
+			image(st, node);
+			cmark_iter_reset(it, node, CMARK_EVENT_EXIT);
+			break;
+		default:
+			break;
+		}
+	}
+	cmark_iter_free(it);
+}
+
+static const struct markup *markup_find(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < sizeof markups / sizeof *markups; i++)
+		if (strcmp(markups[i].name, name) == 0)
+			return &markups[i];
+	return NULL;
+}
+
+int bot_markup_known(const char *markup)
+{
+	return markup_find(markup) != NULL;
+}
+
+int bot_render_into(const char *markup, const char *md, size_t len,
+                    struct rout *o)
+{
+	const struct markup *m = markup_find(markup);
+	if (!m)
+		return -1;
+	struct rstate st;
+	memset(&st, 0, sizeof st);
+	st.o = o;
+	st.m = m;
+	st.bol = 1;
+	st.line_empty = 1;
+	o->semantic_prefix = m->semantic_prefix;
+	out_reserve(o, len + 16);
+	o->s[0] = '\0';
+	cmark_node *doc = cmark_parse_document(md ? md : "", md ? len : 0,
+	                                       CMARK_OPT_VALIDATE_UTF8);
+	walk(&st, doc);
+	cmark_node_free(doc);
+	/* trailing whitespace of the last line says nothing */
+	while (o->len && (o->s[o->len - 1] == '\n' || o->s[o->len - 1] == ' ') &&
+	       !(o->f[o->len - 1] & RF_MARKUP))
+		o->s[--o->len] = '\0';
+	free(st.fr);
+	free(st.op);
+	free(st.ls);
+	return 0;
+}
+
+void rout_free(struct rout *o)
+{
+	free(o->s);
+	free(o->f);
+	free(o->sp);
+	memset(o, 0, sizeof *o);
+}
+
+/* errbot's ansi() ends every message with a reset; we do when the text
+ * holds an escape sequence at all. */
+int bot_render_needs_reset(const char *markup, const char *s)
+{
+	const struct markup *m = markup_find(markup);
+	return m && m->ansi_reset && strchr(s, '\x1b') != NULL;
+}
+
+char *bot_render(const char *markup, const char *md, size_t len)
+{
+	struct rout o;
+	memset(&o, 0, sizeof o);
+	if (bot_render_into(markup, md, len, &o) < 0)
+		return NULL;
+	char *s = o.s;
+	if (bot_render_needs_reset(markup, s)) {
+		s = xrealloc(s, o.len + 5);
+		memcpy(s + o.len, "\x1b[0m", 5);
+	}
+	o.s = NULL;
+	rout_free(&o);
+	return s;
+}
