@@ -47,4 +47,7 @@ void rout_free(struct rout *o);
 /* 1 when the markup wants ESC[0m after text holding an escape (ansi). */
 int bot_render_needs_reset(const char *markup, const char *s);
 
+/* card.c: the built-in copy of share/templates/card.md. */
+const char *bot_card_builtin_template(void);
+
 #endif
