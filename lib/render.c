@@ -85,7 +85,8 @@ struct frame {
 struct open_span {
 	size_t rec;            /* index in rout.sp */
 	const char *open_s, *close_s;   /* for per-line spans: static */
-	int per_line, suspended;
+	const char *style;     /* the markup table's string, for styles */
+	int per_line, suspended, dummy;
 };
 
 struct list_state {
@@ -196,8 +197,8 @@ static void push_open(struct rstate *st, size_t rec, const char *open_s,
                       const char *close_s, int per_line)
 {
 	GROW(st->op, st->nop, st->capop);
-	st->op[st->nop++] = (struct open_span){ rec, open_s, close_s,
-	                                         per_line, 0 };
+	st->op[st->nop++] = (struct open_span){ rec, open_s, close_s, NULL,
+	                                         per_line, 0, 0 };
 }
 
 /* Build the line prefix from the frames: first-line parts for frames that
@@ -233,7 +234,7 @@ static void begin_line(struct rstate *st)
 	st->line_empty = 1;
 	for (int i = 0; i < st->nop; i++) {
 		struct open_span *s = &st->op[i];
-		if (!s->suspended)
+		if (!s->suspended || s->dummy)
 			continue;
 		size_t l = strlen(s->open_s);
 		s->rec = span_record(st, st->o->len, l);
@@ -284,7 +285,7 @@ static void w_newline(struct rstate *st, int cls)
 			}
 		for (int i = st->nop - 1; i >= low; i--) {
 			struct open_span *s = &st->op[i];
-			if (s->suspended || !s->per_line)
+			if (s->suspended || !s->per_line || s->dummy)
 				continue;
 			/* a span that must not cross lines is closed here */
 			const char *c = s->close_s ? s->close_s : "";
@@ -322,7 +323,16 @@ static void style_open(struct rstate *st, const char *open, const char *close)
 {
 	if (!open)
 		return;
+	/* a style inside the same style (em in an underlined heading) would
+	 * toggle it off with IRC codes and end it early with ANSI ones */
+	for (int i = 0; i < st->nop; i++)
+		if (st->op[i].style == open) {
+			push_open(st, (size_t)-1, NULL, NULL, 0);
+			st->op[st->nop - 1].dummy = 1;
+			return;
+		}
 	span_open(st, open, strlen(open), st->m->per_line ? close : NULL);
+	st->op[st->nop - 1].style = open;
 }
 
 static void span_close(struct rstate *st, const char *close, size_t n)
@@ -330,7 +340,7 @@ static void span_close(struct rstate *st, const char *close, size_t n)
 	if (st->nop == 0)
 		return;
 	struct open_span *s = &st->op[--st->nop];
-	if (s->suspended)
+	if (s->suspended || s->dummy)
 		return;   /* closed at the end of the last line already */
 	if (st->bol)
 		begin_line(st);
@@ -864,7 +874,7 @@ static void hrule(struct rstate *st)
 		emit_markup(st, "<hr />");
 		break;
 	case F_MD:
-		emit_markup(st, "***");
+		emit_markup(st, st->m->esc == ESC_DISCORD ? HRULE : "***");
 		break;
 	default:
 		emit_markup(st, HRULE);
@@ -1049,7 +1059,8 @@ static void image(struct rstate *st, cmark_node *node)
 		span_close_s(st, ">");
 		break;
 	case F_MD:
-		span_open_s(st, "![");
+		/* Discord shows no inline images: a link it can preview */
+		span_open_s(st, m->esc == ESC_DISCORD ? "[" : "![");
 		st->in_link = 1;
 		w_text_s(st, alt);
 		st->in_link = 0;
