@@ -8,7 +8,9 @@
  *                       with {{key}} and {{value}} inside
  *   {{^name}}...{{/name}} the inside when the field is unset or empty
  *   {{! comment }}
- * A line holding only a section tag or a comment leaves no line behind.
+ * A line holding only a section tag or a comment leaves no line behind,
+ * and template text never makes a third newline in a row (nor starts the
+ * card with one), so optional sections need no care with blank lines.
  * Names: title summary link image thumbnail color text_color body fields
  * (and key, value inside fields).  A template is checked as a whole before
  * anything is rendered: an error names its line ("template:3: ...").
@@ -384,9 +386,20 @@ static void render_range(const struct tmpl *tp, size_t from, size_t to,
 	for (size_t i = from; i < to; i++) {
 		const struct token *t = &tp->t[i];
 		switch (t->kind) {
-		case TK_TEXT:
-			sb_add(out, t->s, t->n);
+		case TK_TEXT: {
+			/* template text adds no third newline in a row, so
+			 * optional sections need not juggle blank lines */
+			const char *p = t->s;
+			size_t n = t->n;
+			while (n && *p == '\n' && (out->len == 0 ||
+			       (out->len >= 2 && out->s[out->len - 1] == '\n' &&
+			        out->s[out->len - 2] == '\n'))) {
+				p++;
+				n--;
+			}
+			sb_add(out, p, n);
 			break;
+		}
 		case TK_VAR:
 		case TK_RAW: {
 			jv v = lookup(cx, t);
