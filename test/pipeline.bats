@@ -1,0 +1,105 @@
+#!/usr/bin/env bats
+# The three programs together, and each one's contract with the stream.
+
+load helpers/common
+
+@test "the console bot answers !echo through the whole pipeline" {
+	printf '!echo hi\n' > "$BATS_TEST_TMPDIR/typed"
+	bot-listen -b text --text-input "$BATS_TEST_TMPDIR/typed" --text-output /dev/null |
+		bot-dispatch -d "$PLUGINS" |
+		bot-send -b text --text-output "$BATS_TEST_TMPDIR/console" > "$BATS_TEST_TMPDIR/events"
+	run cat "$BATS_TEST_TMPDIR/console"
+	assert_output "hi"
+	run jq -c '[.type, .to.id]' "$BATS_TEST_TMPDIR/events"
+	assert_output '["sent","@you"]'
+}
+
+@test "the example plugins answer, in a room with the sender's mention" {
+	printf '!hello\n!inroom\n!hello Ann\n!roll 3d1x\n' > "$BATS_TEST_TMPDIR/typed"
+	bot-listen -b text --text-input "$BATS_TEST_TMPDIR/typed" --text-output /dev/null |
+		bot-dispatch -d "$PLUGINS" -j 1 |
+		bot-send -b text --text-output "$BATS_TEST_TMPDIR/console" > /dev/null
+	run cat "$BATS_TEST_TMPDIR/console"
+	assert_line --index 0 "Hello, you!"
+	assert_line --index 1 "@you Hello, Ann!"
+	assert_line --index 2 '@you I roll dice written like 2d6, not 3d1x.'
+}
+
+@test "a bad line in the middle of a stream is reported and the rest flows" {
+	{ dm '!echo one' 1; echo 'this is not json'; dm '!echo two' 3; } > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bot-dispatch -j 1 < "$BATS_TEST_TMPDIR/in"
+	assert_equal "$status" 65
+	assert_equal "$stderr" "bot-dispatch: error: <stdin>:2: not valid JSON: Invalid literal at line 1, column 5"
+	run jq -c 'if .type=="error" then [.code, .event] else .body end' <<< "$output"
+	assert_line --index 0 '"one"'
+	assert_line --index 1 '["bad_input","this is not json"]'
+	assert_line --index 2 '"two"'
+}
+
+@test "every bad-input case gives one line naming the line, and loses no other" {
+	printf '{"type":"x","a":1}\n[1]\n{"no":"type"}\n{"type":"x","s":"\xff"}\n{"type":"x"}\0\n{"type":"x","b":2}\n' > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bot-dispatch --pass < "$BATS_TEST_TMPDIR/in"
+	assert_equal "${#stderr_lines[@]}" 4
+	assert_equal "${stderr_lines[0]}" "bot-dispatch: error: <stdin>:2: not an object: array"
+	assert_equal "${stderr_lines[1]}" 'bot-dispatch: error: <stdin>:3: no "type" string'
+	assert_equal "${stderr_lines[2]}" "bot-dispatch: error: <stdin>:4: invalid UTF-8"
+	assert_equal "${stderr_lines[3]}" "bot-dispatch: error: <stdin>:5: NUL byte in line"
+	assert_line --index 0 '{"type":"x","a":1}'
+	assert_line --index 5 '{"type":"x","b":2}'
+	run jq -c 'select(.type=="error") | .line' <<< "$output"
+	assert_output $'2\n3\n4\n5'
+}
+
+@test "a line over --max-line is reported and skipped" {
+	{ echo '{"type":"x","n":1}'; printf '{"type":"x","pad":"%05000d"}\n' 0; echo '{"type":"x","n":3}'; } > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bot-dispatch --pass --max-line 1000 < "$BATS_TEST_TMPDIR/in"
+	assert_equal "$stderr" "bot-dispatch: error: <stdin>:2: line longer than 1000 bytes (5021 bytes), skipped"
+	run jq -c '[.type, .n // .code, .truncated]' <<< "$output"
+	assert_output $'["x",1,null]\n["error","bad_input",true]\n["x",3,null]'
+}
+
+@test "unknown fields survive bot-dispatch --pass byte for byte" {
+	line='{"type":"presence","zz":[1,{"b":2,"a":1}],"identifier":"@a","status":"online","x-custom":"é"}'
+	run bot-dispatch --pass <<< "$line"
+	assert_output "$line"
+}
+
+@test "unknown fields survive into a reply's error event in bot-send" {
+	line='{"type":"message","to":"nobody","body":"x","custom":{"k":[3,2,1]}}'
+	run --separate-stderr bot-send -b text --text-output /dev/null <<< "$line"
+	assert_equal "$status" 65
+	run jq -c '[.type, .code, .event.custom]' <<< "$output"
+	assert_output '["error","bad_input",{"k":[3,2,1]}]'
+}
+
+@test "unknown fields a backend or upstream adds survive bot-listen's derived fields" {
+	printf 'hi\n' > "$BATS_TEST_TMPDIR/typed"
+	run bot-listen --text-input "$BATS_TEST_TMPDIR/typed" --text-output /dev/null
+	run jq -c 'select(.type=="message") | [.body, .from.id, .to.id, .is_direct, .is_group, .backend]' <<< "$output"
+	assert_output '["hi","@you","@bot",true,false,"text"]'
+}
+
+@test "bot-send counts: every event in gives one sent or one error out" {
+	{ dm x | jq -c '{type:"message",to:"@you",body:"a",id:"m1"}'
+	  echo '{"type":"message","to":"","body":"b"}'
+	  echo '{"type":"presence","identifier":"@a","status":"online"}'
+	  echo 'junk'
+	  echo '{"type":"message","to":"#ops","body":"c","id":"m3"}'; } > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bot-send -b text --text-output "$BATS_TEST_TMPDIR/console" < "$BATS_TEST_TMPDIR/in"
+	run jq -c '[.type, .ref // .code]' <<< "$output"
+	assert_output $'["sent","m1"]\n["error","bad_input"]\n["error","unsupported"]\n["error","bad_input"]\n["sent","m3"]'
+	run cat "$BATS_TEST_TMPDIR/console"
+	assert_output $'a\nc'
+}
+
+@test "bot-send --to: a one-shot send from arguments or standard input" {
+	run bot-send --to @ops --text-output "$BATS_TEST_TMPDIR/console" deploy done
+	assert_success
+	echo "line one" | bot-send --to @ops --code --text-output "$BATS_TEST_TMPDIR/console" > /dev/null
+	run cat "$BATS_TEST_TMPDIR/console"
+	assert_line --index 0 "deploy done"
+	assert_line --index 1 "line one"
+	run --separate-stderr bot-send --to nobody --text-output /dev/null x
+	assert_equal "$status" 65
+	assert_equal "$stderr" "bot-send: error: bad_input: to: An identifier for the Text backend needs to start with # for a room or @ for a person."
+}
