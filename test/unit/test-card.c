@@ -129,7 +129,7 @@ static void free_cases(struct tcase *cs, size_t n)
 
 static void run_table(const char *path)
 {
-	struct tcase *cs;
+	struct tcase *cs = NULL;
 	size_t n = read_cases(path, &cs);
 	CHECK(n > 0, "card.test has cases");
 	for (size_t i = 0; i < n; i++) {

@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 			continue;
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		struct tcase *cs;
+		struct tcase *cs = NULL;
 		size_t n = read_cases(path, &cs);
 		char what[256];
 		snprintf(what, sizeof what, "%.200s has cases", e->d_name);

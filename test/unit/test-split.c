@@ -273,7 +273,7 @@ static enum bot_size_unit unit_named(const char *s)
 
 static void run_table(const char *path)
 {
-	struct tcase *cs;
+	struct tcase *cs = NULL;
 	size_t n = read_cases(path, &cs);
 	CHECK(n > 0, "split.test has cases");
 	for (size_t i = 0; i < n; i++) {
@@ -316,7 +316,7 @@ static void run_properties(const char *dir)
 			continue;
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		struct tcase *cs;
+		struct tcase *cs = NULL;
 		size_t n = read_cases(path, &cs);
 		for (size_t i = 0; i < n; i++)
 			if (!strncmp(cs[i].what, "html:", 5))   /* one markup's inputs suffice */
