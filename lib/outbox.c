@@ -90,50 +90,82 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* Write the line into path (created exclusively), fsync, close. */
-static int write_file_synced(const char *path, const char *line, size_t len)
+/* Write the line into path (created exclusively) and fsync.  With keep,
+ * the file is locked first and stays open: its fd is returned; else 0. */
+static int write_file_synced(const char *path, const char *line, size_t len, int keep)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, line, len) < 0 || fsync(fd) < 0) {
+	if ((keep && flock(fd, LOCK_EX | LOCK_NB) < 0)
+	    || write_all(fd, line, len) < 0 || fsync(fd) < 0) {
 		int e = errno;
 		close(fd);
 		errno = e;
 		return -1;
 	}
+	if (keep)
+		return fd;
 	return close(fd);
 }
 
-int bot_outbox_put(const char *dir, jv event)
+/* Write the event into tmp/NAME, rename it into sub/NAME and make that
+ * durable.  With it, the file stays open and locked in *it. */
+static int store(const char *dir, const char *sub, jv event, struct bot_outbox_item *it)
 {
 	jv line = jv_dump_string(event, 0);
 	line = jv_string_append_str(line, "\n");
 	char name[96], tmp[PATH_MAX], dst[PATH_MAX], rel[128];
 	unique_name(name, sizeof name);
-	int r = -1;
+	int r = -1, fd = -1;
 	snprintf(rel, sizeof rel, "tmp/%s", name);
 	if (make_dirs(dir) < 0 || join(tmp, sizeof tmp, dir, rel) < 0)
 		goto out;
-	snprintf(rel, sizeof rel, "new/%s", name);
+	snprintf(rel, sizeof rel, "%s/%s", sub, name);
 	if (join(dst, sizeof dst, dir, rel) < 0)
 		goto out;
-	if (write_file_synced(tmp, jv_string_value(line),
-	                      (size_t)jv_string_length_bytes(jv_copy(line))) < 0
-	    || rename(tmp, dst) < 0) {
+	fd = write_file_synced(tmp, jv_string_value(line),
+	                       (size_t)jv_string_length_bytes(jv_copy(line)), it != NULL);
+	if (fd < 0 || rename(tmp, dst) < 0) {
 		int e = errno;
 		unlink(tmp);
 		errno = e;
 		goto out;
 	}
-	/* Make the rename itself durable; if that fails the event is queued
-	 * already, but the caller is told (and will keep or retry it). */
-	if (join(tmp, sizeof tmp, dir, "new") < 0 || fsync_dir(tmp) < 0)
+	/* Make the rename durable too.  If that fails, take the event back
+	 * out: the caller is told it was not stored, and still holds it. */
+	if (join(tmp, sizeof tmp, dir, sub) < 0 || fsync_dir(tmp) < 0) {
+		int e = errno;
+		unlink(dst);
+		errno = e;
 		goto out;
+	}
+	if (it) {
+		snprintf(it->entry, sizeof it->entry, "%s", rel);
+		it->fd = fd;
+		fd = -1;
+	}
 	r = 0;
 out:
+	if (it && fd > 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
 	jv_free(line);
 	return r;
+}
+
+int bot_outbox_put(const char *dir, jv event)
+{
+	return store(dir, "new", event, NULL);
+}
+
+int bot_outbox_hold(const char *dir, jv event, struct bot_outbox_item *it)
+{
+	it->fd = -1;
+	it->entry[0] = 0;
+	return store(dir, "cur", event, it);
 }
 
 /* A name we wrote: no dots first, no slashes, only [A-Za-z0-9._-]. */
@@ -227,14 +259,38 @@ static void quarantine(const char *dir, const char *path, const char *name)
 	rename(path, dst);
 }
 
-/* Read one event back; the file holds one JSON object and a newline. */
-static jv read_event(const char *path)
+/* Read one event back from an open file: one JSON object and a newline. */
+static jv read_event(int fd)
 {
-	size_t len;
-	char *buf = bot_slurp(path, OUTBOX_FILE_MAX, &len);
-	if (!buf)
-		return bot_fail("%s", strerror(errno));
-	jv ev = jv_parse_sized(buf, (int)len);
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	for (;;) {
+		if (len + 4096 > cap) {
+			if (cap >= OUTBOX_FILE_MAX) {
+				free(buf);
+				return bot_fail("larger than %u bytes", OUTBOX_FILE_MAX);
+			}
+			cap = cap ? cap * 2 : 8192;
+			char *p = realloc(buf, cap);
+			if (!p) {
+				free(buf);
+				return bot_fail("out of memory");
+			}
+			buf = p;
+		}
+		ssize_t k = read(fd, buf + len, cap - len - 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			int e = errno;
+			free(buf);
+			return bot_fail("%s", strerror(e));
+		}
+		if (k == 0)
+			break;
+		len += (size_t)k;
+	}
+	jv ev = len ? jv_parse_sized(buf, (int)len) : jv_invalid();
 	free(buf);
 	if (!jv_is_valid(ev)) {
 		jv_free(ev);
@@ -247,61 +303,75 @@ static jv read_event(const char *path)
 	return ev;
 }
 
-jv bot_outbox_take(const char *dir, const char *entry)
+/* Open and lock an entry's file.  -1: skip it (gone, held by another live
+ * process, or delivered by one since we listed it: then it has no name
+ * left, st_nlink 0). */
+static int open_locked(const char *path)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 || st.st_nlink == 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+jv bot_outbox_take(const char *dir, const char *entry, struct bot_outbox_item *it)
+{
+	it->fd = -1;
+	it->entry[0] = 0;
 	const char *name = entry_name(entry);
 	if (!name)
 		return bot_fail("bad outbox entry name");
-	char src[PATH_MAX], cur[PATH_MAX], rel[PATH_MAX];
+	char src[PATH_MAX], cur[PATH_MAX], rel[128];
 	snprintf(rel, sizeof rel, "cur/%s", name);
-	if (join(cur, sizeof cur, dir, rel) < 0 || join(src, sizeof src, dir, entry) < 0)
+	if (strlen(entry) >= sizeof rel || join(cur, sizeof cur, dir, rel) < 0
+	    || join(src, sizeof src, dir, entry) < 0)
 		return bot_fail("%s: path too long", name);
-	if (strncmp(entry, "new/", 4) == 0 && rename(src, cur) < 0)
-		return bot_fail("%s: %s", entry, strerror(errno));
-	jv ev = read_event(cur);
+	int fd = open_locked(src);
+	if (fd < 0)
+		return jv_null();
+	if (strncmp(entry, "new/", 4) == 0 && rename(src, cur) < 0) {
+		close(fd);
+		return jv_null();
+	}
+	jv ev = read_event(fd);
 	if (!jv_is_valid(ev)) {
 		char msg[256];
 		bot_fail_message(ev, msg, sizeof msg);
 		jv_free(ev);
-		if (access(cur, F_OK) == 0) {
-			quarantine(dir, cur, name);
-			return bot_fail("%s: %s (moved to bad/)", name, msg);
-		}
-		return bot_fail("%s: %s", name, msg);
+		quarantine(dir, cur, name);
+		close(fd);
+		return bot_fail("%s: %s (moved to bad/)", name, msg);
 	}
+	snprintf(it->entry, sizeof it->entry, "%s", rel);
+	it->fd = fd;
 	return ev;
 }
 
-int bot_outbox_done(const char *dir, const char *entry)
+int bot_outbox_done(const char *dir, struct bot_outbox_item *it)
 {
-	const char *name = entry_name(entry);
-	char path[PATH_MAX], rel[PATH_MAX];
-	if (!name) {
-		errno = EINVAL;
-		return -1;
+	const char *name = it->fd >= 0 ? entry_name(it->entry) : NULL;
+	char path[PATH_MAX];
+	int r = -1, e = EINVAL;
+	if (name && join(path, sizeof path, dir, it->entry) == 0) {
+		r = unlink(path);
+		/* Durable removal: after a power cut the entry must not return. */
+		if (r == 0 && join(path, sizeof path, dir, "cur") == 0)
+			r = fsync_dir(path);
+		e = errno;
 	}
-	snprintf(rel, sizeof rel, "cur/%s", name);
-	if (join(path, sizeof path, dir, rel) < 0 || unlink(path) < 0)
-		return -1;
-	/* Durable removal: after a power cut the entry must not come back. */
-	if (join(path, sizeof path, dir, "cur") < 0)
-		return -1;
-	return fsync_dir(path);
+	bot_outbox_release(it);
+	errno = e;
+	return r;
 }
 
-int bot_outbox_lock(const char *dir)
+void bot_outbox_release(struct bot_outbox_item *it)
 {
-	char path[PATH_MAX];
-	if (make_dirs(dir) < 0 || join(path, sizeof path, dir, ".lock") < 0)
-		return -1;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
+	if (it->fd >= 0)
+		close(it->fd);
+	it->fd = -1;
 }

@@ -10,39 +10,54 @@
  *         Killed before the rename: a stray tmp/NAME, never sent, and the
  *         caller never heard "queued" (it still holds the event).  After
  *         the rename the event is queued.
- *   take: rename new/NAME to cur/NAME, then read it.  cur/ means "being
- *         delivered": a flush killed here leaves it in cur/, and the next
- *         flush lists cur/ as well as new/ and sends it again.
- *   done: after a successful send, unlink cur/NAME.  Killed between the
- *         send and the unlink, the next flush sends the event a second
- *         time: delivery is at least once, and duplicates happen only in
- *         that window (a backend with idempotency keys can close it).
+ *   hold: the same, but into cur/ and with the file locked: write-ahead
+ *         for an event about to be sent by this process.
+ *   take: open, lock (flock, not waiting), rename new/NAME to cur/NAME,
+ *         read.  cur/ means "being delivered"; the lock says by whom.  A
+ *         sender killed at any point drops its lock with its life, so the
+ *         next flush lists the entry (cur/ as well as new/) and sends it
+ *         again.  A live sender's lock makes every other process skip the
+ *         entry: a cron flush and a running bot-send never send one event
+ *         twice.
+ *   done: after a successful send, unlink cur/NAME, then unlock.  Killed
+ *         between the send and the unlink, the next flush sends the event
+ *         a second time: delivery is at least once, and duplicates happen
+ *         only in that window (a backend with idempotency keys can close
+ *         it).
  * Names sort by the time of the put (wall clock, nanoseconds), so a flush
- * goes oldest first.  Two flushes of one DIR at once would both see cur/:
- * a flush holds bot_outbox_lock for its duration.
+ * goes oldest first.
  */
 #ifndef BOT_OUTBOX_H
 #define BOT_OUTBOX_H
 
 #include <jv.h>
 
-/* Queue an event (consumed).  0, or -1 with errno (ENOSPC, EACCES, ...);
- * on failure nothing is left in new/. */
+/* An entry this process holds (locked) while it delivers it. */
+struct bot_outbox_item {
+	char entry[128];   /* "cur/NAME" */
+	int fd;            /* the open, locked file; -1 when none */
+};
+
+/* Queue an event (consumed) in new/.  0, or -1 with errno (ENOSPC,
+ * EACCES, ...); on failure nothing is left in new/. */
 int bot_outbox_put(const char *dir, jv event);
+/* Write-ahead: store an event (consumed) in cur/, locked by *it, before
+ * trying to send it.  0, or -1 with errno. */
+int bot_outbox_hold(const char *dir, jv event, struct bot_outbox_item *it);
 /* The entries waiting, oldest first: an array of strings "new/NAME" or
- * "cur/NAME" (cur/ holds what a crashed flush was sending).  An empty
- * array when DIR does not exist; an invalid with a message on error. */
+ * "cur/NAME" (cur/ holds what a sender is sending, or was when it died).
+ * An empty array when DIR does not exist; an invalid on error. */
 jv bot_outbox_list(const char *dir);
-/* Mark an entry from bot_outbox_list as being delivered (new/ -> cur/) and
- * read it.  Returns the event, or an invalid with a message (the entry
- * vanished, or its file does not hold one JSON object: then it is moved
- * to DIR/bad/ so that it does not block the queue). */
-jv bot_outbox_take(const char *dir, const char *entry);
-/* The entry was delivered: remove it.  0, or -1 with errno. */
-int bot_outbox_done(const char *dir, const char *entry);
-/* Take DIR's flush lock (an exclusive flock on DIR/.lock, not waiting).
- * Returns the fd to close when done, or -1 with errno (EWOULDBLOCK when
- * another flush holds it). */
-int bot_outbox_lock(const char *dir);
+/* Take an entry from bot_outbox_list for delivery: lock it, move it to
+ * cur/, read it.  Returns the event (and *it holds the lock); null when
+ * another process holds it or it is gone (skip it); an invalid with a
+ * message when it cannot be read (a file that does not hold one JSON
+ * object is moved to DIR/bad/ so that it does not block the queue). */
+jv bot_outbox_take(const char *dir, const char *entry, struct bot_outbox_item *it);
+/* The entry was delivered: remove it, then unlock.  0, or -1 with errno
+ * (the lock is dropped either way). */
+int bot_outbox_done(const char *dir, struct bot_outbox_item *it);
+/* Not delivered: leave the entry queued and unlock it. */
+void bot_outbox_release(struct bot_outbox_item *it);
 
 #endif

@@ -96,6 +96,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet: the log file is the record
         pass
 
+    def setup(self):
+        # TLS handshakes happen here, in the connection's own thread, so
+        # that a client that never finishes one cannot stall the others.
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()
+            self.request.settimeout(None)
+        super().setup()
+
     def read_body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             out = b""
@@ -172,6 +181,15 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    tls = None
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        if self.tls:
+            sock = self.tls.wrap_socket(sock, server_side=True,
+                                        do_handshake_on_connect=False)
+        return sock, addr
+
     def handle_error(self, request, client_address):
         pass  # a client that went away (timeouts in tests) is not news
 
@@ -207,7 +225,7 @@ def main():
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.cert, a.key)
-        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        srv.tls = ctx
     port = srv.server_address[1]
 
     def stop(signum, frame):

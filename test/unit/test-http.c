@@ -457,6 +457,10 @@ static void test_stream(const char *cert, const char *key)
 	if (tls) {
 		st = stream_open("localhost", fake_port, 1, NULL, 2000, &err);
 		CHECK(st == NULL && !fail_temporary(err), "a self-signed certificate is refused without its CA");
+		if (st == NULL && fail_temporary(err)) {
+			char m[300];
+			printf("# %s\n", bot_fail_message(err, m, sizeof m));
+		}
 		jv_free(err);
 		err = jv_null();
 	}

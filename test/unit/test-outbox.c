@@ -61,21 +61,29 @@ static void test_put_list_take_done(void)
 	CHECK(strncmp(jv_string_value(e0), "new/", 4) == 0, "entries are new/NAME");
 
 	/* Take the first: it moves to cur/ and reads back equal. */
-	jv ev = bot_outbox_take(dir, jv_string_value(e0));
+	struct bot_outbox_item it, it2;
+	jv ev = bot_outbox_take(dir, jv_string_value(e0), &it);
 	CHECK(jv_equal(jv_copy(ev), msg(0)), "take returns the first event put, unchanged");
 	jv_free(ev);
 	CHECK(count_files(dir, "cur") == 1 && count_files(dir, "new") == 4, "take moved it to cur/");
 
-	/* A flush that dies here: the next listing still has it, first. */
+	/* A flush that dies here (its lock goes with it): the next listing
+	 * still has it, first. */
+	bot_outbox_release(&it);
 	jv l2 = bot_outbox_list(dir);
 	jv f = jv_array_get(jv_copy(l2), 0);
 	CHECK(jv_array_length(jv_copy(l2)) == 5 && strncmp(jv_string_value(f), "cur/", 4) == 0
 	      && strcmp(jv_string_value(f) + 4, jv_string_value(e0) + 4) == 0,
 	      "after a crash mid-send the entry is listed again (from cur/), still first");
-	ev = bot_outbox_take(dir, jv_string_value(f));
+	ev = bot_outbox_take(dir, jv_string_value(f), &it);
 	CHECK(jv_equal(jv_copy(ev), msg(0)), "taking from cur/ reads it again");
 	jv_free(ev);
-	CHECK(bot_outbox_done(dir, jv_string_value(f)) == 0, "done succeeds");
+	ev = bot_outbox_take(dir, jv_string_value(f), &it2);
+	CHECK(jv_get_kind(ev) == JV_KIND_NULL && it2.fd < 0,
+	      "while it is held, another take skips it (null)");
+	CHECK(bot_outbox_done(dir, &it) == 0 && it.fd < 0, "done succeeds and unlocks");
+	ev = bot_outbox_take(dir, jv_string_value(f), &it2);
+	CHECK(jv_get_kind(ev) == JV_KIND_NULL, "a delivered entry cannot be taken again");
 	CHECK(count_files(dir, "cur") == 0, "done removed it");
 	jv_free(f);
 	jv_free(l2);
@@ -87,8 +95,8 @@ static void test_put_list_take_done(void)
 	int order = jv_array_length(jv_copy(l)) == 4;
 	for (int i = 0; i < 4 && order; i++) {
 		jv e = jv_array_get(jv_copy(l), i);
-		ev = bot_outbox_take(dir, jv_string_value(e));
-		order = jv_equal(ev, msg(i + 1)) && bot_outbox_done(dir, jv_string_value(e)) == 0;
+		ev = bot_outbox_take(dir, jv_string_value(e), &it);
+		order = jv_equal(ev, msg(i + 1)) && bot_outbox_done(dir, &it) == 0;
 		jv_free(e);
 	}
 	jv_free(l);
@@ -101,14 +109,18 @@ static void test_bad_names_and_files(void)
 {
 	char dir[300], path[400];
 	snprintf(dir, sizeof dir, "%s/b", root);
-	jv r = bot_outbox_take(dir, "new/../../etc/passwd");
+	struct bot_outbox_item it;
+	jv r = bot_outbox_take(dir, "new/../../etc/passwd", &it);
 	CHECK(!jv_is_valid(r), "take refuses a path outside the outbox");
 	jv_free(r);
-	r = bot_outbox_take(dir, "tmp/x");
+	r = bot_outbox_take(dir, "tmp/x", &it);
 	CHECK(!jv_is_valid(r), "take refuses tmp/");
 	jv_free(r);
 	errno = 0;
-	CHECK(bot_outbox_done(dir, "cur/../x") < 0 && errno == EINVAL, "done refuses a bad name");
+	snprintf(it.entry, sizeof it.entry, "cur/../x");
+	it.fd = open("/dev/null", O_RDONLY);
+	CHECK(bot_outbox_done(dir, &it) < 0 && errno == EINVAL && it.fd == -1,
+	      "done refuses a bad name (and drops the lock)");
 
 	CHECK(bot_outbox_put(dir, msg(1)) == 0, "put into a fresh outbox");
 	snprintf(path, sizeof path, "%s/new/.hidden", dir);
@@ -123,7 +135,7 @@ static void test_bad_names_and_files(void)
 	CHECK(jv_array_length(jv_copy(l)) == 2, "dot files are not listed");
 	jv e = jv_array_get(jv_copy(l), 0);
 	CHECK_STR(jv_string_value(e), "new/0000-corrupt", "names sort (the corrupt one is first)");
-	r = bot_outbox_take(dir, jv_string_value(e));
+	r = bot_outbox_take(dir, jv_string_value(e), &it);
 	char buf[200];
 	CHECK(!jv_is_valid(r) && strstr(bot_fail_message(r, buf, sizeof buf), "bad/"),
 	      "a corrupt file gives an error naming bad/");
@@ -173,26 +185,55 @@ static void test_write_failure(void)
 		CHECK(r == 0, "root may write anywhere");
 }
 
-static void test_lock(void)
+/* Write-ahead: hold puts the event in cur/, locked by this process. */
+static void test_hold(void)
 {
 	char dir[300];
 	snprintf(dir, sizeof dir, "%s/d", root);
-	int a = bot_outbox_lock(dir);
-	CHECK(a >= 0, "the flush lock is taken");
+	struct bot_outbox_item it, other;
+	CHECK(bot_outbox_hold(dir, msg(9), &it) == 0 && it.fd >= 0, "hold stores and locks");
+	CHECK(strncmp(it.entry, "cur/", 4) == 0 && count_files(dir, "cur") == 1
+	      && count_files(dir, "new") == 0 && count_files(dir, "tmp") == 0,
+	      "the held entry is in cur/");
+	jv l = bot_outbox_list(dir);
+	jv e = jv_array_get(jv_copy(l), 0);
+	CHECK_STR(jv_string_value(e), it.entry, "it is listed (a flush elsewhere sees it)");
 	pid_t pid = fork();
 	if (pid == 0) {
-		/* flock locks belong to the open file: a second open fails */
-		int b = bot_outbox_lock(dir);
-		_exit(b < 0 && errno == EWOULDBLOCK ? 0 : 1);
+		/* another process: a cron flush while bot-send is sending */
+		struct bot_outbox_item x;
+		jv r = bot_outbox_take(dir, jv_string_value(e), &x);
+		_exit(jv_get_kind(r) == JV_KIND_NULL ? 0 : 1);
 	}
 	int status;
 	waitpid(pid, &status, 0);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	      "a second flush finds the lock held (EWOULDBLOCK)");
-	close(a);
-	a = bot_outbox_lock(dir);
-	CHECK(a >= 0, "after release it can be taken again");
-	close(a);
+	      "another process skips an entry this one holds");
+
+	/* The holder dies (kill -9): its lock goes, the entry stays. */
+	pid = fork();
+	if (pid == 0) {
+		struct bot_outbox_item x;
+		bot_outbox_hold(dir, msg(10), &x);
+		kill(getpid(), SIGKILL);
+		_exit(1);
+	}
+	waitpid(pid, &status, 0);
+	bot_outbox_release(&it);
+	jv_free(e);
+	jv_free(l);
+	l = bot_outbox_list(dir);
+	int n = jv_array_length(jv_copy(l)), got = 0;
+	for (int i = 0; i < n; i++) {
+		e = jv_array_get(jv_copy(l), i);
+		jv ev = bot_outbox_take(dir, jv_string_value(e), &other);
+		if (jv_equal(ev, i == 0 ? msg(9) : msg(10)) && bot_outbox_done(dir, &other) == 0)
+			got++;
+		jv_free(e);
+	}
+	jv_free(l);
+	CHECK(n == 2 && got == 2, "after its holder died (or let go), a flush takes each, in order");
+	CHECK(count_files(dir, "cur") == 0, "and the outbox is empty");
 }
 
 int main(void)
@@ -206,7 +247,7 @@ int main(void)
 	test_put_list_take_done();
 	test_bad_names_and_files();
 	test_write_failure();
-	test_lock();
+	test_hold();
 	char cmd[400];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
 	if (system(cmd) != 0)
