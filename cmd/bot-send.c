@@ -10,6 +10,11 @@ static const struct bot_option opts[] = {
 	{ "raw", 0, BOT_OPT_FLAG, NULL, NULL, "send bodies as they are, without rendering markdown" },
 	{ "markup", 0, BOT_OPT_STR, "NAME", NULL, "render into this markup instead of the backend's" },
 	{ "max-line", 0, BOT_OPT_INT, "BYTES", "16777216", "refuse input lines longer than BYTES" },
+	{ "retries", 0, BOT_OPT_INT, "N", "4", "try a failed part again up to N times (429, 5xx, dropped connections)" },
+	{ "give-up-after", 0, BOT_OPT_STR, "SECONDS", "120", "stop retrying a message after SECONDS (0: no limit)" },
+	{ "timeout", 0, BOT_OPT_STR, "SECONDS", "30", "give up on one request after SECONDS" },
+	{ "outbox", 0, BOT_OPT_STR, "DIR", NULL, "store each message in DIR before sending; keep it there when it cannot be sent now" },
+	{ "flush", 0, BOT_OPT_STR, "DIR", NULL, "send what waits in the outbox DIR, oldest first, and exit" },
 	BOT_OPTIONS_END
 };
 

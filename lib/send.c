@@ -1,6 +1,10 @@
 /* send.c: bot-send's engine.  Every event in gives exactly one event out:
  * "sent" (with the backend's id) or "error" (with the original event).
- * Markdown is rendered into the backend's markup and cut to its size. */
+ * Markdown is rendered into the backend's markup and cut to its size.
+ * Each part is retried by the one retry policy (retry.c); with an outbox
+ * (outbox.c) an event is stored before it is sent, so that nothing is
+ * lost when delivery fails for now or the process dies, and --flush sends
+ * what waits. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +12,7 @@
 #include <unistd.h>
 
 #include "bot.h"
+#include "outbox.h"
 #include "render.h"
 #include "send.h"
 
@@ -19,6 +24,10 @@ struct sender {
 	int raw;
 	const char *markup;
 	int worst;      /* exit code of the worst failure so far */
+	int retries;            /* --retries */
+	double give_up_after;   /* --give-up-after, seconds; 0 = no limit */
+	const char *outbox;     /* --outbox DIR, or NULL */
+	int queue_rest;         /* an event was queued: queue the rest behind it */
 };
 
 /* The exit code for a failure, by its code and whether it may pass. */
@@ -33,6 +42,8 @@ static int failure_exit(jv failure)
 		ex = BOT_EX_NOPERM;
 	else if (code && !strcmp(code, "bad_input"))
 		ex = BOT_EX_DATAERR;
+	else if (code && (!strcmp(code, "bad_config") || !strcmp(code, "bad_template")))
+		ex = BOT_EX_CONFIG;
 	else if (code && !strcmp(code, "room_not_joined"))
 		ex = BOT_EX_ROOM_NOT_JOINED;
 	else if (code && !strcmp(code, "room_does_not_exist"))
@@ -49,6 +60,55 @@ static const char *failure_code(jv failure, char *buf, size_t n)
 	return buf;
 }
 
+/* Look-only: 1 when a failure may pass (worth retrying or queueing). */
+static int failure_temporary(jv failure)
+{
+	jv msg = jv_invalid_get_msg(jv_copy(failure));
+	int t = bot_true(msg, "temporary");
+	jv_free(msg);
+	return t;
+}
+
+/* A failure with its message prefixed (code, temporary etc. kept). */
+static jv failure_reword(jv failure, const char *prefix)
+{
+	char why[1024];
+	bot_fail_message(failure, why, sizeof why);
+	jv msg = jv_invalid_get_msg(failure);
+	if (jv_get_kind(msg) != JV_KIND_OBJECT) {
+		jv_free(msg);
+		return bot_fail("%s%s", prefix, why);
+	}
+	msg = jv_object_set(msg, jv_string("message"), jv_string_fmt("%s%s", prefix, why));
+	return jv_invalid_with_msg(msg);
+}
+
+/* One part, sent again on temporary failures as the retry policy says. */
+static jv send_retrying(struct sender *s, jv part, const char *text)
+{
+	struct bot_retry r;
+	bot_retry_init(&r, s->retries, s->give_up_after);
+	for (;;) {
+		jv res = s->b->send(s->be, part, text);
+		if (jv_is_valid(res))
+			return res;
+		double delay = bot_retry_next(&r, res);
+		if (delay < 0) {
+			if (r.attempts > 1 && failure_temporary(res)) {
+				char prefix[64];
+				snprintf(prefix, sizeof prefix, "gave up after %d attempts: ", r.attempts);
+				return failure_reword(res, prefix);
+			}
+			return res;
+		}
+		char why[1024];
+		bot_warn("%s; attempt %d of %d in %.1f s", bot_fail_message(res, why, sizeof why),
+		         r.attempts + 1, r.max_attempts, delay);
+		jv_free(res);
+		bot_sleep_ms((long long)(delay * 1000));
+	}
+}
+
 /* Send the rendered parts in order; the id of the last one. */
 static jv send_parts(struct sender *s, jv ev, jv parts)
 {
@@ -58,7 +118,7 @@ static jv send_parts(struct sender *s, jv ev, jv parts)
 		jv text = jv_array_get(jv_copy(parts), i);
 		jv part = jv_object_set(jv_copy(ev), jv_string("partial"), jv_bool(i < n - 1));
 		jv_free(result);
-		result = s->b->send(s->be, part, jv_string_value(text));
+		result = send_retrying(s, part, jv_string_value(text));
 		jv_free(part);
 		jv_free(text);
 		if (!jv_is_valid(result))
@@ -134,38 +194,135 @@ static jv deliver(struct sender *s, jv ev)
 	return sent;
 }
 
-/* Handle one input event; write its one answer. */
-static void handle(struct sender *s, jv ev)
+/* Check an input event: the valid event, or a failure saying why not. */
+static jv check(jv ev)
 {
 	const char *type = bot_str(ev, "type");
-	jv answer;
-	if (strcmp(type, "message") && strcmp(type, "card")) {
-		answer = bot_fail_code("unsupported", 0, "bot-send delivers message and card events, not %s", type);
-	} else {
-		jv valid = bot_validate(jv_copy(ev));
-		if (!jv_is_valid(valid)) {
-			char why[512];
-			bot_fail_message(valid, why, sizeof why);
-			answer = bot_fail_code("bad_input", 0, "%s", why);
-		} else
-			answer = deliver(s, valid);
+	if (!type || (strcmp(type, "message") && strcmp(type, "card"))) {
+		jv f = bot_fail_code("unsupported", 0, "bot-send delivers message and card events, not %s",
+		                     type ? type : "this");
+		jv_free(ev);
+		return f;
 	}
-	if (!jv_is_valid(answer)) {
+	jv valid = bot_validate(ev);
+	if (!jv_is_valid(valid)) {
+		char why[512];
+		bot_fail_message(valid, why, sizeof why);
+		jv_free(valid);
+		return bot_fail_code("bad_input", 0, "%s", why);
+	}
+	return valid;
+}
+
+/* Write the one answer for ev (consumed): the sent event, or the error
+ * event for a failure, which carries ev. */
+static void answer(struct sender *s, jv result, jv ev)
+{
+	if (!jv_is_valid(result)) {
 		char why[1024], code[64];
-		bot_fail_message(answer, why, sizeof why);
-		failure_code(answer, code, sizeof code);
-		int ex = failure_exit(answer);
+		bot_fail_message(result, why, sizeof why);
+		failure_code(result, code, sizeof code);
+		int ex = failure_exit(result);
 		if (ex > s->worst || s->worst == BOT_EX_OK)
 			s->worst = ex;
 		bot_error("%s: %s", code, why);
-		jv_free(answer);
-		answer = bot_error_event(code, why, ev);
+		jv_free(result);
+		result = bot_error_event(code, why, ev);
 	} else
 		jv_free(ev);
-	if (bot_write(s->w, answer) < 0 || bot_writer_flush(s->w) < 0) {
+	if (bot_write(s->w, result) < 0 || bot_writer_flush(s->w) < 0) {
 		bot_error("stdout: %s", strerror(errno));
 		s->worst = BOT_EX_IOERR;
 	}
+}
+
+/* A temporary failure turned into "queued": the event waits in the
+ * outbox for bot-send --flush.  Exit 75: not delivered yet. */
+static jv queued(const char *dir, jv failure)
+{
+	char why[1024];
+	bot_fail_message(failure, why, sizeof why);
+	jv_free(failure);
+	return bot_fail_code("queued", 1, "%s; kept in the outbox %s for bot-send --flush", why, dir);
+}
+
+/* Deliver through the outbox: store, send, then remove (or keep). */
+static jv deliver_spooled(struct sender *s, jv ev)
+{
+	struct bot_outbox_item it;
+	if (s->queue_rest) {
+		/* Something earlier waits: keep the order, queue behind it. */
+		if (bot_outbox_put(s->outbox, ev) < 0)
+			return bot_fail_code("send_failed", 1, "outbox %s: %s", s->outbox, strerror(errno));
+		return bot_fail_code("queued", 1, "an earlier message waits; kept in the outbox %s for bot-send --flush",
+		                     s->outbox);
+	}
+	if (bot_outbox_hold(s->outbox, jv_copy(ev), &it) < 0) {
+		/* Cannot store it (ENOSPC, ...): still try to send it now. */
+		bot_warn("outbox %s: %s; sending without it", s->outbox, strerror(errno));
+		return deliver(s, ev);
+	}
+	jv r = deliver(s, ev);
+	if (jv_is_valid(r) || !failure_temporary(r)) {
+		if (bot_outbox_done(s->outbox, &it) < 0)
+			bot_warn("outbox %s: %s: %s (it may be sent again)", s->outbox, it.entry, strerror(errno));
+		return r;
+	}
+	bot_outbox_release(&it);
+	s->queue_rest = 1;
+	return queued(s->outbox, r);
+}
+
+/* Handle one input event; write its one answer. */
+static void handle(struct sender *s, jv ev)
+{
+	jv valid = check(jv_copy(ev));
+	if (!jv_is_valid(valid))
+		answer(s, valid, ev);
+	else if (s->outbox)
+		answer(s, deliver_spooled(s, valid), ev);
+	else
+		answer(s, deliver(s, valid), ev);
+}
+
+/* bot-send --flush DIR: deliver what waits, oldest first.  Each entry
+ * taken gives one answer; at the first that fails for now the flush stops
+ * (the rest stay, in order) and the exit is 75. */
+static int run_flush(struct sender *s, const char *dir)
+{
+	jv list = bot_outbox_list(dir);
+	if (!jv_is_valid(list)) {
+		char why[512];
+		bot_error("outbox %s: %s", dir, bot_fail_message(list, why, sizeof why));
+		jv_free(list);
+		return BOT_EX_IOERR;
+	}
+	jv_array_foreach(list, i, entry) {
+		struct bot_outbox_item it;
+		jv ev = bot_outbox_take(dir, jv_string_value(entry), &it);
+		jv_free(entry);
+		if (jv_get_kind(ev) == JV_KIND_NULL)
+			continue;       /* another process is sending it */
+		if (!jv_is_valid(ev)) {
+			char why[512];
+			bot_fail_message(ev, why, sizeof why);
+			answer(s, bot_fail_code("bad_input", 0, "outbox %s: %s", dir, why), ev);
+			continue;
+		}
+		jv valid = check(jv_copy(ev));
+		jv r = jv_is_valid(valid) ? deliver(s, valid) : valid;
+		int keep = !jv_is_valid(r) && failure_temporary(r);
+		if (keep) {
+			bot_outbox_release(&it);
+			r = failure_reword(r, "still in the outbox: ");
+		} else if (bot_outbox_done(dir, &it) < 0)
+			bot_warn("outbox %s: %s: %s (it may be sent again)", dir, it.entry, strerror(errno));
+		answer(s, r, ev);
+		if (keep || s->worst == BOT_EX_IOERR)
+			break;
+	}
+	jv_free(list);
+	return s->worst;
 }
 
 /* The message of a one-shot send: the operands, or all of stdin. */
@@ -227,9 +384,44 @@ static int run_filter(struct sender *s)
 	return s->worst;
 }
 
+/* A number of seconds from an option: >= 0, or -1 when it is not one. */
+static double seconds(const char *text)
+{
+	char *end;
+	double d = strtod(text, &end);
+	return end != text && !*end && d >= 0 && d < 1e9 ? d : -1;
+}
+
+static int parse_retry_options(struct sender *s, const struct bot_config *cfg)
+{
+	s->retries = (int)bot_cfg_int(cfg, "retries", 4);
+	const char *g = bot_cfg_str(cfg, "give-up-after");
+	s->give_up_after = g ? seconds(g) : 0;
+	if (s->retries < 0 || s->give_up_after < 0) {
+		bot_error("--retries wants a count and --give-up-after seconds, both >= 0");
+		return -1;
+	}
+	const char *t = bot_cfg_str(cfg, "timeout");
+	if (t && seconds(t) <= 0) {
+		bot_error("--timeout wants seconds > 0");
+		return -1;
+	}
+	s->outbox = bot_cfg_str(cfg, "outbox");
+	if (s->outbox && !*s->outbox)
+		s->outbox = NULL;
+	return 0;
+}
+
 int bot_send_run(const struct bot_config *cfg)
 {
 	struct sender s = { .cfg = cfg, .b = cfg->backend, .raw = bot_cfg_flag(cfg, "raw") };
+	const char *flush = bot_cfg_str(cfg, "flush");
+	if (parse_retry_options(&s, cfg) < 0)
+		return BOT_EX_USAGE;
+	if (flush && (bot_cfg_str(cfg, "to") || jv_array_length(jv_copy(cfg->operands)))) {
+		bot_error("--flush delivers what waits in the outbox: it takes no --to and no text");
+		return BOT_EX_USAGE;
+	}
 	jv err = jv_invalid();
 	if (!s.b->send) {
 		bot_error("backend %s cannot send", s.b->name);
@@ -250,7 +442,9 @@ int bot_send_run(const struct bot_config *cfg)
 	}
 	s.w = bot_writer_new(STDOUT_FILENO);
 	int code;
-	if (bot_cfg_str(cfg, "to")) {
+	if (flush) {
+		code = run_flush(&s, flush);
+	} else if (bot_cfg_str(cfg, "to")) {
 		handle(&s, one_shot_event(cfg));
 		code = s.worst;
 	} else if (jv_array_length(jv_copy(cfg->operands))) {

@@ -14,8 +14,12 @@ Each request is logged before it is answered, so a request that is then
 hung up on or reset is still in the log:
     {"n": 1, "t": 1700000000.123, "method": "POST", "path": "/hook",
      "headers": {"content-type": "application/json", ...},
-     "body": "<the body as text>", "json": <the body parsed, or null>}
-Header names are lower-cased.  "t" is the time the request was read.
+     "body": "<the body as text>", "json": <the body parsed, or null>,
+     "answer": <the script entry that answers it>}
+Header names are lower-cased.  "t" is the time the request was read.  So
+`jq 'select(.answer.status == 200)'` counts what was delivered: a client
+may well send a request again after a reset (libcurl does so by itself
+once when a reused connection dies before any answer).
 
 The script is JSON: a list of responses, or {"responses": [...],
 "default": {...}}.  Responses are consumed in order, the first one whose
@@ -130,12 +134,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             parsed = json.loads(text) if text else None
         except ValueError:
             parsed = None
+        r = self.server.script.next_for(self.path)
+        logged = dict(r)
+        if not any(k in r for k in ("hang", "reset", "close", "raw")):
+            logged.setdefault("status", 200)
         self.server.recorder.record({
             "t": t, "method": self.command, "path": self.path,
             "headers": {k.lower(): v for k, v in self.headers.items()},
-            "body": text, "json": parsed,
+            "body": text, "json": parsed, "answer": logged,
         })
-        self.answer(self.server.script.next_for(self.path))
+        self.answer(r)
 
     def answer(self, r):
         if r.get("delay"):

@@ -1,0 +1,364 @@
+#!/usr/bin/env bats
+# bot-send -b webhook against the loopback receiver test/fake-http.py:
+# delivery byte for byte, retries (429 + Retry-After, 5xx, reset, hang),
+# permanent refusals, the outbox and --flush (also after kill -9), and no
+# secret in any output.
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+
+TOKEN=T0KEN-s3cr3t
+
+setup() {
+	d=$BATS_TEST_TMPDIR
+	fake_pid=
+}
+
+teardown() {
+	stop_fake
+}
+
+# start_fake SCRIPT_JSON: the receiver on a free port, answering from the
+# script; BOT_WEBHOOK_URL points at it, with a token in path and query.
+start_fake() {
+	rm -f "$d/port"
+	/usr/bin/python3 "$BATS_TEST_DIRNAME/fake-http.py" --port-file "$d/port" \
+		--log "$d/req.ndjson" --script-json "${1:-[]}" >/dev/null 2>"$d/fake.err" 3>&- &
+	fake_pid=$!
+	for _ in $(seq 100); do [ -s "$d/port" ] && break; sleep 0.05; done
+	port=$(cat "$d/port")
+	export BOT_WEBHOOK_URL="http://127.0.0.1:$port/hooks/$TOKEN?sig=$TOKEN"
+}
+
+stop_fake() {
+	if [ -n "$fake_pid" ]; then
+		kill "$fake_pid" 2>/dev/null || true
+		wait "$fake_pid" 2>/dev/null || true
+		fake_pid=
+	fi
+}
+
+# A URL where nothing listens (a port just freed).
+dead_url() {
+	p=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	export BOT_WEBHOOK_URL="http://127.0.0.1:$p/hooks/$TOKEN"
+}
+
+# Requests the fake saw, and the bodies it answered with a 200.
+nrequests() { if [ -f "$d/req.ndjson" ]; then wc -l < "$d/req.ndjson"; else echo 0; fi; }
+delivered() { jq -r 'select(.answer.status == 200) | .json.text' "$d/req.ndjson"; }
+
+# Wait until the fake has seen N requests (up to 10 s).
+wait_requests() {
+	for _ in $(seq 200); do [ "$(nrequests)" -ge "$1" ] && return 0; sleep 0.05; done
+	return 1
+}
+
+no_secret() {
+	refute_output --partial "$TOKEN"
+	run ! grep -F -e "$TOKEN" -e "/hooks" "$d/err"
+}
+
+@test "one message is delivered byte for byte as the receiver got it" {
+	start_fake '[{"status":200,"body":{"id":1234}}]'
+	run --separate-stderr bot-send -b webhook --to '#ops' 'deploy done: v1.2 "quoted" ünïcode <b>&'
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output '{"type":"sent","id":"1234","to":{"kind":"room","id":"#ops"}}'
+	assert_equal "$(nrequests)" 1
+	assert_equal "$(jq -r .body "$d/req.ndjson")" '{"text":"deploy done: v1.2 \"quoted\" ünïcode <b>&"}'
+	assert_equal "$(jq -r .method "$d/req.ndjson")" POST
+	assert_equal "$(jq -r .path "$d/req.ndjson")" "/hooks/$TOKEN?sig=$TOKEN"
+	assert_equal "$(jq -r '.headers["content-type"]' "$d/req.ndjson")" application/json
+}
+
+@test "the text can come from standard input, several lines" {
+	start_fake
+	run --separate-stderr bash -c "printf 'line one\nline two\n\n' | bot-send -b webhook --to '#ops'"
+	assert_success
+	assert_equal "$(jq -r .body "$d/req.ndjson")" '{"text":"line one\nline two"}'
+}
+
+@test "--webhook-template shapes the payload with jq" {
+	start_fake
+	run --separate-stderr bot-send -b webhook --to '#builds' \
+		--webhook-template '{content: .text, channel: .to.id, username: "ci"}' 'green'
+	assert_success
+	assert_equal "$(jq -c .json "$d/req.ndjson")" '{"content":"green","channel":"#builds","username":"ci"}'
+}
+
+@test "a template that does not compile is a configuration error" {
+	start_fake
+	run --separate-stderr bot-send -b webhook --to x --webhook-template '{content: .text' 'hi'
+	assert_failure 78
+	assert_equal "$(nrequests)" 0
+	[[ "$stderr" == *"--webhook-template"* ]]
+}
+
+@test "headers are sent; the secret one never shows, even with --verbose" {
+	start_fake
+	BOT_WEBHOOK_AUTH_HEADER="Authorization: Bearer $TOKEN" \
+		run --separate-stderr bot-send -v -b webhook --to x --webhook-header 'X-Team: ops' 'hi'
+	assert_success
+	assert_equal "$(jq -r '.headers["x-team"]' "$d/req.ndjson")" ops
+	assert_equal "$(jq -r '.headers.authorization' "$d/req.ndjson")" "Bearer $TOKEN"
+	echo "$stderr" > "$d/err"
+	[[ "$stderr" == *"Authorization: <redacted>"* ]]
+	[[ "$stderr" == *"POST /… HTTP/1.1"* ]]
+	no_secret
+}
+
+@test "429 with Retry-After: delivered once, after the delay" {
+	start_fake '[{"status":429,"headers":{"Retry-After":"1"},"body":{"ok":false}},{"status":200}]'
+	run --separate-stderr bot-send -b webhook --to '#ops' 'slow down'
+	assert_success
+	assert_equal "$(nrequests)" 2
+	assert_equal "$(delivered)" "slow down"
+	gap=$(jq -s '.[1].t - .[0].t' "$d/req.ndjson")
+	jq -e -n "$gap >= 1.0" > /dev/null
+	[[ "$stderr" == *"HTTP 429"* ]]
+	echo "$stderr" > "$d/err"
+	no_secret
+}
+
+@test "500, 500, 200: delivered once" {
+	start_fake '[{"status":500},{"status":502,"body":"bad gateway"},{"status":200}]'
+	run --separate-stderr bot-send -b webhook --to '#ops' 'third time lucky'
+	assert_success
+	assert_equal "$(nrequests)" 3
+	assert_equal "$(delivered)" "third time lucky"
+}
+
+@test "a permanent refusal (400) is not retried: exit 69 and an error event with the original" {
+	start_fake '[{"status":400,"body":{"error":"invalid_payload"}}]'
+	run --separate-stderr bot-send -b webhook --to '#ops' 'refused'
+	assert_failure 69
+	assert_equal "$(nrequests)" 1
+	assert_equal "$(jq -r .type <<< "$output")" error
+	assert_equal "$(jq -r .code <<< "$output")" send_failed
+	assert_equal "$(jq -r .event.body <<< "$output")" refused
+	[[ "$(jq -r .message <<< "$output")" == *"HTTP 400: invalid_payload"* ]]
+	assert_equal "${#stderr_lines[@]}" 1
+	echo "$stderr" > "$d/err"
+	no_secret
+}
+
+@test "403 is denied: exit 77" {
+	start_fake '[{"status":403}]'
+	run --separate-stderr bot-send -b webhook --to '#ops' 'no'
+	assert_failure 77
+	assert_equal "$(jq -r .code <<< "$output")" denied
+	assert_equal "$(nrequests)" 1
+}
+
+@test "a hung receiver times out, then the retry delivers" {
+	start_fake '[{"hang":5},{"status":200}]'
+	SECONDS=0
+	run --separate-stderr bot-send -b webhook --timeout 0.5 --to '#ops' 'after a hang'
+	assert_success
+	assert_equal "$(delivered)" "after a hang"
+	[ "$SECONDS" -lt 4 ]
+	[[ "$stderr" == *"imed out"* ]]
+}
+
+@test "a reset connection is retried" {
+	start_fake '[{"reset":true},{"status":200}]'
+	run --separate-stderr bot-send -b webhook --to '#ops' 'after a reset'
+	assert_success
+	assert_equal "$(delivered)" "after a reset"
+	echo "$stderr" > "$d/err"
+	no_secret
+}
+
+@test "giving up after --retries: exit 75, an error event, one stderr line for it" {
+	start_fake '{"default":{"status":503}}'
+	run --separate-stderr bot-send -b webhook --retries 2 --to '#ops' 'never'
+	assert_failure 75
+	assert_equal "$(nrequests)" 3
+	assert_equal "$(jq -r .type <<< "$output")" error
+	assert_equal "$(jq -r .event.body <<< "$output")" never
+	[[ "$(jq -r .message <<< "$output")" == "gave up after 3 attempts: "* ]]
+}
+
+@test "a Retry-After past --give-up-after gives up at once" {
+	start_fake '[{"status":429,"headers":{"Retry-After":"60"}}]'
+	SECONDS=0
+	run --separate-stderr bot-send -b webhook --give-up-after 5 --to '#ops' 'later'
+	assert_failure 75
+	[ "$SECONDS" -lt 3 ]
+	assert_equal "$(nrequests)" 1
+}
+
+@test "connection refused is temporary: exit 75, and the URL is never shown" {
+	dead_url
+	run --separate-stderr bot-send -b webhook --retries 1 --to '#ops' 'nobody home'
+	assert_failure 75
+	echo "$stderr" > "$d/err"
+	no_secret
+	[[ "$stderr" == *"127.0.0.1"* ]]
+}
+
+@test "the URL is a secret: refused on the command line, read from a file" {
+	start_fake
+	run --separate-stderr bot-send -b webhook --webhook-url "$BOT_WEBHOOK_URL" --to x hi
+	assert_failure
+	echo "$stderr" > "$d/err"
+	no_secret
+	echo "$BOT_WEBHOOK_URL" > "$d/url"
+	BOT_WEBHOOK_URL_FILE="$d/url" run --separate-stderr env -u BOT_WEBHOOK_URL bot-send -b webhook --to x 'from a file'
+	assert_success
+	assert_equal "$(delivered)" "from a file"
+}
+
+@test "no URL at all is a configuration error" {
+	BOT_WEBHOOK_URL= run --separate-stderr bot-send -b webhook --to x hi
+	assert_failure 78
+	[[ "$stderr" == *"BOT_WEBHOOK_URL"* ]]
+}
+
+@test "as a filter: one sent or error event for every input event, in order" {
+	start_fake '[{"status":200},{"status":400},{"status":500},{"status":200},{"status":200}]'
+	{
+		echo '{"type":"message","id":"m1","to":"#a","body":"one"}'
+		echo '{"type":"message","id":"m2","to":"#a","body":"two"}'
+		echo 'not json'
+		echo '{"type":"presence","identifier":"@x","status":"online"}'
+		echo '{"type":"message","id":"m3","to":"#a","body":"three"}'
+		echo '{"type":"message","id":"m4","to":"#a","body":"four"}'
+	} > "$d/in"
+	run --separate-stderr bash -c "bot-send -b webhook < '$d/in'"
+	[ "$status" -ne 0 ]
+	assert_equal "${#lines[@]}" 6
+	assert_equal "$(jq -r '.type + ":" + (.ref // (.event | objects | .id) // .code)' <<< "$output" | tr '\n' ' ')" \
+		"sent:m1 error:m2 error:bad_input error:unsupported sent:m3 sent:m4 "
+	assert_equal "$(delivered | tr '\n' ' ')" "one three four "
+}
+
+@test "--outbox keeps what cannot be sent now; --flush sends it later, oldest first, once" {
+	dead_url
+	for m in one two three; do
+		run --separate-stderr bot-send -b webhook --retries 0 --outbox "$d/outbox" --to '#ops' "$m"
+		assert_failure 75
+		assert_equal "$(jq -r .code <<< "$output")" queued
+	done
+	assert_equal "$(ls "$d/outbox/new" "$d/outbox/cur" | grep -c '^[0-9]')" 3
+	start_fake
+	run --separate-stderr bot-send -b webhook --flush "$d/outbox"
+	assert_success
+	assert_equal "${#lines[@]}" 3
+	assert_equal "$(jq -r .type <<< "$output" | sort -u)" sent
+	assert_equal "$(delivered | tr '\n' ' ')" "one two three "
+	assert_equal "$(ls "$d/outbox/new" "$d/outbox/cur" | grep -c '^[0-9]')" 0
+	run --separate-stderr bot-send -b webhook --flush "$d/outbox"
+	assert_success
+	assert_output ""
+	assert_equal "$(nrequests)" 3
+}
+
+@test "in a filter with --outbox, events after a queued one queue behind it (order kept)" {
+	start_fake '[{"status":200},{"status":503},{"status":200}]'
+	printf '%s\n' '{"type":"message","to":"#a","body":"a"}' '{"type":"message","to":"#a","body":"b"}' \
+		'{"type":"message","to":"#a","body":"c"}' > "$d/in"
+	run --separate-stderr bash -c "bot-send -b webhook --retries 0 --outbox '$d/outbox' < '$d/in'"
+	assert_failure 75
+	assert_equal "$(jq -r '.type + ":" + (.code // "")' <<< "$output" | tr '\n' ' ')" "sent: error:queued error:queued "
+	assert_equal "$(delivered)" a
+	run --separate-stderr bot-send -b webhook --flush "$d/outbox"
+	assert_success
+	assert_equal "$(delivered | tr '\n' ' ')" "a b c "
+}
+
+@test "--flush stops at a temporary failure and keeps the rest, in order" {
+	dead_url
+	for m in one two three; do
+		bot-send -b webhook --retries 0 --outbox "$d/outbox" --to '#ops' "$m" >/dev/null 2>&1 || true
+	done
+	start_fake '[{"status":200},{"status":503}]'
+	run --separate-stderr bot-send -b webhook --retries 0 --flush "$d/outbox"
+	assert_failure 75
+	assert_equal "$(jq -r .type <<< "$output" | tr '\n' ' ')" "sent error "
+	[[ "$(jq -r .message <<< "${lines[1]}")" == "still in the outbox: "* ]]
+	run --separate-stderr bot-send -b webhook --flush "$d/outbox"
+	assert_success
+	assert_equal "$(delivered | tr '\n' ' ')" "one two three "
+}
+
+@test "--flush drops a permanent refusal with an error event carrying it, and goes on" {
+	dead_url
+	for m in one two; do
+		bot-send -b webhook --retries 0 --outbox "$d/outbox" --to '#ops' "$m" >/dev/null 2>&1 || true
+	done
+	start_fake '[{"status":400}]'
+	run --separate-stderr bot-send -b webhook --flush "$d/outbox"
+	assert_failure 69
+	assert_equal "$(jq -r '.type + ":" + (.event.body // "")' <<< "$output" | tr '\n' ' ')" "error:one sent: "
+	assert_equal "$(ls "$d/outbox/new" "$d/outbox/cur" | grep -c '^[0-9]')" 0
+}
+
+# Queue five messages while the receiver is down.
+queue_five() {
+	dead_url
+	for m in m1 m2 m3 m4 m5; do
+		bot-send -b webhook --retries 0 --outbox "$d/outbox" --to '#ops' "$m" >/dev/null 2>&1 || true
+	done
+}
+
+@test "kill -9 mid-flush while it waits to retry, then --flush again: the rest, no duplicates" {
+	queue_five
+	start_fake '[{"status":200},{"status":200},{"status":429,"headers":{"Retry-After":"30"}}]'
+	bot-send -b webhook --flush "$d/outbox" > "$d/out1" 2>/dev/null 3>&- &
+	pid=$!
+	wait_requests 3
+	sleep 0.3
+	kill -9 "$pid"
+	wait "$pid" || true
+	assert_equal "$(delivered | tr '\n' ' ')" "m1 m2 "
+	run --separate-stderr bot-send -b webhook --flush "$d/outbox"
+	assert_success
+	assert_equal "${#lines[@]}" 3
+	assert_equal "$(delivered | tr '\n' ' ')" "m1 m2 m3 m4 m5 "
+	assert_equal "$(ls "$d/outbox/new" "$d/outbox/cur" | grep -c '^[0-9]')" 0
+}
+
+@test "kill -9 mid-flush during a request, then --flush again: nothing lost" {
+	queue_five
+	start_fake '[{"status":200},{"hang":30}]'
+	bot-send -b webhook --flush "$d/outbox" > "$d/out1" 2>/dev/null 3>&- &
+	pid=$!
+	wait_requests 2
+	kill -9 "$pid"
+	wait "$pid" || true
+	run --separate-stderr bot-send -b webhook --flush "$d/outbox"
+	assert_success
+	# m2 reached the receiver twice (the first time unanswered: the
+	# documented at-least-once window); every message was answered 200 once.
+	assert_equal "$(delivered | tr '\n' ' ')" "m1 m2 m3 m4 m5 "
+	assert_equal "$(jq -r .json.text "$d/req.ndjson" | tr '\n' ' ')" "m1 m2 m2 m3 m4 m5 "
+}
+
+@test "a running sender's held message is skipped by a concurrent --flush" {
+	start_fake '[{"status":429,"headers":{"Retry-After":"2"}},{"status":200}]'
+	bot-send -b webhook --outbox "$d/outbox" --to '#ops' 'held' > "$d/out1" 2>/dev/null 3>&- &
+	pid=$!
+	wait_requests 1
+	run --separate-stderr bot-send -b webhook --flush "$d/outbox"
+	assert_success
+	assert_output ""
+	wait "$pid"
+	assert_equal "$(delivered)" held
+	assert_equal "$(jq -r .type "$d/out1")" sent
+}
+
+@test "with an outbox on a full file system the message is still sent" {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
+	mkdir -p "$d/full"
+	mount -t tmpfs -o size=64k tmpfs "$d/full" || skip "cannot mount tmpfs here"
+	dd if=/dev/zero of="$d/full/fill" bs=4k count=100 2>/dev/null || true
+	start_fake
+	run --separate-stderr bot-send -b webhook --outbox "$d/full/outbox" --to '#ops' 'no space'
+	umount "$d/full"
+	assert_success
+	assert_equal "$(delivered)" "no space"
+	[[ "$stderr" == *"No space left on device"* ]]
+}
