@@ -218,8 +218,29 @@ static int by_name(const void *a, const void *b)
 	return c ? c : strcmp(x, y);
 }
 
+/* Remove what a put killed before its rename left in tmp/, once it is
+ * old enough not to be a put still under way (maildir's 36 hours). */
+static void clean_tmp(const char *dir)
+{
+	char p[PATH_MAX], f[PATH_MAX];
+	if (join(p, sizeof p, dir, "tmp") < 0)
+		return;
+	DIR *d = opendir(p);
+	if (!d)
+		return;
+	time_t now = time(NULL);
+	struct dirent *de;
+	struct stat st;
+	while ((de = readdir(d)) != NULL)
+		if (name_ok(de->d_name) && join(f, sizeof f, p, de->d_name) == 0
+		    && lstat(f, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > 36 * 3600)
+			unlink(f);
+	closedir(d);
+}
+
 jv bot_outbox_list(const char *dir)
 {
+	clean_tmp(dir);
 	jv arr = list_sub(dir, "cur", jv_array());
 	if (jv_is_valid(arr))
 		arr = list_sub(dir, "new", arr);

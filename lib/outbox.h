@@ -9,7 +9,8 @@
  *   put:  write tmp/NAME, fsync, rename to new/NAME, fsync new/.
  *         Killed before the rename: a stray tmp/NAME, never sent, and the
  *         caller never heard "queued" (it still holds the event).  After
- *         the rename the event is queued.
+ *         the rename the event is queued.  A listing removes tmp/
+ *         files older than 36 hours (maildir's rule).
  *   hold: the same, but into cur/ and with the file locked: write-ahead
  *         for an event about to be sent by this process.
  *   take: open, lock (flock, not waiting), rename new/NAME to cur/NAME,

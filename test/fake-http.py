@@ -88,8 +88,6 @@ class Recorder:
             if self.path:
                 with open(self.path, "a", encoding="utf-8") as f:
                     f.write(json.dumps(entry, ensure_ascii=False) + "\n")
-                    f.flush()
-                    os.fsync(f.fileno())
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

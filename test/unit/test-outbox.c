@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bot.h"
@@ -170,6 +171,19 @@ static void test_write_failure(void)
 	int e = errno;
 	setrlimit(RLIMIT_FSIZE, &old);
 	CHECK(r == -1 && e == EFBIG, "a failed write returns -1 with errno");
+	/* A put killed before its rename leaves tmp/NAME: a listing removes it
+	 * once it is old, and never lists it. */
+	char stray[400], fresh[400];
+	snprintf(stray, sizeof stray, "%s/tmp/1.2.P3R4", dir);
+	snprintf(fresh, sizeof fresh, "%s/tmp/5.6.P7R8", dir);
+	fclose(fopen(stray, "w"));
+	fclose(fopen(fresh, "w"));
+	struct timespec old_times[2] = { { time(NULL) - 40 * 3600, 0 }, { time(NULL) - 40 * 3600, 0 } };
+	utimensat(AT_FDCWD, stray, old_times, 0);
+	jv l = bot_outbox_list(dir);
+	CHECK(jv_array_length(l) == 1 && access(stray, F_OK) != 0 && access(fresh, F_OK) == 0,
+	      "a listing removes tmp/ files older than 36 hours, keeps newer ones");
+	unlink(fresh);
 	CHECK(count_files(dir, "tmp") == 0 && count_files(dir, "new") == 1,
 	      "and leaves no partial file in tmp/ or new/");
 
