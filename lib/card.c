@@ -154,6 +154,16 @@ static int standalone(const char *src, size_t len, size_t ts, size_t te,
 	return 1;
 }
 
+/* The first needle in [s, s+n), or NULL (memmem without _GNU_SOURCE). */
+static const char *find(const char *s, size_t n, const char *needle)
+{
+	size_t k = strlen(needle);
+	for (size_t i = 0; i + k <= n; i++)
+		if (s[i] == needle[0] && memcmp(s + i, needle, k) == 0)
+			return s + i;
+	return NULL;
+}
+
 static int count_lines(const char *s, size_t from, size_t to, int line)
 {
 	for (size_t i = from; i < to; i++)
@@ -170,7 +180,7 @@ static jv tmpl_parse(const char *src, size_t len, struct tmpl *tp)
 	size_t i = 0, text_start = 0;
 	int line = 1;
 	while (i < len) {
-		const char *o = memmem(src + i, len - i, "{{", 2);
+		const char *o = find(src + i, len - i, "{{");
 		if (!o)
 			break;
 		size_t ts = (size_t)(o - src);
@@ -178,7 +188,7 @@ static jv tmpl_parse(const char *src, size_t len, struct tmpl *tp)
 		int triple = ts + 2 < len && src[ts + 2] == '{';
 		const char *endmark = triple ? "}}}" : "}}";
 		size_t body = ts + (triple ? 3 : 2);
-		const char *c = memmem(src + body, len - body, endmark, strlen(endmark));
+		const char *c = find(src + body, len - body, endmark);
 		const char *nl = memchr(src + body, '\n', len - body);
 		if (!c || (nl && nl < c))
 			return tmpl_error(tline, "unterminated tag: no %s on the line", endmark, strlen(endmark));

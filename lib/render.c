@@ -326,7 +326,7 @@ static void style_open(struct rstate *st, const char *open, const char *close)
 	/* a style inside the same style (em in an underlined heading) would
 	 * toggle it off with IRC codes and end it early with ANSI ones */
 	for (int i = 0; i < st->nop; i++)
-		if (st->op[i].style == open) {
+		if (st->op[i].style && strcmp(st->op[i].style, open) == 0) {
 			push_open(st, (size_t)-1, NULL, NULL, 0);
 			st->op[st->nop - 1].dummy = 1;
 			return;
@@ -742,10 +742,8 @@ static void code_block(struct rstate *st, cmark_node *node)
 		char pre[MAX_PREFIX_FRAMES * 16 + 1];
 		build_prefix(st, pre, sizeof pre, 0);
 		snprintf(close, sizeof close, "%s%s%s", st->bol ? "" : "\n", pre, open);
-		int was_bol = st->bol;
 		st->bol = 0;   /* the prefix is part of the closing markup */
 		span_close_s(st, close);
-		(void)was_bol;
 	}
 }
 
@@ -1053,16 +1051,21 @@ static void image(struct rstate *st, cmark_node *node)
 		span_close_s(st, "</a>");
 		break;
 	case F_SLACK:
+		if (!*alt) {
+			snprintf(tag, cap, "<%s>", mu);
+			emit_markup(st, tag);
+			break;
+		}
 		snprintf(tag, cap, "<%s|", mu);
 		span_open_s(st, tag);
-		w_text_s(st, *alt ? alt : url);
+		w_text_s(st, alt);
 		span_close_s(st, ">");
 		break;
 	case F_MD:
 		/* Discord shows no inline images: a link it can preview */
 		span_open_s(st, m->esc == ESC_DISCORD ? "[" : "![");
 		st->in_link = 1;
-		w_text_s(st, alt);
+		w_text_s(st, *alt || m->esc != ESC_DISCORD ? alt : url);
 		st->in_link = 0;
 		snprintf(tag, cap, "](%s)", mu);
 		span_close_s(st, tag);

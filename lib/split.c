@@ -33,6 +33,10 @@ struct splitter {
 	size_t *TB;          /* i with trailing whitespace before it dropped */
 	size_t *close_at;    /* close_len of a span whose closer starts at i */
 	unsigned char *opener_end;   /* 1 when a span's opening ends at i */
+	size_t *LS;          /* where the line holding byte i starts */
+	/* the spans open at a position, found by a sweep: positions are
+	 * asked for in increasing order, and spans nest */
+	size_t *stack, depth, next;
 };
 
 static size_t unit_of(unsigned char c, enum bot_size_unit u)
@@ -84,6 +88,11 @@ static void splitter_init(struct splitter *sp, const struct rout *o,
 	sp->TB = xcalloc(n + 1, sizeof *sp->TB);
 	sp->close_at = xcalloc(n + 1, sizeof *sp->close_at);
 	sp->opener_end = xcalloc(n + 1, 1);
+	sp->LS = xcalloc(n + 1, sizeof *sp->LS);
+	sp->stack = xcalloc(o->nsp + 1, sizeof *sp->stack);
+	sp->depth = sp->next = 0;
+	for (size_t i = 1; i <= n; i++)
+		sp->LS[i] = o->s[i - 1] == '\n' ? i : sp->LS[i - 1];
 	for (size_t i = 0; i < n; i++)
 		sp->U[i + 1] = sp->U[i] + unit_of((unsigned char)o->s[i], unit);
 	for (size_t i = 0; i <= n; i++)
@@ -118,6 +127,26 @@ static void splitter_free(struct splitter *sp)
 	free(sp->TB);
 	free(sp->close_at);
 	free(sp->opener_end);
+	free(sp->LS);
+	free(sp->stack);
+}
+
+/* Move the sweep to pos: afterwards stack[0..depth) holds the spans whose
+ * opening starts before pos and whose closing starts at or after pos,
+ * outermost first. */
+static void sweep_to(struct splitter *sp, size_t pos)
+{
+	const struct rout *o = sp->o;
+	while (sp->next < o->nsp && o->sp[sp->next].open_pos < pos) {
+		const struct rspan *r = &o->sp[sp->next];
+		while (sp->depth && o->sp[sp->stack[sp->depth - 1]].close_pos <= r->open_pos)
+			sp->depth--;
+		if (r->close_pos != (size_t)-1)
+			sp->stack[sp->depth++] = sp->next;
+		sp->next++;
+	}
+	while (sp->depth && o->sp[sp->stack[sp->depth - 1]].close_pos < pos)
+		sp->depth--;
 }
 
 struct sbuf {
@@ -206,13 +235,11 @@ static void prefix_for_part(const struct rout *o, const char *p, size_t n,
  * and the opening markup of the spans open at a (a block opening that
  * ends a line is followed by the prefix again).  *content is where the
  * part's own text starts. */
-static void part_lead(const struct splitter *sp, size_t a, struct sbuf *lead,
+static void part_lead(struct splitter *sp, size_t a, struct sbuf *lead,
                       size_t *content)
 {
 	const struct rout *o = sp->o;
-	size_t ls = a;
-	while (ls > 0 && o->s[ls - 1] != '\n')
-		ls--;
+	size_t ls = sp->LS[a];
 	size_t pe = ls;
 	while (pe < o->len && (o->f[pe] & RF_PREFIX))
 		pe++;
@@ -221,12 +248,11 @@ static void part_lead(const struct splitter *sp, size_t a, struct sbuf *lead,
 	prefix_for_part(o, o->s + ls, pe - ls, mid, &pre);
 	*content = mid ? a : pe;
 	sb_add(lead, pre.s ? pre.s : "", pre.len);
-	for (size_t k = 0; k < o->nsp; k++) {
-		const struct rspan *r = &o->sp[k];
+	sweep_to(sp, a);
+	for (size_t i = 0; i < sp->depth; i++) {
+		const struct rspan *r = &o->sp[sp->stack[i]];
 		size_t oe = r->open_pos + r->open_len;
-		if (oe > a || r->close_pos == (size_t)-1 || r->close_pos <= a)
-			continue;
-		if (r->open_pos >= a)
+		if (oe > a || r->close_pos <= a)
 			continue;
 		sb_add(lead, o->s + r->open_pos, r->open_len);
 		if (r->open_len && o->s[oe - 1] == '\n')
@@ -236,13 +262,14 @@ static void part_lead(const struct splitter *sp, size_t a, struct sbuf *lead,
 }
 
 /* The closers for a part ending at b, innermost first. */
-static void part_tail(const struct splitter *sp, size_t b, struct sbuf *out)
+static void part_tail(struct splitter *sp, size_t b, struct sbuf *out)
 {
 	const struct rout *o = sp->o;
-	for (size_t k = o->nsp; k-- > 0;) {
-		const struct rspan *r = &o->sp[k];
+	sweep_to(sp, b);
+	for (size_t i = sp->depth; i-- > 0;) {
+		const struct rspan *r = &o->sp[sp->stack[i]];
 		size_t oe = r->open_pos + r->open_len;
-		if (r->close_pos == (size_t)-1 || oe > b || r->close_pos < b)
+		if (oe > b || r->close_pos < b)
 			continue;
 		sb_add(out, o->s + r->close_pos, r->close_len);
 	}

@@ -77,6 +77,7 @@ static size_t read_cases(const char *path, struct tcase **out)
 	size_t len, n = 0, cap = 0;
 	char *text = slurp(path, &len);
 	struct tcase *cs = NULL;
+	*out = NULL;
 	if (!text)
 		return 0;
 	char *p = strncmp(text, "== ", 3) == 0 ? text : strstr(text, "\n== ");

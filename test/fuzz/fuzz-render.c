@@ -1,0 +1,29 @@
+/* libFuzzer target: bot_render.  The first byte picks the markup, the rest
+ * is the markdown. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render.h"
+
+static const char *const markups[] = {
+	"text", "ansi", "irc", "xmpp", "markdown", "discord", "mattermost",
+	"slack", "telegram", "html", "matrix",
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	const char *m = markups[data[0] % (sizeof markups / sizeof *markups)];
+	char *md = malloc(size);
+	memcpy(md, data + 1, size - 1);
+	md[size - 1] = '\0';
+	char *out = bot_render(m, md, size - 1);
+	/* IRC sends a line per PRIVMSG: no CR may survive */
+	if (!out || (strcmp(m, "irc") == 0 && strchr(out, '\r')))
+		abort();
+	free(out);
+	free(md);
+	return 0;
+}
