@@ -101,8 +101,10 @@ static jv send_retrying(struct sender *s, jv part, const char *text)
 			}
 			return res;
 		}
+		/* Only with -v: a send that succeeds after retries stays silent
+		 * (cron mails whatever a job writes to stderr). */
 		char why[1024];
-		bot_warn("%s; attempt %d of %d in %.1f s", bot_fail_message(res, why, sizeof why),
+		bot_debug("%s; attempt %d of %d in %.1f s", bot_fail_message(res, why, sizeof why),
 		         r.attempts + 1, r.max_attempts, delay);
 		jv_free(res);
 		bot_sleep_ms((long long)(delay * 1000));

@@ -135,12 +135,15 @@ no_secret() {
 	no_secret
 }
 
-@test "429 with Retry-After: delivered once, after the delay" {
-	start_fake '[{"status":429,"headers":{"Retry-After":"1"},"body":{"ok":false}},{"status":200}]'
+@test "429 with Retry-After: delivered once, after the delay; silent unless -v" {
+	start_fake '[{"status":429,"headers":{"Retry-After":"1"},"body":{"ok":false}},{"status":200},{"status":429,"headers":{"Retry-After":"1"},"body":{"ok":false}},{"status":200}]'
 	run --separate-stderr bot-send -b webhook --to '#ops' 'slow down'
 	assert_success
-	assert_equal "$(nrequests)" 2
-	assert_equal "$(delivered)" "slow down"
+	assert_equal "$stderr" ""
+	run --separate-stderr bot-send -v -b webhook --to '#ops' 'slow down'
+	assert_success
+	assert_equal "$(nrequests)" 4
+	assert_equal "$(delivered | tr '\n' ' ')" "slow down slow down "
 	gap=$(jq -s '.[1].t - .[0].t' "$d/req.ndjson")
 	jq -e -n "$gap >= 1.0" > /dev/null
 	[[ "$stderr" == *"HTTP 429"* ]]
@@ -181,7 +184,7 @@ no_secret() {
 @test "a hung receiver times out, then the retry delivers" {
 	start_fake '[{"hang":5},{"status":200}]'
 	SECONDS=0
-	run --separate-stderr bot-send -b webhook --timeout 0.5 --to '#ops' 'after a hang'
+	run --separate-stderr bot-send -v -b webhook --timeout 0.5 --to '#ops' 'after a hang'
 	assert_success
 	assert_equal "$(delivered)" "after a hang"
 	[ "$SECONDS" -lt 4 ]
