@@ -101,8 +101,10 @@ static jv send_retrying(struct sender *s, jv part, const char *text)
 			}
 			return res;
 		}
+		/* Only with -v: a send that succeeds after retries stays silent
+		 * (cron mails whatever a job writes to stderr). */
 		char why[1024];
-		bot_warn("%s; attempt %d of %d in %.1f s", bot_fail_message(res, why, sizeof why),
+		bot_debug("%s; attempt %d of %d in %.1f s", bot_fail_message(res, why, sizeof why),
 		         r.attempts + 1, r.max_attempts, delay);
 		jv_free(res);
 		bot_sleep_ms((long long)(delay * 1000));
@@ -128,6 +130,54 @@ static jv send_parts(struct sender *s, jv ev, jv parts)
 	return result;
 }
 
+/* Units one UTF-8 sequence starting with byte c counts for. */
+static size_t units_of(unsigned char c, int unit)
+{
+	if (unit == BOT_UNIT_BYTES)
+		return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	return unit == BOT_UNIT_UTF16 && c >= 0xf0 ? 2 : 1;
+}
+
+/* --raw: the body untouched, only cut to the size limit, at a line break
+ * or else a space where there is one, never inside a UTF-8 sequence; the
+ * line break or space at a cut is dropped. */
+static jv raw_split(const char *p, size_t len, size_t limit, int unit)
+{
+	jv parts = jv_array();
+	while (limit > 0 && len > 0) {
+		size_t i = 0, used = 0, nl = 0, sp = 0;
+		while (i < len) {
+			unsigned char c = (unsigned char)p[i];
+			size_t seq = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+			if (used + units_of(c, unit) > limit)
+				break;
+			used += units_of(c, unit);
+			if (c == '\n')
+				nl = i;
+			else if (c == ' ')
+				sp = i;
+			i += seq < len - i ? seq : len - i;
+		}
+		if (i >= len)
+			break;
+		if (p[i] == '\n' || (p[i] == ' ' && !nl))
+			nl = i;     /* the break right after what fits is best */
+		size_t cut = nl ? nl : sp ? sp : i;
+		if (cut == 0) {
+			/* not even one character fits: send that one alone */
+			unsigned char c = (unsigned char)p[0];
+			cut = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+			cut = cut < len ? cut : len;
+		}
+		parts = jv_array_append(parts, jv_string_sized(p, (int)cut));
+		if (cut == nl || cut == sp)
+			cut++;
+		p += cut;
+		len -= cut;
+	}
+	return jv_array_append(parts, jv_string_sized(p, (int)len));
+}
+
 /* A message: its body rendered, mention applied, cut to size. */
 static jv deliver_message(struct sender *s, jv ev)
 {
@@ -148,10 +198,10 @@ static jv deliver_message(struct sender *s, jv ev)
 	jv to = bot_get(ev, "to");
 	size_t limit = s->b->size_limit ? s->b->size_limit(s->be, to) : 0;
 	jv_free(to);
-	const char *markup = s->raw ? "markdown" : s->markup;
-	jv parts = bot_split(markup, jv_string_value(body),
-	                     (size_t)jv_string_length_bytes(jv_copy(body)), limit,
-	                     (enum bot_size_unit)s->b->size_unit);
+	size_t len = (size_t)jv_string_length_bytes(jv_copy(body));
+	jv parts = s->raw ? raw_split(jv_string_value(body), len, limit, s->b->size_unit)
+	                  : bot_split(s->markup, jv_string_value(body), len, limit,
+	                              (enum bot_size_unit)s->b->size_unit);
 	jv_free(body);
 	return send_parts(s, ev, parts);
 }

@@ -62,12 +62,12 @@ no_secret() {
 
 @test "one message is delivered byte for byte as the receiver got it" {
 	start_fake '[{"status":200,"body":{"id":1234}}]'
-	run --separate-stderr bot-send -b webhook --to '#ops' 'deploy done: v1.2 "quoted" ünïcode <b>&'
+	run --separate-stderr bot-send -b webhook --to '#ops' 'deploy done: v1.2 "quoted" ünïcode & more'
 	assert_success
 	assert_equal "$stderr" ""
 	assert_output '{"type":"sent","id":"1234","to":{"kind":"room","id":"#ops"}}'
 	assert_equal "$(nrequests)" 1
-	assert_equal "$(jq -r .body "$d/req.ndjson")" '{"text":"deploy done: v1.2 \"quoted\" ünïcode <b>&"}'
+	assert_equal "$(jq -r .body "$d/req.ndjson")" '{"text":"deploy done: v1.2 \"quoted\" ünïcode & more"}'
 	assert_equal "$(jq -r .method "$d/req.ndjson")" POST
 	assert_equal "$(jq -r .path "$d/req.ndjson")" "/hooks/$TOKEN?sig=$TOKEN"
 	assert_equal "$(jq -r '.headers["content-type"]' "$d/req.ndjson")" application/json
@@ -78,6 +78,32 @@ no_secret() {
 	run --separate-stderr bash -c "printf 'line one\nline two\n\n' | bot-send -b webhook --to '#ops'"
 	assert_success
 	assert_equal "$(jq -r .body "$d/req.ndjson")" '{"text":"line one\nline two"}'
+}
+
+@test "markdown is rendered into --webhook-markup; --raw sends the body untouched" {
+	start_fake
+	bot-send -b webhook --to x 'deploy *done* `v1.2`' > /dev/null
+	bot-send -b webhook --webhook-markup text --to x 'deploy *done* `v1.2`' > /dev/null
+	bot-send -b webhook --webhook-markup slack --to x 'deploy *done* `v1.2`' > /dev/null
+	bot-send -b webhook --webhook-markup slack --raw --to x 'deploy *done* <b>' > /dev/null
+	assert_equal "$(delivered | tr '\n' '|')" 'deploy *done* `v1.2`|deploy done v1.2|deploy _done_ `v1.2`|deploy *done* <b>|'
+}
+
+@test "a long message is split at --webhook-size-limit and posted in order, once each" {
+	start_fake
+	run --separate-stderr bot-send -b webhook --webhook-size-limit 20 --to x \
+		'the first line here' 'and a second line with ünïcode ✓ then more words'
+	assert_success
+	assert_equal "${#lines[@]}" 1
+	assert_equal "$(jq -r .type <<< "$output")" sent
+	[ "$(nrequests)" -ge 3 ]
+	while read -r part; do
+		[ "$(printf '%s' "$part" | wc -m)" -le 20 ]
+	done < <(delivered)
+	assert_equal "$(delivered | tr '\n' ' ' | tr -s ' ')" "the first line here and a second line with ünïcode ✓ then more words "
+	run --separate-stderr bot-send -b webhook --raw --webhook-size-limit 8 --to x 'ab cd ef gh ij'
+	assert_success
+	assert_equal "$(delivered | tail -n +$(( $(nrequests) - 1 )) | tr '\n' '|')" 'ab cd ef|gh ij|'
 }
 
 @test "--webhook-template shapes the payload with jq" {
@@ -109,12 +135,15 @@ no_secret() {
 	no_secret
 }
 
-@test "429 with Retry-After: delivered once, after the delay" {
-	start_fake '[{"status":429,"headers":{"Retry-After":"1"},"body":{"ok":false}},{"status":200}]'
+@test "429 with Retry-After: delivered once, after the delay; silent unless -v" {
+	start_fake '[{"status":429,"headers":{"Retry-After":"1"},"body":{"ok":false}},{"status":200},{"status":429,"headers":{"Retry-After":"1"},"body":{"ok":false}},{"status":200}]'
 	run --separate-stderr bot-send -b webhook --to '#ops' 'slow down'
 	assert_success
-	assert_equal "$(nrequests)" 2
-	assert_equal "$(delivered)" "slow down"
+	assert_equal "$stderr" ""
+	run --separate-stderr bot-send -v -b webhook --to '#ops' 'slow down'
+	assert_success
+	assert_equal "$(nrequests)" 4
+	assert_equal "$(delivered | tr '\n' ' ')" "slow down slow down "
 	gap=$(jq -s '.[1].t - .[0].t' "$d/req.ndjson")
 	jq -e -n "$gap >= 1.0" > /dev/null
 	[[ "$stderr" == *"HTTP 429"* ]]
@@ -155,7 +184,7 @@ no_secret() {
 @test "a hung receiver times out, then the retry delivers" {
 	start_fake '[{"hang":5},{"status":200}]'
 	SECONDS=0
-	run --separate-stderr bot-send -b webhook --timeout 0.5 --to '#ops' 'after a hang'
+	run --separate-stderr bot-send -v -b webhook --timeout 0.5 --to '#ops' 'after a hang'
 	assert_success
 	assert_equal "$(delivered)" "after a hang"
 	[ "$SECONDS" -lt 4 ]
