@@ -28,6 +28,7 @@ int bot_cmd_name_safe(const char *name)
 void bot_cmd_clear(struct bot_cmd *c)
 {
 	free(c->args);
+	free(c->text);
 	free(c->word);
 	free(c->next);
 	memset(c, 0, sizeof *c);
@@ -187,6 +188,7 @@ void bot_cmd_parse(const struct bot_cmd_opts *o, const char *body, int is_direct
 		c->kind = BOT_CMD_NONE;
 		return;
 	}
+	c->text = dup_trimmed(text);
 	if (find_longest(o, text, c)) {
 		c->kind = BOT_CMD_FOUND;
 		return;

@@ -56,6 +56,7 @@ struct bot_cmd {
 	enum bot_cmd_kind kind;
 	char name[BOT_CMD_NAME_MAX + 1];
 	char *args;                  /* malloc'd raw argument text */
+	char *text;                  /* the text after the prefixes, trimmed */
 	long recall;
 	char *word, *next;           /* not found: first word, second word or NULL */
 };
