@@ -22,6 +22,7 @@
 
 #define MAX_QUEUE 10000   /* answers waiting for their turn */
 #define MAX_ENV 64
+#define MAX_ARGS 65536    /* bytes of argument text; execve takes 128 KiB a string */
 
 /* ---- output ---- */
 
@@ -242,7 +243,12 @@ static void build_env(struct dispatch *d, struct item *it, char **env)
  * the arguments do not split. */
 static char **build_argv(struct item *it, jv *err)
 {
-	jv words = bot_split_args(it->args, strlen(it->args));
+	size_t len = strlen(it->args);
+	if (len > MAX_ARGS) {
+		*err = bot_fail("Too long: %zu bytes, at most %d.", len, MAX_ARGS);
+		return NULL;
+	}
+	jv words = bot_split_args(it->args, len);
 	if (!jv_is_valid(words)) {
 		*err = words;
 		return NULL;

@@ -13,28 +13,31 @@ def is_threaded: .parent != null;
 # opts: {private: bool, threaded: bool, mention: bool (default true)}
 def reply(text; opts):
   . as $m
-  | (is_group and (opts.private | not)) as $group_reply
+  | (text | if type == "string" then . else tostring end) as $text
+  | (opts // {}) as $o
+  | (is_group and ($o.private | not)) as $group_reply
   | {type: "message"}
   | if $group_reply then .to = $m.to
     else .to = $m.from | (if ($m | is_group | not) then .from = $m.to else . end)
     end
-  | .body = (text | if type == "string" then . else tostring end)
+  | .body = $text
   | if $m.backend != null then .backend = $m.backend else . end
   | if $m.id != null then .in_reply_to = $m.id else . end
   | if $m.parent != null then .parent = $m.parent
-    elif opts.threaded and $m.id != null then .parent = {id: $m.id}
+    elif $o.threaded and $m.id != null then .parent = {id: $m.id}
     else . end
-  | if $group_reply and opts.mention != false and $m.from != null
+  | if $group_reply and $o.mention != false and $m.from != null
     then .mention = $m.from else . end;
 def reply(text): reply(text; {});
 
 # A card to where a reply would go; card holds title, summary, link,
 # image, thumbnail, color (errbot's default "green"), fields, body.
 def reply_card(card):
-  reply(card.body // ""; {mention: false})
+  card as $c
+  | reply($c.body // ""; {mention: false})
   | .type = "card"
   | .color = "green"
-  | . + (card | del(.body));
+  | . + ($c | del(.body));
 
 # A reaction (errbot's Reaction) to this message.
 def react(name):
