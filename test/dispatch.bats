@@ -335,8 +335,11 @@ disp() { bot-dispatch -d "$P" "$@"; }
 }
 
 @test "a burst of 1,000 commands: every one answered, once" {
-	run -0 bash -c "for i in \$(seq 1000); do jq -cn --arg i \$i '{type:\"message\",id:\$i,from:{kind:\"person\",id:\"@bob\"},to:{kind:\"person\",id:\"@bot\"},body:(\"!args \"+\$i)}'; done |
-		bot-dispatch -d '$P' -j 50 | jq -r .body | sort -u | wc -l"
+	jq -cn 'range(1; 1001) | {type: "message", id: tostring, from: {kind: "person", id: "@bob"},
+		to: {kind: "person", id: "@bot"}, body: "!args \(.)"}' > "$BATS_TEST_TMPDIR/in"
+	run -0 bash -c "bot-dispatch -d '$P' -j 50 < '$BATS_TEST_TMPDIR/in' | jq -r .body | sort -u | wc -l"
+	assert_output "1000"
+	run -0 bash -c "bot-dispatch -d '$P' -j 50 < '$BATS_TEST_TMPDIR/in' | jq -r .in_reply_to | sort -n | uniq | wc -l"
 	assert_output "1000"
 }
 
