@@ -1,10 +1,12 @@
-/* dispatch.c: bot-dispatch's engine.  Reads events, finds commands in
- * messages, runs built-ins at once and plugins as child processes (many
- * at once, see jobs.c), and writes replies in the order they are ready. */
-#include <ctype.h>
+/* dispatch.c: bot-dispatch's engine.  Reads events; runs the jq rules on
+ * each; finds commands in messages (command.c), checks access (acl.c),
+ * keeps history (history.c); answers built-ins (builtin.c) and runs
+ * plugins as child processes (jobs.c); writes replies in the order they
+ * are ready, or in the order of the commands when --jobs is 1. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -15,33 +17,16 @@
 
 #include "bot.h"
 #include "dispatch.h"
+#include "dispatch_priv.h"
 #include "jobs.h"
 
-#define MAX_QUEUE 10000   /* commands waiting for a free slot */
+#define MAX_QUEUE 10000   /* answers waiting for their turn */
+#define MAX_ENV 64
+#define MAX_ARGS 65536    /* bytes of argument text; execve takes 128 KiB a string */
 
-struct command {
-	jv msg;               /* the triggering event */
-	char name[256];       /* plugin name, "deploy_status" */
-	char path[PATH_MAX];
-	char *args;           /* raw argument text */
-};
+/* ---- output ---- */
 
-struct dispatch {
-	const struct bot_config *cfg;
-	struct bot_writer *w;
-	struct bot_reader *r;
-	struct bot_jobs *jobs;
-	jv dirs;              /* plugin folders, resolved */
-	const char *prefix;
-	int pass, mention, prefix_optional;
-	struct command **queue;
-	int qlen, qhead;
-	int status;           /* exit code so far */
-};
-
-/* ---- replies ---- */
-
-static void emit(struct dispatch *d, jv ev)
+void dispatch_emit(struct dispatch *d, jv ev)
 {
 	if (bot_write(d->w, ev) < 0 && d->status != BOT_EX_IOERR) {
 		bot_error("stdout: %s", strerror(errno));
@@ -49,40 +34,54 @@ static void emit(struct dispatch *d, jv ev)
 	}
 }
 
-static void reply(struct dispatch *d, jv msg, const char *body)
+void dispatch_reply(struct dispatch *d, const struct item *it, const char *body)
 {
-	emit(d, bot_build_reply(msg, body, 0, 0, d->mention));
+	dispatch_emit(d, bot_build_reply(jv_copy(it->msg), body, it->private_, it->threaded,
+	                                 d->mention));
 }
 
-/* ---- finding commands ---- */
-
-/* A command name from chat may only name a plain file of a plugin folder. */
-static int name_safe(const char *name)
+/* errbot's send_simple_reply: never diverted. */
+static jv simple_reply(struct dispatch *d, jv msg, const char *body)
 {
-	if (!*name || *name == '-' || strlen(name) > 200)
-		return 0;
-	for (const char *p = name; *p; p++)
-		if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-'))
-			return 0;
-	return 1;
+	return bot_build_reply(msg, body, 0, 0, d->mention);
 }
 
-/* The executable for name in the first folder that has it; refuses
- * anything that resolves outside its folder (a symlink out). */
-static int find_plugin(struct dispatch *d, const char *name, char *path, size_t n)
+static int in_names(jv list, const char *name)
 {
-	if (!name_safe(name))
+	int hit = 0;
+	jv_array_foreach(list, i, s) {
+		if (jv_get_kind(s) == JV_KIND_STRING && !strcmp(jv_string_value(s), name))
+			hit = 1;
+		jv_free(s);
+		(void)i;
+	}
+	return hit;
+}
+
+/* ---- plugins ---- */
+
+int dispatch_find_plugin(const struct dispatch *d, const char *name, char *path, size_t n,
+                         char *plugin, size_t pn)
+{
+	if (!bot_cmd_name_safe(name))
 		return 0;
 	int found = 0;
 	jv_array_foreach(d->dirs, i, dir) {
 		char cand[PATH_MAX], real[PATH_MAX];
 		struct stat st;
 		const char *ds = jv_string_value(dir);
+		size_t dl = strlen(ds);
+		/* a symlink may point elsewhere inside the folder, never out */
 		if (!found && snprintf(cand, sizeof cand, "%s/%s", ds, name) < (int)sizeof cand &&
-		    realpath(cand, real) && !strncmp(real, ds, strlen(ds)) &&
-		    real[strlen(ds)] == '/' && !stat(real, &st) && S_ISREG(st.st_mode) &&
-		    !access(real, X_OK)) {
-			snprintf(path, n, "%s", real);
+		    realpath(cand, real) && !strncmp(real, ds, dl) && real[dl] == '/' &&
+		    !stat(real, &st) && S_ISREG(st.st_mode) && !access(real, X_OK)) {
+			if (path)
+				snprintf(path, n, "%s", real);
+			if (plugin) {
+				char copy[PATH_MAX];
+				snprintf(copy, sizeof copy, "%s", ds);
+				snprintf(plugin, pn, "%s", basename(copy));
+			}
 			found = 1;
 		}
 		jv_free(dir);
@@ -91,207 +90,179 @@ static int find_plugin(struct dispatch *d, const char *name, char *path, size_t 
 	return found;
 }
 
-static const char *const builtins[] = { "echo", "help", NULL };
-
-static int is_builtin(const char *name)
+static int command_exists(void *ctx, const char *name)
 {
-	for (const char *const *b = builtins; *b; b++)
-		if (!strcmp(*b, name))
-			return 1;
-	return 0;
+	struct dispatch *d = ctx;
+	return builtin_known(name) || dispatch_find_plugin(d, name, NULL, 0, NULL, 0);
 }
 
-/* The text after the prefix, or NULL when the message is no command. */
-static const char *command_text(struct dispatch *d, jv msg, const char *body)
+jv dispatch_all_names(const struct dispatch *d)
 {
-	size_t pl = strlen(d->prefix);
-	if (pl && !strncmp(body, d->prefix, pl))
-		return body + pl;
-	if (d->prefix_optional && bot_true(msg, "is_direct"))
-		return body;
-	return NULL;
-}
-
-/* Split into words on spaces and find the longest "_"-joined prefix of
- * words that names a command.  Fills name, path (empty for a built-in)
- * and the rest as args. */
-static int lookup(struct dispatch *d, const char *text, struct command *c)
-{
-	char words[16][256];
-	const char *starts[17];
-	int nw = 0;
-	const char *p = text;
-	while (nw < 16) {
-		while (*p == ' ')
-			p++;
-		if (!*p)
-			break;
-		size_t len = strcspn(p, " ");
-		if (len >= sizeof words[0])
-			break;
-		starts[nw] = p;
-		memcpy(words[nw], p, len);
-		words[nw][len] = 0;
-		nw++;
-		p += len;
-	}
-	for (int k = nw; k >= 1; k--) {
-		char name[256] = "";
-		size_t o = 0;
-		for (int i = 0; i < k && o < sizeof name; i++)
-			o += (size_t)snprintf(name + o, sizeof name - o, "%s%s", i ? "_" : "", words[i]);
-		if (o >= sizeof name)
-			continue;
-		c->path[0] = 0;
-		if (find_plugin(d, name, c->path, sizeof c->path) || is_builtin(name)) {
-			snprintf(c->name, sizeof c->name, "%s", name);
-			const char *rest = k < nw ? starts[k] : "";
-			c->args = strdup(rest);
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* ---- built-ins ---- */
-
-/* The "# help:" line of a script, read without running it. */
-static void plugin_help(const char *path, char *out, size_t n)
-{
-	snprintf(out, n, "(undocumented)");
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return;
-	char line[512];
-	for (int i = 0; i < 20 && fgets(line, sizeof line, f); i++)
-		if (!strncmp(line, "# help:", 7)) {
-			char *s = line + 7;
-			while (*s == ' ')
-				s++;
-			s[strcspn(s, "\r\n")] = 0;
-			snprintf(out, n, "%s", s);
-			break;
-		}
-	fclose(f);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void builtin_help(struct dispatch *d, jv msg)
-{
-	jv text = jv_string("### All commands\n\n**Built-ins**\n\n");
-	text = jv_string_append_str(text, "- **!echo** - Say the arguments back\n");
-	text = jv_string_append_str(text, "- **!help** - Returns a help string listing available commands\n");
-	char *names[512];
-	int n = 0;
+	jv names = jv_array();
+	for (const char *const *b = builtin_names; *b; b++)
+		names = jv_array_append(names, jv_string(*b));
 	jv_array_foreach(d->dirs, i, dir) {
 		DIR *dd = opendir(jv_string_value(dir));
-		for (struct dirent *e; dd && (e = readdir(dd)) && n < 512;) {
-			char path[PATH_MAX];
-			if (!name_safe(e->d_name) || is_builtin(e->d_name) ||
-			    !find_plugin(d, e->d_name, path, sizeof path))
-				continue;
-			int dup = 0;
-			for (int k = 0; k < n; k++)
-				dup |= !strcmp(names[k], e->d_name);
-			if (!dup)
-				names[n++] = strdup(e->d_name);
-		}
+		for (struct dirent *e; dd && (e = readdir(dd));)
+			if (dispatch_find_plugin(d, e->d_name, NULL, 0, NULL, 0) &&
+			    !in_names(names, e->d_name))
+				names = jv_array_append(names, jv_string(e->d_name));
 		if (dd)
 			closedir(dd);
 		jv_free(dir);
 		(void)i;
 	}
-	qsort(names, (size_t)n, sizeof *names, cmp_str);
-	if (n)
-		text = jv_string_append_str(text, "\n**Plugins**\n\n");
-	for (int k = 0; k < n; k++) {
-		char path[PATH_MAX], help[300];
-		find_plugin(d, names[k], path, sizeof path);
-		plugin_help(path, help, sizeof help);
-		for (char *u = names[k]; *u; u++)
-			if (*u == '_')
-				*u = ' ';
-		text = jv_string_append_str(text, "- **!");
-		text = jv_string_append_str(text, names[k]);
-		text = jv_string_append_str(text, "** - ");
-		text = jv_string_append_str(text, help);
-		text = jv_string_append_str(text, "\n");
-		free(names[k]);
+	return names;
+}
+
+/* Which runs: a plugin, unless a built-in has the name and --override is
+ * off.  Fills it->kind, path, plugin. */
+static int resolve(struct dispatch *d, struct item *it)
+{
+	int plugin = dispatch_find_plugin(d, it->name, it->path, sizeof it->path, it->plugin,
+	                                  sizeof it->plugin);
+	if (builtin_known(it->name) && !(plugin && d->override)) {
+		it->kind = ITEM_BUILTIN;
+		snprintf(it->plugin, sizeof it->plugin, "builtin");
+		it->path[0] = 0;
+		return 1;
 	}
-	reply(d, msg, jv_string_value(text));
-	jv_free(text);
+	it->kind = ITEM_PLUGIN;
+	return plugin;
 }
 
-static void run_builtin(struct dispatch *d, struct command *c)
+static int admin_only(const struct item *it)
 {
-	if (!strcmp(c->name, "echo")) {
-		if (*c->args)
-			reply(d, jv_copy(c->msg), c->args);
-	} else if (!strcmp(c->name, "help"))
-		builtin_help(d, jv_copy(c->msg));
+	if (it->kind != ITEM_PLUGIN)
+		return 0;
+	struct bot_help h;
+	bot_help_read(it->path, &h);
+	int a = h.admin_only;
+	bot_help_clear(&h);
+	return a;
 }
 
-/* ---- plugins ---- */
-
-static void command_free(struct command *c)
+const char *dispatch_may_run(const struct dispatch *d, jv msg, const char *name)
 {
-	if (!c)
+	struct item it = { .msg = msg };
+	snprintf(it.name, sizeof it.name, "%s", name);
+	if (!resolve((struct dispatch *)d, &it))
+		return "not found";
+	return bot_acl_check(d->acl, msg, it.plugin, it.name, "", admin_only(&it));
+}
+
+/* ---- the queue ---- */
+
+static void item_free(struct item *it)
+{
+	if (!it)
 		return;
-	jv_free(c->msg);
-	free(c->args);
-	free(c);
+	jv_free(it->msg);
+	jv_free(it->events);
+	free(it->args);
+	free(it);
 }
+
+static struct item *item_new(enum item_kind kind, jv msg)
+{
+	struct item *it = calloc(1, sizeof *it);
+	if (!it)
+		abort();
+	it->kind = kind;
+	it->msg = msg;
+	it->events = jv_array();
+	return it;
+}
+
+static void enqueue(struct dispatch *d, struct item *it)
+{
+	if (d->qlen >= MAX_QUEUE) {
+		bot_error("%s: too many commands waiting; refused", it->name);
+		dispatch_reply(d, it, BOT_MSG_ERROR_OCCURRED);
+		dispatch_emit(d, bot_error_event("busy", "too many commands waiting", jv_copy(it->msg)));
+		item_free(it);
+		return;
+	}
+	d->queue[(d->qhead + d->qlen++) % MAX_QUEUE] = it;
+}
+
+static void queue_events(struct dispatch *d, jv msg, jv events)
+{
+	struct item *it = item_new(ITEM_EVENTS, msg);
+	jv_free(it->events);
+	it->events = events;
+	enqueue(d, it);
+}
+
+/* ---- running plugins ---- */
 
 static void push_env(char **env, int *n, const char *name, const char *value)
 {
-	if (!value)
+	if (!value || *n >= MAX_ENV - 1)
 		return;
 	if (asprintf(&env[*n], "%s=%s", name, value) >= 0)
 		(*n)++;
 }
 
-/* A clean environment: PATH, HOME, LANG and the BOT_* of the contract. */
-static void build_env(struct command *c, char **env)
+/* A clean environment: PATH, HOME, LANG, what --env lets through, and
+ * the BOT_* of the contract. */
+static void build_env(struct dispatch *d, struct item *it, char **env)
 {
 	int n = 0;
 	const char *path = getenv("PATH");
 	push_env(env, &n, "PATH", path ? path : "/usr/local/bin:/usr/bin:/bin");
 	push_env(env, &n, "HOME", getenv("HOME"));
 	push_env(env, &n, "LANG", getenv("LANG"));
-	jv from = bot_get(c->msg, "from"), to = bot_get(c->msg, "to");
-	push_env(env, &n, "BOT_COMMAND", c->name);
-	push_env(env, &n, "BOT_ARGS", c->args);
+	jv_array_foreach(d->env_pass, i, name) {
+		const char *s = jv_string_value(name);
+		if (strncmp(s, "BOT_", 4))
+			push_env(env, &n, s, getenv(s));
+		jv_free(name);
+		(void)i;
+	}
+	jv from = bot_get(it->msg, "from"), to = bot_get(it->msg, "to");
+	const char *kind = bot_ident_kind(to);
+	int group = bot_true(it->msg, "is_group") || (kind && !strcmp(kind, "room"));
+	push_env(env, &n, "BOT_COMMAND", it->name);
+	push_env(env, &n, "BOT_ARGS", it->args);
 	push_env(env, &n, "BOT_FROM", bot_ident_id(from));
 	push_env(env, &n, "BOT_FROM_NICK", bot_str(from, "nick"));
-	push_env(env, &n, "BOT_ROOM", bot_ident_room(to));
+	push_env(env, &n, "BOT_ROOM", group ? bot_ident_id(to) : bot_ident_room(from));
 	push_env(env, &n, "BOT_TO", bot_ident_id(to));
-	push_env(env, &n, "BOT_BACKEND", bot_str(c->msg, "backend"));
-	push_env(env, &n, "BOT_MESSAGE_ID", bot_str(c->msg, "id"));
-	push_env(env, &n, "BOT_IS_DIRECT", bot_true(c->msg, "is_direct") ? "1" : "0");
+	push_env(env, &n, "BOT_BACKEND", bot_str(it->msg, "backend"));
+	push_env(env, &n, "BOT_MESSAGE_ID", bot_str(it->msg, "id"));
+	push_env(env, &n, "BOT_IS_DIRECT", group ? "0" : "1");
+	push_env(env, &n, "BOT_PREFIX", d->prefix);
 	push_env(env, &n, "BOT_EVENTS_FD", "3");
 	env[n] = NULL;
 	jv_free(from);
 	jv_free(to);
 }
 
-/* argv: the plugin, then the argument words. */
-static char **build_argv(struct command *c)
+/* argv: the plugin, then the argument words (argv.c).  NULL + *err when
+ * the arguments do not split. */
+static char **build_argv(struct item *it, jv *err)
 {
-	size_t cap = 8, n = 0;
-	char **argv = malloc(cap * sizeof *argv);
-	argv[n++] = strdup(c->path);
-	char *copy = strdup(c->args), *save = NULL;
-	for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) {
-		if (n + 2 > cap)
-			argv = realloc(argv, (cap *= 2) * sizeof *argv);
-		argv[n++] = strdup(t);
+	size_t len = strlen(it->args);
+	if (len > MAX_ARGS) {
+		*err = bot_fail("Too long: %zu bytes, at most %d.", len, MAX_ARGS);
+		return NULL;
 	}
-	free(copy);
-	argv[n] = NULL;
+	jv words = bot_split_args(it->args, len);
+	if (!jv_is_valid(words)) {
+		*err = words;
+		return NULL;
+	}
+	int n = jv_array_length(jv_copy(words));
+	char **argv = calloc((size_t)n + 2, sizeof *argv);
+	if (!argv)
+		abort();
+	argv[0] = strdup(it->path);
+	jv_array_foreach(words, i, w) {
+		argv[i + 1] = strdup(jv_string_value(w));
+		jv_free(w);
+	}
+	jv_free(words);
 	return argv;
 }
 
@@ -302,23 +273,41 @@ static void free_strv(char **v)
 	free(v);
 }
 
-static void start_plugin(struct dispatch *d, struct command *c)
+static void fail_command(struct dispatch *d, struct item *it, const char *why)
 {
-	char *env[20];
-	char **argv = build_argv(c);
-	build_env(c, env);
-	jv line = jv_dump_string(jv_copy(c->msg), 0);
-	line = jv_string_append_str(line, "\n");
+	bot_error("%s", why);
+	char body[1200];
+	snprintf(body, sizeof body, "%s:\n%s", BOT_MSG_ERROR_OCCURRED, why);
+	dispatch_reply(d, it, body);
+	dispatch_emit(d, bot_error_event("command_failed", why, jv_copy(it->msg)));
+}
+
+static void start_plugin(struct dispatch *d, struct item *it)
+{
 	jv err = jv_invalid();
-	if (bot_jobs_start(d->jobs, c->path, argv, env, jv_string_value(line),
-	                   (size_t)jv_string_length_bytes(jv_copy(line)), c, &err) < 0) {
+	char **argv = build_argv(it, &err);
+	if (!argv) {
+		/* errbot: "Sorry, I couldn't parse your arguments. {e}" */
+		char why[300], body[400];
+		bot_fail_message(err, why, sizeof why);
+		jv_free(err);
+		snprintf(body, sizeof body, "Sorry, I couldn't parse your arguments. %s", why);
+		dispatch_reply(d, it, body);
+		dispatch_emit(d, bot_error_event("bad_arguments", why, jv_copy(it->msg)));
+		item_free(it);
+		return;
+	}
+	char *env[MAX_ENV];
+	build_env(d, it, env);
+	jv line = jv_dump_string(jv_copy(it->msg), 0);
+	line = jv_string_append_str(line, "\n");
+	if (bot_jobs_start(d->jobs, it->path, argv, env, jv_string_value(line),
+	                   (size_t)jv_string_length_bytes(jv_copy(line)), it, &err) < 0) {
 		char why[512];
 		bot_fail_message(err, why, sizeof why);
-		bot_error("%s", why);
 		jv_free(err);
-		reply(d, jv_copy(c->msg), BOT_MSG_ERROR_OCCURRED);
-		emit(d, bot_error_event("command_failed", why, jv_copy(c->msg)));
-		command_free(c);
+		fail_command(d, it, why);
+		item_free(it);
 	}
 	jv_free(line);
 	free_strv(argv);
@@ -331,118 +320,238 @@ static void start_plugin(struct dispatch *d, struct command *c)
 static void on_job_event(void *ctx, void *tag, jv ev)
 {
 	struct dispatch *d = ctx;
-	struct command *c = tag;
+	struct item *it = tag;
 	const char *type = bot_str(ev, "type");
+	jv to = bot_get(ev, "to");
 	if (type && (!strcmp(type, "message") || !strcmp(type, "card")) &&
-	    !jv_is_valid(jv_object_get(jv_copy(ev), jv_string("to")))) {
-		jv r = bot_build_reply(jv_copy(c->msg), "", 0, 0, 0);
+	    jv_get_kind(to) == JV_KIND_NULL) {
+		jv r = bot_build_reply(jv_copy(it->msg), "", it->private_, it->threaded, 0);
 		ev = jv_object_set(ev, jv_string("to"), jv_object_get(r, jv_string("to")));
 	}
-	emit(d, ev);
+	jv_free(to);
+	dispatch_emit(d, ev);
 }
 
 static void on_job_done(void *ctx, void *tag, const struct bot_job_result *r)
 {
 	struct dispatch *d = ctx;
-	struct command *c = tag;
+	struct item *it = tag;
 	char why[600];
 	if (r->timed_out)
-		snprintf(why, sizeof why, "%s: timed out", c->name);
+		snprintf(why, sizeof why, "%s: timed out", it->name);
 	else if (r->status > 128)
-		snprintf(why, sizeof why, "%s: killed by signal %d", c->name, r->status - 128);
+		snprintf(why, sizeof why, "%s: killed by signal %d", it->name, r->status - 128);
 	else if (r->status)
-		snprintf(why, sizeof why, "%s: exited with status %d", c->name, r->status);
-	if (r->timed_out || r->status) {
-		bot_error("%s", why);
-		char body[700];
-		snprintf(body, sizeof body, "%s:\n%s", BOT_MSG_ERROR_OCCURRED, why);
-		reply(d, jv_copy(c->msg), body);
-		emit(d, bot_error_event("command_failed", why, jv_copy(c->msg)));
-	} else {
+		snprintf(why, sizeof why, "%s: exited with status %d", it->name, r->status);
+	if (r->timed_out || r->status)
+		fail_command(d, it, why);
+	else {
 		size_t len = r->len;
 		while (len && (r->out[len - 1] == '\n' || r->out[len - 1] == '\r'))
 			len--;
 		if (r->truncated)
-			bot_warn("%s: output over %zu bytes, cut", c->name, len);
+			bot_warn("%s: output over %zu bytes, cut", it->name, r->len);
 		if (len) {
 			jv body = jv_string_sized(r->out, (int)len);
-			reply(d, jv_copy(c->msg), jv_string_value(body));
+			dispatch_reply(d, it, jv_string_value(body));
 			jv_free(body);
 		}
 	}
-	command_free(c);
+	item_free(it);
 }
 
-/* ---- the loop ---- */
-
-static void handle_message(struct dispatch *d, jv msg, const char *raw, size_t rawlen)
+/* Answer what waits, in order.  A built-in or a ready answer needs no
+ * slot, but with --jobs 1 it waits for the command before it. */
+static void run_queue(struct dispatch *d)
 {
-	const char *body = bot_str(msg, "body");
-	const char *text = body && !bot_true(msg, "delayed") ? command_text(d, msg, body) : NULL;
-	struct command *c = NULL;
-	if (text) {
-		c = calloc(1, sizeof *c);
-		if (!lookup(d, text, c)) {
-			char name[64];
-			size_t len = strcspn(text, " ");
-			snprintf(name, sizeof name, "%.*s", (int)(len < 60 ? len : 60), text);
-			char out[128];
-			snprintf(out, sizeof out, "Command \"%s\" not found.", name);
-			reply(d, msg, out);
-			free(c);
-			return;
+	while (d->qlen) {
+		struct item *it = d->queue[d->qhead];
+		if (it->kind == ITEM_PLUGIN ? bot_jobs_full(d->jobs)
+		                            : d->jobs_max == 1 && bot_jobs_running(d->jobs))
+			break;
+		d->qhead = (d->qhead + 1) % MAX_QUEUE;
+		d->qlen--;
+		if (it->kind == ITEM_PLUGIN) {
+			start_plugin(d, it);
+			continue;
 		}
+		if (it->kind == ITEM_BUILTIN)
+			builtin_run(d, it);
+		else
+			jv_array_foreach(it->events, i, ev) {
+				dispatch_emit(d, ev);
+				(void)i;
+			}
+		item_free(it);
 	}
-	if (!c) {
-		if (d->pass)
-			bot_write_raw(d->w, raw, rawlen);
+}
+
+/* ---- commands ---- */
+
+static void not_found(struct dispatch *d, jv msg, const char *word, const char *next)
+{
+	if (d->suppress_not_found) {
 		jv_free(msg);
 		return;
 	}
-	c->msg = msg;
-	if (!c->path[0]) {
-		run_builtin(d, c);
-		command_free(c);
-		return;
-	}
-	if (d->qlen >= MAX_QUEUE) {
-		reply(d, jv_copy(c->msg), BOT_MSG_ERROR_OCCURRED);
-		emit(d, bot_error_event("busy", "too many commands waiting", jv_copy(c->msg)));
-		command_free(c);
-		return;
-	}
-	d->queue[(d->qhead + d->qlen++) % MAX_QUEUE] = c;
+	jv names = dispatch_all_names(d);
+	jv text = bot_cmd_not_found(d->prefix, word, next, names);
+	jv_free(names);
+	jv r = simple_reply(d, jv_copy(msg), jv_string_value(text));
+	jv_free(text);
+	queue_events(d, msg, JV_ARRAY(r));
 }
 
-static void start_queued(struct dispatch *d)
+/* errbot's _process_command: access first, then history, then run. */
+static void command(struct dispatch *d, jv msg, const char *name, const char *args)
 {
-	while (d->qlen && !bot_jobs_full(d->jobs)) {
-		struct command *c = d->queue[d->qhead];
-		d->qhead = (d->qhead + 1) % MAX_QUEUE;
-		d->qlen--;
-		start_plugin(d, c);
+	struct item *it = item_new(ITEM_PLUGIN, msg);
+	snprintf(it->name, sizeof it->name, "%s", name);
+	it->args = strdup(args ? args : "");
+	if (!resolve(d, it)) {
+		/* gone since it was recalled from history */
+		not_found(d, jv_copy(msg), name, NULL);
+		item_free(it);
+		return;
 	}
+	const char *why = bot_acl_check(d->acl, msg, it->plugin, it->name, it->args, admin_only(it));
+	if (why) {
+		jv from = bot_get(msg, "from");
+		bot_info("%s: denied to %s: %s", it->name, bot_ident_id(from) ? bot_ident_id(from) : "?",
+		         why);
+		jv_free(from);
+		jv events = jv_array();
+		if (!d->hide_access)
+			events = jv_array_append(events, simple_reply(d, jv_copy(msg), why));
+		events = jv_array_append(events, bot_error_event("denied", why, jv_copy(msg)));
+		queue_events(d, jv_copy(msg), events);
+		item_free(it);
+		return;
+	}
+	if (strcmp(it->name, "history") || it->kind != ITEM_BUILTIN) {
+		jv from = bot_get(msg, "from");
+		bot_history_add(d->history, bot_ident_person(from), it->name, it->args);
+		jv_free(from);
+	}
+	it->private_ = in_names(d->divert_private, it->name);
+	it->threaded = in_names(d->divert_thread, it->name);
+	enqueue(d, it);
 }
 
-static void handle_event(struct dispatch *d, int rc, jv ev)
+static void recall(struct dispatch *d, jv msg, long n)
+{
+	jv from = bot_get(msg, "from");
+	const char *name, *args;
+	if (bot_history_get(d->history, bot_ident_person(from), n, &name, &args)) {
+		char *nm = strdup(name), *ar = strdup(args);
+		command(d, msg, nm, ar);
+		free(nm);
+		free(ar);
+	} else
+		jv_free(msg);   /* nothing to recall: silence, as errbot */
+	jv_free(from);
+}
+
+/* ---- rules ---- */
+
+struct rule_ctx {
+	struct dispatch *d;
+	jv input;
+};
+
+static void on_rule_output(void *ctx, jv out)
+{
+	struct rule_ctx *rc = ctx;
+	if (!bot_str(out, "type")) {
+		jv s = jv_dump_string(out, 0);
+		char line[200];
+		bot_error("%s:%ld: a rule's output is not an event (an object with a \"type\"): %s",
+		          bot_reader_name(rc->d->r), bot_reader_lineno(rc->d->r),
+		          bot_oneline(line, sizeof line, jv_string_value(s), strlen(jv_string_value(s))));
+		jv_free(s);
+		return;
+	}
+	dispatch_emit(rc->d, out);
+}
+
+static void on_rule_error(void *ctx, const char *rule, jv msg)
+{
+	struct rule_ctx *rc = ctx;
+	jv text = jv_get_kind(msg) == JV_KIND_STRING ? msg : jv_dump_string(msg, 0);
+	char line[600];
+	bot_oneline(line, sizeof line, jv_string_value(text), strlen(jv_string_value(text)));
+	bot_error("%s:%ld: rule %s: %s", bot_reader_name(rc->d->r), bot_reader_lineno(rc->d->r),
+	          rule, line);
+	char why[700];
+	snprintf(why, sizeof why, "rule %s: %s", rule, line);
+	dispatch_emit(rc->d, bot_error_event("rule_failed", why, jv_copy(rc->input)));
+	jv_free(text);
+}
+
+/* Every rule on ev; an addressed message carries .command for bot.jq. */
+static int run_rules(struct dispatch *d, jv ev, const struct bot_cmd *c)
+{
+	if (!bot_rules_count(d->rules))
+		return 0;
+	jv input = jv_copy(ev);
+	if (c->kind != BOT_CMD_NONE) {
+		jv cmd = JV_OBJECT(jv_string("text"), jv_string(c->text ? c->text : ""));
+		if (c->kind == BOT_CMD_FOUND)
+			cmd = jv_object_set(jv_object_set(cmd, jv_string("name"), jv_string(c->name)),
+			                    jv_string("args"), jv_string(c->args));
+		input = jv_object_set(input, jv_string("command"), cmd);
+	}
+	struct rule_ctx rc = { d, ev };
+	int n = bot_rules_run(d->rules, input, on_rule_output, on_rule_error, &rc);
+	jv_free(input);
+	return n;
+}
+
+/* ---- events ---- */
+
+static void handle_event(struct dispatch *d, jv ev)
 {
 	size_t rawlen;
 	const char *raw = bot_reader_raw(d->r, &rawlen);
-	if (rc < 0) {
-		emit(d, ev);   /* the bad_input error event */
-		if (d->status == BOT_EX_OK)
-			d->status = BOT_EX_DATAERR;
-		return;
-	}
 	const char *type = bot_str(ev, "type");
-	if (!strcmp(type, "message"))
-		handle_message(d, ev, raw, rawlen);
-	else {
-		if (d->pass)
-			bot_write_raw(d->w, raw, rawlen);
-		jv_free(ev);
+	const char *body = bot_str(ev, "body");
+	struct bot_cmd c = { .kind = BOT_CMD_NONE };
+	if (!strcmp(type, "message") && body && !bot_true(ev, "delayed")) {
+		jv to = bot_get(ev, "to");
+		const char *kind = bot_ident_kind(to);
+		int group = bot_true(ev, "is_group") || (kind && !strcmp(kind, "room"));
+		jv_free(to);
+		bot_cmd_parse(&d->cmdopts, body, !group, &c);
 	}
+	int outputs = run_rules(d, ev, &c);
+	int consumed = outputs > 0;
+	switch (c.kind) {
+	case BOT_CMD_NONE:
+		jv_free(ev);
+		break;
+	case BOT_CMD_FOUND:
+		command(d, ev, c.name, c.args);
+		consumed = 1;
+		break;
+	case BOT_CMD_RECALL:
+		recall(d, ev, c.recall);
+		consumed = 1;
+		break;
+	case BOT_CMD_NOT_FOUND:
+		/* a rule that answered took the message, as errbot's regex commands */
+		if (!outputs)
+			not_found(d, ev, c.word, c.next);
+		else
+			jv_free(ev);
+		consumed = 1;
+		break;
+	}
+	bot_cmd_clear(&c);
+	if (!consumed && d->pass)
+		bot_write_raw(d->w, raw, rawlen);
 }
+
+/* ---- set-up ---- */
 
 static int resolve_dirs(struct dispatch *d)
 {
@@ -451,10 +560,12 @@ static int resolve_dirs(struct dispatch *d)
 	int ok = 1;
 	jv_array_foreach(dirs, i, dir) {
 		char real[PATH_MAX];
-		if (realpath(jv_string_value(dir), real))
+		struct stat st;
+		if (realpath(jv_string_value(dir), real) && !stat(real, &st) && S_ISDIR(st.st_mode))
 			d->dirs = jv_array_append(d->dirs, jv_string(real));
 		else {
-			bot_error("--plugins %s: %s", jv_string_value(dir), strerror(errno));
+			bot_error("--plugins %s: %s", jv_string_value(dir),
+			          errno ? strerror(errno) : "not a folder");
 			ok = 0;
 		}
 		jv_free(dir);
@@ -464,17 +575,161 @@ static int resolve_dirs(struct dispatch *d)
 	return ok;
 }
 
+/* Where bot.jq lives: --jq-library, else beside the program (the build
+ * tree's share/, an install's share/botpipe), else the install path. */
+static void find_jq_library(const struct bot_config *cfg, char *out, size_t n)
+{
+	const char *set = bot_cfg_str(cfg, "jq-library");
+	if (set) {
+		if (!realpath(set, out))
+			snprintf(out, n, "%s", set);
+		return;
+	}
+	char exe[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (len > 0) {
+		exe[len] = 0;
+		char *dir = dirname(exe);
+		const char *const tries[] = { "%s/../../share", "%s/../share/botpipe", NULL };
+		for (const char *const *t = tries; *t; t++) {
+			char cand[PATH_MAX * 2], real[PATH_MAX], file[PATH_MAX + 8];
+			snprintf(cand, sizeof cand, *t, dir);
+			snprintf(file, sizeof file, "%s/bot.jq", realpath(cand, real) ? real : cand);
+			if (!access(file, R_OK)) {
+				snprintf(out, n, "%s", real);
+				return;
+			}
+		}
+	}
+#ifdef BOT_DATADIR
+	snprintf(out, n, "%s", BOT_DATADIR);
+#else
+	snprintf(out, n, "/usr/local/share/botpipe");
+#endif
+}
+
+static int load_rules(struct dispatch *d)
+{
+	jv exprs = bot_cfg_list(d->cfg, "rule"), files = bot_cfg_list(d->cfg, "rules-file");
+	int ok = 1;
+	if (jv_array_length(jv_copy(exprs)) || jv_array_length(jv_copy(files))) {
+		char lib[PATH_MAX];
+		find_jq_library(d->cfg, lib, sizeof lib);
+		d->rules = bot_rules_new(lib);
+		jv_array_foreach(exprs, i, e) {
+			char name[32];
+			jv err = jv_invalid();
+			snprintf(name, sizeof name, "-e #%d", i + 1);
+			if (ok && bot_rules_add(d->rules, name, jv_string_value(e), &err) < 0) {
+				bot_error_jv("--rule", err);
+				ok = 0;
+			} else
+				jv_free(err);
+			jv_free(e);
+		}
+		jv_array_foreach(files, i, f) {
+			size_t len;
+			jv err = jv_invalid();
+			char *text = ok ? bot_slurp(jv_string_value(f), 16u << 20, &len) : NULL;
+			if (ok && !text) {
+				bot_error("--rules-file %s: %s", jv_string_value(f), strerror(errno));
+				ok = 0;
+			} else if (ok && bot_rules_add(d->rules, jv_string_value(f), text, &err) < 0) {
+				bot_error_jv("--rules-file", err);
+				ok = 0;
+			} else
+				jv_free(err);
+			free(text);
+			jv_free(f);
+			(void)i;
+		}
+	}
+	jv_free(exprs);
+	jv_free(files);
+	return ok;
+}
+
+static int load_acl(struct dispatch *d)
+{
+	const char *file = bot_cfg_str(d->cfg, "acl");
+	jv err = jv_invalid();
+	d->acl = file ? bot_acl_load(file, &err) : bot_acl_new(jv_null(), "--acl", &err);
+	if (!d->acl) {
+		bot_error_jv("--acl", err);
+		return 0;
+	}
+	jv_free(err);
+	jv admins = bot_cfg_list(d->cfg, "admin");
+	jv_array_foreach(admins, i, a) {
+		bot_acl_add_admin(d->acl, jv_string_value(a));
+		jv_free(a);
+		(void)i;
+	}
+	jv_free(admins);
+	return 1;
+}
+
+static int setup(struct dispatch *d, const struct bot_config *cfg)
+{
+	d->cfg = cfg;
+	d->prefix = bot_cfg_str(cfg, "prefix");
+	if (!d->prefix)
+		d->prefix = "!";
+	d->pass = bot_cfg_flag(cfg, "pass");
+	d->mention = bot_cfg_flag(cfg, "nick-prefix");
+	d->override = bot_cfg_flag(cfg, "override");
+	d->suppress_not_found = bot_cfg_flag(cfg, "suppress-not-found");
+	d->hide_commands = bot_cfg_flag(cfg, "hide-restricted-commands");
+	d->hide_access = bot_cfg_flag(cfg, "hide-restricted-access");
+	d->alt_prefixes = bot_cfg_list(cfg, "alt-prefix");
+	d->divert_private = bot_cfg_list(cfg, "divert-to-private");
+	d->divert_thread = bot_cfg_list(cfg, "divert-to-thread");
+	d->env_pass = bot_cfg_list(cfg, "env");
+	d->jobs_max = (int)bot_cfg_int(cfg, "jobs", 10);
+	if (d->jobs_max < 1)
+		d->jobs_max = 1;
+	d->started = time(NULL);
+	d->cmdopts = (struct bot_cmd_opts){
+		.prefix = d->prefix,
+		.alt_prefixes = d->alt_prefixes,
+		.separators = bot_cfg_str(cfg, "alt-prefix-separators"),
+		.alt_caseless = bot_cfg_flag(cfg, "alt-prefix-caseless"),
+		.prefix_optional = bot_cfg_flag(cfg, "prefix-optional"),
+		.exists = command_exists,
+		.ctx = d,
+	};
+	d->history = bot_history_new();
+	d->dirs = jv_array();
+	if (!*d->prefix) {
+		bot_error("--prefix: may not be empty");
+		return 0;
+	}
+	return resolve_dirs(d) && load_acl(d) && load_rules(d);
+}
+
+static void teardown(struct dispatch *d)
+{
+	bot_jobs_free(d->jobs);
+	for (int i = 0; i < d->qlen; i++)
+		item_free(d->queue[(d->qhead + i) % MAX_QUEUE]);
+	free(d->queue);
+	bot_writer_free(d->w);
+	bot_reader_free(d->r);
+	bot_history_free(d->history);
+	bot_acl_free(d->acl);
+	bot_rules_free(d->rules);
+	jv_free(d->dirs);
+	jv_free(d->alt_prefixes);
+	jv_free(d->divert_private);
+	jv_free(d->divert_thread);
+	jv_free(d->env_pass);
+}
+
 int bot_dispatch_run(const struct bot_config *cfg)
 {
-	struct dispatch d = { .cfg = cfg };
-	d.prefix = bot_cfg_str(cfg, "prefix");
-	d.pass = bot_cfg_flag(cfg, "pass");
-	d.mention = bot_cfg_flag(cfg, "nick-prefix");
-	d.prefix_optional = bot_cfg_flag(cfg, "prefix-optional");
-	if (!d.prefix)
-		d.prefix = "!";
-	if (!resolve_dirs(&d)) {
-		jv_free(d.dirs);
+	struct dispatch d = { 0 };
+	if (!setup(&d, cfg)) {
+		teardown(&d);
 		return BOT_EX_CONFIG;
 	}
 	struct bot_job_limits lim = {
@@ -485,21 +740,29 @@ int bot_dispatch_run(const struct bot_config *cfg)
 		.processes = bot_cfg_int(cfg, "limit-processes", 0),
 	};
 	struct bot_job_events jev = { on_job_event, on_job_done, &d };
-	d.jobs = bot_jobs_new((int)bot_cfg_int(cfg, "jobs", 10), &lim, &jev);
+	d.jobs = bot_jobs_new(d.jobs_max, &lim, &jev);
 	d.queue = calloc(MAX_QUEUE, sizeof *d.queue);
 	d.w = bot_writer_new(STDOUT_FILENO);
 	d.r = bot_reader_new(STDIN_FILENO, "<stdin>", (size_t)bot_cfg_int(cfg, "max-line", 0));
 	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 	bot_catch_signals();
-	int nfds = 1 + 3 * (int)bot_cfg_int(cfg, "jobs", 10);
-	struct pollfd *fds = calloc((size_t)nfds + 1, sizeof *fds);
+	int nfds = 2 + 3 * d.jobs_max;
+	struct pollfd *fds = calloc((size_t)nfds, sizeof *fds);
 	while (!bot_stop) {
 		jv ev;
 		int rc;
-		while ((rc = bot_reader_next(d.r, &ev)) != 0)
-			handle_event(&d, rc, ev);
-		start_queued(&d);
-		if (bot_reader_eof(d.r) && !bot_jobs_running(d.jobs) && !d.qlen)
+		/* read no more while a full queue waits: the pipe pushes back */
+		while (d.qlen < MAX_QUEUE / 2 && (rc = bot_reader_next(d.r, &ev)) != 0) {
+			if (rc < 0) {
+				dispatch_emit(&d, ev);   /* the bad_input error event */
+				if (d.status == BOT_EX_OK)
+					d.status = BOT_EX_DATAERR;
+			} else
+				handle_event(&d, ev);
+		}
+		run_queue(&d);
+		if (bot_reader_eof(d.r) && !bot_reader_pending(d.r) && !bot_jobs_running(d.jobs) &&
+		    !d.qlen)
 			break;
 		if (bot_writer_flush(d.w) < 0 && d.status != BOT_EX_IOERR) {
 			bot_error("stdout: %s", strerror(errno));
@@ -508,10 +771,10 @@ int bot_dispatch_run(const struct bot_config *cfg)
 		if (d.status == BOT_EX_IOERR)
 			break;
 		int n = 0;
-		if (!bot_reader_eof(d.r))
+		if (!bot_reader_eof(d.r) && d.qlen < MAX_QUEUE / 2)
 			fds[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
 		int in = n;
-		n += bot_jobs_pollfds(d.jobs, fds + n, nfds + 1 - n);
+		n += bot_jobs_pollfds(d.jobs, fds + n, nfds - n);
 		if (poll(fds, (nfds_t)n, bot_jobs_timeout(d.jobs)) < 0 && errno != EINTR)
 			break;
 		if (in && fds[0].revents && bot_reader_fill(d.r) < 0) {
@@ -521,13 +784,8 @@ int bot_dispatch_run(const struct bot_config *cfg)
 		bot_jobs_handle(d.jobs, fds + in, n - in);
 	}
 	bot_writer_flush(d.w);
-	bot_jobs_free(d.jobs);
-	for (int i = 0; i < d.qlen; i++)
-		command_free(d.queue[(d.qhead + i) % MAX_QUEUE]);
-	free(d.queue);
+	int status = d.status;
 	free(fds);
-	bot_writer_free(d.w);
-	bot_reader_free(d.r);
-	jv_free(d.dirs);
-	return d.status;
+	teardown(&d);
+	return status;
 }

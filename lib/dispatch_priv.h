@@ -1,0 +1,67 @@
+/* bot-dispatch's insides, shared by dispatch.c and builtin.c only. */
+#ifndef BOT_DISPATCH_PRIV_H
+#define BOT_DISPATCH_PRIV_H
+
+#include <limits.h>
+#include <time.h>
+
+#include "dispatch.h"
+#include "jobs.h"
+
+/* What waits in the queue: a plugin to run, a built-in to answer, or
+ * replies already made (not found, denied).  One queue keeps the order of
+ * the answers when --jobs is 1. */
+enum item_kind { ITEM_PLUGIN, ITEM_BUILTIN, ITEM_EVENTS };
+
+struct item {
+	enum item_kind kind;
+	jv msg;                          /* the triggering event */
+	char name[BOT_CMD_NAME_MAX + 1];
+	char plugin[NAME_MAX + 1];       /* "builtin" or the folder's name */
+	char path[PATH_MAX];
+	char *args;
+	int private_, threaded;          /* DIVERT_TO_PRIVATE / _THREAD */
+	jv events;                       /* ITEM_EVENTS: an array */
+};
+
+struct dispatch {
+	const struct bot_config *cfg;
+	struct bot_writer *w;
+	struct bot_reader *r;
+	struct bot_jobs *jobs;
+	struct bot_history *history;
+	struct bot_acl *acl;
+	struct bot_rules *rules;
+	struct bot_cmd_opts cmdopts;
+	jv dirs;                 /* plugin folders, resolved */
+	jv alt_prefixes, divert_private, divert_thread, env_pass;
+	const char *prefix;
+	int pass, mention, override, suppress_not_found, hide_commands, hide_access;
+	int jobs_max;
+	struct item **queue;
+	int qlen, qhead;
+	int status;              /* exit code so far */
+	time_t started;
+};
+
+/* dispatch.c */
+void dispatch_emit(struct dispatch *d, jv ev);
+/* A reply to it's message (body copied), diverted as its command is. */
+void dispatch_reply(struct dispatch *d, const struct item *it, const char *body);
+/* 1 when a plugin file named name exists; fills path and the folder's
+ * name (either may be NULL). */
+int dispatch_find_plugin(const struct dispatch *d, const char *name, char *path,
+                         size_t n, char *plugin, size_t pn);
+/* Every command name (built-ins and plugins), "_" form. */
+jv dispatch_all_names(const struct dispatch *d);
+/* The ACL verdict for msg asking for name (args ""): NULL = allowed. */
+const char *dispatch_may_run(const struct dispatch *d, jv msg, const char *name);
+
+/* builtin.c */
+int builtin_known(const char *name);
+/* errbot's first doc line and full doc of a built-in. */
+const char *builtin_doc(const char *name);
+extern const char *const builtin_names[];
+void builtin_run(struct dispatch *d, struct item *it);
+
+#endif

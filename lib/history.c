@@ -1,0 +1,94 @@
+/* history.c: errbot's cmd_history: per person, the last BOT_HISTORY_MAX
+ * (command, args) pairs, an identical pair moved to the end. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot.h"
+#include "dispatch.h"
+
+struct bot_history {
+	jv people;   /* person -> [[name, args], ...], oldest first */
+};
+
+struct bot_history *bot_history_new(void)
+{
+	struct bot_history *h = calloc(1, sizeof *h);
+	if (!h)
+		abort();
+	h->people = jv_object();
+	return h;
+}
+
+void bot_history_free(struct bot_history *h)
+{
+	if (!h)
+		return;
+	jv_free(h->people);
+	free(h);
+}
+
+static jv entries(const struct bot_history *h, const char *person)
+{
+	jv e = jv_object_get(jv_copy(h->people), jv_string(person ? person : ""));
+	if (jv_get_kind(e) != JV_KIND_ARRAY) {
+		jv_free(e);
+		return jv_array();
+	}
+	return e;
+}
+
+void bot_history_add(struct bot_history *h, const char *person, const char *name,
+                     const char *args)
+{
+	jv pair = JV_ARRAY(jv_string(name), jv_string(args ? args : ""));
+	jv old = entries(h, person), kept = jv_array();
+	jv_array_foreach(old, i, e) {
+		if (jv_equal(jv_copy(e), jv_copy(pair)))
+			jv_free(e);
+		else
+			kept = jv_array_append(kept, e);
+		(void)i;
+	}
+	jv_free(old);
+	kept = jv_array_append(kept, pair);
+	int n = jv_array_length(jv_copy(kept));
+	if (n > BOT_HISTORY_MAX)
+		kept = jv_array_slice(kept, n - BOT_HISTORY_MAX, n);
+	h->people = jv_object_set(h->people, jv_string(person ? person : ""), kept);
+}
+
+int bot_history_get(const struct bot_history *h, const char *person, long n,
+                    const char **name, const char **args)
+{
+	jv e = entries(h, person);
+	long len = jv_array_length(jv_copy(e));
+	long idx = n < 0 ? len - 1 : n == 0 ? 0 : len - n;
+	int ok = len > 0 && n >= -1 && idx >= 0 && idx < len;
+	if (ok) {
+		/* the strings live in h->people, which keeps them */
+		jv pair = jv_array_get(jv_copy(e), (int)idx);
+		jv a = jv_array_get(jv_copy(pair), 0), b = jv_array_get(pair, 1);
+		*name = jv_string_value(a);
+		*args = jv_string_value(b);
+		jv_free(a);
+		jv_free(b);
+	}
+	jv_free(e);
+	return ok;
+}
+
+jv bot_history_text(const struct bot_history *h, const char *person, const char *prefix)
+{
+	jv e = entries(h, person), text = jv_string("");
+	int len = jv_array_length(jv_copy(e));
+	jv_array_foreach(e, i, pair) {
+		jv a = jv_array_get(jv_copy(pair), 0), b = jv_array_get(pair, 1);
+		text = jv_string_append_str(text, i ? "\n" : "");
+		text = jv_string_concat(text, jv_string_fmt("%2d:%s%s %s", len - i, prefix,
+		                                            jv_string_value(a), jv_string_value(b)));
+		jv_free(a);
+		jv_free(b);
+	}
+	jv_free(e);
+	return text;
+}

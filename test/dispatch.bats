@@ -1,0 +1,553 @@
+#!/usr/bin/env bats
+# bot-dispatch against a real plugin folder: errbot's command handling,
+# access control, built-ins, jq rules, and hostile input.
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+
+ROOT=${BOT_ROOT:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)}
+
+# A direct message from @bob (as bot-listen -b text writes it).
+dm() {
+	jq -cn --arg b "$1" --arg id "${2:-1}" '{type:"message",id:$id,backend:"text",
+		from:{kind:"person",id:"@bob",person:"@bob",nick:"bob"},
+		to:{kind:"person",id:"@bot",person:"@bot",nick:"bot"},body:$b,
+		is_direct:true,is_group:false,is_threaded:false}'
+}
+
+# A message in #ops from bob as an occupant (aclattr as the text backend).
+room() {
+	jq -cn --arg b "$1" --arg id "${2:-1}" --arg who "${3:-bob}" '{type:"message",id:$id,
+		backend:"text",
+		from:{kind:"occupant",id:("#ops/"+$who),room:"#ops",nick:$who,person:("@"+$who),
+		      aclattr:("@"+$who)},
+		to:{kind:"room",id:"#ops"},body:$b,is_direct:false,is_group:true,is_threaded:false}'
+}
+
+bodies() { jq -r 'select(.type=="message") | .body'; }
+
+setup_file() {
+	P="$BATS_FILE_TMPDIR/plugins"
+	mkdir -p "$P" "$BATS_FILE_TMPDIR/other" "$BATS_FILE_TMPDIR/outside"
+	plugin() { cat > "$P/$1"; chmod +x "$P/$1"; }
+	plugin args <<-'EOF'
+	#!/bin/sh
+	# help: Show each argument in brackets
+	# usage: args [WORD...]
+	for a in "$@"; do printf '[%s]' "$a"; done
+	echo
+	EOF
+	plugin env <<-'EOF'
+	#!/bin/sh
+	# help: Show the environment
+	env | sort
+	EOF
+	plugin stdin <<-'EOF'
+	#!/bin/sh
+	jq -r '"id=\(.id) body=\(.body)"'
+	EOF
+	plugin events <<-'EOF'
+	#!/bin/sh
+	echo '{"type":"message","body":"from fd 3"}' >&3
+	echo '{"type":"reaction","action":"added","reaction_name":"ok","reacted_to":{"id":"x"}}' >&3
+	echo 'not json' >&3
+	echo stdout reply
+	echo 'to the log' >&2
+	EOF
+	plugin fail <<-'EOF'
+	#!/bin/sh
+	echo 'partial output'
+	echo 'a secret stack trace' >&2
+	exit 3
+	EOF
+	plugin sleep <<-'EOF'
+	#!/bin/sh
+	sleep "$1"
+	echo "slept $1"
+	EOF
+	plugin forker <<-'EOF'
+	#!/bin/sh
+	# a child and a grandchild that ignore SIGTERM and outlive us
+	trap '' TERM
+	( trap '' TERM; sleep 300; echo late > "$1" ) &
+	sleep 300
+	EOF
+	plugin big <<-'EOF'
+	#!/bin/sh
+	head -c 100000000 /dev/zero | tr '\0' x
+	EOF
+	plugin nostdin <<-'EOF'
+	#!/bin/sh
+	echo never read
+	EOF
+	plugin closeout <<-'EOF'
+	#!/bin/sh
+	exec >&-
+	sleep 0.2
+	EOF
+	plugin deploy <<-'EOF'
+	#!/bin/sh
+	# help: Deploy
+	echo "deploy: $*"
+	EOF
+	plugin deploy_status <<-'EOF'
+	#!/bin/sh
+	# help: Deployment status
+	echo "deploy_status: $*"
+	EOF
+	plugin restart <<-'EOF'
+	#!/bin/sh
+	# help: Restart the service
+	# admin-only: yes
+	echo restarted
+	EOF
+	plugin secret <<-'EOF'
+	#!/bin/sh
+	# help: Not listed
+	# hidden: yes
+	echo hush
+	EOF
+	plugin echo <<-'EOF'
+	#!/bin/sh
+	echo "plugin echo: $*"
+	EOF
+	plugin .hidden <<-'EOF'
+	#!/bin/sh
+	echo "hidden ran"
+	EOF
+	printf '#!/bin/sh\necho "outside ran"\n' > "$BATS_FILE_TMPDIR/outside/evil"
+	chmod +x "$BATS_FILE_TMPDIR/outside/evil"
+	ln -s "$BATS_FILE_TMPDIR/outside/evil" "$P/evil"
+	ln -s ../plugins/deploy "$P/alias"
+	printf '#!/bin/sh\necho no\n' > "$P/notexec"
+	mkdir "$P/adir"
+	# a command in C, built here
+	cat > "$BATS_FILE_TMPDIR/cplug.c" <<-'EOF'
+	#include <fcntl.h>
+	#include <stdio.h>
+	#include <stdlib.h>
+	int main(int argc, char **argv)
+	{
+		char buf[65536];
+		size_t n = fread(buf, 1, sizeof buf - 1, stdin);
+		buf[n] = 0;
+		printf("C %s argc=%d", getenv("BOT_COMMAND"), argc);
+		for (int i = 1; i < argc; i++)
+			printf(" <%s>", argv[i]);
+		printf(" fds:");
+		for (int fd = 0; fd < 1024; fd++)
+			if (fcntl(fd, F_GETFD) != -1)
+				printf(" %d", fd);
+		printf(" stdin=%zu\n", n);
+		return 0;
+	}
+	EOF
+	cc -o "$P/cplug" "$BATS_FILE_TMPDIR/cplug.c"
+	printf 'help: A command in C\nusage: cplug ARGS\n' > "$P/cplug.help"
+	export P
+}
+
+disp() { bot-dispatch -d "$P" "$@"; }
+
+# --- finding commands -------------------------------------------------------
+
+@test "!echo: the built-in says the arguments back; no arguments, no reply" {
+	run -0 bash -c "{ $(declare -f dm); dm '!echo hello  world'; dm '!echo'; } | bot-dispatch | jq -c ."
+	assert_output '{"type":"message","to":{"kind":"person","id":"@bob","person":"@bob","nick":"bob"},"from":{"kind":"person","id":"@bot","person":"@bot","nick":"bot"},"body":"hello  world","backend":"text","in_reply_to":"1"}'
+}
+
+@test "prefix: only prefixed text is a command; --prefix changes it" {
+	run -0 bash -c "$(declare -f dm); { dm 'echo no'; dm '!echo yes'; dm '?echo q'; } | bot-dispatch | jq -r .body"
+	assert_output "yes"
+	run -0 bash -c "{ $(declare -f dm); dm '!echo no'; dm '?echo q'; } | bot-dispatch --prefix '?' | jq -r .body"
+	assert_output "q"
+}
+
+@test "alternative prefixes: separators once each, longest wins, word boundary, case" {
+	inputs() { { dm 'Err echo 1'; dm 'Err, echo 2'; dm 'Errbot: echo 3'; dm 'Err!echo 4';
+	         dm 'Erroneous idea'; dm 'err echo 6'; dm 'Err:,echo 7'; }; }
+	run -0 bash -c "$(declare -f dm inputs); inputs | bot-dispatch -a Err -a Errbot | jq -r .body"
+	assert_output $'1\n2\n3\n4\n7'
+	run -0 bash -c "$(declare -f dm inputs); inputs | bot-dispatch -a Err -a Errbot --alt-prefix-caseless | jq -r .body"
+	assert_output $'1\n2\n3\n4\n6\n7'
+}
+
+@test "prefix optional in a direct chat, not in a room; not found there too" {
+	run -0 bash -c "$(declare -f dm room); { dm 'echo dm'; room 'echo room'; dm 'hello there'; } |
+		bot-dispatch --prefix-optional | jq -r .body"
+	assert_output $'dm\nCommand "hello" / "hello there" not found.\n\nDid you mean "!help" ?'
+}
+
+@test "multi-word commands: the longest _-joined name wins, the _ form works" {
+	run -0 bash -c "$(declare -f dm); { dm '!deploy status web'; dm '!deploy web'; dm '!deploy_status x';
+		dm '!deploy  status  a   b'; } | bot-dispatch -j 1 -d '$P' | jq -r .body"
+	assert_output $'deploy_status: web\ndeploy: web\ndeploy_status: x\ndeploy_status: a b'
+}
+
+@test "not found: errbot's text with sorted suggestions; silent with --suppress-not-found" {
+	run -0 bash -c "$(declare -f dm); { dm '!hlep'; dm '!foo bar baz'; dm '!'; dm '!deploy_stat x'; } |
+		bot-dispatch -j 1 -d '$P' | jq -c .body"
+	assert_output - <<-'EOF'
+	"Command \"hlep\" not found.\n\nDid you mean \"!help\" or \"!sleep\" ?"
+	"Command \"foo\" / \"foo bar\" not found."
+	"Command \"\" not found."
+	"Command \"deploy_stat\" / \"deploy_stat x\" not found.\n\nDid you mean \"!deploy status\" or \"!deploy\" ?"
+	EOF
+	run -0 bash -c "$(declare -f dm); dm '!hlep' | bot-dispatch --suppress-not-found"
+	assert_output ""
+}
+
+@test "room chatter is never a command and never gets not found" {
+	run -0 bash -c "$(declare -f room); room 'hello all' | bot-dispatch"
+	assert_output ""
+}
+
+@test "delayed (backlog) messages are never commands" {
+	run -0 bash -c "$(declare -f dm); dm '!echo old' | jq -c '.delayed=true' | bot-dispatch"
+	assert_output ""
+}
+
+# --- the plugin contract ----------------------------------------------------
+
+@test "argv: POSIX quoting, no expansion; shell metacharacters printed literally" {
+	run -0 bash -c "$(declare -f dm); { dm '!args a \"b c\" '\''d e'\'' f\\ g'; dm '!args \$(id) \`id\` \$HOME ~ *';
+		dm '!args ; rm -rf / && echo pwned | cat'; dm '!args “smart quotes” —flag'; } |
+		bot-dispatch -j 1 -d '$P' | jq -r .body"
+	assert_output - <<-'EOF'
+	[a][b c][d e][f g]
+	[$(id)][`id`][$HOME][~][*]
+	[;][rm][-rf][/][&&][echo][pwned][|][cat]
+	[smart quotes][--flag]
+	EOF
+}
+
+@test "an unterminated quote: errbot's parse error reply, nothing runs" {
+	run -0 bash -c "$(declare -f dm); dm '!args \"open' | bot-dispatch -d '$P' | jq -c '[.type, .body // .code]'"
+	assert_output $'["message","Sorry, I couldn\'t parse your arguments. No closing quotation"]\n["error","bad_arguments"]'
+}
+
+@test "the event on stdin, a clean environment with BOT_* variables, --env" {
+	run -0 bash -c "$(declare -f room); room '!stdin' m7 | bot-dispatch -d '$P' | jq -r .body"
+	assert_output "id=m7 body=!stdin"
+	run -0 bash -c "$(declare -f room); room '!env  x  y ' m8 | SECRET_TOKEN=t0k FOO=bar bot-dispatch -d '$P' | jq -r .body"
+	assert_line "BOT_COMMAND=env"
+	assert_line "BOT_ARGS=x  y"
+	assert_line "BOT_FROM=#ops/bob"
+	assert_line "BOT_FROM_NICK=bob"
+	assert_line "BOT_ROOM=#ops"
+	assert_line "BOT_TO=#ops"
+	assert_line "BOT_BACKEND=text"
+	assert_line "BOT_MESSAGE_ID=m8"
+	assert_line "BOT_IS_DIRECT=0"
+	assert_line "BOT_EVENTS_FD=3"
+	refute_output --partial "t0k"
+	refute_output --partial "FOO"
+	run -0 bash -c "$(declare -f dm); dm '!env' | FOO=bar bot-dispatch -d '$P' --env FOO | jq -r .body"
+	assert_line "FOO=bar"
+	assert_line "BOT_IS_DIRECT=1"
+}
+
+@test "a command in C: argv, fds 0-3 only, the event on stdin, help from a sidecar" {
+	run -0 bash -c "$(declare -f dm); dm '!cplug one \"two three\"' | bot-dispatch -d '$P' | jq -r .body"
+	assert_output --regexp '^C cplug argc=3 <one> <two three> fds: 0 1 2 3 stdin=[0-9]+$'
+	run -0 bash -c "$(declare -f dm); dm '!help cplug' | bot-dispatch -d '$P' | jq -r .body"
+	assert_output $'- **!cplug** - A command in C\nusage: cplug ARGS'
+}
+
+@test "fd 3 events are forwarded and aimed like a reply; stderr stays out of the chat" {
+	run -0 --separate-stderr bash -c "$(declare -f room); room '!events' | bot-dispatch -d '$P' | jq -c '[.type, .to.id, .body // .reaction_name // .code]'"
+	assert_line '["message","#ops","from fd 3"]'
+	assert_line '["reaction",null,"ok"]'
+	assert_line '["error",null,"bad_input"]'
+	assert_line '["message","#ops","stdout reply"]'
+	refute_output --partial "to the log"
+	[[ "$stderr" == *"to the log"* ]]
+}
+
+@test "a failing command: errbot's error reply and an error event with the original" {
+	run -0 --separate-stderr bash -c "$(declare -f dm); dm '!fail' m9 | bot-dispatch -d '$P' | jq -c '[.type, .body // .code, .event.id]'"
+	assert_output $'["message","Computer says nooo. See logs for details:\\nfail: exited with status 3",null]\n["error","command_failed","m9"]'
+	refute_output --partial "secret stack"
+	refute_output --partial "partial output"
+}
+
+# --- names from chat --------------------------------------------------------
+
+@test "only a plain file name of the plugin folder can run" {
+	for name in '../../bin/sh' '.hidden' 'evil' 'adir' 'notexec' 'a/b' '/bin/sh' \
+	            "$(printf 'args\001')" 'args.x' '-x' 'cplug.help'; do
+		run -0 bash -c "$(declare -f dm); dm '!$name' | bot-dispatch -d '$P' | jq -r .body"
+		[[ "$output" == "Command \""*"\" not found."* ]] || { echo "ran: $name: $output"; false; }
+		refute_output --partial "ran"
+	done
+	run -0 bash -c "$(declare -f dm); jq -cn '{type:\"message\",from:\"@x\",to:{kind:\"person\",id:\"@bot\"},body:\"!args\u0000x\"}' | bot-dispatch -d '$P' | jq -r .body"
+	refute_output --partial "["
+	run -0 bash -c "$(declare -f dm); dm '!alias x' | bot-dispatch -d '$P' | jq -r .body"
+	assert_output "deploy: x"
+}
+
+# --- concurrency and limits -------------------------------------------------
+
+@test "a slow command holds up neither other events nor others' replies" {
+	run -0 bash -c "$(declare -f dm); { dm '!sleep 2' 1; dm '!echo quick' 2; dm '!sleep 0.1' 3; } |
+		bot-dispatch -d '$P' | jq -r .body"
+	assert_output $'quick\nslept 0.1\nslept 2'
+}
+
+@test "--jobs 1 keeps the order of the answers, built-ins included" {
+	run -0 bash -c "$(declare -f dm); { dm '!sleep 0.3' 1; dm '!echo second' 2; dm '!nosuch' 3; dm '!sleep 0.1' 4; } |
+		bot-dispatch -j 1 -d '$P' | jq -r .body"
+	assert_output $'slept 0.3\nsecond\nCommand "nosuch" not found.\nslept 0.1'
+}
+
+@test "--timeout kills the whole process group, even children that ignore SIGTERM" {
+	mark="$BATS_TEST_TMPDIR/late"
+	start=$(date +%s)
+	run -0 --separate-stderr bash -c "$(declare -f dm); dm '!forker $mark' | bot-dispatch -d '$P' --timeout 1 | jq -c '[.type, .body // .code]'"
+	[ $(( $(date +%s) - start )) -le 5 ]
+	assert_output $'["message","Computer says nooo. See logs for details:\\nforker: timed out"]\n["error","command_failed"]'
+	! pgrep -f "sleep 300" >/dev/null
+	[ ! -e "$mark" ]
+}
+
+@test "a command writing 100 MB: the reply is cut at --max-output, memory stays bounded" {
+	run -0 --separate-stderr bash -c "$(declare -f dm); dm '!big' | command time -f '%M' -o '$BATS_TEST_TMPDIR/rss' bot-dispatch -d '$P' --max-output 1000 | jq -r '.body | length'"
+	assert_output "1000"
+	[ "$(cat "$BATS_TEST_TMPDIR/rss")" -lt 30000 ]   # kB
+	[[ "$stderr" == *"big: output over"* ]]
+}
+
+@test "a command that never reads stdin, even a large event, and one that closes stdout early" {
+	head -c 300000 /dev/zero | tr '\0' y > "$BATS_TEST_TMPDIR/big"
+	{ jq -cn --rawfile x "$BATS_TEST_TMPDIR/big" '{type:"message",id:"1",from:"@bob",
+		to:{kind:"person",id:"@bot"},body:"!nostdin",extras:{x:$x}}'; dm '!closeout' 2; dm '!echo after' 3; } \
+		> "$BATS_TEST_TMPDIR/in"
+	run -0 bash -c "bot-dispatch -j 1 -d '$P' --timeout 5 < '$BATS_TEST_TMPDIR/in' | jq -r '.body // .code'"
+	assert_output $'never read\nafter'
+}
+
+@test "arguments past 64 KiB are refused before anything runs" {
+	{ printf '!args '; head -c 300000 /dev/zero | tr '\0' y; } > "$BATS_TEST_TMPDIR/body"
+	jq -cn --rawfile b "$BATS_TEST_TMPDIR/body" '{type:"message",id:"1",from:"@bob",
+		to:{kind:"person",id:"@bot"},body:$b}' > "$BATS_TEST_TMPDIR/in"
+	run -0 bash -c "bot-dispatch -d '$P' < '$BATS_TEST_TMPDIR/in' | jq -c '[.type, .body // .code]'"
+	assert_output $'["message","Sorry, I couldn\'t parse your arguments. Too long: 300000 bytes, at most 65536."]\n["error","bad_arguments"]'
+}
+
+@test "a burst of 1,000 commands: every one answered, once" {
+	jq -cn 'range(1; 1001) | {type: "message", id: tostring, from: {kind: "person", id: "@bob"},
+		to: {kind: "person", id: "@bot"}, body: "!args \(.)"}' > "$BATS_TEST_TMPDIR/in"
+	run -0 bash -c "bot-dispatch -d '$P' -j 50 < '$BATS_TEST_TMPDIR/in' | jq -r .body | sort -u | wc -l"
+	assert_output "1000"
+	run -0 bash -c "bot-dispatch -d '$P' -j 50 < '$BATS_TEST_TMPDIR/in' | jq -r .in_reply_to | sort -n | uniq | wc -l"
+	assert_output "1000"
+}
+
+# --- replies ----------------------------------------------------------------
+
+@test "replies go where build_reply sends them: room with mention, person, thread" {
+	run -0 bash -c "$(declare -f room); room '!echo r' | bot-dispatch | jq -c '[.to.id, .mention.id]'"
+	assert_output '["#ops","#ops/bob"]'
+	run -0 bash -c "$(declare -f room); room '!echo r' | bot-dispatch --no-nick-prefix | jq -c '[.to.id, .mention]'"
+	assert_output '["#ops",null]'
+	run -0 bash -c "$(declare -f room); room '!echo t' | jq -c '.parent={id:\"p0\"}' | bot-dispatch | jq -c '[.to.id, .parent.id]'"
+	assert_output '["#ops","p0"]'
+}
+
+@test "divert to private and to thread, by command name" {
+	run -0 bash -c "$(declare -f room); { room '!echo a' 1; room '!whoami' 2; room '!nosuch' 3; } |
+		bot-dispatch -j 1 --divert-to-private echo --divert-to-thread whoami | jq -c '[.to.id, .parent.id]'"
+	assert_output $'["#ops/bob",null]\n["#ops","2"]\n["#ops",null]'
+}
+
+# --- built-ins --------------------------------------------------------------
+
+@test "whoami: errbot's table" {
+	run -0 bash -c "$(declare -f room); room '!whoami' | bot-dispatch --no-nick-prefix | jq -r .body"
+	assert_output - <<-'EOF'
+	| key      | value
+	| -------- | --------
+	| person   | `@bob`
+	| nick     | `bob`
+	| fullname | `None`
+	| client   | `None`
+	| email    | `None`
+
+	`room` is #ops
+
+
+	- string representation is '#ops/bob'
+	- class is 'occupant'
+	EOF
+}
+
+@test "history per person, !! and !N recall, dedup; history itself is not kept" {
+	run -0 bash -c "$(declare -f dm room); { dm '!echo one'; dm '!echo two'; dm '!echo one'; room '!echo eve' 9 eve;
+		dm '!history'; dm '!!'; dm '!2'; dm '!0'; dm '!9'; dm '!history'; } | bot-dispatch -j 1 | jq -r .body"
+	assert_output - <<-'EOF'
+	one
+	two
+	one
+	eve
+	 2:!echo two
+	 1:!echo one
+	one
+	two
+	one
+	 2:!echo two
+	 1:!echo one
+	EOF
+}
+
+@test "history: empty says nothing" {
+	run -0 bash -c "$(declare -f dm); dm '!history' | bot-dispatch"
+	assert_output ""
+}
+
+@test "uptime and status: errbot's wording" {
+	run -0 bash -c "$(declare -f dm); { dm '!uptime'; dm '!status'; } | bot-dispatch -j 1 -d '$P' | jq -r .body"
+	assert_line --regexp "^I've been up for [0-9]+ seconds \\(since [A-Z][a-z]+, [A-Z][a-z]{2} [0-9]{2} at [0-9]{2}:[0-9]{2}\\)\\.$"
+	assert_line "## Yes I am alive..."
+	assert_line "**A**{:color='green'} | plugins"
+	assert_line --regexp "^Load [0-9.]+, [0-9.]+, [0-9.]+$"
+}
+
+@test "help: errbot's layout from plugin headers; help CMD; hidden; not defined" {
+	run -0 bash -c "$(declare -f dm); dm '!help' | bot-dispatch -d '$P' | jq -r .body"
+	assert_line "### All commands"
+	assert_line "**builtin**"
+	assert_line "**plugins**"
+	assert_line "- **!deploy status** - Deployment status"
+	assert_line "- **!args** - Show each argument in brackets"
+	assert_line "- **!stdin** - (undocumented)"
+	refute_output --partial "Not listed"
+	refute_output --partial "plugin echo"
+	run -0 bash -c "$(declare -f dm); { dm '!help args'; dm '!help beurk'; } | bot-dispatch -j 1 -d '$P' | jq -c .body"
+	assert_output $'"- **!args** - Show each argument in brackets\\nusage: args [WORD...]\\n"\n"That command is not defined."'
+}
+
+@test "a plugin overrides a built-in only with --override" {
+	run -0 bash -c "$(declare -f dm); dm '!echo x' | bot-dispatch -d '$P' | jq -r .body"
+	assert_output "x"
+	run -0 bash -c "$(declare -f dm); dm '!echo x' | bot-dispatch -d '$P' --override | jq -r .body"
+	assert_output "plugin echo: x"
+}
+
+@test "several plugin folders: the first that has a name wins" {
+	mkdir -p "$BATS_TEST_TMPDIR/first"
+	printf '#!/bin/sh\necho first\n' > "$BATS_TEST_TMPDIR/first/deploy"
+	chmod +x "$BATS_TEST_TMPDIR/first/deploy"
+	run -0 bash -c "$(declare -f dm); { dm '!deploy'; dm '!args z'; } | bot-dispatch -j 1 -d '$BATS_TEST_TMPDIR/first' -d '$P' | jq -r .body"
+	assert_output $'first\n[z]'
+}
+
+# --- access control ---------------------------------------------------------
+
+acl() { printf '%s\n' "$1" > "$BATS_TEST_TMPDIR/acl.json"; }
+
+@test "ACL: errbot's denial texts, a denied event, nothing runs, no history" {
+	acl '{"ACCESS_CONTROLS": {"args": {"allowusers": ["@alice"]}, "plugins:deploy*": {"allowmuc": false},
+	      "env": {"allowprivate": false}, "stdin": {"denyrooms": ["#o*"]},
+	      "echo": {"denyargs": ["*--force*"]}}}'
+	run -0 bash -c "$(declare -f dm room); { dm '!args x' 1; room '!deploy x' 2; dm '!env' 3; room '!stdin' 4;
+		dm '!echo --force' 5; dm '!echo ok' 6; dm '!history' 7; } |
+		bot-dispatch -j 1 -d '$P' --acl '$BATS_TEST_TMPDIR/acl.json' 2>/dev/null | jq -c '[.type, .body // .code, .to.id // .event.id]'"
+	assert_output - <<-'EOF'
+	["message","You're not allowed to access this command from this user","@bob"]
+	["error","denied","1"]
+	["message","You're not allowed to access this command from a chatroom","#ops"]
+	["error","denied","2"]
+	["message","You're not allowed to access this command via private message to me","@bob"]
+	["error","denied","3"]
+	["message","You're not allowed to access this command from this room","#ops"]
+	["error","denied","4"]
+	["message","You're not allowed to access this command using the provided arguments","@bob"]
+	["error","denied","5"]
+	["message","ok","@bob"]
+	["message"," 1:!echo ok","@bob"]
+	EOF
+}
+
+@test "ACL: admin-only commands need --admin, and a direct chat unless allowmuc" {
+	run -0 bash -c "$(declare -f dm room); { dm '!restart' 1; room '!restart' 2 admin; dm '!restart' 3; } |
+		bot-dispatch -j 1 -d '$P' --admin '@adm*' 2>/dev/null | jq -c '[.type, .body // .code]'"
+	assert_output - <<-'EOF'
+	["message","This command requires bot-admin privileges"]
+	["error","denied"]
+	["message","This command may only be issued through a direct message"]
+	["error","denied"]
+	["message","This command requires bot-admin privileges"]
+	["error","denied"]
+	EOF
+	acl '{"ACCESS_CONTROLS": {"restart": {"allowmuc": true}}, "BOT_ADMINS": ["@admin"]}'
+	run -0 bash -c "$(declare -f room); room '!restart' 2 admin | bot-dispatch -d '$P' --acl '$BATS_TEST_TMPDIR/acl.json' | jq -r .body"
+	assert_output "restarted"
+}
+
+@test "ACL: --hide-restricted-access denies silently; --hide-restricted-commands trims help" {
+	acl '{"ACCESS_CONTROLS_DEFAULT": {"allowusers": ["@alice"]}, "ACCESS_CONTROLS": {"help": {"allowusers": "*"}, "deploy*": {"allowusers": "*"}}}'
+	run -0 bash -c "$(declare -f dm); dm '!args' | bot-dispatch -d '$P' --acl '$BATS_TEST_TMPDIR/acl.json' --hide-restricted-access 2>/dev/null | jq -c '[.type, .code]'"
+	assert_output '["error","denied"]'
+	run -0 bash -c "$(declare -f dm); dm '!help' | bot-dispatch -d '$P' --acl '$BATS_TEST_TMPDIR/acl.json' --hide-restricted-commands | jq -r .body"
+	assert_line "- **!deploy** - Deploy"
+	assert_line "- **!help** - Returns a help string listing available options."
+	refute_output --partial "!args"
+	refute_output --partial "!echo"
+}
+
+@test "ACL: a file with an error is one line naming file and line; exit 78" {
+	acl $'{"ACCESS_CONTROLS": {\n "echo": {"allowusers": ["@a"]}\n "x": {}}}'
+	run -78 bot-dispatch --acl "$BATS_TEST_TMPDIR/acl.json" < /dev/null
+	assert_output "bot-dispatch: error: --acl: $BATS_TEST_TMPDIR/acl.json:3: Expected separator between values (column 4)"
+	acl '{"ACCESS_CONTROLS": {"echo": {"allowmuc": null, "allowuser": ["@a"]}}}'
+	run -78 bot-dispatch --acl "$BATS_TEST_TMPDIR/acl.json" < /dev/null
+	assert_output --partial 'ACCESS_CONTROLS: "echo": allowuser: unknown setting'
+	run -78 bot-dispatch --acl "$BATS_TEST_TMPDIR/missing.json" < /dev/null
+	assert_output --partial "missing.json: No such file or directory"
+}
+
+# --- jq rules ---------------------------------------------------------------
+
+@test "rules: -e and -f, bot.jq's reply and is_command, compiled once" {
+	printf 'select(is_command("ping")) | reply("pong " + args)\n' > "$BATS_TEST_TMPDIR/r.jq"
+	run -0 bash -c "$(declare -f dm room); { dm '!ping a b'; room 'hello'; room '!ping'; } |
+		bot-dispatch -e 'select(.body == \"hello\") | reply(\"hi\")' -f '$BATS_TEST_TMPDIR/r.jq' | jq -c '[.to.id, .body]'"
+	assert_output $'["@bob","pong a b"]\n["#ops","hi"]\n["#ops","pong "]'
+}
+
+@test "rules: import \"bot\" as bot works; a rule's output is any event" {
+	run -0 bash -c "$(declare -f room); room 'nice' | bot-dispatch -e 'import \"bot\" as bot; select(.body==\"nice\") | bot::react(\"thumbsup\"), bot::reply_card({title:\"T\"})' | jq -c '[.type, .reaction_name // .title, .to.id]'"
+	assert_output $'["reaction","thumbsup",null]\n["card","T","#ops"]'
+}
+
+@test "rules: a runtime error is one line naming the rule and the input line; the stream goes on" {
+	run -0 --separate-stderr bash -c "{ echo '{\"type\":\"x\",\"n\":1}'; echo '{\"type\":\"x\",\"n\":\"a\"}'; echo '{\"type\":\"x\",\"n\":3}'; } |
+		bot-dispatch -e '{type:\"y\", n:(.n + 1)}' | jq -c '[.type, .n // .code]'"
+	assert_output $'["y",2]\n["error","rule_failed"]\n["y",4]'
+	[ "$stderr" = 'bot-dispatch: error: <stdin>:2: rule -e #1: string ("a") and number (1) cannot be added' ]
+}
+
+@test "rules: a compile error stops the start with jq's message (exit 78)" {
+	run -78 bot-dispatch -e '.x | $nope' < /dev/null
+	assert_output --partial '-e #1: $nope is not defined'
+}
+
+@test "a rule that answers an unknown command takes it: no not-found reply" {
+	run -0 bash -c "$(declare -f dm); dm '!ping' | bot-dispatch -e 'select(is_command(\"ping\")) | reply(\"pong\")' | jq -r .body"
+	assert_output "pong"
+}
+
+@test "--pass: events no command or rule consumed go on unchanged" {
+	run -0 bash -c "$(declare -f dm room); { room 'chatter' 1; dm '!echo x' 2; echo '{\"type\":\"presence\",\"identifier\":\"@a\",\"status\":\"away\"}'; } |
+		bot-dispatch --pass | jq -c '[.type, .body // .status, .id]'"
+	assert_output $'["message","chatter","1"]\n["message","x",null]\n["presence","away",null]'
+	run -0 bash -c "$(declare -f room); room 'chatter' | bot-dispatch"
+	assert_output ""
+}
+
+@test "--help lists every option; the man page documents each" {
+	run -0 bot-dispatch --help
+	for o in $(bot-dispatch --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+		grep -q -- "${o#--}" "$ROOT/doc/bot-dispatch.1" || { echo "undocumented: $o"; false; }
+	done
+}
