@@ -4,6 +4,7 @@
  * rule); a secret never comes from the command line. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,13 @@ static int store(struct parse *ps, const struct bot_option *o, const char *val,
 		long n = strtol(val, &end, 10);
 		if (errno || end == val || *end) {
 			*err = bot_fail("%s: --%s: expected a whole number, got '%s'", origin, o->name, val);
+			return -1;
+		}
+		/* Every number setting is a count, a size or seconds: a negative
+		 * one would turn into a huge size_t, a huge one overflow an int. */
+		if (n < 0 || n > INT_MAX) {
+			*err = bot_fail("%s: --%s: expected a whole number from 0 to %d, got '%s'",
+			                origin, o->name, INT_MAX, val);
 			return -1;
 		}
 		v = jv_number((double)n);

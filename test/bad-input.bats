@@ -216,3 +216,12 @@ printf "{\"type\":\"message\",\"body\":\"e\377\"}\n{\"type\":\"message\",\"body\
 	assert_equal "$status" 78
 	assert_equal "$stderr" "bot-send: error: $conf:2: 'b@d' is not a setting name (letters, digits and -)"
 }
+
+@test "a negative or huge number setting is refused, never read as a huge size" {
+	run --separate-stderr bot-dispatch --max-output -1 < /dev/null
+	assert_equal "$status" 64
+	assert_equal "$stderr" "bot-dispatch: error: command line: --max-output: expected a whole number from 0 to 2147483647, got '-1'"
+	BOT_MAX_LINE=99999999999 run --separate-stderr bot-send < /dev/null
+	assert_equal "$status" 78
+	assert_equal "$stderr" "bot-send: error: BOT_MAX_LINE: --max-line: expected a whole number from 0 to 2147483647, got '99999999999'"
+}

@@ -145,3 +145,43 @@ upstream_of_head() {
 	assert_output --partial "--timeout SECONDS"
 	assert_output --regexp "give up on one request after SECONDS.*default: 30"
 }
+
+# Run "$@" with stdin and stdout one end of a socketpair (as inetd, socat or
+# a terminal give it), send N lines, read only after a second; prints
+# "<lines back> <exit status>".
+socket_run() {
+	python3 - "$@" <<'PY'
+import socket, subprocess, sys, threading, time
+n = int(sys.argv[1])
+a, b = socket.socketpair()
+p = subprocess.Popen(sys.argv[2:], stdin=b, stdout=b, stderr=subprocess.DEVNULL)
+b.close()
+def feed():
+    try:
+        for i in range(n):
+            a.sendall(b'{"type":"message","to":"#ops","body":"m%d"}\n' % i)
+        a.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+t = threading.Thread(target=feed)
+t.start()
+time.sleep(1)
+got = b""
+while True:
+    d = a.recv(65536)
+    if not d:
+        break
+    got += d
+t.join()
+print(got.count(b"\n"), p.wait())
+PY
+}
+
+@test "stdin and stdout one socket, read slowly: bot-dispatch waits for it and loses nothing" {
+	# bot-dispatch makes stdin non-blocking, which makes that socket's
+	# stdout non-blocking too: a full buffer must mean wait, not fail
+	run socket_run 100000 bot-dispatch --pass
+	assert_output "100000 0"
+	run socket_run 20000 bot-send --text-output /dev/null
+	assert_output "20000 0"
+}
