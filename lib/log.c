@@ -27,8 +27,9 @@ void bot_init(const char *argv0)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* Format into one line: newlines and other controls in the text are shown
- * escaped so that one message stays one line. */
+/* Format into one line: newlines and other controls (C0, DEL, C1) in the
+ * text are shown escaped, so that one message stays one line and text from
+ * the network cannot drive the terminal. */
 static void log_line(const char *level, const char *fmt, va_list ap)
 {
 	char msg[2048], line[2400];
@@ -111,7 +112,11 @@ const char *bot_oneline(char *buf, size_t n, const char *s, size_t len)
 			k = (size_t)snprintf(esc, sizeof esc, "\\r");
 		else if (c < 0x20 || c == 0x7f)
 			k = (size_t)snprintf(esc, sizeof esc, "\\x%02x", c);
-		else {
+		else if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+		         (unsigned char)s[i + 1] <= 0x9f) {
+			/* U+0080..U+009F: C1 controls (U+009B is CSI to a terminal) */
+			k = (size_t)snprintf(esc, sizeof esc, "\\u%04x", (unsigned char)s[++i]);
+		} else {
 			esc[0] = (char)c;
 			k = 1;
 		}
