@@ -6,6 +6,8 @@ load helpers/hostile
 
 NEXT='{"type":"message","to":"#ops","body":"next"}'
 
+teardown() { stop_fake; }
+
 # {"type":"message",...,"x":[[[...]]]} nested N deep.
 nested_line() {
 	python3 -c 'import sys; n = int(sys.argv[1]); print("{\"type\":\"message\",\"to\":\"#ops\",\"x\":" + "[" * n + "]" * n + "}")' "$1"
@@ -224,4 +226,26 @@ printf "{\"type\":\"message\",\"body\":\"e\377\"}\n{\"type\":\"message\",\"body\
 	BOT_MAX_LINE=99999999999 run --separate-stderr bot-send < /dev/null
 	assert_equal "$status" 78
 	assert_equal "$stderr" "bot-send: error: BOT_MAX_LINE: --max-line: expected a whole number from 0 to 2147483647, got '99999999999'"
+}
+
+@test "a config file with a NUL byte or invalid UTF-8 is refused, naming the line, not half read" {
+	conf=$BATS_TEST_TMPDIR/config
+	printf 'prefix = ?\n\njobs = 2\0\nprefix = !\n' > "$conf"
+	run --separate-stderr bot-dispatch -c "$conf" < /dev/null
+	assert_equal "$status" 78
+	assert_equal "$stderr" "bot-dispatch: error: $conf:3: a NUL byte"
+	printf 'prefix = \xff\n' > "$conf"
+	run --separate-stderr bot-dispatch -c "$conf" < /dev/null
+	assert_equal "$status" 78
+	assert_equal "$stderr" "bot-dispatch: error: $conf:1: not UTF-8"
+}
+
+@test "a hostile server's answer cannot drive the terminal through stderr" {
+	fake_http '{"responses": [{"status": 500, "body": {"error": "a\u001b]0;owned\u0007b\u009b2Jc\r\nd"}}]}'
+	BOT_WEBHOOK_URL="http://127.0.0.1:$FAKE_PORT/hook" bot-send -b webhook --to '#ops' hi > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" || true
+	stop_fake
+	assert_equal "$(wc -l < "$BATS_TEST_TMPDIR/err")" 1
+	no_match '\x1b|\x07|\xc2[\x80-\x9f]|\r' "$BATS_TEST_TMPDIR/err"
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output --partial 'HTTP 500: a\x1b]0;owned\x07b\u009b2Jc\r\nd'
 }
