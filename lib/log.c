@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "bot.h"
@@ -14,7 +15,7 @@ int bot_verbosity = 1;
 
 /* Make sure fds 0-2 are open, so that a file we open never becomes
  * stdout by accident; ignore SIGPIPE so a vanished reader is an EPIPE we
- * can report, not a silent death. */
+ * can report, not a silent death; keep secrets out of core dumps. */
 void bot_init(const char *argv0)
 {
 	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
@@ -25,6 +26,9 @@ void bot_init(const char *argv0)
 			if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
 				_exit(BOT_EX_IOERR);
 	signal(SIGPIPE, SIG_IGN);
+	/* Secrets live in this process: no core dump, and no other process of
+	 * the same user (a plugin) may read /proc/PID/environ or ptrace it. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 /* Format into one line: newlines and other controls (C0, DEL, C1) in the
