@@ -163,22 +163,45 @@ msg_for() { dm_msg "!$1"; }
 	assert_equal "$(jq -r .body "$BATS_TEST_TMPDIR/out")" 314572800
 }
 
-@test "--limit-processes stops a plugin that forks past it (RLIMIT_NPROC: checked as an unprivileged user)" {
-	# RLIMIT_NPROC counts the user's processes and does not bind root, so
-	# as root the test runs bot-dispatch as nobody, from a folder nobody reads.
-	NOBODY_DIR=$(mktemp -d /tmp/botpipe-nproc.XXXXXX)
+# An unprivileged run: RLIMIT_NPROC and /proc permissions do not bind root,
+# so as root bot-dispatch runs as nobody, from a folder nobody can read.
+# Sets NOBODY_DIR (the plugin folder) and AS (the command prefix).
+nobody_setup() {
+	NOBODY_DIR=$(mktemp -d /tmp/botpipe-nobody.XXXXXX)
 	chmod 755 "$NOBODY_DIR"
-	printf '%s\n' '#!/bin/sh' 'n=0' 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & n=$((n + 1)); done 2>/dev/null' 'echo started $n' > "$NOBODY_DIR/forks"
-	chmod 755 "$NOBODY_DIR/forks"
-	as=""
+	AS=""
 	if [ "$(id -u)" -eq 0 ]; then
-		as="setpriv --reuid=65534 --regid=65534 --clear-groups"
+		AS="setpriv --reuid=65534 --regid=65534 --clear-groups"
 	fi
-	msg_for forks | HOME=$NOBODY_DIR XDG_CONFIG_HOME=$NOBODY_DIR $as "$(command -v bot-dispatch)" -d "$NOBODY_DIR" --limit-processes 3 > "$BATS_TEST_TMPDIR/out" 2>/dev/null
+}
+nobody_plugin() {
+	printf '%s\n' '#!/bin/sh' "$2" > "$NOBODY_DIR/$1"
+	chmod 755 "$NOBODY_DIR/$1"
+}
+dispatch_as_nobody() {
+	HOME=$NOBODY_DIR XDG_CONFIG_HOME=$NOBODY_DIR $AS "$(command -v bot-dispatch)" -d "$NOBODY_DIR" "$@"
+}
+
+@test "--limit-processes stops a plugin that forks past it (RLIMIT_NPROC, as an unprivileged user)" {
+	nobody_setup
+	nobody_plugin forks 'n=0
+for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & n=$((n + 1)); done 2>/dev/null
+echo started $n'
+	msg_for forks | dispatch_as_nobody --limit-processes 3 > "$BATS_TEST_TMPDIR/out" 2>/dev/null
 	run jq -r 'select(.type=="error") | .message' "$BATS_TEST_TMPDIR/out"
 	assert_output --regexp '^forks: exited with status [0-9]+$'
-	msg_for forks | HOME=$NOBODY_DIR XDG_CONFIG_HOME=$NOBODY_DIR $as "$(command -v bot-dispatch)" -d "$NOBODY_DIR" > "$BATS_TEST_TMPDIR/out" 2>/dev/null
+	msg_for forks | dispatch_as_nobody > "$BATS_TEST_TMPDIR/out" 2>/dev/null
 	assert_equal "$(jq -r .body "$BATS_TEST_TMPDIR/out")" "started 10"
+}
+
+@test "a plugin cannot read bot-dispatch's environment through /proc/PPID/environ, nor ptrace it" {
+	nobody_setup
+	nobody_plugin peek 'if tr "\0" "\n" < /proc/$PPID/environ; then :; else echo unreadable; fi
+grep -q "^TracerPid" /proc/$PPID/status && echo status-ok'
+	msg_for peek | BOT_WEBHOOK_URL="http://x/$TOK" dispatch_as_nobody > "$BATS_TEST_TMPDIR/out" 2>/dev/null
+	jq -r .body "$BATS_TEST_TMPDIR/out" > "$BATS_TEST_TMPDIR/body"
+	no_token "$BATS_TEST_TMPDIR/body"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/body")" $'unreadable\nstatus-ok'
 }
 
 @test "on timeout the plugin's whole process group is killed, children included" {
