@@ -4,6 +4,7 @@
  * rule); a secret never comes from the command line. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,13 @@ static int store(struct parse *ps, const struct bot_option *o, const char *val,
 		long n = strtol(val, &end, 10);
 		if (errno || end == val || *end) {
 			*err = bot_fail("%s: --%s: expected a whole number, got '%s'", origin, o->name, val);
+			return -1;
+		}
+		/* Every number setting is a count, a size or seconds: a negative
+		 * one would turn into a huge size_t, a huge one overflow an int. */
+		if (n < 0 || n > INT_MAX) {
+			*err = bot_fail("%s: --%s: expected a whole number from 0 to %d, got '%s'",
+			                origin, o->name, INT_MAX, val);
 			return -1;
 		}
 		v = jv_number((double)n);
@@ -216,6 +224,25 @@ static char *trim(char *s)
 	return s;
 }
 
+/* A NUL would end the text early and the rest be ignored silently;
+ * invalid UTF-8 would become U+FFFD in a value.  Refuse both, naming the
+ * line. */
+static int check_text(const char *path, const char *text, size_t len, jv *err)
+{
+	const char *p = text, *end = text + len;
+	for (int line = 1; p < end; line++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		int nul = memchr(p, 0, n) != NULL;
+		if (nul || !bot_utf8_valid(p, n)) {
+			*err = bot_fail("%s:%d: %s", path, line, nul ? "a NUL byte" : "not UTF-8");
+			return -1;
+		}
+		p += n + 1;
+	}
+	return 0;
+}
+
 /* Parse "key = value", "key value" or "key"; [section] picks a profile.
  * Keys before any section apply to all profiles; the chosen profile's
  * keys come after them and so win. */
@@ -231,6 +258,10 @@ static int read_config(struct parse *ps, const char *path, const char *profile,
 		return -1;
 	}
 	ps->cfg->file = strdup(path);
+	if (check_text(path, text, len, err) < 0) {
+		free(text);
+		return -1;
+	}
 	jv global = jv_object(), chosen = jv_object();
 	const char *section = NULL;
 	int lineno = 0, rc = 0;

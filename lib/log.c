@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "bot.h"
@@ -14,7 +15,7 @@ int bot_verbosity = 1;
 
 /* Make sure fds 0-2 are open, so that a file we open never becomes
  * stdout by accident; ignore SIGPIPE so a vanished reader is an EPIPE we
- * can report, not a silent death. */
+ * can report, not a silent death; keep secrets out of core dumps. */
 void bot_init(const char *argv0)
 {
 	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
@@ -25,10 +26,14 @@ void bot_init(const char *argv0)
 			if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
 				_exit(BOT_EX_IOERR);
 	signal(SIGPIPE, SIG_IGN);
+	/* Secrets live in this process: no core dump, and no other process of
+	 * the same user (a plugin) may read /proc/PID/environ or ptrace it. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-/* Format into one line: newlines and other controls in the text are shown
- * escaped so that one message stays one line. */
+/* Format into one line: newlines and other controls (C0, DEL, C1) in the
+ * text are shown escaped, so that one message stays one line and text from
+ * the network cannot drive the terminal. */
 static void log_line(const char *level, const char *fmt, va_list ap)
 {
 	char msg[2048], line[2400];
@@ -111,7 +116,11 @@ const char *bot_oneline(char *buf, size_t n, const char *s, size_t len)
 			k = (size_t)snprintf(esc, sizeof esc, "\\r");
 		else if (c < 0x20 || c == 0x7f)
 			k = (size_t)snprintf(esc, sizeof esc, "\\x%02x", c);
-		else {
+		else if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+		         (unsigned char)s[i + 1] <= 0x9f) {
+			/* U+0080..U+009F: C1 controls (U+009B is CSI to a terminal) */
+			k = (size_t)snprintf(esc, sizeof esc, "\\u%04x", (unsigned char)s[++i]);
+		} else {
 			esc[0] = (char)c;
 			k = 1;
 		}

@@ -8,6 +8,7 @@
  * that carries the raw line, and one line on stderr.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -321,6 +322,16 @@ int bot_writer_flush(struct bot_writer *w)
 		ssize_t n = write(w->fd, w->buf + done, w->len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* A non-blocking fd (stdin and stdout one socket or terminal,
+		 * and the reader made it non-blocking): wait until it drains. */
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd pf = { .fd = w->fd, .events = POLLOUT };
+			if (poll(&pf, 1, -1) < 0 && errno != EINTR) {
+				w->err = errno;
+				break;
+			}
+			continue;
+		}
 		if (n < 0) {
 			w->err = errno;
 			break;

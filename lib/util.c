@@ -132,18 +132,24 @@ char *bot_slurp(const char *path, size_t max, size_t *len)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	size_t cap = 4096, n = 0;
+	/* one byte past max is read to tell "exactly max" from "more" */
+	size_t cap = max < 4096 ? max + 1 : 4096, n = 0;
 	char *buf = malloc(cap + 1);
+	if (!buf)
+		abort();
 	for (;;) {
 		if (n == cap) {
-			if (cap >= max) {
+			if (n > max) {
 				free(buf);
 				close(fd);
 				errno = EFBIG;
 				return NULL;
 			}
-			cap = cap * 2 > max ? max : cap * 2;
-			buf = realloc(buf, cap + 1);
+			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			char *b = realloc(buf, cap + 1);
+			if (!b)
+				abort();
+			buf = b;
 		}
 		ssize_t r = read(fd, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
@@ -160,6 +166,11 @@ char *bot_slurp(const char *path, size_t max, size_t *len)
 		n += (size_t)r;
 	}
 	close(fd);
+	if (n > max) {
+		free(buf);
+		errno = EFBIG;
+		return NULL;
+	}
 	buf[n] = 0;
 	if (len)
 		*len = n;

@@ -85,5 +85,11 @@ if [ -n "$bats_files" ]; then
 	bats --tap $bats_files > "$tmp/out" 2>&1
 	tally "$tmp/out" $? "bats"
 fi
+# Fuzz corpora: every seed and every input that once crashed a target is
+# replayed once, when clang and libFuzzer are here (test/fuzz/run.sh).
+if [ -z "${TESTS:-}" ] && sh test/fuzz/run.sh --have-tools; then
+	B=$B sh test/fuzz/run.sh --regress > "$tmp/out" 2>&1
+	tally "$tmp/out" $? "fuzz corpora"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
