@@ -118,10 +118,14 @@ static void prompt(struct text *t)
 }
 
 
-/* Identifiers: @name, #room, #room/name (errbot's text backend). */
+/* Identifiers: @name, #room, #room/name (errbot's text backend).  No
+ * spaces or control characters: an id may reach a line protocol. */
 static jv text_build_identifier(void *p, const char *s)
 {
 	(void)p;
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return bot_fail("An identifier for the Text backend has no spaces or control characters.");
 	const char *slash = strchr(s, '/');
 	if (s[0] == '@' && s[1] && !slash)
 		return bot_person(s, s + 1);
