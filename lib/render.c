@@ -470,6 +470,13 @@ static void w_text_cls(struct rstate *st, const char *s, size_t n, int base)
 			i++;
 			continue;
 		}
+		/* leading blanks would make markdown read a code block (raw
+		 * HTML is the only text that can start a line with them) */
+		if (st->line_empty && (c == ' ' || c == '\t') &&
+		    st->m->fam == F_MD && !st->verbatim) {
+			i++;
+			continue;
+		}
 		if (st->line_empty && c >= '0' && c <= '9' && st->m->fam == F_MD &&
 		    !st->verbatim) {
 			size_t j = i;
