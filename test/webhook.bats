@@ -106,6 +106,23 @@ no_secret() {
 	assert_equal "$(delivered | tail -n +$(( $(nrequests) - 1 )) | tr '\n' '|')" 'ab cd ef|gh ij|'
 }
 
+@test "a card from bot-card goes through the card template" {
+	start_fake
+	run --separate-stderr bash -c "bot-card --to '#ci' --title 'Build 42' --field status=green 'all good' | bot-send -b webhook"
+	assert_success
+	assert_equal "$(jq -r .type <<< "$output")" sent
+	assert_equal "$(nrequests)" 1
+	text=$(delivered)
+	[[ "$text" == *"Build 42"* && "$text" == *"all good"* && "$text" == *"status"*"green"* ]]
+}
+
+@test "--code sends the text as a code block" {
+	start_fake
+	run --separate-stderr bash -c "printf 'make: *** [all] Error 1\n' | bot-send -b webhook --to '#ops' --code"
+	assert_success
+	assert_equal "$(delivered)" $'```\nmake: *** [all] Error 1\n```'
+}
+
 @test "--webhook-template shapes the payload with jq" {
 	start_fake
 	run --separate-stderr bot-send -b webhook --to '#builds' \

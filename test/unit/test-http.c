@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bot.h"
@@ -237,6 +238,7 @@ static void test_requests(void)
 	    "{\"status\":200,\"body\":\"ok\"},"
 	    "{\"status\":429,\"headers\":{\"Retry-After\":\"3\"},\"body\":{\"ok\":false}},"
 	    "{\"status\":429,\"body\":{\"ok\":false,\"description\":\"Too Many Requests\",\"parameters\":{\"retry_after\":5}}},"
+	    "{\"status\":503,\"headers\":{\"Retry-After\":\"%s\"}},"
 	    "{\"status\":500,\"body\":\"boom\"},"
 	    "{\"status\":400,\"body\":{\"ok\":false,\"description\":\"Bad Request: chat not found\"}},"
 	    "{\"status\":403,\"body\":\"\"},"
@@ -244,7 +246,12 @@ static void test_requests(void)
 	    "{\"hang\":2},"
 	    "{\"close\":true},"
 	    "{\"status\":200,\"body\":{\"ok\":true}}]";
-	if (fake_start(script, NULL, NULL) < 0) {
+	/* Retry-After may also be an HTTP date: 4 s from now. */
+	char date[64], filled[2048];
+	time_t later = time(NULL) + 4;
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime(&later));
+	snprintf(filled, sizeof filled, script, date);
+	if (fake_start(filled, NULL, NULL) < 0) {
 		printf("# skip: cannot start test/fake-http.py\n");
 		return;
 	}
@@ -288,6 +295,11 @@ static void test_requests(void)
 	r = post_json(h, url, jv_null(), body());
 	CHECK(fail_temporary(r) && fail_number(r, "retry_after") == 5,
 	      "429 with parameters.retry_after in the body (Telegram) gives 5");
+	jv_free(r);
+
+	r = post_json(h, url, jv_null(), body());
+	double ra = fail_number(r, "retry_after");
+	CHECK(fail_temporary(r) && ra >= 2 && ra <= 5, "503 with a Retry-After date gives the seconds until then");
 	jv_free(r);
 
 	r = post_json(h, url, jv_null(), body());
