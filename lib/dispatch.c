@@ -556,7 +556,6 @@ static void handle_event(struct dispatch *d, jv ev)
 static int resolve_dirs(struct dispatch *d)
 {
 	jv dirs = bot_cfg_list(d->cfg, "plugins");
-	d->dirs = jv_array();
 	int ok = 1;
 	jv_array_foreach(dirs, i, dir) {
 		char real[PATH_MAX];
@@ -759,6 +758,7 @@ int bot_dispatch_run(const struct bot_config *cfg)
 					d.status = BOT_EX_DATAERR;
 			} else
 				handle_event(&d, ev);
+			run_queue(&d);   /* answers keep their place among passed events */
 		}
 		run_queue(&d);
 		if (bot_reader_eof(d.r) && !bot_reader_pending(d.r) && !bot_jobs_running(d.jobs) &&
