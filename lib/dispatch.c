@@ -21,6 +21,9 @@
 #include "jobs.h"
 
 #define MAX_QUEUE 10000   /* answers waiting for their turn */
+/* Read no further ahead than this many waiting answers: the pipe pushes
+ * back, and a small process forks fast. */
+#define READ_AHEAD(d) ((d)->jobs_max * 4 < 64 ? 64 : (d)->jobs_max * 4)
 #define MAX_ENV 64
 #define MAX_ARGS 65536    /* bytes of argument text; execve takes 128 KiB a string */
 
@@ -556,7 +559,6 @@ static void handle_event(struct dispatch *d, jv ev)
 static int resolve_dirs(struct dispatch *d)
 {
 	jv dirs = bot_cfg_list(d->cfg, "plugins");
-	d->dirs = jv_array();
 	int ok = 1;
 	jv_array_foreach(dirs, i, dir) {
 		char real[PATH_MAX];
@@ -751,14 +753,14 @@ int bot_dispatch_run(const struct bot_config *cfg)
 	while (!bot_stop) {
 		jv ev;
 		int rc;
-		/* read no more while a full queue waits: the pipe pushes back */
-		while (d.qlen < MAX_QUEUE / 2 && (rc = bot_reader_next(d.r, &ev)) != 0) {
+		while (d.qlen < READ_AHEAD(&d) && (rc = bot_reader_next(d.r, &ev)) != 0) {
 			if (rc < 0) {
 				dispatch_emit(&d, ev);   /* the bad_input error event */
 				if (d.status == BOT_EX_OK)
 					d.status = BOT_EX_DATAERR;
 			} else
 				handle_event(&d, ev);
+			run_queue(&d);   /* answers keep their place among passed events */
 		}
 		run_queue(&d);
 		if (bot_reader_eof(d.r) && !bot_reader_pending(d.r) && !bot_jobs_running(d.jobs) &&
@@ -771,7 +773,7 @@ int bot_dispatch_run(const struct bot_config *cfg)
 		if (d.status == BOT_EX_IOERR)
 			break;
 		int n = 0;
-		if (!bot_reader_eof(d.r) && d.qlen < MAX_QUEUE / 2)
+		if (!bot_reader_eof(d.r) && d.qlen < READ_AHEAD(&d))
 			fds[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
 		int in = n;
 		n += bot_jobs_pollfds(d.jobs, fds + n, nfds - n);

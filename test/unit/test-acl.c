@@ -124,7 +124,7 @@ int main(void)
 	bot_acl_free(a);
 
 	CHECK_STR(load_error("{\"ACCESS_CONTROLS\": {\n  \"echo\": {\"allowusers\": [\"@bob\"] \n  \"x\": 1}}"),
-	          "FILE:3: Objects must consist of key:value pairs (column 5)", "syntax error names line");
+	          "FILE:3: Expected separator between values (column 5)", "syntax error names line");
 	CHECK_STR(load_error("{\"ACCESS_CONTROLS\": {\"echo\": {\"allowuser\": [\"@bob\"]}}}"),
 	          "FILE: ACCESS_CONTROLS: \"echo\": allowuser: unknown setting (known: allowusers, "
 	          "denyusers, allowrooms, denyrooms, allowmuc, allowprivate, allowargs, denyargs)",
