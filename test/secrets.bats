@@ -38,7 +38,7 @@ no_token() {
 	for url in "http://127.0.0.1:$FAKE_PORT/hooks/$TOK" "http://bot:$TOK@127.0.0.1:$FAKE_PORT/hooks" \
 	           "http://127.0.0.1:$FAKE_PORT/hooks?token=$TOK&x=1" "http://127.0.0.1:$FAKE_PORT/hooks#$TOK"; do
 		for verbosity in -q "" -v; do
-			BOT_WEBHOOK_URL=$url webhook_try $verbosity
+			BOT_WEBHOOK_URL=$url webhook_try $verbosity --retries 1
 		done
 	done
 	# nobody listens; a bad scheme; a bad template; a bad auth header; a bad line
@@ -74,9 +74,9 @@ no_token() {
 	fake_http '{"responses": [{"status": 200, "body": {"id": "m1"}}, {"status": 500, "body": "no"}]}'
 	printf 'http://127.0.0.1:%s/hooks/%s\n' "$FAKE_PORT" "$TOK" > "$BATS_TEST_TMPDIR/url"
 	chmod 600 "$BATS_TEST_TMPDIR/url"
-	BOT_WEBHOOK_URL_FILE=$BATS_TEST_TMPDIR/url webhook_try -v
-	BOT_WEBHOOK_URL_FILE=$BATS_TEST_TMPDIR/url webhook_try -v
-	BOT_WEBHOOK_URL_FILE=$BATS_TEST_TMPDIR/nonexistent webhook_try -v
+	BOT_WEBHOOK_URL_FILE=$BATS_TEST_TMPDIR/url webhook_try -v --retries 0
+	BOT_WEBHOOK_URL_FILE=$BATS_TEST_TMPDIR/url webhook_try -v --retries 0
+	BOT_WEBHOOK_URL_FILE=$BATS_TEST_TMPDIR/nonexistent webhook_try -v --retries 0
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/codes" | tr '\n' ' ')" "0 75 78 "
 	grep -q '"type":"sent","id":"m1"' "$BATS_TEST_TMPDIR/all"
 	assert_equal "$(jq -r .path "$FAKE_LOG" | head -n 1)" "/hooks/$TOK"

@@ -11,6 +11,13 @@
 
 #include "bot.h"
 
+/* A broken promise: say which, then crash so that libFuzzer keeps the input. */
+static void fail(const char *why)
+{
+	fprintf(stderr, "FAILED PROMISE: %s\n", why);
+	abort();
+}
+
 extern const struct bot_backend bot_backend_text;
 static const struct bot_backend *const builtin[] = { &bot_backend_text, NULL };
 
@@ -42,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
-		abort();
+		fail("cannot write the config file");
 	close(fd);
 	struct bot_config cfg = { .prog = "fuzz", .synopsis = "", .about = "", .opts = opts };
 	char *argv[] = { "fuzz", NULL };
@@ -53,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)bot_cfg_flag(&cfg, "flag");
 		jv_free(bot_cfg_list(&cfg, "list"));
 	} else if (rc != BOT_EX_CONFIG && rc != BOT_EX_USAGE) {
-		abort();   /* a bad file is a config error, nothing else */
+		fail("a bad file is a config error, nothing else");
 	}
 	bot_config_free(&cfg);
 	unlink(path);

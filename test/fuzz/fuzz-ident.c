@@ -3,10 +3,18 @@
  * -Dbot_backend=bot_backend_NAME).  What one accepts must be an
  * identifier whose id reads back to the same identifier. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bot.h"
+
+/* A broken promise: say which, then crash so that libFuzzer keeps the input. */
+static void fail(const char *why)
+{
+	fprintf(stderr, "FAILED PROMISE: %s\n", why);
+	abort();
+}
 
 extern const struct bot_backend bot_backend_text;
 #ifdef FUZZ_WEBHOOK
@@ -35,19 +43,19 @@ static void check(const struct bot_backend *b, const char *s)
 		char buf[256];
 		bot_fail_message(id, buf, sizeof buf);
 		if (!buf[0])
-			abort();   /* a refusal says why */
+			fail("a refusal says why");
 		jv_free(id);
 		return;
 	}
 	const char *kind = bot_ident_kind(id), *canon = bot_ident_id(id);
 	if (!kind || !canon)
-		abort();
+		fail("an accepted identifier has a kind and an id");
 	if (bot_has_line_break(canon, strlen(canon)))
-		abort();   /* an id may reach a line protocol */
+		fail("an accepted id has no CR, LF or NUL: it may reach a line protocol");
 	jv again = b->build_identifier(NULL, canon);
 	if (!jv_is_valid(again) || strcmp(bot_ident_kind(again), kind) ||
 	    strcmp(bot_ident_id(again), canon))
-		abort();   /* the canonical id reads back to itself */
+		fail("the canonical id reads back to itself");
 	(void)bot_ident_person(id);
 	(void)bot_ident_room(id);
 	(void)bot_ident_aclattr(id);

@@ -4,11 +4,19 @@
  * The first byte picks the chunk size, the second the line maximum. */
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bot.h"
+
+/* A broken promise: say which, then crash so that libFuzzer keeps the input. */
+static void fail(const char *why)
+{
+	fprintf(stderr, "FAILED PROMISE: %s\n", why);
+	abort();
+}
 
 static void drain(struct bot_reader *r, struct bot_writer *w)
 {
@@ -18,7 +26,7 @@ static void drain(struct bot_reader *r, struct bot_writer *w)
 		size_t len;
 		const char *raw = bot_reader_raw(r, &len);
 		if (rc == 1 && (!raw || memchr(raw, 0, len)))
-			abort();   /* a good event always has its raw line */
+			fail("a good event always has its raw line");
 		bot_write(w, ev);
 		if (raw)
 			bot_write_raw(w, raw, len);
@@ -36,16 +44,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	int p[2];
 	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
-		abort();
+		fail("pipe2");
 	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	struct bot_reader *r = bot_reader_new(p[0], "<fuzz>", maxline);
 	struct bot_writer *w = bot_writer_new(devnull);
 	for (size_t off = 0; off < size; off += chunk) {
 		size_t n = size - off < chunk ? size - off : chunk;
 		if (write(p[1], data + off, n) != (ssize_t)n)
-			abort();
+			fail("write to the pipe");
 		if (bot_reader_fill(r) < 0)
-			abort();
+			fail("a pipe read never fails");
 		drain(r, w);
 	}
 	close(p[1]);
@@ -53,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		drain(r, w);
 	drain(r, w);   /* the last line, without a newline */
 	if (!bot_reader_eof(r))
-		abort();   /* everything written was consumed */
+		fail("everything written was consumed");
 	bot_writer_free(w);
 	bot_reader_free(r);
 	close(devnull);

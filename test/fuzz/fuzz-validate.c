@@ -2,10 +2,18 @@
  * identifier look-ups on any JSON value.  The first byte picks the
  * build_reply flags; the rest is the JSON text. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bot.h"
+
+/* A broken promise: say which, then crash so that libFuzzer keeps the input. */
+static void fail(const char *why)
+{
+	fprintf(stderr, "FAILED PROMISE: %s\n", why);
+	abort();
+}
 
 static void look(jv ev)
 {
@@ -14,7 +22,7 @@ static void look(jv ev)
 		jv id = bot_get(ev, keys[i]);
 		const char *k = bot_ident_kind(id);
 		if (k && !bot_ident_id(id))
-			abort();   /* a valid identifier always has an id */
+			fail("a valid identifier always has an id");
 		(void)bot_ident_person(id);
 		(void)bot_ident_room(id);
 		(void)bot_ident_aclattr(id);
@@ -36,20 +44,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	jv ok = bot_validate(jv_copy(v));
 	if (jv_is_valid(ok)) {
 		if (!bot_str(ok, "type"))
-			abort();   /* what passes validation has a type */
+			fail("what passes validation has a type");
 		jv d = bot_derive(jv_copy(ok));
 		if (jv_get_kind(d) != JV_KIND_OBJECT)
-			abort();
+			fail("derive returns an object");
 		jv_free(d);
 		jv reply = bot_build_reply(jv_copy(ok), "reply", flags & 1, flags & 2, flags & 4);
 		if (!bot_str(reply, "type"))
-			abort();
+			fail("a reply is an event");
 		jv_free(jv_dump_string(reply, 0));
 	} else {
 		char buf[256];
 		bot_fail_message(ok, buf, sizeof buf);
 		if (!buf[0])
-			abort();   /* a refusal always says why */
+			fail("a refusal always says why");
 	}
 	jv_free(ok);
 	/* derive takes any object, build_reply anything: not only valid events */

@@ -143,13 +143,21 @@ if [ "$mode" = regress ]; then
 			continue
 		fi
 		# -runs=0 executes every corpus file once and nothing more
-		if "$out/bin/fuzz-$n" -runs=0 -close_fd_mask=3 "$c" > "$out/$n.regress.log" 2>&1; then
+		if "$out/bin/fuzz-$n" -runs=0 -close_fd_mask=3 -artifact_prefix="$out/regress-" \
+			"$c" > "$out/$n.regress.log" 2>&1; then
 			echo "ok $i - fuzz-$n replays its corpus ($count inputs)"
-		else
-			echo "not ok $i - fuzz-$n replays its corpus ($count inputs)"
-			grep -E 'ERROR|SUMMARY|runtime error|Running:|^    #[0-9]' "$out/$n.regress.log" | head -30 | sed 's/^/# /'
-			failed=1
+			continue
 		fi
+		echo "not ok $i - fuzz-$n replays its corpus ($count inputs)"
+		failed=1
+		# name each input that fails, with the report's key lines
+		for f in "$c"/*; do
+			if ! "$out/bin/fuzz-$n" -artifact_prefix="$out/regress-" "$f" > "$out/$n.one.log" 2>&1; then
+				echo "# $f:"
+				grep -E 'FAILED PROMISE|ERROR|SUMMARY|runtime error| in .*(/lib|backends|test/fuzz)/' "$out/$n.one.log" |
+					head -8 | sed 's/^ */#   /'
+			fi
+		done
 	done
 	echo "1..$i"
 	exit $failed
