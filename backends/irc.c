@@ -500,6 +500,7 @@ static void secret_free(char *s)
 }
 
 static void irc_close_conn(struct irc *c);
+static ssize_t transport_recv(struct irc *c, char *buf, size_t n, jv *err);
 
 static void irc_close(void *be)
 {
@@ -517,10 +518,10 @@ static void irc_close(void *be)
 				struct pollfd p = { .fd = c->fd, .events = POLLIN };
 				if (poll(&p, 1, 200) < 0 && errno != EINTR)
 					break;
-				ssize_t r = c->stream ? c->api.recv(c->stream, buf, sizeof buf, &err)
-				                      : read(c->fd, buf, sizeof buf);
-				if (r == 0 || (r < 0 && r != BOT_STREAM_AGAIN && errno != EAGAIN &&
-				               errno != EINTR))
+				jv e = jv_invalid();
+				ssize_t r = transport_recv(c, buf, sizeof buf, &e);
+				jv_free(e);
+				if (r == 0 || r == -1)
 					break;
 			}
 		}
@@ -1583,8 +1584,8 @@ static jv irc_send(void *be, jv ev, const char *text)
 		return err;
 	}
 	int code = rt_error(c, why, sizeof why);
-	if (code == 404 && chan_ok(target, strlen(target)) && !is_joined(c, target)) {
-		/* +n: join, then say it again */
+	if ((code == 404 || code == 401) && chan_ok(target, strlen(target)) && !is_joined(c, target)) {
+		/* +n, or no such channel yet: join (creating it), say it again */
 		if (roundtrip_retry(c, jv_array_append(jv_array(), jv_string_fmt("JOIN %s", target)), &err) < 0) {
 			jv_free(lines);
 			return err;
