@@ -1,0 +1,67 @@
+/* fuzz-irc: what a server sends (lines, in pieces), and what a user gives
+ * as an identifier or a message body, through the IRC backend's parsers.
+ * Built with clang -fsanitize=fuzzer; everything is freed so leaks show. */
+#include "../../backends/irc.c"
+
+static void drop(void *ctx, jv ev)
+{
+	(void)ctx;
+	jv_free(ev);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* server bytes, fed in two pieces so lines straddle reads */
+	struct irc *c = calloc(1, sizeof *c);
+	struct bot_sink sink = { drop, NULL };
+	c->fd = -1;
+	snprintf(c->nick_cfg, sizeof c->nick_cfg, "bot");
+	snprintf(c->nick, sizeof c->nick, "bot");
+	c->channels = jv_array();
+	c->queue = jv_array();
+	c->rt = jv_null();
+	c->joined = jv_object();
+	c->names = jv_object();
+	c->sink = &sink;
+	snprintf(c->await, sizeof c->await, "bp1");   /* collect round-trip answers too */
+	size_t half = size / 2;
+	const uint8_t *parts[2] = { data, data + half };
+	size_t lens[2] = { half, size - half };
+	for (int p = 0; p < 2; p++)
+		for (size_t off = 0; off < lens[p];) {
+			size_t k = sizeof c->in - c->in_len;
+			if (k > lens[p] - off)
+				k = lens[p] - off;
+			memcpy(c->in + c->in_len, parts[p] + off, k);
+			c->in_len += k;
+			take_lines(c);
+			off += k;
+		}
+	c->sink = NULL;
+	irc_close(c);
+
+	/* user text: an identifier, and a body cut into lines */
+	char *s = malloc(size + 1);
+	memcpy(s, data, size);
+	s[size] = 0;
+	jv id = irc_parse_identifier(s);
+	if (jv_is_valid(id)) {
+		char target[256];
+		jv ok = target_of(id, target, sizeof target);
+		if (jv_is_valid(ok) && (nick_ok(target, strlen(target)) || chan_ok(target, strlen(target)))) {
+			jv lines = message_lines("PRIVMSG", target, s, 40, size & 1);
+			jv_array_foreach(lines, i, l) {
+				if (bot_has_line_break(jv_string_value(l), (size_t)jv_string_length_bytes(jv_copy(l))))
+					abort();   /* a line break would be a second command */
+				jv_free(l);
+				(void)i;
+			}
+			jv_free(lines);
+		}
+		jv_free(ok);
+	}
+	jv_free(id);
+	jv_free(irc_clean_text(s, size));
+	free(s);
+	return 0;
+}

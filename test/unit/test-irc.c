@@ -1,0 +1,424 @@
+/* test-irc: the IRC backend's parsers, table-driven: protocol lines,
+ * identifiers, outbound line cutting, inbound text, bounded reading. */
+#include "../../backends/irc.c"
+#include "unit.h"
+
+/* ---- irc_parse: line -> "tags|prefix|command|p1|p2..." ---- */
+static const struct { const char *line, *want; } parse_cases[] = {
+	{ "PING :irc.test", "-|-|PING|irc.test" },
+	{ ":nick!user@host PRIVMSG #chan :hello world", "-|nick!user@host|PRIVMSG|#chan|hello world" },
+	{ ":srv 001 bot :Welcome bot!u@h", "-|srv|001|bot|Welcome bot!u@h" },
+	{ "@time=2024;msgid=x :n!u@h PRIVMSG bot :hi", "time=2024;msgid=x|n!u@h|PRIVMSG|bot|hi" },
+	{ ":n!u@h JOIN #c", "-|n!u@h|JOIN|#c" },
+	{ ":n!u@h JOIN :#c", "-|n!u@h|JOIN|#c" },
+	{ "  :n!u@h   PART   #c   :bye  now ", "-|n!u@h|PART|#c|bye  now " },
+	{ ":srv 353 bot = #c :@op +v nick", "-|srv|353|bot|=|#c|@op +v nick" },
+	{ "PRIVMSG #c :", "-|-|PRIVMSG|#c|" },
+	{ "PRIVMSG #c ::colon", "-|-|PRIVMSG|#c|:colon" },
+	{ "CMD a b c d e f g h i j k l m n o p q", "-|-|CMD|a|b|c|d|e|f|g|h|i|j|k|l|m|n|o p q" },
+	{ "QUIT", "-|-|QUIT" },
+	{ ":prefixonly", NULL },
+	{ "", NULL },
+	{ "@tagsonly", NULL },
+	{ "   ", NULL },
+};
+
+static void test_parse(void)
+{
+	for (size_t i = 0; i < sizeof parse_cases / sizeof *parse_cases; i++) {
+		char line[600], got[1200], what[700];
+		struct irc_msg m;
+		snprintf(line, sizeof line, "%s", parse_cases[i].line);
+		char shown[600];
+		bot_oneline(shown, sizeof shown, parse_cases[i].line, strlen(parse_cases[i].line));
+		snprintf(what, sizeof what, "parse \"%s\"", shown);
+		if (irc_parse(line, &m) < 0) {
+			CHECK_STR(NULL, parse_cases[i].want, what);
+			continue;
+		}
+		int o = snprintf(got, sizeof got, "%s|%s|%s", m.tags ? m.tags : "-",
+		                 m.prefix ? m.prefix : "-", m.command);
+		for (int k = 0; k < m.nparams; k++)
+			o += snprintf(got + o, sizeof got - (size_t)o, "|%s", m.params[k]);
+		CHECK_STR(got, parse_cases[i].want, what);
+	}
+}
+
+static void test_mask(void)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "nick!user@host", "nick user host" },
+		{ "irc.test", "irc.test - -" },
+		{ "nick@host", "nick - host" },
+		{ "nick!user", "nick user -" },
+		{ "a!b!c@d@e", "a b!c d@e" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char buf[100], got[120];
+		const char *n, *u, *h;
+		snprintf(buf, sizeof buf, "%s", cases[i].in);
+		irc_split_mask(buf, &n, &u, &h);
+		snprintf(got, sizeof got, "%s %s %s", n, *u ? u : "-", *h ? h : "-");
+		CHECK_STR(got, cases[i].want, cases[i].in);
+	}
+}
+
+/* ---- build_identifier: text -> "kind id nick room client" or "error" ---- */
+static const struct { const char *in, *want; } ident_cases[] = {
+	{ "@alice", "person @alice alice - -" },
+	{ "alice", "person @alice alice - -" },
+	{ "alice!~al@host.example", "person @alice alice - alice!~al@host.example" },
+	{ "@alice!u@h", "person @alice alice - alice!u@h" },
+	{ "[bot]^_", "person @[bot]^_ [bot]^_ - -" },
+	{ "#ops", "room #ops - - -" },
+	{ "&local", "room &local - - -" },
+	{ "#ops/alice", "occupant #ops/alice alice #ops -" },
+	{ "#a/b/alice", "error" },
+	{ "#", "error" },
+	{ "#a b", "error" },
+	{ "#a,#b", "error" },
+	{ "#ops/", "error" },
+	{ "#ops/9x", "error" },
+	{ "@", "error" },
+	{ "", "error" },
+	{ "9lives", "error" },
+	{ "al ice", "error" },
+	{ "alice\r\nQUIT", "error" },
+	{ "#ops\r\nQUIT", "error" },
+	{ "alice!u", "error" },
+	{ "alice!u@", "error" },
+	{ "alice!u x@h", "error" },
+	{ "@#ops", "error" },
+};
+
+static void test_identifiers(void)
+{
+	for (size_t i = 0; i < sizeof ident_cases / sizeof *ident_cases; i++) {
+		jv id = irc_parse_identifier(ident_cases[i].in);
+		char got[400], what[200];
+		char shown[120];
+		bot_oneline(shown, sizeof shown, ident_cases[i].in, strlen(ident_cases[i].in));
+		snprintf(what, sizeof what, "identifier \"%s\"", shown);
+		if (!jv_is_valid(id))
+			snprintf(got, sizeof got, "error");
+		else
+			snprintf(got, sizeof got, "%s %s %s %s %s", bot_ident_kind(id), bot_ident_id(id),
+			         bot_str(id, "nick") ? bot_str(id, "nick") : "-",
+			         bot_str(id, "room") ? bot_str(id, "room") : "-",
+			         bot_str(id, "client") ? bot_str(id, "client") : "-");
+		CHECK_STR(got, ident_cases[i].want, what);
+		jv_free(id);
+	}
+	/* what build_identifier gives, target_of reads back */
+	const char *round[] = { "@alice", "#ops", "#ops/alice", "alice!u@h" };
+	const char *want[] = { "alice", "#ops", "alice", "alice" };
+	for (size_t i = 0; i < 4; i++) {
+		char buf[256] = "";
+		jv id = irc_parse_identifier(round[i]);
+		jv ok = target_of(id, buf, sizeof buf);
+		CHECK_STR(buf, want[i], round[i]);
+		jv_free(ok);
+		jv_free(id);
+	}
+}
+
+/* ---- outbound: text -> PRIVMSG lines ---- */
+static char *joined_lines(jv lines)
+{
+	static char buf[8192];
+	size_t o = 0;
+	buf[0] = 0;
+	jv_array_foreach(lines, i, l) {
+		o += (size_t)snprintf(buf + o, sizeof buf - o, "%s[%s]", i ? "," : "", jv_string_value(l));
+		jv_free(l);
+	}
+	jv_free(lines);
+	return buf;
+}
+
+static void test_lines(void)
+{
+	CHECK_STR(joined_lines(message_lines("PRIVMSG", "#c", "hi", 400, 0)), "[PRIVMSG #c :hi]", "one line");
+	CHECK_STR(joined_lines(message_lines("PRIVMSG", "#c", "hi\r\nQUIT :x", 400, 0)),
+	          "[PRIVMSG #c :hi],[PRIVMSG #c :QUIT :x]", "CR LF cannot start a command");
+	CHECK_STR(joined_lines(message_lines("PRIVMSG", "#c", "a\rb\n\n\nc\n", 400, 0)),
+	          "[PRIVMSG #c :ab],[PRIVMSG #c :c]", "lone CR dropped, empty lines skipped");
+	CHECK_STR(joined_lines(message_lines("PRIVMSG", "#c", "", 400, 0)), "", "nothing to say");
+	CHECK_STR(joined_lines(message_lines("PRIVMSG", "#c", "\001VERSION\001", 400, 0)),
+	          "[PRIVMSG #c :*VERSION*]", "no CTCP injection");
+	CHECK_STR(joined_lines(message_lines("PRIVMSG", "#c", "waves", 400, 1)),
+	          "[PRIVMSG #c :\001ACTION waves\001]", "action");
+	CHECK_STR(joined_lines(message_lines("NOTICE", "bob", "n", 400, 0)), "[NOTICE bob :n]", "notice");
+	CHECK_STR(joined_lines(message_lines("PRIVMSG", "#c", "abcdefghij", 4, 0)),
+	          "[PRIVMSG #c :abcd],[PRIVMSG #c :efgh],[PRIVMSG #c :ij]", "cut at the limit");
+	/* é is two bytes: never cut inside it */
+	CHECK_STR(joined_lines(message_lines("PRIVMSG", "#c", "a\xc3\xa9\xc3\xa9", 2, 0)),
+	          "[PRIVMSG #c :a],[PRIVMSG #c :\xc3\xa9],[PRIVMSG #c :\xc3\xa9]", "UTF-8 kept whole");
+
+	/* every line fits in 512 bytes, whatever the body */
+	char big[3000];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	struct irc c = { .nick_cfg = "botpipe", .user = "botpipe" };
+	size_t limit = body_limit(&c, "#ops");
+	CHECK(limit == 512 - 16 - 9 - 8 - 63 - 4, "limit before connecting: NICKLEN + ~user + 63-byte host");
+	jv lines = message_lines("PRIVMSG", "#ops", big, limit, 0);
+	int ok = 1;
+	jv_array_foreach(lines, i, l) {
+		size_t wire = 1 + 9 + 1 + 8 + 1 + 63 + 1 + (size_t)jv_string_length_bytes(jv_copy(l)) + 2;
+		ok &= wire <= 512;
+		jv_free(l);
+		(void)i;
+	}
+	jv_free(lines);
+	CHECK(ok, "relayed lines stay within 512 bytes");
+	snprintf(c.nick, sizeof c.nick, "bot");
+	snprintf(c.mask_user, sizeof c.mask_user, "~bp");
+	snprintf(c.mask_host, sizeof c.mask_host, "127.0.0.1");
+	c.registered = 1;
+	CHECK(body_limit(&c, "#ops") == 512 - 2 - strlen(":bot!~bp@127.0.0.1 PRIVMSG #ops :"),
+	      "limit once the server told us our mask");
+}
+
+/* ---- inbound text ---- */
+static void test_clean(void)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "plain", "plain" },
+		{ "\x02" "bold\x0f and \x1fund\x1f", "bold and und" },
+		{ "\x03" "04red\x03 \x03" "4,12both\x03 \x03" "99,1x", "red both x" },
+		{ "\x03" ",x", ",x" },
+		{ "tab\tkept\x07", "tab\tkept" },
+		{ "caf\xe9", "caf\xc3\xa9" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		jv t = irc_clean_text(cases[i].in, strlen(cases[i].in));
+		CHECK_STR(jv_string_value(t), cases[i].want, "clean text");
+		jv_free(t);
+	}
+}
+
+/* ---- reading: events from lines, bounded buffer ---- */
+static jv seen;
+static void collect(void *ctx, jv ev)
+{
+	(void)ctx;
+	seen = jv_array_append(seen, ev);
+}
+
+static struct irc *fresh(void)
+{
+	struct irc *c = calloc(1, sizeof *c);
+	c->fd = -1;
+	snprintf(c->nick_cfg, sizeof c->nick_cfg, "bot");
+	snprintf(c->nick, sizeof c->nick, "bot");
+	c->channels = jv_array();
+	c->queue = jv_array();
+	c->rt = jv_null();
+	c->joined = jv_object();
+	c->names = jv_object();
+	return c;
+}
+
+static void feed(struct irc *c, const char *bytes, size_t n)
+{
+	while (n) {
+		size_t k = sizeof c->in - c->in_len;
+		if (k > n)
+			k = n;
+		memcpy(c->in + c->in_len, bytes, k);
+		c->in_len += k;
+		take_lines(c);
+		bytes += k;
+		n -= k;
+	}
+}
+
+static const char *event_summary(int i)
+{
+	static char buf[600];
+	jv ev = jv_array_get(jv_copy(seen), i);
+	jv from = bot_get(ev, "from"), to = bot_get(ev, "to"), occ = bot_get(ev, "occupant");
+	jv ident = bot_get(ev, "identifier"), room = bot_get(ev, "room");
+	snprintf(buf, sizeof buf, "%s %s %s %s %s",
+	         bot_str(ev, "type") ? bot_str(ev, "type") : "-",
+	         bot_str(ev, "action") ? bot_str(ev, "action") : bot_str(ev, "status") ? bot_str(ev, "status") : "-",
+	         bot_ident_id(from) ? bot_ident_id(from) : bot_ident_id(occ) ? bot_ident_id(occ)
+	         : bot_ident_id(ident) ? bot_ident_id(ident) : "-",
+	         bot_ident_id(to) ? bot_ident_id(to) : bot_ident_id(room) ? bot_ident_id(room) : "-",
+	         bot_str(ev, "body") ? bot_str(ev, "body") : bot_str(ev, "topic") ? bot_str(ev, "topic") : "-");
+	jv_free(from);
+	jv_free(to);
+	jv_free(occ);
+	jv_free(ident);
+	jv_free(room);
+	jv_free(ev);
+	return buf;
+}
+
+static void test_events(void)
+{
+	static const struct { const char *line, *want; } cases[] = {
+		{ ":al!u@h PRIVMSG #ops :!echo hi", "message - #ops/al #ops !echo hi" },
+		{ ":al!u@h PRIVMSG bot :private", "message - @al @bot private" },
+		{ ":al!u@h PRIVMSG BOT :case", "message - @al @bot case" },
+		{ ":al!u@h NOTICE #ops :note", "message - #ops/al #ops note" },
+		{ ":al!u@h PRIVMSG #ops :\001ACTION waves\001", "message - #ops/al #ops waves" },
+		{ ":al!u@h JOIN #ops", "room joined #ops/al #ops -" },
+		{ ":al!u@h PART #ops :bye", "room left #ops/al #ops -" },
+		{ ":op!u@h KICK #ops al :out", "room left #ops/al #ops -" },
+		{ ":al!u@h TOPIC #ops :new topic", "room topic #ops/al #ops new topic" },
+		{ ":al!u@h QUIT :gone", "presence offline @al - -" },
+		{ ":al!u@h NICK alice", "presence online @alice - -" },
+		{ ":al!u@h INVITE bot #secret", "room invite @al #secret -" },
+		{ ":srv 332 bot #ops :the topic", "room topic - #ops the topic" },
+		{ ":srv 353 bot = #ops :@bot +al", NULL },
+		{ ":srv 366 bot #ops :End", "room occupants - #ops -" },
+		/* ignored: server notices, other CTCP, messages for someone else, junk */
+		{ ":irc.test NOTICE bot :server notice", NULL },
+		{ "NOTICE * :*** Looking up your hostname", NULL },
+		{ ":al!u@h PRIVMSG #ops :\001VERSION\001", NULL },
+		{ ":al!u@h PRIVMSG other :not for us", NULL },
+		{ ":al!u@h PRIVMSG", NULL },
+		{ ":al!u@h JOIN", NULL },
+		{ ":al!u@h JOIN bad\001chan", NULL },
+		{ ":9bad!u@h PRIVMSG #ops :x", NULL },
+		{ "\001\002\003", NULL },
+	};
+	struct irc *c = fresh();
+	struct bot_sink sink = { collect, NULL };
+	c->sink = &sink;
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		seen = jv_array();
+		char line[600], what[600];
+		bot_oneline(what, sizeof what, cases[i].line, strlen(cases[i].line));
+		snprintf(line, sizeof line, "%s\r\n", cases[i].line);
+		feed(c, line, strlen(line));
+		int n = jv_array_length(jv_copy(seen));
+		if (!cases[i].want)
+			CHECK(n == 0, what);
+		else {
+			CHECK(n == 1, what);
+			CHECK_STR(n ? event_summary(0) : "", cases[i].want, what);
+		}
+		jv_free(seen);
+	}
+	/* the extras of an action and a notice */
+	seen = jv_array();
+	const char *two = ":al!u@h PRIVMSG #ops :\001ACTION waves\001\r\n:al!u@h NOTICE bot :n\r\n";
+	feed(c, two, strlen(two));
+	jv a = jv_array_get(jv_copy(seen), 0), b = jv_array_get(jv_copy(seen), 1);
+	jv ea = bot_get(a, "extras"), eb = bot_get(b, "extras");
+	CHECK(bot_true(ea, "action") && !bot_true(ea, "notice"), "ACTION sets extras.action");
+	CHECK(bot_true(eb, "notice"), "NOTICE sets extras.notice");
+	jv occ = bot_get(a, "from");
+	CHECK_STR(bot_str(occ, "client"), "al!u@h", "the sender's mask is its client");
+	jv_free(occ);
+	jv_free(ea);
+	jv_free(eb);
+	jv_free(a);
+	jv_free(b);
+	jv_free(seen);
+
+	/* our nick changes with NICK; our own JOIN marks the channel joined */
+	seen = jv_array();
+	const char *mine = ":bot!~bp@127.0.0.1 JOIN :#mine\r\n:bot!~bp@127.0.0.1 NICK :bot2\r\n";
+	feed(c, mine, strlen(mine));
+	CHECK(is_joined(c, "#MINE"), "our JOIN marks the channel joined (case-folded)");
+	CHECK_STR(c->nick, "bot2", "NICK follows our new nick");
+	CHECK_STR(c->mask_host, "127.0.0.1", "our host learnt from our JOIN");
+	jv_free(seen);
+
+	/* an overlong line is dropped whole, the next one still read */
+	seen = jv_array();
+	size_t big = 100000;
+	char *junk = malloc(big);
+	memset(junk, 'A', big);
+	feed(c, ":al!u@h PRIVMSG #ops :", 22);
+	feed(c, junk, big);
+	feed(c, "\r\n:al!u@h PRIVMSG #ops :after\r\n", 31);
+	CHECK(jv_array_length(jv_copy(seen)) == 1, "overlong line dropped");
+	CHECK_STR(event_summary(0), "message - #ops/al #ops after", "the line after it is read");
+	CHECK(c->in_len == 0, "the buffer is empty after");
+	free(junk);
+	jv_free(seen);
+	c->sink = NULL;
+	irc_close(c);
+}
+
+static void test_identity(void)
+{
+	struct irc *c = fresh();
+	static const struct { const char *nick; int self; } cases[] = {
+		{ "bot", 1 }, { "BOT", 1 }, { "bot_", 1 }, { "bot__", 1 }, { "bot_x", 0 },
+		{ "bo", 0 }, { "botty", 0 }, { "alice", 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		jv msg = JV_OBJECT(jv_string("from"), irc_occupant("#ops", cases[i].nick, "u", "h"));
+		CHECK(irc_is_from_self(c, msg) == cases[i].self, cases[i].nick);
+		jv_free(msg);
+	}
+	jv m = irc_mention(c, irc_parse_identifier("#ops/alice"), jv_string("hi"));
+	CHECK_STR(jv_string_value(m), "alice: hi", "mention: nick: body");
+	jv_free(m);
+	m = irc_mention(c, irc_parse_identifier("@alice"), jv_string("# Title"));
+	CHECK_STR(jv_string_value(m), "alice: \n# Title", "mention: errbot's # fix");
+	jv_free(m);
+	irc_close(c);
+}
+
+static void test_base64(void)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" }, { "foobar", "Zm9vYmFy" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char out[32];
+		base64((const unsigned char *)cases[i].in, strlen(cases[i].in), out);
+		CHECK_STR(out, cases[i].want, "base64");
+	}
+	char out[64];
+	base64((const unsigned char *)"jilles\0jilles\0sesame", 20, out);
+	CHECK_STR(out, "amlsbGVzAGppbGxlcwBzZXNhbWU=", "SASL PLAIN payload");
+}
+
+static void test_server_setting(void)
+{
+	static const struct { const char *in; int tls; const char *want; } cases[] = {
+		{ "irc.example", 0, "irc.example 6667" },
+		{ "irc.example", 1, "irc.example 6697" },
+		{ "irc.example:7000", 0, "irc.example 7000" },
+		{ "[::1]:6667", 0, "::1 6667" },
+		{ "::1", 0, "::1 6667" },
+		{ "host:0", 0, "error" },
+		{ "host:x", 0, "error" },
+		{ ":6667", 0, "error" },
+		{ "[::1", 0, "error" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct irc c = { .tls = cases[i].tls };
+		jv err = jv_invalid();
+		char got[300];
+		if (parse_server(&c, cases[i].in, &err) < 0)
+			snprintf(got, sizeof got, "error");
+		else
+			snprintf(got, sizeof got, "%s %d", c.host, c.port);
+		jv_free(err);
+		CHECK_STR(got, cases[i].want, cases[i].in);
+	}
+}
+
+int main(void)
+{
+	test_parse();
+	test_mask();
+	test_identifiers();
+	test_lines();
+	test_clean();
+	test_events();
+	test_identity();
+	test_base64();
+	test_server_setting();
+	return unit_done();
+}
