@@ -1,0 +1,464 @@
+#!/usr/bin/python3
+"""bench.py: make bench's figures, botpipe beside its peers, in one run.
+
+    B=build bench/bench.py [--quick] [--only NAME,...] [--markdown FILE]
+
+Called by bench/run.sh (which makes the inputs and installs the peers).
+Every figure is the median of several runs with the min-max range, and the
+ratio to its peer.  Nothing here passes or fails: figures are printed, and
+a peer that cannot run here is reported with the reason.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+B = os.path.join(ROOT, os.environ.get("B", "build"))
+BIN = os.path.join(B, "bin")
+OUT = os.path.join(HERE, "out")
+PY = "/usr/bin/python3"
+DRIVE = [PY, os.path.join(HERE, "drive.py")]
+HUBOT = os.path.join(OUT, "hubot", "node_modules", ".bin", "hubot")
+ROWS = []          # (figure, botpipe, peer, ratio)
+NOTES = []
+
+
+def bot(name):
+    return os.path.join(BIN, name)
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+# ---- measuring ----
+
+def timed(cmd, stdin=None, env=None, cwd=None):
+    """Run cmd under /usr/bin/time; (wall s, cpu s, peak RSS KiB)."""
+    with tempfile.NamedTemporaryFile("r", prefix="bench-time.") as tf:
+        inp = open(stdin, "rb") if stdin else subprocess.DEVNULL
+        t0 = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", tf.name] + cmd,
+                           stdin=inp, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, env=env, cwd=cwd)
+        wall = time.perf_counter() - t0
+        if stdin:
+            inp.close()
+        fields = tf.read().split()
+    if p.returncode != 0:
+        raise RuntimeError("%s: exit %d: %s" % (os.path.basename(cmd[0]), p.returncode,
+                                                p.stderr.decode(errors="replace").strip()[-300:]))
+    u, s, m = fields[-3:]
+    return wall, float(u) + float(s), int(m)
+
+
+def runs(fn, n):
+    return [fn() for _ in range(n)]
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def spread(xs, fmt):
+    """ "median (min-max)" """
+    return "%s (%s-%s)" % (fmt(med(xs)), fmt(min(xs)), fmt(max(xs)))
+
+
+def k(x):
+    return "%.1f k" % (x / 1000) if x >= 1000 else "%.0f" % x
+
+
+def ms(x):
+    return "%.1f ms" % (x * 1000) if x < 10 else "%.0f ms" % (x * 1000)
+
+
+def mb(kib):
+    return "%.1f MB" % (kib / 1024)
+
+
+def ratio(a, b, better_high=True):
+    if not a or not b:
+        return ""
+    r = a / b
+    return "%.2f×" % r
+
+
+def row(figure, botpipe, peer, rat=""):
+    ROWS.append((figure, botpipe, peer, rat))
+    print("  %-58s | %-34s | %-40s | %s" % (figure, botpipe, peer, rat), flush=True)
+
+
+def hyper(cmds, runs_, shell=False, input_file=None):
+    """hyperfine: per command the list of run times (s)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as tf:
+        args = ["hyperfine", "--style", "none", "--export-json", tf.name, "-r", str(runs_),
+                "--warmup", "2"]
+        if not shell:
+            args.append("-N")
+        subprocess.run(args + cmds, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       check=True)
+        data = json.load(open(tf.name))
+    return [r["times"] for r in data["results"]]
+
+
+def rss_runs(cmd, n, stdin=None):
+    return [timed(cmd, stdin=stdin)[2] for _ in range(n)]
+
+
+def drive(args, cwd=None, env=None, timeout=600):
+    p = subprocess.run(DRIVE + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       cwd=cwd, env=env, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr.decode(errors="replace").strip()[-300:] or "drive.py failed")
+    return [ln.split() for ln in p.stdout.decode().splitlines() if ln.strip()]
+
+
+def lines_in(path):
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
+
+
+def head(src, n, dst):
+    with open(src, "rb") as f, open(dst, "wb") as o:
+        for i, ln in enumerate(f):
+            if i >= n:
+                break
+            o.write(ln)
+    return dst
+
+
+# ---- figures ----
+
+def fig_pass(a):
+    ev = os.path.join(OUT, "events.ndjson")
+    n = lines_in(ev)
+    r = 2 if a.quick else 3
+    d = runs(lambda: timed([bot("bot-dispatch"), "--pass"], stdin=ev), r)
+    j = runs(lambda: timed(["jq", "-c", "."], stdin=ev), r)
+    dr = [n / w for w, _, _ in d]
+    jr = [n / w for w, _, _ in j]
+    dc = [n / c for _, c, _ in d]
+    jc = [n / c for _, c, _ in j]
+    row("events/s, bot-dispatch --pass, %s non-command events" % k(n),
+        spread(dr, k), "jq -c . " + spread(jr, k), ratio(med(dr), med(jr)))
+    row("  same, per CPU second (user+sys; less noisy)", spread(dc, k), "jq -c . " + spread(jc, k),
+        ratio(med(dc), med(jc)))
+    a.pass_rss = [m for _, _, m in d]
+    a.jq_rss = [m for _, _, m in j]
+    a.events_n = n
+
+
+def fig_rule(a):
+    h = subprocess.run([bot("bot-dispatch"), "--help"], stdout=subprocess.PIPE).stdout.decode()
+    if not re.search(r"^\s*-e,", h, re.M):
+        row("events/s, bot-dispatch with one jq rule", "not yet: bot-dispatch has no -e",
+            "jq -c RULE (not run)")
+        return
+    ev = os.path.join(OUT, "events.ndjson")
+    n = lines_in(ev)
+    rule = 'select(.type == "message" and (.body | test("deploy"))) | {type: "message", to: .to, body: ("seen: " + .body)}'
+    r = 2 if a.quick else 3
+    try:
+        d = runs(lambda: timed([bot("bot-dispatch"), "-e", rule], stdin=ev), r)
+    except RuntimeError as e:
+        row("events/s, bot-dispatch -e RULE", "failed: %s" % e, "")
+        return
+    j = runs(lambda: timed(["jq", "-c", rule], stdin=ev), r)
+    dr = [n / w for w, _, _ in d]
+    jr = [n / w for w, _, _ in j]
+    row("events/s, bot-dispatch -e RULE, %s events" % k(n), spread(dr, k),
+        "jq -c RULE " + spread(jr, k), ratio(med(dr), med(jr)))
+
+
+def fig_echo(a):
+    echo = os.path.join(OUT, "echo.ndjson")
+    n = lines_in(echo)
+    r = 2 if a.quick else 3
+    d = runs(lambda: timed([bot("bot-dispatch")], stdin=echo), r)
+    dr = [n / w for w, _, _ in d]
+    a.echo_rate = med(dr)
+    row("!echo replies/s, bot-dispatch built-in, %s commands" % k(n), spread(dr, k), "", "")
+    # errbot: its in-process test bot (no I/O at all), fewer commands: slow.
+    ne = 5000 if a.quick else 20000
+    try:
+        e = [float(x) for x in (subprocess.run(
+            [PY, os.path.join(HERE, "errbot", "rate.py"), os.path.join(OUT, "echo.txt"), str(ne)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300, check=True)
+            .stdout.decode().split()[1] for _ in range(r))]
+        row("  errbot 6.1.7, Test backend in-process, WARNING, %s commands" % k(ne), "",
+            "errbot " + spread(e, k), ratio(med(dr), med(e)))
+    except Exception as ex:   # noqa: BLE001 - any failure is reported
+        row("  errbot, Test backend", "", "cannot run: %s" % str(ex)[-120:])
+    # Hubot: its Shell adapter over a pipe, one "echo ..." a line.
+    nh = 5000 if a.quick else 20000
+    if not os.path.exists(HUBOT):
+        row("  Hubot, Shell adapter", "", "cannot run: npm install of hubot failed (see bench/run.sh)")
+        return
+    inp = os.path.join(OUT, "hubot-echo.txt")
+    with open(os.path.join(OUT, "echo.txt")) as f, open(inp, "w") as o:
+        for i, ln in enumerate(f):
+            if i >= nh:
+                break
+            o.write(ln[1:])
+    try:
+        h = [float(x[1]) for x in (drive(
+            ["rate", "--ready", "echo warm", "--ready-expect", "warm", "--input", inp,
+             "--count", str(nh), "--expect", "\x1b[1mhello", "--", HUBOT, "-a", "Shell", "-d",
+             "-r", os.path.join(HERE, "hubot")], cwd=hubot_dir(), env=hubot_env())
+            for _ in range(r))]
+        row("  Hubot 14, Shell adapter over a pipe, %s commands" % k(nh), "",
+            "Hubot " + spread(h, k), ratio(med(dr), med(h)))
+    except Exception as ex:   # noqa: BLE001
+        row("  Hubot, Shell adapter", "", "cannot run: %s" % str(ex)[-120:])
+
+
+def hubot_dir():
+    d = os.path.join(OUT, "hubot-run")
+    for sub in ("", "scripts", "src/scripts", "configuration"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    open(os.path.join(d, ".hubot_history"), "a").close()
+    return d
+
+
+def hubot_env():
+    env = dict(os.environ)
+    env["HUBOT_LOG_LEVEL"] = "error"
+    return env
+
+
+def fig_first(a):
+    r = 5 if a.quick else 10
+    pipeline = [bot("bot-listen"), "-b", "text", "--text-output", "/dev/null", "---",
+                bot("bot-dispatch"), "---",
+                bot("bot-send"), "-b", "text", "--text-output", "@OUT@"]
+    p = drive(["first", "--runs", str(r), "--send", "!echo ready", "--expect", "ready",
+               "--out-fd", "--"] + pipeline)
+    floor = drive(["first", "--runs", str(r), "--send", "ready", "--expect", "ready", "--",
+                   "cat"])
+    pt = [float(x[0]) / 1000 for x in p]
+    prss = [int(x[1]) for x in p]
+    pmax = [int(x[2]) for x in p]
+    ft = [float(x[0]) / 1000 for x in floor]
+    a.first = med(pt)
+    row("launch -> first !echo reply, bot-listen|bot-dispatch|bot-send (text)",
+        spread(pt, ms), "harness floor (cat) " + spread(ft, ms), "")
+    row("  peak RSS, the three together (largest one)", "%s (%s)" % (mb(med(prss)), mb(med(pmax))),
+        "", "")
+    # the same pipeline until it exits, by hyperfine (no Python in the clock)
+    one = os.path.join(OUT, "one-echo.txt")
+    with open(one, "w") as f:
+        f.write("!echo ready\n")
+    sh = ("%s -b text --text-input %s --text-output /dev/null | %s | %s -b text --text-output /dev/null >/dev/null"
+          % (bot("bot-listen"), one, bot("bot-dispatch"), bot("bot-send")))
+    try:
+        t = hyper([sh], 10 if a.quick else 20, shell=True)[0]
+        row("  same pipeline, start to exit (hyperfine, shell subtracted)", spread(t, ms), "", "")
+    except subprocess.CalledProcessError as ex:
+        row("  same pipeline, start to exit", "failed: %s" % ex, "")
+    re_ = 3 if a.quick else 5
+    env = dict(os.environ)
+    env["BENCH_ERRBOT_DATA"] = os.path.join(OUT, "errbot")
+    os.makedirs(env["BENCH_ERRBOT_DATA"], exist_ok=True)
+    try:
+        e = drive(["first", "--runs", str(re_), "--kill", "--send", "!echo ready", "--expect",
+                   "ready", "--", "/usr/bin/errbot", "-c", os.path.join(HERE, "errbot", "config.py")],
+                  env=env)
+        et = [float(x[0]) / 1000 for x in e]
+        er = [int(x[1]) for x in e]
+        row("  errbot 6.1.7 text backend", "", "%s, %s" % (spread(et, ms), mb(med(er))),
+            "%.0f× sooner" % (med(et) / med(pt)))
+    except Exception as ex:   # noqa: BLE001
+        row("  errbot text backend", "", "cannot run: %s" % str(ex)[-120:])
+    if not os.path.exists(HUBOT):
+        row("  Hubot Shell adapter", "", "cannot run: npm install of hubot failed")
+        return
+    try:
+        h = drive(["first", "--runs", str(re_), "--kill", "--repeat", "5", "--send", "echo ready",
+                   "--expect", "ready", "--", HUBOT, "-a", "Shell", "-d", "-r",
+                   os.path.join(HERE, "hubot")], cwd=hubot_dir(), env=hubot_env())
+        ht = [float(x[0]) / 1000 for x in h]
+        hr = [int(x[1]) for x in h]
+        row("  Hubot 14 Shell adapter (line re-sent every 5 ms until scripts load)", "",
+            "%s, %s" % (spread(ht, ms), mb(med(hr))), "%.0f× sooner" % (med(ht) / med(pt)))
+    except Exception as ex:   # noqa: BLE001
+        row("  Hubot Shell adapter", "", "cannot run: %s" % str(ex)[-120:])
+
+
+def fig_plugin(a):
+    n = 300 if a.quick else 1000
+    src = head(os.path.join(OUT, "plugin.ndjson"), n, os.path.join(OUT, "plugin-%d.ndjson" % n))
+    args = head(os.path.join(OUT, "plugin.args"), n, os.path.join(OUT, "plugin-%d.args" % n))
+    plugins = os.path.join(HERE, "plugins")
+    r = 2 if a.quick else 3
+    res = {}
+    for jobs in (1, 4):
+        t = runs(lambda: timed([bot("bot-dispatch"), "-d", plugins, "--jobs", str(jobs)], stdin=src), r)
+        res[jobs] = [n / w for w, _, _ in t]
+    loop = "while IFS= read -r a; do %s/say \"$a\"; done" % plugins
+    s = runs(lambda: timed(["sh", "-c", loop], stdin=args), r)
+    sr = [n / w for w, _, _ in s]
+    row("shell-plugin replies/s, --jobs 1, %d commands" % n, spread(res[1], k),
+        "sh -c loop " + spread(sr, k), ratio(med(res[1]), med(sr)))
+    row("shell-plugin replies/s, --jobs 4", spread(res[4], k), "", ratio(med(res[4]), med(sr)))
+
+
+def fake_http():
+    d = tempfile.mkdtemp(prefix="bench-http.")
+    pf = os.path.join(d, "port")
+    p = subprocess.Popen([PY, os.path.join(ROOT, "test", "fake-http.py"), "--port-file", pf,
+                          "--log", os.path.join(d, "log")], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    for _ in range(500):
+        if os.path.exists(pf):
+            break
+        time.sleep(0.01)
+    return p, d, int(open(pf).read().strip())
+
+
+def fig_send(a):
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "webhook.so")):
+        row("one-shot bot-send -b webhook", "not built", "")
+        return
+    srv, d, port = fake_http()
+    try:
+        url = "http://127.0.0.1:%d/hook" % port
+        os.environ["BOT_WEBHOOK_URL"] = url
+        text = "build 1234 passed"
+        body = json.dumps({"text": text})
+        cmds = {
+            "bot-send": [bot("bot-send"), "-b", "webhook", "--to", "#ops", text],
+            "curl": ["curl", "-sS", "-o", "/dev/null", "-H", "content-type: application/json",
+                     "--data-binary", body, url],
+            "apprise": ["apprise", "-b", text, "json://127.0.0.1:%d/hook" % port],
+        }
+        have = {n: shutil.which(c[0]) for n, c in cmds.items()}
+        names = [n for n in cmds if have[n]]
+        n = 20
+        times = dict(zip(names, hyper([" ".join(shq(x) for x in cmds[nm]) for nm in names], n)))
+        rss = {nm: rss_runs(cmds[nm], 10 if a.quick else 20) for nm in names}
+        bt, br = times["bot-send"], rss["bot-send"]
+        row("one-shot bot-send -b webhook to loopback: wall (%d runs)" % n, spread(bt, ms),
+            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
+        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
+            ratio(med(br), med(rss["curl"])))
+        if "apprise" in names:
+            row("  apprise 1.2 (json://) wall, peak RSS", "",
+                "%s, %s" % (spread(times["apprise"], ms), mb(med(rss["apprise"]))),
+                "%.0f× faster" % (med(times["apprise"]) / med(bt)))
+        else:
+            row("  apprise", "", "cannot run: not installed (Debian package apprise)")
+    finally:
+        os.environ.pop("BOT_WEBHOOK_URL", None)
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def shq(s):
+    return "'" + s.replace("'", "'\\''") + "'" if re.search(r"[^\w@%+=:,./-]", s) else s
+
+
+def fig_irc(a):
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "irc.so")):
+        row("IRC round trip through ngircd, !echo p50/p99", "not yet: no irc backend on main", "")
+        return
+    row("IRC round trip through ngircd, !echo p50/p99", "not yet: harness to come with the irc branch", "")
+
+
+def fig_startup(a):
+    one_ev = os.path.join(OUT, "one-event.ndjson")
+    head(os.path.join(OUT, "events.ndjson"), 1, one_ev)
+    one_in = os.path.join(OUT, "one-echo.txt")
+    progs = [
+        ("bot-listen -b text (one line typed)",
+         "%s -b text --text-input %s --text-output /dev/null >/dev/null" % (bot("bot-listen"), one_in)),
+        ("bot-dispatch (one event)", "%s < %s >/dev/null" % (bot("bot-dispatch"), one_ev)),
+        ("bot-send -b text (one event)",
+         "%s -b text --text-output /dev/null < %s >/dev/null" % (bot("bot-send"), one_ev)),
+        ("bot-card (one card)", "%s --title t body >/dev/null" % bot("bot-card")),
+        ("/bin/true", "/bin/true"),
+        ("jq -n 1", "jq -n 1 >/dev/null"),
+    ]
+    r = 10 if a.quick else 30
+    times = hyper([c for _, c in progs], r, shell=True)
+    for (name, cmd), t in zip(progs, times):
+        rs = [timed(["sh", "-c", "exec " + cmd])[2] for _ in range(5)]
+        row("start-up to first event and exit: " + name if not name.startswith(("/", "jq")) else
+            "  floor: " + name, "%s, %s" % (spread(t, ms), mb(med(rs))), "", "")
+
+
+def fig_growth(a):
+    ev = os.path.join(OUT, "events.ndjson")
+    n = getattr(a, "events_n", None) or lines_in(ev)
+    small = head(ev, 10000, os.path.join(OUT, "events-10k.ndjson"))
+    s = timed([bot("bot-dispatch"), "--pass"], stdin=small)[2]
+    big = med(a.pass_rss) if getattr(a, "pass_rss", None) else timed([bot("bot-dispatch"), "--pass"], stdin=ev)[2]
+    row("RSS after %s events: bot-dispatch --pass" % k(n), "%s (10 k events: %s)" % (mb(big), mb(s)),
+        "jq -c . %s" % mb(med(a.jq_rss)) if getattr(a, "jq_rss", None) else "", "")
+    s = timed([bot("bot-send"), "-b", "text", "--text-output", "/dev/null"], stdin=small)[2]
+    nb = 200000 if a.quick else n
+    bigf = head(ev, nb, os.path.join(OUT, "events-send.ndjson")) if nb != n else ev
+    b = timed([bot("bot-send"), "-b", "text", "--text-output", "/dev/null"], stdin=bigf)[2]
+    row("RSS after %s events: bot-send -b text" % k(nb), "%s (10 k events: %s)" % (mb(b), mb(s)), "", "")
+    typed = os.path.join(OUT, "typed.txt")
+    if not os.path.exists(typed) or os.path.getmtime(typed) < os.path.getmtime(ev):
+        with open(ev, encoding="utf-8") as f, open(typed, "w", encoding="utf-8") as o:
+            for ln in f:
+                o.write(json.loads(ln)["body"].replace("\t", " ") + "\n")
+    typed_small = head(typed, 10000, os.path.join(OUT, "typed-10k.txt"))
+    s = timed([bot("bot-listen"), "-b", "text", "--text-input", typed_small, "--text-output", "/dev/null"])[2]
+    typed_big = head(typed, nb, os.path.join(OUT, "typed-big.txt")) if nb != n else typed
+    b = timed([bot("bot-listen"), "-b", "text", "--text-input", typed_big, "--text-output", "/dev/null"])[2]
+    row("RSS after %s lines: bot-listen -b text" % k(nb), "%s (10 k lines: %s)" % (mb(b), mb(s)), "", "")
+
+
+FIGURES = [("pass", fig_pass), ("rule", fig_rule), ("echo", fig_echo), ("first", fig_first),
+           ("plugin", fig_plugin), ("send", fig_send), ("irc", fig_irc), ("startup", fig_startup),
+           ("growth", fig_growth)]
+
+
+def markdown(path):
+    with open(path, "w") as f:
+        f.write("| figure | botpipe | beside | ratio |\n|---|---|---|---|\n")
+        for fig, b_, p, r in ROWS:
+            fig = fig.replace("|", "\\|")
+            if fig.startswith("  "):
+                fig = "&nbsp;&nbsp;" + fig.strip()
+            f.write("| %s | %s | %s | %s |\n" % (fig, b_.replace("|", "\\|"), p.replace("|", "\\|"), r))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="fewer runs and events (a smoke test)")
+    ap.add_argument("--only", help="comma-separated figures: " + ",".join(n for n, _ in FIGURES))
+    ap.add_argument("--markdown", help="also write the table as markdown to FILE")
+    a = ap.parse_args()
+    only = set(a.only.split(",")) if a.only else None
+    t0 = time.time()
+    print("make bench: %s, %d cores, load %.1f; medians of several runs (min-max)" % (
+        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.cpu_count(), os.getloadavg()[0]))
+    print("  %-58s | %-34s | %-40s | %s" % ("figure", "botpipe", "beside", "ratio"))
+    for name, fn in FIGURES:
+        if only and name not in only:
+            continue
+        try:
+            fn(a)
+        except Exception as ex:   # noqa: BLE001 - a figure that breaks is reported, not fatal
+            row(name, "failed: %s" % str(ex)[-200:], "")
+    print("(%.0f s; load average at the end %.1f)" % (time.time() - t0, os.getloadavg()[0]))
+    if a.markdown:
+        markdown(a.markdown)
+
+
+if __name__ == "__main__":
+    main()
