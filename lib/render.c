@@ -791,7 +791,7 @@ static void heading(struct rstate *st, cmark_node *node, int entering)
 	st->in_heading = entering;
 }
 
-static void list_item(struct rstate *st, cmark_node *node, int entering)
+static void list_item(struct rstate *st, int entering)
 {
 	if (st->nls == 0)
 		return;
@@ -808,7 +808,6 @@ static void list_item(struct rstate *st, cmark_node *node, int entering)
 			st->nfr--;
 		return;
 	}
-	(void)node;
 	char first[16], cont[16];
 	if (l->ordered) {
 		snprintf(first, sizeof first, "%d. ", l->start + l->count);
@@ -931,7 +930,9 @@ static void code_span(struct rstate *st, cmark_node *node)
 		snprintf(close, sizeof close, "`");
 		break;
 	}
-	span_open(st, open, strlen(open), m->per_line ? close : NULL);
+	/* code spans hold no newline (cmark makes them spaces), so they
+	 * never need closing at a line's end */
+	span_open_s(st, open);
 	st->verbatim = 1;
 	w_text(st, lit ? lit : "", n);
 	st->verbatim = 0;
@@ -1137,7 +1138,7 @@ static void walk(struct rstate *st, cmark_node *root)
 		case CMARK_NODE_ITEM:
 			if (in)
 				block_sep(st, node);
-			list_item(st, node, in);
+			list_item(st, in);
 			break;
 		case CMARK_NODE_PARAGRAPH:
 			if (in && is_attribute_paragraph(node)) {
