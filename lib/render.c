@@ -947,6 +947,7 @@ static int link_enter(struct rstate *st, cmark_node *node)
 	if (!url)
 		return 0;
 	int autol = is_autolink(node, url);
+	int mailto = strncmp(url, "mailto:", 7) == 0;
 	char *mu = url_for_markup(m, url);
 	int skip = 0;
 	size_t ul = strlen(mu);
@@ -958,7 +959,12 @@ static int link_enter(struct rstate *st, cmark_node *node)
 		span_open_s(st, tag);
 		break;
 	case F_SLACK:
-		if (autol) {
+		if (autol && mailto) {
+			/* Slack shows the part after | */
+			snprintf(tag, ul + 32, "<%s|%s>", mu, mu + 7);
+			emit(st, tag, strlen(tag), RCUT_NONE, RF_MARKUP);
+			skip = 1;
+		} else if (autol) {
 			snprintf(tag, ul + 32, "<%s>", mu);
 			emit(st, tag, strlen(tag), RCUT_NONE, RF_MARKUP);
 			skip = 1;
@@ -970,7 +976,7 @@ static int link_enter(struct rstate *st, cmark_node *node)
 		break;
 	case F_MD:
 		if (autol && !strpbrk(url, " <>")) {
-			snprintf(tag, ul + 32, "<%s>", url);
+			snprintf(tag, ul + 32, "<%s>", mailto ? url + 7 : url);
 			emit(st, tag, strlen(tag), RCUT_NONE, RF_MARKUP);
 			skip = 1;
 		} else {
