@@ -12,6 +12,9 @@
  *   - every other 4xx or 3xx (redirects are not followed), a bad
  *     certificate, a malformed URL: permanent.
  *   code is "denied" for 401 and 403, "send_failed" otherwise.
+ * libcurl itself sends a request a second time, once, when a reused
+ * connection turns out dead before any answer: a receiver may see a POST
+ * twice (at least once, as the outbox documents).
  * No message ever holds a URL's path or query: URLs carry tokens
  * (Telegram's /bot<token>/, a webhook URL), so they appear redacted.
  */

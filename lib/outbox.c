@@ -90,15 +90,16 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* Write the line into path (created exclusively) and fsync.  With keep,
- * the file is locked first and stays open: its fd is returned; else 0. */
-static int write_file_synced(const char *path, const char *line, size_t len, int keep)
+/* Write the line into path (created exclusively), and fsync it when
+ * sync.  With keep, the file is locked first and stays open: its fd is
+ * returned; else 0. */
+static int write_file(const char *path, const char *line, size_t len, int keep, int sync)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
 	if ((keep && flock(fd, LOCK_EX | LOCK_NB) < 0)
-	    || write_all(fd, line, len) < 0 || fsync(fd) < 0) {
+	    || write_all(fd, line, len) < 0 || (sync && fsync(fd) < 0)) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -109,9 +110,10 @@ static int write_file_synced(const char *path, const char *line, size_t len, int
 	return close(fd);
 }
 
-/* Write the event into tmp/NAME, rename it into sub/NAME and make that
- * durable.  With it, the file stays open and locked in *it. */
-static int store(const char *dir, const char *sub, jv event, struct bot_outbox_item *it)
+/* Write the event into tmp/NAME and rename it into sub/NAME, durably when
+ * sync.  With it, the file stays open and locked in *it. */
+static int store(const char *dir, const char *sub, jv event, struct bot_outbox_item *it,
+                 int sync)
 {
 	jv line = jv_dump_string(event, 0);
 	line = jv_string_append_str(line, "\n");
@@ -124,8 +126,8 @@ static int store(const char *dir, const char *sub, jv event, struct bot_outbox_i
 	snprintf(rel, sizeof rel, "%s/%s", sub, name);
 	if (join(dst, sizeof dst, dir, rel) < 0)
 		goto out;
-	fd = write_file_synced(tmp, jv_string_value(line),
-	                       (size_t)jv_string_length_bytes(jv_copy(line)), it != NULL);
+	fd = write_file(tmp, jv_string_value(line),
+	                (size_t)jv_string_length_bytes(jv_copy(line)), it != NULL, sync);
 	if (fd < 0 || rename(tmp, dst) < 0) {
 		int e = errno;
 		unlink(tmp);
@@ -134,7 +136,7 @@ static int store(const char *dir, const char *sub, jv event, struct bot_outbox_i
 	}
 	/* Make the rename durable too.  If that fails, take the event back
 	 * out: the caller is told it was not stored, and still holds it. */
-	if (join(tmp, sizeof tmp, dir, sub) < 0 || fsync_dir(tmp) < 0) {
+	if (sync && (join(tmp, sizeof tmp, dir, sub) < 0 || fsync_dir(tmp) < 0)) {
 		int e = errno;
 		unlink(dst);
 		errno = e;
@@ -158,14 +160,29 @@ out:
 
 int bot_outbox_put(const char *dir, jv event)
 {
-	return store(dir, "new", event, NULL);
+	return store(dir, "new", event, NULL, 1);
 }
 
 int bot_outbox_hold(const char *dir, jv event, struct bot_outbox_item *it)
 {
 	it->fd = -1;
 	it->entry[0] = 0;
-	return store(dir, "cur", event, it);
+	/* No fsync: a kill leaves the page cache intact, and only an event
+	 * that stays (bot_outbox_keep) needs to survive a power cut. */
+	return store(dir, "cur", event, it, 0);
+}
+
+int bot_outbox_keep(const char *dir, struct bot_outbox_item *it)
+{
+	char path[PATH_MAX];
+	int r = -1, e = EINVAL;
+	if (it->fd >= 0 && join(path, sizeof path, dir, "cur") == 0) {
+		r = fsync(it->fd) < 0 ? -1 : fsync_dir(path);
+		e = errno;
+	}
+	bot_outbox_release(it);
+	errno = e;
+	return r;
 }
 
 /* A name we wrote: no dots first, no slashes, only [A-Za-z0-9._-]. */
@@ -378,11 +395,11 @@ int bot_outbox_done(const char *dir, struct bot_outbox_item *it)
 	const char *name = it->fd >= 0 ? entry_name(it->entry) : NULL;
 	char path[PATH_MAX];
 	int r = -1, e = EINVAL;
+	/* No fsync of cur/: after a power cut a delivered entry may come
+	 * back and be sent again (at least once), which costs less than a
+	 * sync per message. */
 	if (name && join(path, sizeof path, dir, it->entry) == 0) {
 		r = unlink(path);
-		/* Durable removal: after a power cut the entry must not return. */
-		if (r == 0 && join(path, sizeof path, dir, "cur") == 0)
-			r = fsync_dir(path);
 		e = errno;
 	}
 	bot_outbox_release(it);

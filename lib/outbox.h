@@ -11,8 +11,12 @@
  *         caller never heard "queued" (it still holds the event).  After
  *         the rename the event is queued.  A listing removes tmp/
  *         files older than 36 hours (maildir's rule).
- *   hold: the same, but into cur/ and with the file locked: write-ahead
- *         for an event about to be sent by this process.
+ *   hold: the same, but into cur/, with the file locked and without
+ *         fsync: write-ahead for an event about to be sent by this
+ *         process.  A kill leaves the page cache intact, so nothing is
+ *         lost; an event that stays is made durable by keep before the
+ *         caller reports it queued (a power cut while it is being sent
+ *         loses it, as it loses the pipe it came from).
  *   take: open, lock (flock, not waiting), rename new/NAME to cur/NAME,
  *         read.  cur/ means "being delivered"; the lock says by whom.  A
  *         sender killed at any point drops its lock with its life, so the
@@ -24,7 +28,7 @@
  *         between the send and the unlink, the next flush sends the event
  *         a second time: delivery is at least once, and duplicates happen
  *         only in that window (a backend with idempotency keys can close
- *         it).
+ *         it), or after a power cut (the unlink is not synced).
  * Names sort by the time of the put (wall clock, nanoseconds), so a flush
  * goes oldest first.
  */
@@ -43,8 +47,11 @@ struct bot_outbox_item {
  * EACCES, ...); on failure nothing is left in new/. */
 int bot_outbox_put(const char *dir, jv event);
 /* Write-ahead: store an event (consumed) in cur/, locked by *it, before
- * trying to send it.  0, or -1 with errno. */
+ * trying to send it (not synced yet).  0, or -1 with errno. */
 int bot_outbox_hold(const char *dir, jv event, struct bot_outbox_item *it);
+/* Not delivered, and it stays: sync it to disk, then unlock.  0, or -1
+ * with errno (it stays either way, maybe not durably). */
+int bot_outbox_keep(const char *dir, struct bot_outbox_item *it);
 /* The entries waiting, oldest first: an array of strings "new/NAME" or
  * "cur/NAME" (cur/ holds what a sender is sending, or was when it died).
  * An empty array when DIR does not exist; an invalid on error. */

@@ -318,7 +318,8 @@ static jv deliver_spooled(struct sender *s, jv ev)
 			bot_warn("outbox %s: %s: %s (it may be sent again)", s->outbox, it.entry, strerror(errno));
 		return r;
 	}
-	bot_outbox_release(&it);
+	if (bot_outbox_keep(s->outbox, &it) < 0)
+		bot_warn("outbox %s: %s: %s", s->outbox, it.entry, strerror(errno));
 	s->queue_rest = 1;
 	return queued(s->outbox, r);
 }

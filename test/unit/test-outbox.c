@@ -248,6 +248,16 @@ static void test_hold(void)
 	jv_free(l);
 	CHECK(n == 2 && got == 2, "after its holder died (or let go), a flush takes each, in order");
 	CHECK(count_files(dir, "cur") == 0, "and the outbox is empty");
+
+	CHECK(bot_outbox_hold(dir, msg(11), &it) == 0, "hold again");
+	CHECK(bot_outbox_keep(dir, &it) == 0 && it.fd < 0, "keep syncs it and lets go");
+	l = bot_outbox_list(dir);
+	e = jv_array_get(jv_copy(l), 0);
+	jv ev = bot_outbox_take(dir, jv_string_value(e), &other);
+	CHECK(jv_array_length(jv_copy(l)) == 1 && jv_equal(ev, msg(11)), "a kept entry waits for the next flush");
+	bot_outbox_done(dir, &other);
+	jv_free(e);
+	jv_free(l);
 }
 
 int main(void)
