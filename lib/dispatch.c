@@ -120,7 +120,7 @@ jv dispatch_all_names(const struct dispatch *d)
 
 /* Which runs: a plugin, unless a built-in has the name and --override is
  * off.  Fills it->kind, path, plugin. */
-static int resolve(struct dispatch *d, struct item *it)
+static int resolve(const struct dispatch *d, struct item *it)
 {
 	int plugin = dispatch_find_plugin(d, it->name, it->path, sizeof it->path, it->plugin,
 	                                  sizeof it->plugin);
@@ -149,7 +149,7 @@ const char *dispatch_may_run(const struct dispatch *d, jv msg, const char *name)
 {
 	struct item it = { .msg = msg };
 	snprintf(it.name, sizeof it.name, "%s", name);
-	if (!resolve((struct dispatch *)d, &it))
+	if (!resolve(d, &it))
 		return "not found";
 	return bot_acl_check(d->acl, msg, it.plugin, it.name, "", admin_only(&it));
 }
