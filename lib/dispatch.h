@@ -137,6 +137,12 @@ struct bot_help_entry {
 jv bot_help_text(const char *prefix, struct bot_help_entry *e, size_t n,
                  const char *args);
 
+/* ---- builtin.c: errbot's built-in commands (used by dispatch.c) ---- */
+
+/* errbot's format_timedelta: "N seconds", "N minutes", "N hours", "N
+ * hours and M minutes" (days counted as hours, no singular). */
+void bot_format_timedelta(char *out, size_t n, long seconds);
+
 /* ---- rules.c: jq programs over events ----------------------------------- */
 
 struct bot_rules;

@@ -167,5 +167,19 @@ int main(void)
 	CHECK_STR(not_found("statu", NULL),
 	          "Command \"statu\" not found.\n\nDid you mean \"!status\" ?", "status");
 	test_history();
+
+	char span[64];
+	bot_format_timedelta(span, sizeof span, 0);
+	CHECK_STR(span, "0 seconds", "uptime: 0 seconds");
+	bot_format_timedelta(span, sizeof span, 59);
+	CHECK_STR(span, "59 seconds", "uptime: seconds");
+	bot_format_timedelta(span, sizeof span, 61);
+	CHECK_STR(span, "1 minutes", "uptime: minutes, seconds dropped, no singular");
+	bot_format_timedelta(span, sizeof span, 7200 + 30);
+	CHECK_STR(span, "2 hours", "uptime: hours");
+	bot_format_timedelta(span, sizeof span, 3600 + 13 * 60);
+	CHECK_STR(span, "1 hours and 13 minutes", "uptime: errbot's test, 1h13m");
+	bot_format_timedelta(span, sizeof span, 2 * 86400 + 60);
+	CHECK_STR(span, "48 hours and 1 minutes", "uptime: days as hours");
 	return unit_done();
 }
