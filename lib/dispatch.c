@@ -431,6 +431,17 @@ static void command(struct dispatch *d, jv msg, const char *name, const char *ar
 		item_free(it);
 		return;
 	}
+	if (strlen(it->args) > MAX_ARGS) {
+		/* refused before the history keeps a copy (errbot would keep it) */
+		char why[100], body[200];
+		snprintf(why, sizeof why, "Too long: %zu bytes, at most %d.", strlen(it->args), MAX_ARGS);
+		snprintf(body, sizeof body, "Sorry, I couldn't parse your arguments. %s", why);
+		jv events = JV_ARRAY(simple_reply(d, jv_copy(msg), body),
+		                     bot_error_event("bad_arguments", why, jv_copy(msg)));
+		queue_events(d, jv_copy(msg), events);
+		item_free(it);
+		return;
+	}
 	if (strcmp(it->name, "history") || it->kind != ITEM_BUILTIN) {
 		jv from = bot_get(msg, "from");
 		bot_history_add(d->history, bot_ident_person(from), it->name, it->args);

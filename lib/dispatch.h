@@ -81,6 +81,7 @@ jv bot_cmd_not_found(const char *prefix, const char *word, const char *next,
 /* ---- history.c: errbot's cmd_history ----------------------------------- */
 
 #define BOT_HISTORY_MAX 10
+#define BOT_HISTORY_PEOPLE_MAX 10000   /* then the longest idle is forgotten */
 
 struct bot_history;
 struct bot_history *bot_history_new(void);

@@ -87,6 +87,18 @@ static void test_history(void)
 	}
 	CHECK(bot_history_get(h, "@bob", 10, &n, &a) && !strcmp(a, "5"), "10 kept");
 	CHECK(!bot_history_get(h, "@bob", 11, &n, &a), "no 11th");
+	for (int i = 0; i < BOT_HISTORY_PEOPLE_MAX; i++) {
+		char who[32];
+		snprintf(who, sizeof who, "@p%d", i);
+		bot_history_add(h, who, "echo", "x");
+		if (i == 10)
+			bot_history_add(h, "@bob", "help", "");   /* bob asked recently */
+	}
+	CHECK(bot_history_get(h, "@bob", -1, &n, &a) && !strcmp(n, "help"),
+	      "people cap: a recent asker is kept");
+	CHECK(!bot_history_get(h, "@eve", -1, &n, &a), "people cap: the longest idle is forgotten");
+	CHECK(!bot_history_get(h, "@p0", -1, &n, &a) && bot_history_get(h, "@p1", -1, &n, &a),
+	      "people cap: evicted in order of last use");
 	bot_history_free(h);
 }
 
