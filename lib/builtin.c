@@ -200,8 +200,7 @@ static void builtin_history(struct dispatch *d, struct item *it)
 	jv_free(from);
 }
 
-/* errbot's format_timedelta. */
-static void format_span(char *out, size_t n, long total)
+void bot_format_timedelta(char *out, size_t n, long total)
 {
 	long hours = total / 3600, minutes = total % 3600 / 60, seconds = total % 60;
 	if (!hours && !minutes)
@@ -217,7 +216,7 @@ static void format_span(char *out, size_t n, long total)
 static void builtin_uptime(struct dispatch *d, struct item *it)
 {
 	char span[64], since[64], body[200];
-	format_span(span, sizeof span, (long)(time(NULL) - d->started));
+	bot_format_timedelta(span, sizeof span, (long)(time(NULL) - d->started));
 	struct tm tm;
 	localtime_r(&d->started, &tm);
 	strftime(since, sizeof since, "%A, %b %d at %H:%M", &tm);

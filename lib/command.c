@@ -234,25 +234,44 @@ static int *code_points(const char *s, size_t *n)
 	return cp;
 }
 
-/* find_longest_match without junk: the longest block a[i:i+k] == b[j:j+k]
- * in the ranges, earliest in a, then earliest in b. */
+/* Code points in s, as code_points counts them. */
+static size_t count_points(const char *s)
+{
+	size_t n;
+	int *cp = code_points(s, &n);
+	free(cp);
+	return n;
+}
+
+/* find_longest_match without junk, as difflib computes it: the longest
+ * block a[i:i+k] == b[j:j+k], the first found scanning block ends in a,
+ * then in b.  Dynamic programming over block ends: O(|a|·|b|). */
 static void longest_match(const int *a, size_t alo, size_t ahi, const int *b, size_t blo,
                           size_t bhi, size_t *bi, size_t *bj, size_t *bk)
 {
+	size_t nb = bhi - blo;
+	size_t *prev = calloc(nb + 1, sizeof *prev), *cur = calloc(nb + 1, sizeof *cur);
+	if (!prev || !cur)
+		abort();
 	*bi = alo;
 	*bj = blo;
 	*bk = 0;
-	for (size_t i = alo; i < ahi; i++)
+	for (size_t i = alo; i < ahi; i++) {
 		for (size_t j = blo; j < bhi; j++) {
-			size_t k = 0;
-			while (i + k < ahi && j + k < bhi && a[i + k] == b[j + k])
-				k++;
+			size_t k = a[i] == b[j] ? prev[j - blo] + 1 : 0;
+			cur[j - blo + 1] = k;
 			if (k > *bk) {
-				*bi = i;
-				*bj = j;
+				*bi = i + 1 - k;
+				*bj = j + 1 - k;
 				*bk = k;
 			}
 		}
+		size_t *t = prev;
+		prev = cur;
+		cur = t;
+	}
+	free(prev);
+	free(cur);
 }
 
 static size_t matches(const int *a, size_t alo, size_t ahi, const int *b, size_t blo,
@@ -306,8 +325,12 @@ static size_t close_matches(const char *word, jv names, struct scored *out, size
 			for (char *p = spaced; *p; p++)
 				if (*p == '_')
 					*p = ' ';
-			/* SequenceMatcher(a=candidate, b=word) as difflib has it */
-			double s = bot_similarity(spaced, word);
+			/* SequenceMatcher(a=candidate, b=word) as difflib has it;
+			 * first its real_quick_ratio bound, which also spares a
+			 * long hostile word the quadratic match */
+			size_t la = count_points(spaced), lb = count_points(word);
+			double bound = la + lb ? 2.0 * (double)(la < lb ? la : lb) / (double)(la + lb) : 1.0;
+			double s = bound >= 0.6 ? bot_similarity(spaced, word) : 0;
 			if (s >= 0.6)
 				all[n++] = (struct scored){ spaced, s };
 			else

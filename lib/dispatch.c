@@ -120,7 +120,7 @@ jv dispatch_all_names(const struct dispatch *d)
 
 /* Which runs: a plugin, unless a built-in has the name and --override is
  * off.  Fills it->kind, path, plugin. */
-static int resolve(struct dispatch *d, struct item *it)
+static int resolve(const struct dispatch *d, struct item *it)
 {
 	int plugin = dispatch_find_plugin(d, it->name, it->path, sizeof it->path, it->plugin,
 	                                  sizeof it->plugin);
@@ -149,7 +149,7 @@ const char *dispatch_may_run(const struct dispatch *d, jv msg, const char *name)
 {
 	struct item it = { .msg = msg };
 	snprintf(it.name, sizeof it.name, "%s", name);
-	if (!resolve((struct dispatch *)d, &it))
+	if (!resolve(d, &it))
 		return "not found";
 	return bot_acl_check(d->acl, msg, it.plugin, it.name, "", admin_only(&it));
 }
@@ -427,6 +427,17 @@ static void command(struct dispatch *d, jv msg, const char *name, const char *ar
 		if (!d->hide_access)
 			events = jv_array_append(events, simple_reply(d, jv_copy(msg), why));
 		events = jv_array_append(events, bot_error_event("denied", why, jv_copy(msg)));
+		queue_events(d, jv_copy(msg), events);
+		item_free(it);
+		return;
+	}
+	if (strlen(it->args) > MAX_ARGS) {
+		/* refused before the history keeps a copy (errbot would keep it) */
+		char why[100], body[200];
+		snprintf(why, sizeof why, "Too long: %zu bytes, at most %d.", strlen(it->args), MAX_ARGS);
+		snprintf(body, sizeof body, "Sorry, I couldn't parse your arguments. %s", why);
+		jv events = JV_ARRAY(simple_reply(d, jv_copy(msg), body),
+		                     bot_error_event("bad_arguments", why, jv_copy(msg)));
 		queue_events(d, jv_copy(msg), events);
 		item_free(it);
 		return;

@@ -81,6 +81,7 @@ jv bot_cmd_not_found(const char *prefix, const char *word, const char *next,
 /* ---- history.c: errbot's cmd_history ----------------------------------- */
 
 #define BOT_HISTORY_MAX 10
+#define BOT_HISTORY_PEOPLE_MAX 10000   /* then the longest idle is forgotten */
 
 struct bot_history;
 struct bot_history *bot_history_new(void);
@@ -136,6 +137,12 @@ struct bot_help_entry {
  * else a section or a command ("deploy status" or "deploy_status"). */
 jv bot_help_text(const char *prefix, struct bot_help_entry *e, size_t n,
                  const char *args);
+
+/* ---- builtin.c: errbot's built-in commands (used by dispatch.c) ---- */
+
+/* errbot's format_timedelta: "N seconds", "N minutes", "N hours", "N
+ * hours and M minutes" (days counted as hours, no singular). */
+void bot_format_timedelta(char *out, size_t n, long seconds);
 
 /* ---- rules.c: jq programs over events ----------------------------------- */
 

@@ -7,7 +7,9 @@
 #include "dispatch.h"
 
 struct bot_history {
-	jv people;   /* person -> [[name, args], ...], oldest first */
+	jv people;   /* person -> [[name, args], ...], oldest first; the
+	                person who asked longest ago first */
+	int n;       /* people (jv_object_length counts by walking) */
 };
 
 struct bot_history *bot_history_new(void)
@@ -54,7 +56,18 @@ void bot_history_add(struct bot_history *h, const char *person, const char *name
 	int n = jv_array_length(jv_copy(kept));
 	if (n > BOT_HISTORY_MAX)
 		kept = jv_array_slice(kept, n - BOT_HISTORY_MAX, n);
-	h->people = jv_object_set(h->people, jv_string(person ? person : ""), kept);
+	jv key = jv_string(person ? person : "");
+	/* to the end of the insertion order */
+	if (jv_object_has(jv_copy(h->people), jv_copy(key)))
+		h->people = jv_object_delete(h->people, jv_copy(key));
+	else
+		h->n++;
+	h->people = jv_object_set(h->people, key, kept);
+	if (h->n > BOT_HISTORY_PEOPLE_MAX) {
+		int it = jv_object_iter(h->people);
+		h->people = jv_object_delete(h->people, jv_object_iter_key(h->people, it));
+		h->n--;
+	}
 }
 
 int bot_history_get(const struct bot_history *h, const char *person, long n,

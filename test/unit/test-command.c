@@ -87,6 +87,18 @@ static void test_history(void)
 	}
 	CHECK(bot_history_get(h, "@bob", 10, &n, &a) && !strcmp(a, "5"), "10 kept");
 	CHECK(!bot_history_get(h, "@bob", 11, &n, &a), "no 11th");
+	for (int i = 0; i < BOT_HISTORY_PEOPLE_MAX; i++) {
+		char who[32];
+		snprintf(who, sizeof who, "@p%d", i);
+		bot_history_add(h, who, "echo", "x");
+		if (i == 10)
+			bot_history_add(h, "@bob", "help", "");   /* bob asked recently */
+	}
+	CHECK(bot_history_get(h, "@bob", -1, &n, &a) && !strcmp(n, "help"),
+	      "people cap: a recent asker is kept");
+	CHECK(!bot_history_get(h, "@eve", -1, &n, &a), "people cap: the longest idle is forgotten");
+	CHECK(!bot_history_get(h, "@p0", -1, &n, &a) && bot_history_get(h, "@p1", -1, &n, &a),
+	      "people cap: evicted in order of last use");
 	bot_history_free(h);
 }
 
@@ -167,5 +179,19 @@ int main(void)
 	CHECK_STR(not_found("statu", NULL),
 	          "Command \"statu\" not found.\n\nDid you mean \"!status\" ?", "status");
 	test_history();
+
+	char span[64];
+	bot_format_timedelta(span, sizeof span, 0);
+	CHECK_STR(span, "0 seconds", "uptime: 0 seconds");
+	bot_format_timedelta(span, sizeof span, 59);
+	CHECK_STR(span, "59 seconds", "uptime: seconds");
+	bot_format_timedelta(span, sizeof span, 61);
+	CHECK_STR(span, "1 minutes", "uptime: minutes, seconds dropped, no singular");
+	bot_format_timedelta(span, sizeof span, 7200 + 30);
+	CHECK_STR(span, "2 hours", "uptime: hours");
+	bot_format_timedelta(span, sizeof span, 3600 + 13 * 60);
+	CHECK_STR(span, "1 hours and 13 minutes", "uptime: errbot's test, 1h13m");
+	bot_format_timedelta(span, sizeof span, 2 * 86400 + 60);
+	CHECK_STR(span, "48 hours and 1 minutes", "uptime: days as hours");
 	return unit_done();
 }
