@@ -23,7 +23,7 @@ nested_line() {
 ["message",null,null,null,0]'
 	assert_equal "$(sed -n 2p "$BATS_TEST_TMPDIR/out")" "$NEXT"
 	# bounded by the line maximum (16 MiB), not by the line: under 40 MB
-	[ "$(peak_rss_kb)" -lt 40000 ]
+	assert_rss_below 40000
 }
 
 @test "a 100 MB line: bot-send reports it as an error event, sends the next one, stays small" {
@@ -35,14 +35,14 @@ nested_line() {
 	assert_output '["error","bad_input",true]
 ["sent",null,null]'
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/chat")" "next"
-	[ "$(peak_rss_kb)" -lt 40000 ]
+	assert_rss_below 40000
 }
 
 @test "--max-line lowers the bound: a 2 MB line with --max-line 65536 stays under 10 MB" {
 	{ big_line 2000000; echo "$NEXT"; } | with_rss bot-dispatch --pass --max-line 65536 > "$BATS_TEST_TMPDIR/out" 2>/dev/null || true
 	run jq -r '.type' "$BATS_TEST_TMPDIR/out"
 	assert_output $'error\nmessage'
-	[ "$(peak_rss_kb)" -lt 10000 ]
+	assert_rss_below 10000
 }
 
 @test "100,000 nested arrays: refused by depth, no crash, the next line flows" {
@@ -186,7 +186,7 @@ error | bad_input | <stdin>:20: not an object: array'
 	room_msg '!big' | with_rss bot-dispatch -d "$dir" --max-output 100000 > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err"
 	assert_equal "$(jq -r '.body | length' "$BATS_TEST_TMPDIR/out")" 100000
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" "bot-dispatch: warning: big: output over 100000 bytes, cut"
-	[ "$(peak_rss_kb)" -lt 20000 ]
+	assert_rss_below 20000
 	# the default keeps 1 MiB
 	room_msg '!big' | bot-dispatch -d "$dir" 2>/dev/null > "$BATS_TEST_TMPDIR/out"
 	assert_equal "$(jq -r '.body | length' "$BATS_TEST_TMPDIR/out")" 1048576

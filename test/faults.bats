@@ -116,14 +116,14 @@ upstream_of_head() {
 	# 200000 events (9.5 MB) into a reader that sleeps 3 s before reading
 	with_rss bot-dispatch --pass < "$in" 2>/dev/null | { sleep 3; cat > "$BATS_TEST_TMPDIR/out"; }
 	cmp "$BATS_TEST_TMPDIR/out" "$in"
-	[ "$(peak_rss_kb)" -lt 12000 ]
+	assert_rss_below 12000
 }
 
 @test "a slow reader: bot-send waits for it in bounded memory and acknowledges every event" {
 	N=50000
 	head -n 50000 "$in" | with_rss bot-send --text-output /dev/null 2>/dev/null | { sleep 2; jq -r .type > "$BATS_TEST_TMPDIR/out"; }
 	assert_equal "$(sort "$BATS_TEST_TMPDIR/out" | uniq -c | awk '{print $1, $2}')" "50000 sent"
-	[ "$(peak_rss_kb)" -lt 12000 ]
+	assert_rss_below 12000
 }
 
 @test "a webhook peer that accepts and says nothing: --timeout fires, exit 75, an error event, nothing hangs" {

@@ -62,3 +62,18 @@ no_match() {
 		return 1
 	fi
 }
+
+# Fails when the last with_rss run peaked at or above $1 KiB.  Sanitizers
+# and valgrind change memory use (ASan's quarantine alone is 256 MB), so
+# under SANITIZE=1 or VALGRIND=1 the bound is not checked.
+assert_rss_below() {
+	if [ "${SANITIZE:-}" = 1 ] || [ "${VALGRIND:-}" = 1 ]; then
+		return 0
+	fi
+	local kb
+	kb=$(peak_rss_kb)
+	if [ "$kb" -ge "$1" ]; then
+		echo "peak RSS $kb KiB, expected under $1 KiB" >&2
+		return 1
+	fi
+}
