@@ -23,12 +23,24 @@ setup() {
 	# a nick per test, so tests never see each other's bot
 	export BOT_IRC_NICK="bot$BATS_TEST_NUMBER" BOT_IRC_CHANNELS='#ops'
 	BOT="$BOT_IRC_NICK"
-	PIPE_PID=
+	PIPE_PID= HUMAN_PID=
 }
 
 teardown() {
-	[ -z "$PIPE_PID" ] || kill -TERM -- "-$PIPE_PID" 2>/dev/null || true
-	[ -z "$HUMAN_PID" ] || kill "$HUMAN_PID" 2>/dev/null || true
+	[ -z "${HUMAN_PID:-}" ] || kill "$HUMAN_PID" 2>/dev/null || true
+	if [ -n "$PIPE_PID" ]; then
+		kill -TERM -- "-$PIPE_PID" 2>/dev/null || true
+		local i=0
+		while kill -0 -- "-$PIPE_PID" 2>/dev/null && [ $i -lt 100 ]; do
+			sleep 0.05
+			i=$((i + 1))
+		done
+	fi
+	# a sanitizer's report from the IRC ends of the bot fails the test
+	if grep -l 'Sanitizer\|runtime error' "$W"/listen.err "$W"/send.err 2>/dev/null; then
+		cat "$W"/listen.err "$W"/send.err
+		return 1
+	fi
 	return 0
 }
 
