@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -652,6 +654,11 @@ static int tcp_connect(struct irc *c, jv *err)
 		}
 	}
 	freeaddrinfo(res);
+	if (fd >= 0) {
+		/* lines are small and a round trip waits for each: no Nagle */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
 	if (fd < 0) {
 		*err = bot_fail_code("connect_failed", 1, "%s:%d: %s", c->host, c->port, strerror(last));
 		return -1;
