@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +58,6 @@ static const struct bot_option irc_options[] = {
 	{ "irc-cafile", 0, BOT_OPT_STR, "FILE", NULL, "with --irc-tls: trust the CA certificates in FILE" },
 	{ "irc-rate", 0, BOT_OPT_STR, "LINES", "1", "flood control: lines a second after the burst" },
 	{ "irc-burst", 0, BOT_OPT_INT, "LINES", "5", "flood control: lines sent at once before pacing" },
-	{ "irc-retry-for", 0, BOT_OPT_INT, "SECONDS", "300", "a send reconnects and retries for this long" },
 	BOT_OPTIONS_END
 };
 
@@ -349,7 +350,6 @@ struct irc {
 	char host[256], nick_cfg[65], user[65], realname[256], cafile[1024];
 	int port, tls, burst;
 	double rate;
-	long retry_for_ms;
 	char *password, *sasl_user, *sasl_pass;
 	jv channels;                /* array of strings */
 	struct tls_api api;
@@ -589,7 +589,6 @@ static void *irc_open(const struct bot_config *cfg, jv *err)
 	c->burst = (int)bot_cfg_int(cfg, "irc-burst", 5);
 	if (c->burst < 1)
 		c->burst = 1;
-	c->retry_for_ms = bot_cfg_int(cfg, "irc-retry-for", 300) * 1000;
 	c->tokens = c->burst;
 	c->tokens_ms = bot_now_ms();
 	jv_array_foreach(c->channels, i, ch) {
@@ -655,6 +654,11 @@ static int tcp_connect(struct irc *c, jv *err)
 		}
 	}
 	freeaddrinfo(res);
+	if (fd >= 0) {
+		/* lines are small and a round trip waits for each: no Nagle */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
 	if (fd < 0) {
 		*err = bot_fail_code("connect_failed", 1, "%s:%d: %s", c->host, c->port, strerror(last));
 		return -1;
@@ -1370,34 +1374,45 @@ static int rt_error(struct irc *c, char *text, size_t n)
 	return code;
 }
 
-/* A round trip that survives a dropped connection: reconnect with
- * errbot's backoff and send again, for up to --irc-retry-for. */
-static int roundtrip_retry(struct irc *c, jv lines, jv *err)
+static int failure_temporary(jv failure)
 {
-	long long started = bot_now_ms();
-	double delay = 1;
-	for (;;) {
-		int rc = 0;
-		if (c->fd < 0 || c->dead)
-			rc = irc_connect_now(c, err);
-		if (rc == 0 && roundtrip(c, jv_copy(lines), err) == 0) {
-			jv_free(lines);
-			return 0;
-		}
-		jv msg = jv_invalid_get_msg(jv_copy(*err));
-		int temporary = bot_true(msg, "temporary");
-		jv_free(msg);
-		irc_close_conn(c);
-		if (!temporary || bot_now_ms() - started + (long long)(delay * 1000) > c->retry_for_ms ||
-		    bot_stop) {
-			jv_free(lines);
-			return -1;
-		}
-		jv_free(*err);
-		*err = jv_invalid();
-		bot_sleep_ms((long long)(delay * 1000));
-		delay = bot_backoff_next(delay);
+	jv msg = jv_invalid_get_msg(jv_copy(failure));
+	int t = bot_true(msg, "temporary");
+	jv_free(msg);
+	return t;
+}
+
+/* A round trip, connecting first when there is no connection.  One that
+ * died while idle (the server restarted, or dropped us for not answering
+ * its PING while bot-send waited for input) is replaced at once; any other
+ * failure goes back to bot-send's one retry policy. */
+static int roundtrip_connected(struct irc *c, jv lines, jv *err)
+{
+	int had = c->fd >= 0 && !c->dead;
+	if (!had && irc_connect_now(c, err) < 0) {
+		jv_free(lines);
+		return -1;
 	}
+	if (roundtrip(c, jv_copy(lines), err) == 0) {
+		jv_free(lines);
+		return 0;
+	}
+	irc_close_conn(c);
+	if (!had || !failure_temporary(*err)) {
+		jv_free(lines);
+		return -1;
+	}
+	jv_free(*err);
+	*err = jv_invalid();
+	if (irc_connect_now(c, err) < 0) {
+		jv_free(lines);
+		return -1;
+	}
+	if (roundtrip(c, lines, err) < 0) {
+		irc_close_conn(c);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- the backend interface --------------------------------------------- */
@@ -1579,19 +1594,19 @@ static jv irc_send(void *be, jv ev, const char *text)
 		return JV_OBJECT(jv_string("id"), local_id(c));   /* nothing to say */
 	}
 	jv err = jv_invalid();
-	if (roundtrip_retry(c, jv_copy(lines), &err) < 0) {
+	if (roundtrip_connected(c, jv_copy(lines), &err) < 0) {
 		jv_free(lines);
 		return err;
 	}
 	int code = rt_error(c, why, sizeof why);
 	if ((code == 404 || code == 401) && chan_ok(target, strlen(target)) && !is_joined(c, target)) {
 		/* +n, or no such channel yet: join (creating it), say it again */
-		if (roundtrip_retry(c, jv_array_append(jv_array(), jv_string_fmt("JOIN %s", target)), &err) < 0) {
+		if (roundtrip_connected(c, jv_array_append(jv_array(), jv_string_fmt("JOIN %s", target)), &err) < 0) {
 			jv_free(lines);
 			return err;
 		}
 		code = rt_error(c, why, sizeof why);
-		if (!code && roundtrip_retry(c, jv_copy(lines), &err) < 0) {
+		if (!code && roundtrip_connected(c, jv_copy(lines), &err) < 0) {
 			jv_free(lines);
 			return err;
 		}
@@ -1681,7 +1696,7 @@ static jv room_op(struct irc *c, jv ev, const char *action, const char *chan)
 		return bot_fail_code("unsupported", 0, "IRC has no room action %s", action);
 	}
 	lines = jv_array_append(lines, jv_string(line));
-	if (roundtrip_retry(c, lines, &err) < 0)
+	if (roundtrip_connected(c, lines, &err) < 0)
 		return err;
 	int code = rt_error(c, why, sizeof why);
 	if (code)
@@ -1730,7 +1745,7 @@ static jv room_op(struct irc *c, jv ev, const char *action, const char *chan)
 static jv room_list(struct irc *c, jv ev)
 {
 	jv err = jv_invalid();
-	if (roundtrip_retry(c, jv_array_append(jv_array(), jv_string("LIST")), &err) < 0)
+	if (roundtrip_connected(c, jv_array_append(jv_array(), jv_string("LIST")), &err) < 0)
 		return err;
 	jv ans = JV_OBJECT(jv_string("type"), jv_string("room"), jv_string("action"), jv_string("list"));
 	jv ref = bot_get(ev, "id");
