@@ -31,6 +31,8 @@ struct bot_reader {
 	const char *raw;     /* last line returned */
 	size_t rawlen;
 	char *overlong;      /* the start of an over-long line, for its report */
+	jv type_key;         /* "type", made once: a look-up with a fresh key
+	                        string costs a malloc, a hash and a free */
 };
 
 struct bot_reader *bot_reader_new(int fd, const char *name, size_t maxline)
@@ -45,6 +47,7 @@ struct bot_reader *bot_reader_new(int fd, const char *name, size_t maxline)
 	r->buf = malloc(r->cap);
 	if (!r->buf)
 		abort();
+	r->type_key = jv_string("type");
 	return r;
 }
 
@@ -54,6 +57,7 @@ void bot_reader_free(struct bot_reader *r)
 		return;
 	free(r->buf);
 	free(r->overlong);
+	jv_free(r->type_key);
 	free(r);
 }
 
@@ -146,7 +150,10 @@ static int reader_parse(struct bot_reader *r, char *line, size_t len, jv *ev)
 		jv_free(v);
 		return *ev = reader_bad(r, why, line, len, 0), -1;
 	}
-	if (!bot_str(v, "type")) {
+	jv type = jv_object_get(jv_copy(v), jv_copy(r->type_key));
+	int typed = jv_get_kind(type) == JV_KIND_STRING;
+	jv_free(type);
+	if (!typed) {
 		jv_free(v);
 		return *ev = reader_bad(r, "no \"type\" string", line, len, 0), -1;
 	}
