@@ -186,8 +186,9 @@ def fig_echo(a):
     r = 2 if a.quick else 3
     d = runs(lambda: timed([bot("bot-dispatch")], stdin=echo), r)
     dr = [n / w for w, _, _ in d]
-    a.echo_rate = med(dr)
+    dc = [n / c for _, c, _ in d]
     row("!echo replies/s, bot-dispatch built-in, %s commands" % k(n), spread(dr, k), "", "")
+    row("  same, per CPU second", spread(dc, k), "", "")
     # errbot: its in-process test bot (no I/O at all), fewer commands: slow.
     ne = 5000 if a.quick else 20000
     try:
@@ -199,19 +200,29 @@ def fig_echo(a):
             "errbot " + spread(e, k), ratio(med(dr), med(e)))
     except Exception as ex:   # noqa: BLE001 - any failure is reported
         row("  errbot, Test backend", "", "cannot run: %s" % str(ex)[-120:])
-    # Hubot: its Shell adapter over a pipe, one "echo ..." a line.
+    # Hubot: in-process (robot.receive, no I/O), then its Shell adapter
+    # over a pipe, one "echo ..." a line.
     nh = 5000 if a.quick else 20000
     if not os.path.exists(HUBOT):
-        row("  Hubot, Shell adapter", "", "cannot run: npm install of hubot failed (see bench/run.sh)")
+        row("  Hubot", "", "cannot run: npm install of hubot failed (see bench/run.sh)")
         return
     inp = os.path.join(OUT, "hubot-echo.txt")
     with open(os.path.join(OUT, "echo.txt")) as f, open(inp, "w") as o:
-        for i, ln in enumerate(f):
-            if i >= nh:
-                break
+        for ln in f:
             o.write(ln[1:])
+    env = hubot_env()
+    env["HUBOT_MODULE"] = os.path.join(OUT, "hubot", "node_modules", "hubot", "index.mjs")
     try:
-        h = [float(x[1]) for x in (drive(
+        hi = [float(subprocess.run(["node", os.path.join(HERE, "hubot", "rate.mjs"), inp, str(n)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                   timeout=300, check=True).stdout.decode().split()[1])
+              for _ in range(r)]
+        row("  Hubot 14 in-process (robot.receive, no I/O), %s commands" % k(n), "",
+            "Hubot " + spread(hi, k), ratio(med(dr), med(hi)))
+    except Exception as ex:   # noqa: BLE001
+        row("  Hubot in-process", "", "cannot run: %s" % str(ex)[-120:])
+    try:
+        h = [float(x[0][1]) for x in (drive(
             ["rate", "--ready", "echo warm", "--ready-expect", "warm", "--input", inp,
              "--count", str(nh), "--expect", "\x1b[1mhello", "--", HUBOT, "-a", "Shell", "-d",
              "-r", os.path.join(HERE, "hubot")], cwd=hubot_dir(), env=hubot_env())
@@ -261,8 +272,9 @@ def fig_first(a):
     sh = ("%s -b text --text-input %s --text-output /dev/null | %s | %s -b text --text-output /dev/null >/dev/null"
           % (bot("bot-listen"), one, bot("bot-dispatch"), bot("bot-send")))
     try:
-        t = hyper([sh], 10 if a.quick else 20, shell=True)[0]
-        row("  same pipeline, start to exit (hyperfine, shell subtracted)", spread(t, ms), "", "")
+        t, f = hyper(["sh -c " + shq(sh), "sh -c " + shq("true | true | true")], 10 if a.quick else 20)
+        row("  same pipeline, start to exit (hyperfine, via sh -c)", spread(t, ms),
+            "sh -c 'true | true | true' " + spread(f, ms), "")
     except subprocess.CalledProcessError as ex:
         row("  same pipeline, start to exit", "failed: %s" % ex, "")
     re_ = 3 if a.quick else 5
@@ -300,16 +312,20 @@ def fig_plugin(a):
     args = head(os.path.join(OUT, "plugin.args"), n, os.path.join(OUT, "plugin-%d.args" % n))
     plugins = os.path.join(HERE, "plugins")
     r = 2 if a.quick else 3
-    res = {}
+    res, cpu = {}, {}
     for jobs in (1, 4):
         t = runs(lambda: timed([bot("bot-dispatch"), "-d", plugins, "--jobs", str(jobs)], stdin=src), r)
         res[jobs] = [n / w for w, _, _ in t]
+        cpu[jobs] = [n / c for _, c, _ in t]
     loop = "while IFS= read -r a; do %s/say \"$a\"; done" % plugins
     s = runs(lambda: timed(["sh", "-c", loop], stdin=args), r)
     sr = [n / w for w, _, _ in s]
+    sc = [n / c for _, c, _ in s]
     row("shell-plugin replies/s, --jobs 1, %d commands" % n, spread(res[1], k),
         "sh -c loop " + spread(sr, k), ratio(med(res[1]), med(sr)))
     row("shell-plugin replies/s, --jobs 4", spread(res[4], k), "", ratio(med(res[4]), med(sr)))
+    row("  --jobs 1 per CPU second (parent and children)", spread(cpu[1], k),
+        "sh -c loop " + spread(sc, k), ratio(med(cpu[1]), med(sc)))
 
 
 def fake_http():
@@ -376,9 +392,13 @@ def fig_irc(a):
 
 
 def fig_startup(a):
+    """Each program started by sh -c "exec PROG < input" under hyperfine -N,
+    so every row carries the same sh start (shown by the /bin/true row)."""
     one_ev = os.path.join(OUT, "one-event.ndjson")
     head(os.path.join(OUT, "events.ndjson"), 1, one_ev)
     one_in = os.path.join(OUT, "one-echo.txt")
+    with open(one_in, "w") as f:
+        f.write("!echo ready\n")
     progs = [
         ("bot-listen -b text (one line typed)",
          "%s -b text --text-input %s --text-output /dev/null >/dev/null" % (bot("bot-listen"), one_in)),
@@ -386,15 +406,15 @@ def fig_startup(a):
         ("bot-send -b text (one event)",
          "%s -b text --text-output /dev/null < %s >/dev/null" % (bot("bot-send"), one_ev)),
         ("bot-card (one card)", "%s --title t body >/dev/null" % bot("bot-card")),
-        ("/bin/true", "/bin/true"),
-        ("jq -n 1", "jq -n 1 >/dev/null"),
+        ("floor: /bin/true", "/bin/true < %s" % one_ev),
+        ("floor: jq -n 1", "jq -n 1 >/dev/null"),
     ]
     r = 10 if a.quick else 30
-    times = hyper([c for _, c in progs], r, shell=True)
+    times = hyper([" ".join(["sh", "-c", shq("exec " + c)]) for _, c in progs], r)
     for (name, cmd), t in zip(progs, times):
         rs = [timed(["sh", "-c", "exec " + cmd])[2] for _ in range(5)]
-        row("start-up to first event and exit: " + name if not name.startswith(("/", "jq")) else
-            "  floor: " + name, "%s, %s" % (spread(t, ms), mb(med(rs))), "", "")
+        label = ("  " + name) if name.startswith("floor") else "start-up to first event and exit: " + name
+        row(label, "%s, %s" % (spread(t, ms), mb(med(rs))), "", "")
 
 
 def fig_growth(a):

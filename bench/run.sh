@@ -12,10 +12,13 @@ mkdir -p "$out"
 
 # Peers.  A peer that cannot be installed is reported in the table.
 missing=""
-for p in errbot apprise python3-pytest curl nodejs npm; do
+for p in errbot apprise python3-pytest curl; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed' ||
 		missing="$missing $p"
 done
+# node and npm may come from elsewhere than Debian's packages: look for the commands.
+command -v node >/dev/null || missing="$missing nodejs"
+command -v npm >/dev/null || missing="$missing npm"
 if [ -n "$missing" ]; then
 	echo "bench: installing Debian packages:$missing" >&2
 	if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
