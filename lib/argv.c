@@ -90,9 +90,10 @@ jv bot_split_words(const char *text, size_t len)
 			}
 			i++;
 		} else {
-			size_t n = strcspn(text + i, " \t\n\r\v\f\\'\"");
-			if (n > len - i)
-				n = len - i;
+			static const char special[] = " \t\n\r\v\f\\'\"";
+			size_t n = 0;   /* bounded by len: text need not end in NUL */
+			while (i + n < len && !memchr(special, text[i + n], sizeof special - 1))
+				n++;
 			word_put(&w, text + i, n);
 			i += n;
 		}
