@@ -201,7 +201,7 @@ static jv perform(const struct bot_backend *b, void *be, jv req)
 {
 	const char *action = bot_str(req, "action");
 	if (strcmp(action, "invite"))
-		return b->room(be, jv_copy(req));
+		return b->room(be, req);   /* look-only */
 	jv people = bot_get(req, "identifiers"), ans = jv_null();
 	jv_array_foreach(people, i, p) {
 		jv one = jv_object_set(jv_copy(req), jv_string("identifier"), p);

@@ -23,11 +23,12 @@ setup() {
 	# a nick per test, so tests never see each other's bot
 	export BOT_IRC_NICK="bot$BATS_TEST_NUMBER" BOT_IRC_CHANNELS='#ops'
 	BOT="$BOT_IRC_NICK"
-	PIPE_PID= HUMAN_PID=
+	PIPE_PID= HUMAN_PID= FAKE_PID=
 }
 
 teardown() {
 	[ -z "${HUMAN_PID:-}" ] || kill "$HUMAN_PID" 2>/dev/null || true
+	[ -z "${FAKE_PID:-}" ] || kill "$FAKE_PID" 2>/dev/null || true
 	if [ -n "$PIPE_PID" ]; then
 		kill -TERM -- "-$PIPE_PID" 2>/dev/null || true
 		local i=0
@@ -292,4 +293,60 @@ second line"
 	assert_failure 78
 	BOT_IRC_REALNAME=$'x\r\nQUIT' run bot-send -b irc --to '#ops' x
 	assert_failure 78
+}
+
+# ngircd offers no SASL: a scripted server records what the bot says.
+start_fake() {
+	python3 "$HELPERS/irc-fake.py" "$W/fake.log" "$@" > "$W/fake.port" 3>&- &
+	FAKE_PID=$!
+	wait_for "$W/fake.port" '^[0-9]+$'
+	FAKE_PORT=$(cat "$W/fake.port")
+}
+
+@test "SASL PLAIN and the server password: exactly what the server receives" {
+	start_fake --sasl 'bot:s3cret pw'
+	BOT_IRC_SASL_PASSWORD='s3cret pw' run bot-send -b irc --irc-server "127.0.0.1:$FAKE_PORT" \
+		--irc-nick bot --irc-sasl-user bot --to '#ops' hi
+	assert_success
+	refute_output --partial 's3cret'
+	echo 'serverpw' > "$W/pass"
+	BOT_IRC_PASSWORD_FILE="$W/pass" run bot-send -b irc --irc-server "127.0.0.1:$FAKE_PORT" \
+		--irc-nick bot --to '#ops' hi
+	assert_success
+	BOT_IRC_SASL_PASSWORD='wrong' run bot-send -b irc --irc-server "127.0.0.1:$FAKE_PORT" \
+		--irc-nick bot --irc-sasl-user bot --to '#ops' hi
+	assert_failure 77
+	assert_output --partial '"code":"denied"'
+	refute_output --partial 'wrong'
+	kill "$FAKE_PID"
+	run cat "$W/fake.log"
+	assert_output "CAP REQ :sasl
+NICK bot
+USER botpipe 0 * :botpipe bot
+AUTHENTICATE PLAIN
+AUTHENTICATE Ym90AGJvdABzM2NyZXQgcHc=
+CAP END
+PRIVMSG #ops :hi
+PING :bp1
+QUIT :botpipe
+PASS :serverpw
+NICK bot
+USER botpipe 0 * :botpipe bot
+PRIVMSG #ops :hi
+PING :bp1
+QUIT :botpipe
+CAP REQ :sasl
+NICK bot
+USER botpipe 0 * :botpipe bot
+AUTHENTICATE PLAIN
+AUTHENTICATE Ym90AGJvdAB3cm9uZw=="
+}
+
+@test "a server without SASL is refused when SASL was asked for" {
+	start_fake --no-sasl
+	BOT_IRC_SASL_PASSWORD=pw run bot-send -b irc --irc-server "127.0.0.1:$FAKE_PORT" \
+		--irc-sasl-user bot --to '#ops' hi
+	assert_failure 77
+	assert_output --partial 'does not offer SASL'
+	kill "$FAKE_PID"
 }
