@@ -99,7 +99,27 @@ static int command_exists(void *ctx, const char *name)
 	return builtin_known(name) || dispatch_find_plugin(d, name, NULL, 0, NULL, 0);
 }
 
-jv dispatch_all_names(const struct dispatch *d)
+#define NAMES_TTL_MS 5000
+
+/* The folders' modification times as text: what says the listing may
+ * have changed. */
+static char *dirs_key(const struct dispatch *d)
+{
+	jv key = jv_string("");
+	jv_array_foreach(d->dirs, i, dir) {
+		struct stat st;
+		if (stat(jv_string_value(dir), &st) == 0)
+			key = jv_string_concat(key, jv_string_fmt("%lld.%ld/", (long long)st.st_mtim.tv_sec,
+			                                          st.st_mtim.tv_nsec));
+		jv_free(dir);
+		(void)i;
+	}
+	char *k = strdup(jv_string_value(key));
+	jv_free(key);
+	return k;
+}
+
+static jv scan_names(const struct dispatch *d)
 {
 	jv names = jv_array();
 	for (const char *const *b = builtin_names; *b; b++)
@@ -116,6 +136,23 @@ jv dispatch_all_names(const struct dispatch *d)
 		(void)i;
 	}
 	return names;
+}
+
+jv dispatch_all_names(struct dispatch *d)
+{
+	/* a flood of unknown commands must not rescan big folders each time */
+	char *key = dirs_key(d);
+	long long now = bot_now_ms();
+	if (jv_get_kind(d->names) != JV_KIND_ARRAY || !d->names_key ||
+	    strcmp(key, d->names_key) || now - d->names_at > NAMES_TTL_MS) {
+		jv_free(d->names);
+		d->names = scan_names(d);
+		d->names_at = now;
+		free(d->names_key);
+		d->names_key = key;
+	} else
+		free(key);
+	return jv_copy(d->names);
 }
 
 /* Which runs: a plugin, unless a built-in has the name and --override is
@@ -713,6 +750,7 @@ static int setup(struct dispatch *d, const struct bot_config *cfg)
 	};
 	d->history = bot_history_new();
 	d->dirs = jv_array();
+	d->names = jv_null();
 	if (!*d->prefix) {
 		bot_error("--prefix: may not be empty");
 		return 0;
@@ -732,6 +770,8 @@ static void teardown(struct dispatch *d)
 	bot_acl_free(d->acl);
 	bot_rules_free(d->rules);
 	jv_free(d->dirs);
+	jv_free(d->names);
+	free(d->names_key);
 	jv_free(d->alt_prefixes);
 	jv_free(d->divert_private);
 	jv_free(d->divert_thread);
