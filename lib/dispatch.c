@@ -21,9 +21,9 @@
 #include "jobs.h"
 
 #define MAX_QUEUE 10000   /* answers waiting for their turn */
-/* Read no further ahead than this many waiting answers: the pipe pushes
- * back, and a small process forks fast. */
-#define READ_AHEAD(d) ((d)->jobs_max * 4 < 64 ? 64 : (d)->jobs_max * 4)
+/* Read no further ahead than this many commands waiting for a slot: the
+ * pipe pushes back, and a small process forks fast. */
+#define READ_AHEAD(d) ((d)->jobs_max * 8 < 128 ? 128 : (d)->jobs_max * 8)
 #define MAX_ENV 64
 #define MAX_ARGS 65536    /* bytes of argument text; execve takes 128 KiB a string */
 
@@ -159,15 +159,19 @@ jv dispatch_all_names(struct dispatch *d)
  * off.  Fills it->kind, path, plugin. */
 static int resolve(const struct dispatch *d, struct item *it)
 {
-	int plugin = dispatch_find_plugin(d, it->name, it->path, sizeof it->path, it->plugin,
+	char path[PATH_MAX];
+	int plugin = dispatch_find_plugin(d, it->name, path, sizeof path, it->plugin,
 	                                  sizeof it->plugin);
+	free(it->path);
+	it->path = NULL;
 	if (builtin_known(it->name) && !(plugin && d->override)) {
 		it->kind = ITEM_BUILTIN;
 		snprintf(it->plugin, sizeof it->plugin, "builtin");
-		it->path[0] = 0;
 		return 1;
 	}
 	it->kind = ITEM_PLUGIN;
+	if (plugin)
+		it->path = strdup(path);
 	return plugin;
 }
 
@@ -186,9 +190,11 @@ const char *dispatch_may_run(const struct dispatch *d, jv msg, const char *name)
 {
 	struct item it = { .msg = msg };
 	snprintf(it.name, sizeof it.name, "%s", name);
-	if (!resolve(d, &it))
-		return "not found";
-	return bot_acl_check(d->acl, msg, it.plugin, it.name, "", admin_only(&it));
+	const char *why = resolve(d, &it) ? bot_acl_check(d->acl, msg, it.plugin, it.name, "",
+	                                                  admin_only(&it))
+	                                  : "not found";
+	free(it.path);
+	return why;
 }
 
 /* ---- the queue ---- */
@@ -199,6 +205,7 @@ static void item_free(struct item *it)
 		return;
 	jv_free(it->msg);
 	jv_free(it->events);
+	free(it->path);
 	free(it->args);
 	free(it);
 }
@@ -400,8 +407,23 @@ static void on_job_done(void *ctx, void *tag, const struct bot_job_result *r)
 	item_free(it);
 }
 
+/* A built-in or a ready answer: no slot needed. */
+static void answer_now(struct dispatch *d, struct item *it)
+{
+	if (it->kind == ITEM_BUILTIN)
+		builtin_run(d, it);
+	else
+		jv_array_foreach(it->events, i, ev) {
+			dispatch_emit(d, ev);
+			(void)i;
+		}
+	item_free(it);
+}
+
 /* Answer what waits, in order.  A built-in or a ready answer needs no
- * slot, but with --jobs 1 it waits for the command before it. */
+ * slot: with --jobs 1 it still waits for the command before it (the
+ * answers keep the commands' order); with more slots it does not wait
+ * behind commands that wait for one. */
 static void run_queue(struct dispatch *d)
 {
 	while (d->qlen) {
@@ -411,19 +433,22 @@ static void run_queue(struct dispatch *d)
 			break;
 		d->qhead = (d->qhead + 1) % MAX_QUEUE;
 		d->qlen--;
-		if (it->kind == ITEM_PLUGIN) {
+		if (it->kind == ITEM_PLUGIN)
 			start_plugin(d, it);
-			continue;
-		}
-		if (it->kind == ITEM_BUILTIN)
-			builtin_run(d, it);
 		else
-			jv_array_foreach(it->events, i, ev) {
-				dispatch_emit(d, ev);
-				(void)i;
-			}
-		item_free(it);
+			answer_now(d, it);
 	}
+	if (d->jobs_max == 1)
+		return;
+	int kept = 0, n = d->qlen;
+	for (int i = 0; i < n; i++) {
+		struct item *it = d->queue[(d->qhead + i) % MAX_QUEUE];
+		if (it->kind == ITEM_PLUGIN)
+			d->queue[(d->qhead + kept++) % MAX_QUEUE] = it;
+		else
+			answer_now(d, it);
+	}
+	d->qlen = kept;
 }
 
 /* ---- commands ---- */

@@ -18,7 +18,7 @@ struct item {
 	jv msg;                          /* the triggering event */
 	char name[BOT_CMD_NAME_MAX + 1];
 	char plugin[NAME_MAX + 1];       /* "builtin" or the folder's name */
-	char path[PATH_MAX];
+	char *path;                      /* malloc'd; NULL for a built-in */
 	char *args;
 	int private_, threaded;          /* DIVERT_TO_PRIVATE / _THREAD */
 	jv events;                       /* ITEM_EVENTS: an array */
