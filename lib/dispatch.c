@@ -21,9 +21,9 @@
 #include "jobs.h"
 
 #define MAX_QUEUE 10000   /* answers waiting for their turn */
-/* Read no further ahead than this many waiting answers: the pipe pushes
- * back, and a small process forks fast. */
-#define READ_AHEAD(d) ((d)->jobs_max * 4 < 64 ? 64 : (d)->jobs_max * 4)
+/* Read no further ahead than this many commands waiting for a slot: the
+ * pipe pushes back, and a small process forks fast. */
+#define READ_AHEAD(d) ((d)->jobs_max * 8 < 128 ? 128 : (d)->jobs_max * 8)
 #define MAX_ENV 64
 #define MAX_ARGS 65536    /* bytes of argument text; execve takes 128 KiB a string */
 
@@ -99,7 +99,27 @@ static int command_exists(void *ctx, const char *name)
 	return builtin_known(name) || dispatch_find_plugin(d, name, NULL, 0, NULL, 0);
 }
 
-jv dispatch_all_names(const struct dispatch *d)
+#define NAMES_TTL_MS 5000
+
+/* The folders' modification times as text: what says the listing may
+ * have changed. */
+static char *dirs_key(const struct dispatch *d)
+{
+	jv key = jv_string("");
+	jv_array_foreach(d->dirs, i, dir) {
+		struct stat st;
+		if (stat(jv_string_value(dir), &st) == 0)
+			key = jv_string_concat(key, jv_string_fmt("%lld.%ld/", (long long)st.st_mtim.tv_sec,
+			                                          st.st_mtim.tv_nsec));
+		jv_free(dir);
+		(void)i;
+	}
+	char *k = strdup(jv_string_value(key));
+	jv_free(key);
+	return k;
+}
+
+static jv scan_names(const struct dispatch *d)
 {
 	jv names = jv_array();
 	for (const char *const *b = builtin_names; *b; b++)
@@ -118,19 +138,40 @@ jv dispatch_all_names(const struct dispatch *d)
 	return names;
 }
 
+jv dispatch_all_names(struct dispatch *d)
+{
+	/* a flood of unknown commands must not rescan big folders each time */
+	char *key = dirs_key(d);
+	long long now = bot_now_ms();
+	if (jv_get_kind(d->names) != JV_KIND_ARRAY || !d->names_key ||
+	    strcmp(key, d->names_key) || now - d->names_at > NAMES_TTL_MS) {
+		jv_free(d->names);
+		d->names = scan_names(d);
+		d->names_at = now;
+		free(d->names_key);
+		d->names_key = key;
+	} else
+		free(key);
+	return jv_copy(d->names);
+}
+
 /* Which runs: a plugin, unless a built-in has the name and --override is
  * off.  Fills it->kind, path, plugin. */
 static int resolve(const struct dispatch *d, struct item *it)
 {
-	int plugin = dispatch_find_plugin(d, it->name, it->path, sizeof it->path, it->plugin,
+	char path[PATH_MAX];
+	int plugin = dispatch_find_plugin(d, it->name, path, sizeof path, it->plugin,
 	                                  sizeof it->plugin);
+	free(it->path);
+	it->path = NULL;
 	if (builtin_known(it->name) && !(plugin && d->override)) {
 		it->kind = ITEM_BUILTIN;
 		snprintf(it->plugin, sizeof it->plugin, "builtin");
-		it->path[0] = 0;
 		return 1;
 	}
 	it->kind = ITEM_PLUGIN;
+	if (plugin)
+		it->path = strdup(path);
 	return plugin;
 }
 
@@ -149,9 +190,11 @@ const char *dispatch_may_run(const struct dispatch *d, jv msg, const char *name)
 {
 	struct item it = { .msg = msg };
 	snprintf(it.name, sizeof it.name, "%s", name);
-	if (!resolve(d, &it))
-		return "not found";
-	return bot_acl_check(d->acl, msg, it.plugin, it.name, "", admin_only(&it));
+	const char *why = resolve(d, &it) ? bot_acl_check(d->acl, msg, it.plugin, it.name, "",
+	                                                  admin_only(&it))
+	                                  : "not found";
+	free(it.path);
+	return why;
 }
 
 /* ---- the queue ---- */
@@ -162,6 +205,7 @@ static void item_free(struct item *it)
 		return;
 	jv_free(it->msg);
 	jv_free(it->events);
+	free(it->path);
 	free(it->args);
 	free(it);
 }
@@ -363,8 +407,23 @@ static void on_job_done(void *ctx, void *tag, const struct bot_job_result *r)
 	item_free(it);
 }
 
+/* A built-in or a ready answer: no slot needed. */
+static void answer_now(struct dispatch *d, struct item *it)
+{
+	if (it->kind == ITEM_BUILTIN)
+		builtin_run(d, it);
+	else
+		jv_array_foreach(it->events, i, ev) {
+			dispatch_emit(d, ev);
+			(void)i;
+		}
+	item_free(it);
+}
+
 /* Answer what waits, in order.  A built-in or a ready answer needs no
- * slot, but with --jobs 1 it waits for the command before it. */
+ * slot: with --jobs 1 it still waits for the command before it (the
+ * answers keep the commands' order); with more slots it does not wait
+ * behind commands that wait for one. */
 static void run_queue(struct dispatch *d)
 {
 	while (d->qlen) {
@@ -374,19 +433,22 @@ static void run_queue(struct dispatch *d)
 			break;
 		d->qhead = (d->qhead + 1) % MAX_QUEUE;
 		d->qlen--;
-		if (it->kind == ITEM_PLUGIN) {
+		if (it->kind == ITEM_PLUGIN)
 			start_plugin(d, it);
-			continue;
-		}
-		if (it->kind == ITEM_BUILTIN)
-			builtin_run(d, it);
 		else
-			jv_array_foreach(it->events, i, ev) {
-				dispatch_emit(d, ev);
-				(void)i;
-			}
-		item_free(it);
+			answer_now(d, it);
 	}
+	if (d->jobs_max == 1)
+		return;
+	int kept = 0, n = d->qlen;
+	for (int i = 0; i < n; i++) {
+		struct item *it = d->queue[(d->qhead + i) % MAX_QUEUE];
+		if (it->kind == ITEM_PLUGIN)
+			d->queue[(d->qhead + kept++) % MAX_QUEUE] = it;
+		else
+			answer_now(d, it);
+	}
+	d->qlen = kept;
 }
 
 /* ---- commands ---- */
@@ -713,6 +775,7 @@ static int setup(struct dispatch *d, const struct bot_config *cfg)
 	};
 	d->history = bot_history_new();
 	d->dirs = jv_array();
+	d->names = jv_null();
 	if (!*d->prefix) {
 		bot_error("--prefix: may not be empty");
 		return 0;
@@ -732,6 +795,8 @@ static void teardown(struct dispatch *d)
 	bot_acl_free(d->acl);
 	bot_rules_free(d->rules);
 	jv_free(d->dirs);
+	jv_free(d->names);
+	free(d->names_key);
 	jv_free(d->alt_prefixes);
 	jv_free(d->divert_private);
 	jv_free(d->divert_thread);

@@ -18,7 +18,7 @@ struct item {
 	jv msg;                          /* the triggering event */
 	char name[BOT_CMD_NAME_MAX + 1];
 	char plugin[NAME_MAX + 1];       /* "builtin" or the folder's name */
-	char path[PATH_MAX];
+	char *path;                      /* malloc'd; NULL for a built-in */
 	char *args;
 	int private_, threaded;          /* DIVERT_TO_PRIVATE / _THREAD */
 	jv events;                       /* ITEM_EVENTS: an array */
@@ -34,6 +34,9 @@ struct dispatch {
 	struct bot_rules *rules;
 	struct bot_cmd_opts cmdopts;
 	jv dirs;                 /* plugin folders, resolved */
+	jv names;                /* every command name, cached (or null) */
+	long long names_at;      /* when names was made, ms */
+	char *names_key;         /* the folders' mtimes then */
 	jv alt_prefixes, divert_private, divert_thread, env_pass;
 	const char *prefix;
 	int pass, mention, override, suppress_not_found, hide_commands, hide_access;
@@ -52,8 +55,9 @@ void dispatch_reply(struct dispatch *d, const struct item *it, const char *body)
  * name (either may be NULL). */
 int dispatch_find_plugin(const struct dispatch *d, const char *name, char *path,
                          size_t n, char *plugin, size_t pn);
-/* Every command name (built-ins and plugins), "_" form. */
-jv dispatch_all_names(const struct dispatch *d);
+/* Every command name (built-ins and plugins), "_" form; kept while the
+ * folders' mtimes stay and for at most a few seconds. */
+jv dispatch_all_names(struct dispatch *d);
 /* The ACL verdict for msg asking for name (args ""): NULL = allowed. */
 const char *dispatch_may_run(const struct dispatch *d, jv msg, const char *name);
 

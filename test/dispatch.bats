@@ -303,6 +303,12 @@ disp() { bot-dispatch -d "$P" "$@"; }
 	assert_output $'quick\nslept 0.1\nslept 2'
 }
 
+@test "a full pool of slow commands holds up neither built-ins nor other events" {
+	run -0 bash -c "$(declare -f dm room); { dm '!sleep 1' 1; dm '!sleep 1' 2; dm '!sleep 1' 3; dm '!echo quick' 4;
+		room 'chatter' 5; dm '!nosuch' 6; } | bot-dispatch -j 2 --pass -d '$P' | jq -r .body"
+	assert_output $'quick\nchatter\nCommand "nosuch" not found.\nslept 1\nslept 1\nslept 1'
+}
+
 @test "--jobs 1 keeps the order of the answers, built-ins included" {
 	run -0 bash -c "$(declare -f dm); { dm '!sleep 0.3' 1; dm '!echo second' 2; dm '!nosuch' 3; dm '!sleep 0.1' 4; } |
 		bot-dispatch -j 1 -d '$P' | jq -r .body"
