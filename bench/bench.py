@@ -176,8 +176,11 @@ def fig_rule(a):
     j = runs(lambda: timed(["jq", "-c", rule], stdin=ev), r)
     dr = [n / w for w, _, _ in d]
     jr = [n / w for w, _, _ in j]
+    dc = [n / c for _, c, _ in d]
+    jc = [n / c for _, c, _ in j]
     row("events/s, bot-dispatch -e RULE, %s events" % k(n), spread(dr, k),
         "jq -c RULE " + spread(jr, k), ratio(med(dr), med(jr)))
+    row("  same, per CPU second", spread(dc, k), "jq -c RULE " + spread(jc, k), ratio(med(dc), med(jc)))
 
 
 def fig_echo(a):
@@ -385,10 +388,62 @@ def shq(s):
 
 
 def fig_irc(a):
+    """bot-listen -b irc | bot-dispatch | bot-send -b irc against a real
+    ngircd on loopback, driven by test/helpers/irc-client.py (a person in
+    #bench): 50 sequential !echo round trips, then a burst."""
     if not os.path.exists(os.path.join(B, "lib", "botpipe", "irc.so")):
         row("IRC round trip through ngircd, !echo p50/p99", "not yet: no irc backend on main", "")
         return
-    row("IRC round trip through ngircd, !echo p50/p99", "not yet: harness to come with the irc branch", "")
+    if not shutil.which("ngircd"):
+        row("IRC round trip through ngircd", "not run: ngircd is not installed", "")
+        return
+    d = tempfile.mkdtemp(prefix="bench-irc.")
+    helpers = os.path.join(ROOT, "test", "helpers")
+    # An operator block: the person may relax its own flood control (+F).
+    with open(os.path.join(d, "extra.conf"), "w") as f:
+        f.write("[Operator]\n\tName = bench\n\tPassword = benchpw\n")
+    port = subprocess.run(["sh", os.path.join(helpers, "ngircd.sh"), "start", d],
+                          stdout=subprocess.PIPE, check=True).stdout.decode().strip()
+    env = dict(os.environ, BOT_IRC_SERVER="127.0.0.1:" + port, BOT_IRC_NICK="benchbot",
+               BOT_IRC_CHANNELS="#bench", BOT_IRC_RATE="1000", BOT_IRC_BURST="1000",
+               XDG_RUNTIME_DIR=os.path.join(d, "run"))
+    os.makedirs(env["XDG_RUNTIME_DIR"])
+    pipe = "%s -b irc | %s | %s -b irc >/dev/null" % (bot("bot-listen"), bot("bot-dispatch"), bot("bot-send"))
+    p = subprocess.Popen(["sh", "-c", pipe], env=env, start_new_session=True,
+                         stderr=open(os.path.join(d, "bot.err"), "w"))
+    nb = 30 if a.quick else 60
+    script = ("join #bench\nsleep 1\nsay #bench !echo warm\nexpect PRIVMSG #bench :human: warm$ 30\n"
+              "raw OPER bench benchpw\nexpect \\s381\\s 5\nraw MODE human +F\nsleep 0.3\n"
+              "rtt 50 #bench BOT\nburst %d #bench BOT\n" % nb)
+    try:
+        time.sleep(1)
+        out = ""
+        for nick in ("benchbot", "benchbot_"):
+            c = subprocess.run([PY, os.path.join(helpers, "irc-client.py"), "--nick", "human", port],
+                               input=script.replace("BOT", nick).encode(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=240)
+            out = c.stdout.decode()
+            if re.search(r"^rtt ", out, re.M):
+                break
+        m = re.search(r"^rtt n=(\d+) p50=([\d.]+) p99=([\d.]+) ms", out, re.M)
+        bm = re.search(r"^burst (\d+) in ([\d.]+) s \(([\d.]+)/s\)", out, re.M)
+        if not m:
+            row("IRC !echo round trip through ngircd 26", "failed: %s" % c.stderr.decode()[-150:], "")
+            return
+        row("IRC !echo round trip through ngircd 26: p50 / p99 (%s)" % m.group(1),
+            "%s ms / %s ms" % (m.group(2), m.group(3)),
+            "errbot IRC backend: not run (no harness yet)", "")
+        if bm:
+            row("  IRC burst of %s !echo: replies/s (ngircd's flood control paces the bot)" % bm.group(1),
+                bm.group(3), "", "")
+        if nick == "benchbot_":
+            NOTES.append("IRC: bot-send answered on a connection of its own (nick benchbot_), "
+                         "not through bot-listen's.")
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait()
+        subprocess.run(["sh", os.path.join(helpers, "ngircd.sh"), "stop", d])
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def fig_startup(a):
@@ -475,6 +530,8 @@ def main():
             fn(a)
         except Exception as ex:   # noqa: BLE001 - a figure that breaks is reported, not fatal
             row(name, "failed: %s" % str(ex)[-200:], "")
+    for n in NOTES:
+        print("note: " + n)
     print("(%.0f s; load average at the end %.1f)" % (time.time() - t0, os.getloadavg()[0]))
     if a.markdown:
         markdown(a.markdown)
