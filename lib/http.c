@@ -351,9 +351,29 @@ static double body_retry_after(jv body)
 	return r >= 0 ? r : -1;
 }
 
+/* A server may quote the request's path back ("Cannot POST /hooks/T0K3N"):
+ * blank out, in place, every piece of the URL's path and query long enough
+ * to be a secret (8 bytes or more). */
+static void hide_url_pieces(const char *url, char *text)
+{
+	const char *p = strstr(url, "://");
+	p = p ? strchr(p + 3, '/') : NULL;
+	while (p && *p) {
+		size_t len = strcspn(p, "/?&=#;");
+		if (len >= 8) {
+			for (char *hit; (hit = memmem(text, strlen(text), p, len));) {
+				memmove(hit + 3, hit + len, strlen(hit + len) + 1);
+				memcpy(hit, "\xe2\x80\xa6", 3);   /* U+2026, shorter than len */
+			}
+		}
+		p += len + (p[len] ? 1 : 0);
+	}
+}
+
 /* What the server said, for the message: a JSON description/error/message
- * field, else the start of a text body; one line, at most ~200 bytes. */
-static void server_says(jv body, char *out, size_t n)
+ * field, else the start of a text body; one line, at most ~200 bytes,
+ * without the request's secret parts. */
+static void server_says(const char *url, jv body, char *out, size_t n)
 {
 	static const char *const keys[] = { "description", "error", "message" };
 	const char *s = NULL;
@@ -366,7 +386,12 @@ static void server_says(jv body, char *out, size_t n)
 		return;
 	}
 	char one[256], clean[256];
-	bot_oneline(one, 200, s, strlen(s));
+	char *copy = strdup(s);   /* hide before cutting: no half token shown */
+	if (!copy)
+		abort();
+	hide_url_pieces(url, copy);
+	bot_oneline(one, 200, copy, strlen(copy));
+	free(copy);
 	bot_http_redact_text(one, clean, sizeof clean);
 	snprintf(out, n, ": %s", clean);
 }
@@ -377,7 +402,7 @@ static jv status_failure(struct bot_http *h, const char *url, jv body)
 	long st = h->status;
 	char where[256], said[300];
 	bot_http_redact(url, where, sizeof where);
-	server_says(body, said, sizeof said);
+	server_says(url, body, said, sizeof said);
 	int temporary = st == 408 || st == 429 || (st >= 500 && st != 501 && st != 505);
 	const char *code = st == 401 || st == 403 ? "denied" : "send_failed";
 	double retry_after = -1;
