@@ -20,10 +20,8 @@
 /* Exit codes, after <sysexits.h>; the same table in every man page. */
 enum bot_exit {
 	BOT_EX_OK = 0,
-	BOT_EX_FAIL = 1,           /* some input events failed (see error events) */
 	BOT_EX_USAGE = 64,
 	BOT_EX_DATAERR = 65,
-	BOT_EX_NOINPUT = 66,
 	BOT_EX_UNAVAILABLE = 69,
 	BOT_EX_SOFTWARE = 70,
 	BOT_EX_IOERR = 74,
@@ -124,6 +122,10 @@ const char *bot_cfg_str(const struct bot_config *cfg, const char *name);
 long bot_cfg_int(const struct bot_config *cfg, const char *name, long def);
 int bot_cfg_flag(const struct bot_config *cfg, const char *name);
 jv bot_cfg_list(const struct bot_config *cfg, const char *name); /* array */
+/* The text a one-shot program was given: the operands joined by spaces,
+ * else, when fd >= 0, all that can be read from fd without its trailing
+ * newlines. */
+jv bot_operand_text(const struct bot_config *cfg, int fd);
 /* Print the --help text for cfg's tables to stdout. */
 void bot_config_help(const struct bot_config *cfg);
 

@@ -45,38 +45,13 @@ static jv fields_from(const struct bot_config *cfg)
 	return out;
 }
 
-/* The body: the operands joined, else standard input when it is no
- * terminal, else empty. */
-static jv body_from(const struct bot_config *cfg)
-{
-	jv text = jv_string("");
-	int n = jv_array_length(jv_copy(cfg->operands));
-	for (int i = 0; i < n; i++) {
-		if (i)
-			text = jv_string_append_str(text, " ");
-		text = jv_string_concat(text, jv_array_get(jv_copy(cfg->operands), i));
-	}
-	if (n || isatty(STDIN_FILENO))
-		return text;
-	char buf[65536];
-	ssize_t r;
-	while ((r = read(STDIN_FILENO, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))
-		if (r > 0)
-			text = jv_string_append_buf(text, buf, (int)r);
-	int len = jv_string_length_bytes(jv_copy(text));
-	const char *p = jv_string_value(text);
-	while (len > 0 && p[len - 1] == '\n')
-		len--;
-	jv cut = jv_string_sized(p, len);
-	jv_free(text);
-	return cut;
-}
-
 static jv card_from(const struct bot_config *cfg)
 {
 	jv card = JV_OBJECT(jv_string("type"), jv_string("card"));
 	card = set_opt(card, cfg, "to", "to");
-	card = jv_object_set(card, jv_string("body"), body_from(cfg));
+	/* the body: from standard input only when it is no terminal */
+	card = jv_object_set(card, jv_string("body"),
+	                     bot_operand_text(cfg, isatty(STDIN_FILENO) ? -1 : STDIN_FILENO));
 	card = set_opt(card, cfg, "title", "title");
 	card = set_opt(card, cfg, "summary", "summary");
 	card = set_opt(card, cfg, "link", "link");
@@ -115,7 +90,7 @@ static int render(const struct bot_config *cfg, jv card, const char *how,
 	if (path && !(tmpl = bot_slurp(path, 1 << 20, NULL))) {
 		bot_error("--template %s: %s", path, strerror(errno));
 		jv_free(card);
-		return BOT_EX_NOINPUT;
+		return BOT_EX_CONFIG;
 	}
 	jv md = bot_card_markdown(card, tmpl);
 	free(tmpl);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bot.h"
 
@@ -586,6 +587,31 @@ jv bot_cfg_list(const struct bot_config *cfg, const char *name)
 		return v;
 	jv_free(v);
 	return jv_array();
+}
+
+jv bot_operand_text(const struct bot_config *cfg, int fd)
+{
+	jv text = jv_string("");
+	int n = jv_array_length(jv_copy(cfg->operands));
+	for (int i = 0; i < n; i++) {
+		if (i)
+			text = jv_string_append_str(text, " ");
+		text = jv_string_concat(text, jv_array_get(jv_copy(cfg->operands), i));
+	}
+	if (n || fd < 0)
+		return text;
+	char buf[65536];
+	ssize_t r;
+	while ((r = read(fd, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))
+		if (r > 0)
+			text = jv_string_append_buf(text, buf, (int)r);
+	int len = jv_string_length_bytes(jv_copy(text));
+	const char *p = jv_string_value(text);
+	while (len > 0 && p[len - 1] == '\n')
+		len--;
+	jv cut = jv_string_sized(p, len);
+	jv_free(text);
+	return cut;
 }
 
 /* ---- --help ---- */

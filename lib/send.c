@@ -379,28 +379,7 @@ static int run_flush(struct sender *s, const char *dir)
 /* The message of a one-shot send: the operands, or all of stdin. */
 static jv one_shot_event(const struct bot_config *cfg)
 {
-	jv text = jv_string("");
-	int n = jv_array_length(jv_copy(cfg->operands));
-	if (n) {
-		for (int i = 0; i < n; i++) {
-			if (i)
-				text = jv_string_append_str(text, " ");
-			text = jv_string_concat(text, jv_array_get(jv_copy(cfg->operands), i));
-		}
-	} else {
-		char buf[65536];
-		ssize_t r;
-		while ((r = read(STDIN_FILENO, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))
-			if (r > 0)
-				text = jv_string_append_buf(text, buf, (int)r);
-		int len = jv_string_length_bytes(jv_copy(text));
-		const char *p = jv_string_value(text);
-		while (len > 0 && p[len - 1] == '\n')
-			len--;
-		jv cut = jv_string_sized(p, len);
-		jv_free(text);
-		text = cut;
-	}
+	jv text = bot_operand_text(cfg, STDIN_FILENO);
 	if (bot_cfg_flag(cfg, "code")) {
 		jv fenced = jv_string("```\n");
 		fenced = jv_string_concat(fenced, text);
