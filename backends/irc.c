@@ -1451,7 +1451,9 @@ static int irc_on_ready(void *be, const struct bot_sink *out, jv *err)
 		rc = write_line(c, "PING :botpipe-idle", err);
 		c->ping_sent_ms = now;
 	}
-	c->sink = NULL;
+	/* The sink stays: a send or room request that bot-listen makes on
+	 * this connection (its session socket) reads the server meanwhile,
+	 * and what it hears must still become events. */
 	return rc < 0 ? -1 : 0;
 }
 
