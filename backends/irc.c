@@ -1389,6 +1389,16 @@ static int failure_temporary(jv failure)
 static int roundtrip_connected(struct irc *c, jv lines, jv *err)
 {
 	int had = c->fd >= 0 && !c->dead;
+	if (c->listening) {
+		/* bot-listen's connection (a session request): its serve loop
+		 * polls this fd and reconnects it; never swap it from here. */
+		if (!had || !c->registered) {
+			jv_free(lines);
+			*err = bot_fail_code("connection_lost", 1, "not connected to %s now", c->host);
+			return -1;
+		}
+		return roundtrip(c, lines, err);
+	}
 	if (!had && irc_connect_now(c, err) < 0) {
 		jv_free(lines);
 		return -1;
@@ -1451,7 +1461,9 @@ static int irc_on_ready(void *be, const struct bot_sink *out, jv *err)
 		rc = write_line(c, "PING :botpipe-idle", err);
 		c->ping_sent_ms = now;
 	}
-	c->sink = NULL;
+	/* The sink stays: a send or room request that bot-listen makes on
+	 * this connection (its session socket) reads the server meanwhile,
+	 * and what it hears must still become events. */
 	return rc < 0 ? -1 : 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "bot.h"
 #include "roomtool.h"
+#include "session.h"
 
 static const char *const actions[] = {
 	"info", "create", "join", "leave", "destroy", "invite", "topic", "occupants", "list", NULL
@@ -196,18 +197,41 @@ static void print_text(FILE *out, const char *action, jv req, jv ans)
 	}
 }
 
+/* One request, through a running bot-listen's session when there is one
+ * (its answer event, an error event turned back into a failure), else on
+ * our own connection. */
+static jv ask(const struct bot_backend *b, void *be, struct bot_session_client **sc, jv req)
+{
+	if (*sc) {
+		jv ans = bot_session_call(*sc, req, 150000);
+		if (jv_is_valid(ans)) {
+			const char *type = bot_str(ans, "type");
+			if (!type || strcmp(type, "error"))
+				return ans;
+			jv f = bot_fail_code(bot_str(ans, "code") ? bot_str(ans, "code") : "room_failed", 0,
+			                     "%s", bot_str(ans, "message") ? bot_str(ans, "message") : "");
+			jv_free(ans);
+			return f;
+		}
+		jv_free(ans);   /* the session went away: on our own */
+		bot_session_disconnect(*sc);
+		*sc = NULL;
+	}
+	return b->room(be, req);   /* look-only */
+}
+
 /* One invite request per person: IRC invites one nick at a time. */
-static jv perform(const struct bot_backend *b, void *be, jv req)
+static jv perform(const struct bot_backend *b, void *be, struct bot_session_client **sc, jv req)
 {
 	const char *action = bot_str(req, "action");
 	if (strcmp(action, "invite"))
-		return b->room(be, req);   /* look-only */
+		return ask(b, be, sc, req);
 	jv people = bot_get(req, "identifiers"), ans = jv_null();
 	jv_array_foreach(people, i, p) {
 		jv one = jv_object_set(jv_copy(req), jv_string("identifier"), p);
 		one = jv_object_delete(one, jv_string("identifiers"));
 		jv_free(ans);
-		ans = b->room(be, one);
+		ans = ask(b, be, sc, one);
 		jv_free(one);
 		if (!jv_is_valid(ans))
 			break;
@@ -239,7 +263,12 @@ int bot_room_run(const struct bot_config *cfg)
 		b->close(be);
 		return code;
 	}
-	jv ans = perform(b, be, req);
+	char spath[4096];
+	struct bot_session_client *sc = NULL;
+	if (bot_session_path(cfg, spath, sizeof spath) == 0)
+		sc = bot_session_connect(spath);
+	jv ans = perform(b, be, &sc, req);
+	bot_session_disconnect(sc);
 	struct bot_writer *w = json ? bot_writer_new(STDOUT_FILENO) : NULL;
 	if (!jv_is_valid(ans)) {
 		char why[1024];

@@ -1,0 +1,105 @@
+/* test-session: the session socket: a request gets its one answer, in
+ * order; a live session is not taken over, a stale one is; modes. */
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bot.h"
+#include "session.h"
+#include "unit.h"
+
+/* Answer {"type":"sent","ref":<body>} for each request. */
+static jv echo(void *ctx, jv req)
+{
+	int *served = ctx;
+	(*served)++;
+	return JV_OBJECT(jv_string("type"), jv_string("sent"), jv_string("ref"), bot_get(req, "body"));
+}
+
+/* A child that serves until it answered n requests (counted by echo). */
+static pid_t serve_child(struct bot_session *s, int *served, int n)
+{
+	pid_t pid = fork();
+	if (pid)
+		return pid;
+	struct bot_session *mine = s;
+	alarm(10);
+	while (*served < n) {
+		struct pollfd fds[BOT_SESSION_CLIENTS + 1];
+		int k = bot_session_pollfds(mine, fds, BOT_SESSION_CLIENTS + 1);
+		poll(fds, (nfds_t)k, 1000);
+		bot_session_ready(mine, fds, k);
+	}
+	bot_session_close(mine);
+	_exit(0);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);   /* as bot_init does */
+	char dir[] = "/tmp/test-session-XXXXXX", path[200];
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(path, sizeof path, "%s/botpipe/irc.sock", dir);
+	int served = 0;
+	jv err = jv_invalid();
+
+	CHECK(bot_session_connect(path) == NULL, "no session: connect says so");
+	struct bot_session *s = bot_session_listen(path, echo, &served, &err);
+	CHECK(s != NULL, "listen");
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "socket is 0600");
+	char d[200];
+	snprintf(d, sizeof d, "%s/botpipe", dir);
+	CHECK(stat(d, &st) == 0 && (st.st_mode & 0777) == 0700, "its folder is 0700");
+
+	jv err2 = jv_invalid();
+	CHECK(bot_session_listen(path, echo, &served, &err2) == NULL, "a live session is not taken over");
+	CHECK(jv_invalid_has_msg(jv_copy(err2)), "...and says why");
+	jv_free(err2);
+
+	pid_t child = serve_child(s, &served, 3);
+	struct bot_session_client *c = bot_session_connect(path);
+	CHECK(c != NULL, "connect");
+	const char *bodies[] = { "one", "two", "three" };
+	for (int i = 0; i < 3; i++) {
+		jv req = JV_OBJECT(jv_string("type"), jv_string("message"), jv_string("to"), jv_string("#ops"),
+		                   jv_string("body"), jv_string(bodies[i]));
+		jv ans = bot_session_call(c, req, 5000);
+		CHECK_STR(bot_str(ans, "ref"), bodies[i], "each request gets its own answer, in order");
+		jv_free(ans);
+		jv_free(req);
+	}
+	int status;
+	waitpid(child, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the server answered three");
+	/* the server side is gone: the call says so instead of hanging */
+	bot_session_close(s);
+	jv req = JV_OBJECT(jv_string("type"), jv_string("message"), jv_string("body"), jv_string("x"));
+	jv ans = bot_session_call(c, req, 2000);
+	CHECK(!jv_is_valid(ans), "a session that went away is a failure");
+	jv msg = jv_invalid_get_msg(ans);
+	CHECK(bot_true(msg, "temporary"), "...a temporary one (act on your own connection)");
+	jv_free(msg);
+	jv_free(req);
+	bot_session_disconnect(c);
+	CHECK(access(path, F_OK) != 0, "close removes the socket");
+
+	/* a stale socket (its bot-listen killed) is replaced */
+	s = bot_session_listen(path, echo, &served, &err);
+	/* a crash: the listening fd closed, the socket file left behind */
+	struct bot_session *again;
+	struct pollfd one;
+	bot_session_pollfds(s, &one, 1);
+	close(one.fd);
+	again = bot_session_listen(path, echo, &served, &err);
+	CHECK(again != NULL, "a stale socket is replaced");
+	bot_session_close(again);
+	free(s);   /* its fd was closed above */
+	jv_free(err);
+	rmdir(d);
+	rmdir(dir);
+	return unit_done();
+}
