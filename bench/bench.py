@@ -75,6 +75,10 @@ def spread(xs, fmt):
 
 
 def k(x):
+    if x >= 1000000 and x % 1000000 == 0:
+        return "%d M" % (x // 1000000)
+    if x >= 1000 and x % 1000 == 0:
+        return "%d k" % (x // 1000)
     return "%.1f k" % (x / 1000) if x >= 1000 else "%.0f" % x
 
 
