@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "render.h"
 #include "render_priv.h"
 
@@ -272,26 +273,7 @@ static jv tmpl_parse(const char *src, size_t len, struct tmpl *tp)
 
 /* ---- values ------------------------------------------------------------ */
 
-struct sbuf {
-	char *s;
-	size_t len, cap;
-};
 
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->s = realloc(b->s, cap);
-		if (!b->s)
-			abort();
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
 
 /* A value as text (look-only on v): strings as they are, numbers and
  * booleans as JSON writes them, anything else empty.  Returns a jv

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "render.h"
 #include "render_priv.h"
 
@@ -149,10 +150,6 @@ static void sweep_to(struct splitter *sp, size_t pos)
 		sp->depth--;
 }
 
-struct sbuf {
-	char *s;
-	size_t len, cap;
-};
 
 /* Skip what a part must not start with: whitespace, empty prefixed lines,
  * the closing markup of a span the cut ended. */
@@ -185,21 +182,6 @@ static size_t skip_forward(const struct splitter *sp, size_t a)
 }
 
 
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->s = realloc(b->s, cap);
-		if (!b->s)
-			abort();
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
 
 /* A line prefix as a part that starts a new message should repeat it:
  * in markups where prefixes mean something, the quote markers and the
