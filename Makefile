@@ -92,7 +92,7 @@ $(B)/lib/botpipe/%.so: $(B)/obj/backends/%.o $(B)/lib/libbot.so $(B)/lib/libboth
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $< -L$(B)/lib -lbot -ljq $(BACKEND_LIBS_$*) -Wl,-rpath,'$$ORIGIN/..'
 
-$(B)/test/%: test/unit/%.c $(wildcard test/unit/*.h) $(B)/obj/backends/text.o $(B)/lib/libbot.so
+$(B)/test/%: test/unit/%.c $(wildcard test/unit/*.h lib/*.h) $(B)/obj/backends/text.o $(B)/lib/libbot.so
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib -lbot -ljq -lcmark -Wl,-rpath,'$$ORIGIN/../lib'
