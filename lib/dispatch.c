@@ -49,6 +49,16 @@ static jv simple_reply(struct dispatch *d, jv msg, const char *body)
 	return bot_build_reply(msg, body, 0, 0, d->mention);
 }
 
+/* Look-only: a message to a room (errbot's is_group). */
+static int is_group(jv msg)
+{
+	jv to = bot_get(msg, "to");
+	const char *kind = bot_ident_kind(to);
+	int group = bot_true(msg, "is_group") || (kind && !strcmp(kind, "room"));
+	jv_free(to);
+	return group;
+}
+
 static int in_names(jv list, const char *name)
 {
 	int hit = 0;
@@ -268,8 +278,7 @@ static void build_env(struct dispatch *d, struct item *it, char **env)
 		(void)i;
 	}
 	jv from = bot_get(it->msg, "from"), to = bot_get(it->msg, "to");
-	const char *kind = bot_ident_kind(to);
-	int group = bot_true(it->msg, "is_group") || (kind && !strcmp(kind, "room"));
+	int group = is_group(it->msg);
 	push_env(env, &n, "BOT_COMMAND", it->name);
 	push_env(env, &n, "BOT_ARGS", it->args);
 	push_env(env, &n, "BOT_FROM", bot_ident_id(from));
@@ -592,13 +601,8 @@ static void handle_event(struct dispatch *d, jv ev)
 	const char *type = bot_str(ev, "type");
 	const char *body = bot_str(ev, "body");
 	struct bot_cmd c = { .kind = BOT_CMD_NONE };
-	if (!strcmp(type, "message") && body && !bot_true(ev, "delayed")) {
-		jv to = bot_get(ev, "to");
-		const char *kind = bot_ident_kind(to);
-		int group = bot_true(ev, "is_group") || (kind && !strcmp(kind, "room"));
-		jv_free(to);
-		bot_cmd_parse(&d->cmdopts, body, !group, &c);
-	}
+	if (!strcmp(type, "message") && body && !bot_true(ev, "delayed"))
+		bot_cmd_parse(&d->cmdopts, body, !is_group(ev), &c);
 	int outputs = run_rules(d, ev, &c);
 	int consumed = outputs > 0;
 	switch (c.kind) {

@@ -569,6 +569,23 @@ acl() { printf '%s\n' "$1" > "$BATS_TEST_TMPDIR/acl.json"; }
 	assert_output ""
 }
 
+@test "the examples: share/examples/acl.json and rules.jq with the example plugins" {
+	ex="$ROOT/share/examples"
+	run -0 bash -c "$(declare -f dm room); { room '!roll 2d6' 1; dm '!roll 1d2' 2; room '!whereami' 3 guest1; dm '!status' 4;
+		room 'hello all' 5; dm '!shout make noise' 6; room 'thanks!' 7; } |
+		bot-dispatch -j 1 -d '$ex/plugins' --acl '$ex/acl.json' -f '$ex/rules.jq' 2>/dev/null |
+		jq -r 'select(.type != \"error\") | .body // .reaction_name'"
+	# rules answer at once, commands when done: no order between the two
+	assert_line "You're not allowed to access this command from a chatroom"
+	assert_line --regexp '^\*\*[12]\*\* \([12]\)$'
+	assert_line "You're not allowed to access this command from this user"
+	assert_line "You're not allowed to access this command via private message to me"
+	assert_line "Hello, bob!"
+	assert_line "MAKE NOISE"
+	assert_line "thumbsup"
+	[ "${#lines[@]}" -eq 7 ]
+}
+
 @test "--help lists every option; the man page documents each" {
 	run -0 bot-dispatch --help
 	for o in $(bot-dispatch --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
