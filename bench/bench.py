@@ -391,63 +391,87 @@ def shq(s):
     return "'" + s.replace("'", "'\\''") + "'" if re.search(r"[^\w@%+=:,./-]", s) else s
 
 
+def irc_rtt(port, nick, a):
+    """bench/irc-rtt.py against nick; (p50, p99, burst n, burst rate) or an error text."""
+    nb = 30 if a.quick else 60
+    c = subprocess.run([PY, os.path.join(HERE, "irc-rtt.py"), port, "#bench", nick,
+                        "--oper", "bench:benchpw", "--n", "50", "--burst", str(nb)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=400)
+    out = c.stdout.decode()
+    m = re.search(r"^rtt n=\d+ p50=([\d.]+) p99=([\d.]+) ms", out, re.M)
+    bm = re.search(r"^burst (\d+) in [\d.]+ s \(([\d.]+)/s\)", out, re.M)
+    if not m or not bm:
+        return c.stderr.decode().strip()[-150:] or "no answer"
+    return float(m.group(1)), float(m.group(2)), int(bm.group(1)), float(bm.group(2))
+
+
+def with_ngircd(fn):
+    """Run fn(port) with a fresh ngircd on loopback (test/helpers/ngircd.sh)
+    that has an operator block: the person may relax its own flood control."""
+    d = tempfile.mkdtemp(prefix="bench-irc.")
+    helpers = os.path.join(ROOT, "test", "helpers")
+    with open(os.path.join(d, "extra.conf"), "w") as f:
+        f.write("[Operator]\n\tName = bench\n\tPassword = benchpw\n")
+    port = subprocess.run(["sh", os.path.join(helpers, "ngircd.sh"), "start", d],
+                          stdout=subprocess.PIPE, check=True).stdout.decode().strip()
+    try:
+        return fn(port, d)
+    finally:
+        subprocess.run(["sh", os.path.join(helpers, "ngircd.sh"), "stop", d])
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def bot_under(cmd, env, d, fn):
+    p = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                         stderr=open(os.path.join(d, "bot.err"), "w"))
+    try:
+        return fn()
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait()
+
+
 def fig_irc(a):
-    """bot-listen -b irc | bot-dispatch | bot-send -b irc against a real
-    ngircd on loopback, driven by test/helpers/irc-client.py (a person in
-    #bench): 50 sequential !echo round trips, then a burst."""
+    """bot-listen -b irc | bot-dispatch | bot-send -b irc, and errbot's IRC
+    backend, each against a fresh ngircd on loopback, driven by
+    bench/irc-rtt.py (a person in #bench): 50 sequential !echo round trips,
+    then a burst."""
     if not os.path.exists(os.path.join(B, "lib", "botpipe", "irc.so")):
         row("IRC round trip through ngircd, !echo p50/p99", "not yet: no irc backend on main", "")
         return
     if not shutil.which("ngircd"):
         row("IRC round trip through ngircd", "not run: ngircd is not installed", "")
         return
-    d = tempfile.mkdtemp(prefix="bench-irc.")
-    helpers = os.path.join(ROOT, "test", "helpers")
-    # An operator block: the person may relax its own flood control (+F).
-    with open(os.path.join(d, "extra.conf"), "w") as f:
-        f.write("[Operator]\n\tName = bench\n\tPassword = benchpw\n")
-    port = subprocess.run(["sh", os.path.join(helpers, "ngircd.sh"), "start", d],
-                          stdout=subprocess.PIPE, check=True).stdout.decode().strip()
-    env = dict(os.environ, BOT_IRC_SERVER="127.0.0.1:" + port, BOT_IRC_NICK="benchbot",
-               BOT_IRC_CHANNELS="#bench", BOT_IRC_RATE="1000", BOT_IRC_BURST="1000",
-               XDG_RUNTIME_DIR=os.path.join(d, "run"))
-    os.makedirs(env["XDG_RUNTIME_DIR"])
-    pipe = "%s -b irc | %s | %s -b irc >/dev/null" % (bot("bot-listen"), bot("bot-dispatch"), bot("bot-send"))
-    p = subprocess.Popen(["sh", "-c", pipe], env=env, start_new_session=True,
-                         stderr=open(os.path.join(d, "bot.err"), "w"))
-    nb = 30 if a.quick else 60
-    script = ("join #bench\nsleep 1\nsay #bench !echo warm\nexpect PRIVMSG #bench :human: warm$ 30\n"
-              "raw OPER bench benchpw\nexpect \\s381\\s 5\nraw MODE human +F\nsleep 0.3\n"
-              "rtt 50 #bench BOT\nburst %d #bench BOT\n" % nb)
-    try:
-        time.sleep(1)
-        out = ""
-        for nick in ("benchbot", "benchbot_"):
-            c = subprocess.run([PY, os.path.join(helpers, "irc-client.py"), "--nick", "human", port],
-                               input=script.replace("BOT", nick).encode(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, timeout=240)
-            out = c.stdout.decode()
-            if re.search(r"^rtt ", out, re.M):
-                break
-        m = re.search(r"^rtt n=(\d+) p50=([\d.]+) p99=([\d.]+) ms", out, re.M)
-        bm = re.search(r"^burst (\d+) in ([\d.]+) s \(([\d.]+)/s\)", out, re.M)
-        if not m:
-            row("IRC !echo round trip through ngircd 26", "failed: %s" % c.stderr.decode()[-150:], "")
-            return
-        row("IRC !echo round trip through ngircd 26: p50 / p99 (%s)" % m.group(1),
-            "%s ms / %s ms" % (m.group(2), m.group(3)),
-            "errbot IRC backend: not run (no harness yet)", "")
-        if bm:
-            row("  IRC burst of %s !echo: replies/s (ngircd's flood control paces the bot)" % bm.group(1),
-                bm.group(3), "", "")
-        if nick == "benchbot_":
-            NOTES.append("IRC: bot-send answered on a connection of its own (nick benchbot_), "
-                         "not through bot-listen's.")
-    finally:
-        os.killpg(p.pid, signal.SIGTERM)
-        p.wait()
-        subprocess.run(["sh", os.path.join(helpers, "ngircd.sh"), "stop", d])
-        shutil.rmtree(d, ignore_errors=True)
+
+    def ours(port, d):
+        env = dict(os.environ, BOT_IRC_SERVER="127.0.0.1:" + port, BOT_IRC_NICK="benchbot",
+                   BOT_IRC_CHANNELS="#bench", BOT_IRC_RATE="1000", BOT_IRC_BURST="1000",
+                   XDG_RUNTIME_DIR=os.path.join(d, "run"))
+        os.makedirs(env["XDG_RUNTIME_DIR"])
+        pipe = "%s -b irc | %s | %s -b irc >/dev/null" % (bot("bot-listen"), bot("bot-dispatch"),
+                                                        bot("bot-send"))
+        return bot_under(["sh", "-c", pipe], env, d, lambda: irc_rtt(port, "benchbot", a))
+
+    def errbots(port, d):
+        env = dict(os.environ, BENCH_IRC_PORT=port, BENCH_ERRBOT_DATA=os.path.join(d, "errbot"))
+        os.makedirs(env["BENCH_ERRBOT_DATA"])
+        # Not /usr/bin/errbot: its __requires__ makes pkg_resources (imported
+        # by python3-irc) refuse errbot's deepmerge>=0.1.0 (Debian 12 has 0.0.5).
+        cmd = [PY, "-c", "import sys; from errbot.cli import main; sys.argv[0] = 'errbot'; sys.exit(main())",
+               "-c", os.path.join(HERE, "errbot", "irc_config.py")]
+        return bot_under(cmd, env, d, lambda: irc_rtt(port, "errbench", a))
+
+    b = with_ngircd(ours)
+    e = with_ngircd(errbots) if os.path.exists("/usr/bin/errbot") else "errbot is not installed"
+    fig = "IRC !echo round trip through ngircd 26: p50 / p99 (50)"
+    if isinstance(b, str):
+        row(fig, "failed: " + b, "")
+        return
+    peer = ("errbot %.2f ms / %.2f ms" % (e[0], e[1])) if not isinstance(e, str) else "errbot: " + e
+    row(fig, "%.2f ms / %.2f ms" % (b[0], b[1]), peer,
+        ratio(e[0], b[0]) + " sooner" if not isinstance(e, str) else "")
+    row("  IRC burst of %d !echo: replies/s (ngircd paces each client)" % b[2], "%.1f" % b[3],
+        ("errbot %.1f" % e[3]) if not isinstance(e, str) else "", ratio(b[3], e[3]) if not isinstance(e, str) else "")
 
 
 def fig_startup(a):
