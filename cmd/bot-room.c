@@ -6,6 +6,7 @@
 static const struct bot_option opts[] = {
 	{ "backend", 'b', BOT_OPT_STR, "NAME", "text", "the chat network" },
 	{ "json", 'j', BOT_OPT_FLAG, NULL, NULL, "print the answer (or the error) as an event" },
+	{ "session", 0, BOT_OPT_STR, "PATH", NULL, "a running bot-listen's session socket (none: act on a connection of its own)" },
 	BOT_OPTIONS_END
 };
 

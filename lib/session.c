@@ -45,6 +45,8 @@ int bot_session_path(const struct bot_config *cfg, char *buf, size_t n)
 	const char *profile = bot_cfg_str(cfg, "profile");
 	const char *backend = cfg->backend ? cfg->backend->name : "text";
 	int len;
+	if (set && !strcmp(set, "none"))
+		return -1;   /* no session: act on a connection of one's own */
 	if (set && *set)
 		len = snprintf(buf, n, "%s", set);
 	else if (run && *run && profile)

@@ -11,7 +11,8 @@
 
 /* The socket's path: --session when set, else
  * $XDG_RUNTIME_DIR/botpipe/BACKEND.sock (BACKEND@PROFILE.sock with a
- * profile).  0, or -1 when there is no runtime directory. */
+ * profile).  0, or -1 when there is none: no runtime directory, or
+ * --session none. */
 int bot_session_path(const struct bot_config *cfg, char *buf, size_t n);
 
 /* ---- the server, in bot-listen ---- */

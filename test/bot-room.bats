@@ -18,6 +18,8 @@ teardown_file() {
 
 setup() {
 	W="$BATS_TEST_TMPDIR"
+	export XDG_RUNTIME_DIR="$W/run"
+	mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 	export BOT_IRC_SERVER="127.0.0.1:$PORT" BOT_IRC_NICK="room$BATS_TEST_NUMBER"
 	HUMAN_PID=
 }

@@ -19,6 +19,9 @@ teardown_file() {
 
 setup() {
 	W="$BATS_TEST_TMPDIR"
+	# each test its own session folder (botpipe-session(7))
+	export XDG_RUNTIME_DIR="$W/run"
+	mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 	export BOT_IRC_SERVER="127.0.0.1:$PORT"
 	# a nick per test, so tests never see each other's bot
 	export BOT_IRC_NICK="bot$BATS_TEST_NUMBER" BOT_IRC_CHANNELS='#ops'
@@ -252,7 +255,8 @@ second line"
 	EOF
 	HUMAN_PID=$!
 	wait_for "$W/seen" 'JOIN :#ops'
-	run bot-send -b irc --to '#ops' 'from the second'
+	# on a connection of its own, not through bot-listen's session
+	XDG_RUNTIME_DIR=/nonexistent run bot-send -b irc --to '#ops' 'from the second'
 	assert_success
 	wait "$HUMAN_PID" || { cat "$W/seen"; false; }
 	HUMAN_PID=
