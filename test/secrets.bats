@@ -272,3 +272,17 @@ fake_ircd() {
 	grep -qx "PASS :$TOK" "$BATS_TEST_TMPDIR/irc-ok.log"
 	grep -qx "AUTHENTICATE $sasl_blob" "$BATS_TEST_TMPDIR/irc-sasl.log"
 }
+
+@test "a plugin that ignores SIGTERM is killed a second after its timeout, with its group" {
+	dir=$(plugin stubborn "trap '' TERM
+sleep 300 &
+echo \$! > '$BATS_TEST_TMPDIR/child'
+while :; do sleep 1; done")
+	start=$(date +%s)
+	msg_for stubborn | bot-dispatch -d "$dir" --timeout 1 > "$BATS_TEST_TMPDIR/out" 2>/dev/null
+	[ $(( $(date +%s) - start )) -lt 6 ]
+	assert_equal "$(jq -r 'select(.type=="error") | .message' "$BATS_TEST_TMPDIR/out")" "stubborn: timed out"
+	sleep 0.2
+	state=$(ps -o stat= -p "$(cat "$BATS_TEST_TMPDIR/child")" || true)
+	[ -z "$state" ] || [ "${state#Z}" != "$state" ]
+}
