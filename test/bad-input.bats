@@ -249,3 +249,9 @@ printf "{\"type\":\"message\",\"body\":\"e\377\"}\n{\"type\":\"message\",\"body\
 	run cat "$BATS_TEST_TMPDIR/err"
 	assert_output --partial 'HTTP 500: a\x1b]0;owned\x07b\u009b2Jc\r\nd'
 }
+
+@test "a huge --timeout is a long timeout, not an overflow (4294968 s * 1000 wraps to 704 ms in an int)" {
+	dir=$(plugin slow 'sleep 1.5; echo done')
+	room_msg '!slow' | bot-dispatch -d "$dir" --timeout 4294968 > "$BATS_TEST_TMPDIR/out" 2>/dev/null
+	assert_equal "$(jq -r .body "$BATS_TEST_TMPDIR/out")" "done"
+}

@@ -45,7 +45,7 @@ wait_file() {
 # Start test/fake-http.py with a script; sets FAKE_PID, FAKE_PORT, FAKE_LOG.
 fake_http() {
 	FAKE_LOG=$BATS_TEST_TMPDIR/requests.ndjson
-	python3 "$BOT_ROOT/test/fake-http.py" --port-file "$BATS_TEST_TMPDIR/port" \
+	/usr/bin/python3 "$BOT_ROOT/test/fake-http.py" --port-file "$BATS_TEST_TMPDIR/port" \
 		--log "$FAKE_LOG" --script-json "$1" > /dev/null 3>&- &
 	FAKE_PID=$!
 	wait_file "$BATS_TEST_TMPDIR/port"

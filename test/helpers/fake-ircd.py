@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""fake-ircd.py MODE PORTFILE LOG: a loopback IRC server for the secrets
+tests.  Writes its port to PORTFILE (atomically) and every line it reads to
+LOG.  MODE: ok (welcome, answer PING and JOIN), badpass (464 after USER),
+sasl (CAP ACK, then 904 for any AUTHENTICATE), close (hang up after the
+first line)."""
+import os
+import socket
+import sys
+import threading
+
+mode, portfile, log = sys.argv[1], sys.argv[2], sys.argv[3]
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 0)); srv.listen(8)
+with open(portfile + ".tmp", "w") as pf:
+    pf.write(str(srv.getsockname()[1]))
+os.rename(portfile + ".tmp", portfile)
+def serve(conn):
+    f = conn.makefile("rb")
+    nick = "bot"
+    def send(s): conn.sendall(s.encode() + b"\r\n")
+    try:
+        for raw in f:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            with open(log, "a") as L: L.write(line + "\n")
+            cmd = line.split(" ")[0]
+            arg = line.split(" ", 1)[1] if " " in line else ""
+            if mode == "close": conn.close(); return
+            if cmd == "CAP" and arg.startswith("LS"): send(":fake CAP * LS :sasl")
+            elif cmd == "CAP" and arg.startswith("REQ"): send(":fake CAP * ACK :sasl")
+            elif cmd == "AUTHENTICATE" and arg == "PLAIN": send("AUTHENTICATE +")
+            elif cmd == "AUTHENTICATE": send(":fake 904 %s :SASL authentication failed" % nick)
+            elif cmd == "NICK": nick = arg
+            elif cmd == "USER":
+                if mode == "badpass": send(":fake 464 %s :Password incorrect" % nick); send("ERROR :Closing link"); conn.close(); return
+                if mode == "sasl": continue
+                send(":fake 001 %s :Welcome" % nick)
+            elif cmd == "PING": send(":fake PONG fake %s" % arg)
+            elif cmd == "JOIN": send(":%s!u@h JOIN %s" % (nick, arg))
+            elif cmd == "QUIT": conn.close(); return
+    except OSError:
+        pass
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
