@@ -104,13 +104,26 @@ static void set_limit(int resource, long value)
 	setrlimit(resource, &rl);
 }
 
-/* In the child: wire fds 0, 1, 3, close the rest, set limits, exec. */
+static void say(const char *s)
+{
+	if (write(2, s, strlen(s)) < 0)
+		_exit(127);
+}
+
+/* In the child of vfork(): it shares the parent's memory until execve, so
+ * only system calls here, nothing that writes memory the parent uses.
+ * Wire fds 0, 1, 3, close the rest, set limits, exec. */
 static void child_exec(const struct bot_jobs *j, const char *path, char *const argv[],
                        char *const envp[], int in_r, int out_w, int ev_w)
 {
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
 	setpgid(0, 0);
-	signal(SIGPIPE, SIG_DFL);
-	sigprocmask(SIG_SETMASK, &j->oldmask, NULL);
+	/* the parent's handlers must never run in this shared memory */
+	sigaction(SIGINT, &dfl, NULL);
+	sigaction(SIGTERM, &dfl, NULL);
+	sigaction(SIGPIPE, &dfl, NULL);
 	if (dup2(in_r, 0) < 0 || dup2(out_w, 1) < 0 || dup2(ev_w, 3) < 0)
 		_exit(126);
 	if (ev_w == 3)
@@ -119,13 +132,15 @@ static void child_exec(const struct bot_jobs *j, const char *path, char *const a
 	set_limit(RLIMIT_CPU, j->lim.cpu_seconds);
 	set_limit(RLIMIT_AS, j->lim.memory_mb * 1024 * 1024);
 	set_limit(RLIMIT_NPROC, j->lim.processes);
+	sigprocmask(SIG_SETMASK, &j->oldmask, NULL);
 	execve(path, argv, envp);
 	int e = errno;
-	char msg[512];
-	int n = snprintf(msg, sizeof msg, "%s: error: cannot run %s: %s\n", bot_progname,
-	                 path, strerror(e));
-	if (n > 0 && write(2, msg, (size_t)n) < 0)
-		_exit(127);
+	say(bot_progname);
+	say(": error: cannot run ");
+	say(path);
+	say(": ");
+	say(strerrordesc_np(e) ? strerrordesc_np(e) : "error");
+	say("\n");
 	_exit(e == ENOENT ? 127 : 126);
 }
 
@@ -144,11 +159,20 @@ int bot_jobs_start(struct bot_jobs *j, const char *path, char *const argv[],
 		goto fail1;
 	if (pipe2(ev, O_CLOEXEC) < 0)
 		goto fail2;
-	pid_t pid = fork();
-	if (pid < 0)
-		goto fail3;
+	/* vfork: a copy of a large parent costs more than the command's own
+	 * start; every signal is held until the child has reset its handlers */
+	sigset_t all, before;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &before);
+	pid_t pid = vfork();
 	if (pid == 0)
 		child_exec(j, path, argv, envp, in[0], out[1], ev[1]);
+	int fork_errno = errno;
+	sigprocmask(SIG_SETMASK, &before, NULL);
+	if (pid < 0) {
+		errno = fork_errno;
+		goto fail3;
+	}
 	setpgid(pid, pid);   /* also here: no race with an early kill */
 	close(in[0]);
 	close(out[1]);
