@@ -84,9 +84,10 @@ int dispatch_find_plugin(const struct dispatch *d, const char *name, char *path,
 		struct stat st;
 		const char *ds = jv_string_value(dir);
 		size_t dl = strlen(ds);
-		/* a symlink may point elsewhere inside the folder, never out */
+		/* a symlink may point elsewhere inside the folder, never out;
+		 * access() first: realpath costs a readlink per component */
 		if (!found && snprintf(cand, sizeof cand, "%s/%s", ds, name) < (int)sizeof cand &&
-		    realpath(cand, real) && !strncmp(real, ds, dl) && real[dl] == '/' &&
+		    !access(cand, X_OK) && realpath(cand, real) && !strncmp(real, ds, dl) && real[dl] == '/' &&
 		    !stat(real, &st) && S_ISREG(st.st_mode) && !access(real, X_OK)) {
 			if (path)
 				snprintf(path, n, "%s", real);
