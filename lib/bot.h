@@ -68,6 +68,10 @@ jv bot_fail_code(const char *code, int temporary, const char *fmt, ...)
 /* Look-only on an invalid from bot_fail*: the message text (static "" when
  * none).  Copies what it needs into buf. */
 const char *bot_fail_message(jv invalid, char *buf, size_t n);
+/* Look-only: a failure's code ("send_failed" when it has none), into buf. */
+const char *bot_fail_code_of(jv invalid, char *buf, size_t n);
+/* Look-only: 1 when a failure may pass (worth retrying or queueing). */
+int bot_fail_temporary(jv invalid);
 /* UTF-8 validity (no overlongs, surrogates or > U+10FFFF). */
 int bot_utf8_valid(const char *s, size_t len);
 /* 1 when s holds CR, LF or NUL within len bytes. */

@@ -52,23 +52,6 @@ static int failure_exit(jv failure)
 	return ex;
 }
 
-static const char *failure_code(jv failure, char *buf, size_t n)
-{
-	jv msg = jv_invalid_get_msg(jv_copy(failure));
-	snprintf(buf, n, "%s", bot_str(msg, "code") ? bot_str(msg, "code") : "send_failed");
-	jv_free(msg);
-	return buf;
-}
-
-/* Look-only: 1 when a failure may pass (worth retrying or queueing). */
-static int failure_temporary(jv failure)
-{
-	jv msg = jv_invalid_get_msg(jv_copy(failure));
-	int t = bot_true(msg, "temporary");
-	jv_free(msg);
-	return t;
-}
-
 /* A failure with its message prefixed (code, temporary etc. kept). */
 static jv failure_reword(jv failure, const char *prefix)
 {
@@ -94,7 +77,7 @@ static jv send_retrying(struct sender *s, jv part, const char *text)
 			return res;
 		double delay = bot_retry_next(&r, res);
 		if (delay < 0) {
-			if (r.attempts > 1 && failure_temporary(res)) {
+			if (r.attempts > 1 && bot_fail_temporary(res)) {
 				char prefix[64];
 				snprintf(prefix, sizeof prefix, "gave up after %d attempts: ", r.attempts);
 				return failure_reword(res, prefix);
@@ -271,7 +254,7 @@ static void answer(struct sender *s, jv result, jv ev)
 	if (!jv_is_valid(result)) {
 		char why[1024], code[64];
 		bot_fail_message(result, why, sizeof why);
-		failure_code(result, code, sizeof code);
+		bot_fail_code_of(result, code, sizeof code);
 		int ex = failure_exit(result);
 		if (ex > s->worst || s->worst == BOT_EX_OK)
 			s->worst = ex;
@@ -313,7 +296,7 @@ static jv deliver_spooled(struct sender *s, jv ev)
 		return deliver(s, ev);
 	}
 	jv r = deliver(s, ev);
-	if (jv_is_valid(r) || !failure_temporary(r)) {
+	if (jv_is_valid(r) || !bot_fail_temporary(r)) {
 		if (bot_outbox_done(s->outbox, &it) < 0)
 			bot_warn("outbox %s: %s: %s (it may be sent again)", s->outbox, it.entry, strerror(errno));
 		return r;
@@ -362,7 +345,7 @@ static int run_flush(struct sender *s, const char *dir)
 		}
 		jv valid = check(jv_copy(ev));
 		jv r = jv_is_valid(valid) ? deliver(s, valid) : valid;
-		int keep = !jv_is_valid(r) && failure_temporary(r);
+		int keep = !jv_is_valid(r) && bot_fail_temporary(r);
 		if (keep) {
 			bot_outbox_release(&it);
 			r = failure_reword(r, "still in the outbox: ");

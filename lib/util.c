@@ -85,6 +85,22 @@ const char *bot_fail_message(jv invalid, char *buf, size_t n)
 	return buf;
 }
 
+const char *bot_fail_code_of(jv invalid, char *buf, size_t n)
+{
+	jv msg = jv_invalid_get_msg(jv_copy(invalid));
+	snprintf(buf, n, "%s", bot_str(msg, "code") ? bot_str(msg, "code") : "send_failed");
+	jv_free(msg);
+	return buf;
+}
+
+int bot_fail_temporary(jv invalid)
+{
+	jv msg = jv_invalid_get_msg(jv_copy(invalid));
+	int t = bot_true(msg, "temporary");
+	jv_free(msg);
+	return t;
+}
+
 /* Strict UTF-8: rejects overlong forms, surrogates, values past U+10FFFF
  * and stray continuation bytes (jq would turn them into U+FFFD silently). */
 int bot_utf8_valid(const char *s, size_t len)
