@@ -26,10 +26,11 @@ setup() {
 	# a nick per test, so tests never see each other's bot
 	export BOT_IRC_NICK="bot$BATS_TEST_NUMBER" BOT_IRC_CHANNELS='#ops'
 	BOT="$BOT_IRC_NICK"
-	PIPE_PID= HUMAN_PID= FAKE_PID=
+	PIPE_PID= HUMAN_PID= FAKE_PID= MORE_SRV=
 }
 
 teardown() {
+	[ -z "${MORE_SRV:-}" ] || "$HELPERS/ngircd.sh" stop "$MORE_SRV"
 	[ -z "${HUMAN_PID:-}" ] || kill "$HUMAN_PID" 2>/dev/null || true
 	[ -z "${FAKE_PID:-}" ] || kill "$FAKE_PID" 2>/dev/null || true
 	if [ -n "$PIPE_PID" ]; then
@@ -186,6 +187,7 @@ second line"
 	mkdir -p "$srv2"
 	printf '[Limits]\n\tMaxPenaltyTime = 0\n' > "$srv2/extra.conf"
 	port2=$("$HELPERS/ngircd.sh" start "$srv2")
+	MORE_SRV=$srv2
 	seq 1 100 | sed 's/^/line /' > "$W/reply"
 	{
 		echo "join #flood"
@@ -200,7 +202,6 @@ second line"
 	wait "$HUMAN_PID" || { cat "$W/seen"; false; }
 	status=$?
 	HUMAN_PID=
-	"$HELPERS/ngircd.sh" stop "$srv2"
 	[ "$status" -eq 0 ]
 	# 95 lines past the burst at 40 a second: at least 2.3 s
 	[ $(( (end - start) / 1000000 )) -ge 2300 ]
@@ -265,6 +266,7 @@ second line"
 @test "TLS: the certificate is checked, --irc-cafile trusts a self-signed one" {
 	local tsrv="$W/tls" tport
 	tport=$("$HELPERS/ngircd.sh" start "$tsrv" tls)
+	MORE_SRV=$tsrv
 	run bot-send -b irc --irc-server "localhost:$tport" --irc-tls --to '#sec' x
 	assert_failure 69
 	assert_output --partial 'certificate'
@@ -283,7 +285,6 @@ second line"
 	wait "$HUMAN_PID" || { cat "$W/seen"; false; }
 	status=$?
 	HUMAN_PID=
-	"$HELPERS/ngircd.sh" stop "$tsrv"
 	[ "$status" -eq 0 ]
 }
 
