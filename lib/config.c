@@ -589,6 +589,49 @@ jv bot_cfg_list(const struct bot_config *cfg, const char *name)
 	return jv_array();
 }
 
+/* All of fd as one string, without its trailing newlines.  Read whole and
+ * made a string once: a UTF-8 sequence split between two reads (a pipe
+ * gives what the writer wrote) would otherwise become two U+FFFD.  At
+ * most max bytes: a cron job's output can be endless; the rest is left
+ * unread, with a warning. */
+static jv read_text(int fd, size_t max)
+{
+	if (max == 0)
+		max = BOT_LINE_MAX_DEFAULT;
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap);
+	if (!buf)
+		abort();
+	for (;;) {
+		if (len == cap) {
+			if (cap > max)
+				break;
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				abort();
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > max) {
+		bot_warn("standard input: longer than %zu bytes, cut there", max);
+		len = max;
+		/* not inside a UTF-8 sequence */
+		while (len > 0 && ((unsigned char)buf[len] & 0xc0) == 0x80)
+			len--;
+	}
+	while (len > 0 && buf[len - 1] == '\n')
+		len--;
+	jv text = jv_string_sized(buf, (int)len);
+	free(buf);
+	return text;
+}
+
 jv bot_operand_text(const struct bot_config *cfg, int fd)
 {
 	jv text = jv_string("");
@@ -600,18 +643,8 @@ jv bot_operand_text(const struct bot_config *cfg, int fd)
 	}
 	if (n || fd < 0)
 		return text;
-	char buf[65536];
-	ssize_t r;
-	while ((r = read(fd, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))
-		if (r > 0)
-			text = jv_string_append_buf(text, buf, (int)r);
-	int len = jv_string_length_bytes(jv_copy(text));
-	const char *p = jv_string_value(text);
-	while (len > 0 && p[len - 1] == '\n')
-		len--;
-	jv cut = jv_string_sized(p, len);
 	jv_free(text);
-	return cut;
+	return read_text(fd, (size_t)bot_cfg_int(cfg, "max-line", BOT_LINE_MAX_DEFAULT));
 }
 
 /* ---- --help ---- */

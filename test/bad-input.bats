@@ -255,3 +255,17 @@ printf "{\"type\":\"message\",\"body\":\"e\377\"}\n{\"type\":\"message\",\"body\
 	room_msg '!slow' | bot-dispatch -d "$dir" --timeout 4294968 > "$BATS_TEST_TMPDIR/out" 2>/dev/null
 	assert_equal "$(jq -r .body "$BATS_TEST_TMPDIR/out")" "done"
 }
+
+@test "bot-send --to: a UTF-8 character split between two reads of stdin arrives whole" {
+	{ printf 'caf\xc3'; sleep 0.3; printf '\xa9 ok\n'; } | bot-send --to '#ops' --text-output "$BATS_TEST_TMPDIR/chat" > /dev/null
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/chat")" "café ok"
+}
+
+@test "bot-send --to with endless stdin: cut at --max-line with a warning, in bounded memory" {
+	yes héllo | with_rss bot-send --to '#ops' --max-line 100000 --text-output "$BATS_TEST_TMPDIR/chat" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" "bot-send: warning: standard input: longer than 100000 bytes, cut there"
+	assert_equal "$(jq -r .type "$BATS_TEST_TMPDIR/out" | sort -u)" sent
+	[ "$(wc -c < "$BATS_TEST_TMPDIR/chat")" -le 100100 ]
+	iconv -f UTF-8 -t UTF-8 "$BATS_TEST_TMPDIR/chat" > /dev/null
+	assert_rss_below 40000
+}

@@ -256,13 +256,13 @@ fake_ircd() {
 		[ "$mode" = sasl ] && sasl="--irc-sasl-user bot" sasl_pass=$TOK
 		for verbosity in "" -v; do
 			# shellcheck disable=SC2086
-			BOT_IRC_SASL_PASSWORD=$sasl_pass bot-send -b irc --irc-server "127.0.0.1:$IRC_PORT" --retries 1 --irc-retry-for 0 \
+			BOT_IRC_SASL_PASSWORD=$sasl_pass bot-send -b irc --irc-server "127.0.0.1:$IRC_PORT" --retries 1 \
 				$sasl $verbosity --to '#ops' hello >> "$BATS_TEST_TMPDIR/all" 2>&1 || echo $? >> "$BATS_TEST_TMPDIR/codes"
 		done
 		kill "$IRC_PID"
 	done
 	# nobody listening
-	bot-send -v -b irc --irc-server 127.0.0.1:1 --retries 0 --irc-retry-for 0 --to '#ops' hello >> "$BATS_TEST_TMPDIR/all" 2>&1 || echo $? >> "$BATS_TEST_TMPDIR/codes"
+	bot-send -v -b irc --irc-server 127.0.0.1:1 --retries 0 --to '#ops' hello >> "$BATS_TEST_TMPDIR/all" 2>&1 || echo $? >> "$BATS_TEST_TMPDIR/codes"
 	no_token "$BATS_TEST_TMPDIR/all"
 	no_match "$sasl_blob" "$BATS_TEST_TMPDIR/all"
 	# ok sent twice; the six others failed: denied (77) or temporary (75)

@@ -150,9 +150,12 @@ if [ "$mode" = regress ]; then
 		fi
 		echo "not ok $i - fuzz-$n replays its corpus ($count inputs)"
 		failed=1
-		# name each input that fails, with the report's key lines
+		# name each input that fails (the first five), with the report's key lines
+		shown=0
 		for f in "$c"/*; do
+			[ "$shown" -lt 5 ] || { echo "# ... (more; see $out/$n.regress.log)"; break; }
 			if ! "$out/bin/fuzz-$n" -artifact_prefix="$out/regress-" "$f" > "$out/$n.one.log" 2>&1; then
+				shown=$((shown + 1))
 				echo "# $f:"
 				grep -E 'FAILED PROMISE|ERROR|SUMMARY|runtime error| in .*(/lib|backends|test/fuzz)/' "$out/$n.one.log" |
 					head -8 | sed 's/^ */#   /'
