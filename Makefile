@@ -49,7 +49,6 @@ HTTP_BACKEND = -L$(B)/lib -lbothttp -Wl,-rpath,'$$ORIGIN/..'
 BACKEND_LIBS_webhook  = $(HTTP_BACKEND)
 BACKEND_LIBS_telegram = $(HTTP_BACKEND)
 BACKEND_LIBS_slack    = $(HTTP_BACKEND)
-BACKEND_LIBS_irc      = $(HTTP_BACKEND)
 BACKEND_LIBS_xmpp     = -lstrophe
 
 RPATH = -Wl,-rpath,'$$ORIGIN/../lib'

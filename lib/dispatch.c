@@ -808,6 +808,15 @@ static void teardown(struct dispatch *d)
 	jv_free(d->env_pass);
 }
 
+/* --timeout in seconds as milliseconds, without overflowing an int: a
+ * huge value is a long timeout, 0 or less none. */
+static int timeout_ms(long seconds)
+{
+	if (seconds <= 0)
+		return 0;
+	return seconds > INT_MAX / 1000 ? INT_MAX : (int)seconds * 1000;
+}
+
 int bot_dispatch_run(const struct bot_config *cfg)
 {
 	struct dispatch d = { 0 };
@@ -816,7 +825,7 @@ int bot_dispatch_run(const struct bot_config *cfg)
 		return BOT_EX_CONFIG;
 	}
 	struct bot_job_limits lim = {
-		.timeout_ms = (int)bot_cfg_int(cfg, "timeout", 60) * 1000,
+		.timeout_ms = timeout_ms(bot_cfg_int(cfg, "timeout", 60)),
 		.max_output = (size_t)bot_cfg_int(cfg, "max-output", 1 << 20),
 		.cpu_seconds = bot_cfg_int(cfg, "limit-cpu", 0),
 		.memory_mb = bot_cfg_int(cfg, "limit-memory", 0),
