@@ -6,6 +6,7 @@
 
 static const struct bot_option opts[] = {
 	{ "backend", 'b', BOT_OPT_STR, "NAME", "text", "the chat network" },
+	{ "session", 0, BOT_OPT_STR, "PATH", NULL, "the session socket (botpipe-session(7); none: no session)" },
 	BOT_OPTIONS_END
 };
 

@@ -5,6 +5,7 @@
 
 static const struct bot_option opts[] = {
 	{ "backend", 'b', BOT_OPT_STR, "NAME", "text", "the chat network" },
+	{ "session", 0, BOT_OPT_STR, "PATH", NULL, "the session socket (botpipe-session(7); none: no session)" },
 	{ "to", 'T', BOT_OPT_STR, "ID", NULL, "send one message to ID (text from the arguments, or standard input)" },
 	{ "code", 0, BOT_OPT_FLAG, NULL, NULL, "with --to: send the text as a code block" },
 	{ "raw", 0, BOT_OPT_FLAG, NULL, NULL, "send bodies as they are, without rendering markdown" },

@@ -167,6 +167,13 @@ void bot_writer_free(struct bot_writer *w);     /* flushes */
 int bot_write(struct bot_writer *w, jv ev);
 int bot_write_raw(struct bot_writer *w, const char *line, size_t len);
 int bot_writer_flush(struct bot_writer *w);
+/* For a non-blocking fd: write what the reader takes now, keep the rest
+ * queued.  0, or -1 on a write error. */
+int bot_writer_try_flush(struct bot_writer *w);
+/* With async set, bot_write never waits for the reader (it only tries to
+ * flush); the caller polls the fd and watches bot_writer_queued. */
+void bot_writer_set_async(struct bot_writer *w, int async);
+size_t bot_writer_queued(const struct bot_writer *w);
 /* 1 when queued bytes wait for a flush. */
 int bot_writer_pending(const struct bot_writer *w);
 

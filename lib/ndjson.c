@@ -288,6 +288,7 @@ struct bot_writer {
 	char *buf;
 	size_t len, cap;
 	int err;
+	int async;    /* never wait for the reader: queue (bot_writer_set_async) */
 	FILE *dump;   /* jv_dumpf's way into buf (see bot_write) */
 };
 
@@ -338,6 +339,35 @@ static void writer_append(struct bot_writer *w, const char *s, size_t n)
 	w->len += n;
 }
 
+int bot_writer_try_flush(struct bot_writer *w)
+{
+	size_t done = 0;
+	while (done < w->len && !w->err) {
+		ssize_t n = write(w->fd, w->buf + done, w->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;   /* the rest waits for the reader */
+		if (n < 0) {
+			w->err = errno;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (w->err) {
+		w->len = 0;
+		errno = w->err;
+		return -1;
+	}
+	memmove(w->buf, w->buf + done, w->len - done);
+	w->len -= done;
+	return 0;
+}
+
+size_t bot_writer_queued(const struct bot_writer *w) { return w->len; }
+
+void bot_writer_set_async(struct bot_writer *w, int async) { w->async = async; }
+
 int bot_writer_flush(struct bot_writer *w)
 {
 	size_t done = 0;
@@ -377,6 +407,8 @@ int bot_write_raw(struct bot_writer *w, const char *line, size_t len)
 	}
 	writer_append(w, line, len);
 	writer_append(w, "\n", 1);
+	if (w->len >= WRITE_HIGH && w->async)
+		return bot_writer_try_flush(w);
 	if (w->len >= WRITE_HIGH)
 		return bot_writer_flush(w);
 	return 0;
@@ -401,6 +433,8 @@ int bot_write(struct bot_writer *w, jv ev)
 	jv_dumpf(ev, w->dump, 0);
 	putc('\n', w->dump);
 	fflush(w->dump);
+	if (w->len >= WRITE_HIGH && w->async)
+		return bot_writer_try_flush(w);
 	if (w->len >= WRITE_HIGH)
 		return bot_writer_flush(w);
 	return 0;

@@ -15,6 +15,7 @@
 #include "outbox.h"
 #include "render.h"
 #include "send.h"
+#include "session.h"
 
 struct sender {
 	const struct bot_config *cfg;
@@ -28,6 +29,8 @@ struct sender {
 	double give_up_after;   /* --give-up-after, seconds; 0 = no limit */
 	const char *outbox;     /* --outbox DIR, or NULL */
 	int queue_rest;         /* an event was queued: queue the rest behind it */
+	struct bot_session_client *session;   /* a running bot-listen's, or NULL */
+	char session_path[4096];              /* where to look for one, or "" */
 };
 
 /* The exit code for a failure, by its code and whether it may pass. */
@@ -202,9 +205,47 @@ static jv deliver_card(struct sender *s, jv ev)
 	return r;
 }
 
+/* Through the session: its answer, as deliver's result.  An invalid
+ * without a code when the session is gone (then act on our own). */
+static jv deliver_by_session(struct sender *s, jv ev)
+{
+	jv ans = bot_session_call(s->session, ev, 150000);
+	if (!jv_is_valid(ans)) {
+		bot_session_disconnect(s->session);
+		s->session = NULL;
+		jv_free(ans);
+		return jv_invalid();
+	}
+	const char *type = bot_str(ans, "type"), *code = bot_str(ans, "code");
+	if (type && !strcmp(type, "error") && code &&
+	    (!strcmp(code, "connection_lost") || !strcmp(code, "connect_failed"))) {
+		/* bot-listen is reconnecting: deliver on our own, with retries */
+		jv_free(ans);
+		return jv_invalid();
+	}
+	if (type && !strcmp(type, "error")) {
+		jv f = bot_fail_code(bot_str(ans, "code") ? bot_str(ans, "code") : "send_failed",
+		                     0, "%s", bot_str(ans, "message") ? bot_str(ans, "message") : "");
+		jv_free(ans);
+		return f;
+	}
+	return ans;
+}
+
 /* Deliver one event (consumed): a sent event, or an invalid saying why. */
 static jv deliver(struct sender *s, jv ev)
 {
+	/* looked for at each event: bot-listen may start after us */
+	if (!s->session && s->session_path[0])
+		s->session = bot_session_connect(s->session_path);
+	if (s->session) {
+		jv r = deliver_by_session(s, ev);
+		if (jv_is_valid(r) || jv_invalid_has_msg(jv_copy(r))) {
+			jv_free(ev);
+			return r;
+		}
+		jv_free(r);
+	}
 	jv to = bot_expand_ident(s->b, s->be, bot_get(ev, "to"));
 	if (!jv_is_valid(to)) {
 		char why[512];
@@ -453,6 +494,8 @@ int bot_send_run(const struct bot_config *cfg)
 		s.b->close(s.be);
 		return BOT_EX_USAGE;
 	}
+	if (flush || bot_session_path(cfg, s.session_path, sizeof s.session_path) < 0)
+		s.session_path[0] = 0;
 	s.w = bot_writer_new(STDOUT_FILENO);
 	int code;
 	if (flush) {
@@ -466,6 +509,41 @@ int bot_send_run(const struct bot_config *cfg)
 	} else
 		code = run_filter(&s);
 	bot_writer_free(s.w);
+	bot_session_disconnect(s.session);
 	s.b->close(s.be);
 	return code;
+}
+
+struct bot_sender *bot_sender_new(const struct bot_config *cfg, const struct bot_backend *b,
+                                  void *be)
+{
+	struct sender *s = calloc(1, sizeof *s);
+	if (!s)
+		abort();
+	s->cfg = cfg;
+	s->b = b;
+	s->be = be;
+	s->markup = bot_cfg_str(cfg, "markup");
+	if (!s->markup || !bot_markup_known(s->markup))
+		s->markup = b->markup_for ? b->markup_for(be) : b->markup;
+	return (struct bot_sender *)s;
+}
+
+jv bot_sender_answer(struct bot_sender *bs, jv ev)
+{
+	struct sender *s = (struct sender *)bs;
+	jv valid = check(jv_copy(ev));
+	jv r = jv_is_valid(valid) ? deliver(s, valid) : valid;
+	if (jv_is_valid(r))
+		return r;
+	char why[1024], code[64];
+	bot_fail_message(r, why, sizeof why);
+	bot_fail_code_of(r, code, sizeof code);
+	jv_free(r);
+	return bot_error_event(code, why, jv_copy(ev));
+}
+
+void bot_sender_free(struct bot_sender *s)
+{
+	free(s);
 }

@@ -1,5 +1,7 @@
 /* serve.c: errbot's serve_forever, as a poll loop over a backend. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,8 @@
 #include <unistd.h>
 
 #include "bot.h"
+#include "send.h"
+#include "session.h"
 
 volatile sig_atomic_t bot_stop;
 
@@ -51,6 +55,8 @@ struct serve {
 	struct bot_writer *w;
 	int write_failed;
 	long dropped_self;
+	struct bot_session *session;
+	struct bot_sender *sender;
 };
 
 /* The sink a backend emits into: drop our own messages, add the derived
@@ -73,11 +79,17 @@ static void serve_emit(void *ctx, jv ev)
 		jv_free(ev);
 		return;
 	}
-	if (bot_write(s->w, ev) < 0 || bot_writer_flush(s->w) < 0) {
+	/* never wait for the reader: bot-send may be waiting on our session
+	 * socket while our reader waits on it (a cycle through the pipes) */
+	if (bot_write(s->w, ev) < 0 || bot_writer_try_flush(s->w) < 0) {
 		s->write_failed = errno ? errno : EIO;
 		bot_stop = 1;
 	}
 }
+
+/* Events queued for a slow reader, past which the network is not read
+ * (the session is still answered). */
+#define SERVE_QUEUE_MAX (8u << 20)
 
 static void emit_connection(struct serve *s, const char *state, int attempt,
                             double retry_in, const char *reason)
@@ -99,12 +111,29 @@ static int serve_once(struct serve *s, const struct bot_sink *sink, int *connect
 		int timeout = s->b->timeout_ms ? s->b->timeout_ms(s->be) : -1;
 		if (timeout < 0 || timeout > 1000)
 			timeout = 1000;   /* wake to notice bot_stop */
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int n = poll(&p, 1, timeout);
+		/* p[0] the network (-1 while too much waits for the reader),
+		 * p[1] our stdout while events wait, then the session */
+		size_t queued = bot_writer_queued(s->w);
+		struct pollfd p[3 + BOT_SESSION_CLIENTS] = {
+			{ .fd = queued < SERVE_QUEUE_MAX ? fd : -1, .events = POLLIN },
+			{ .fd = queued ? STDOUT_FILENO : -1, .events = POLLOUT },
+		};
+		int ns = s->session ? bot_session_pollfds(s->session, p + 2, 1 + BOT_SESSION_CLIENTS) : 0;
+		int n = poll(p, (nfds_t)(2 + ns), timeout);
 		if (n < 0 && errno != EINTR) {
 			*err = bot_fail("poll: %s", strerror(errno));
 			return -1;
 		}
+		if (n > 0 && p[1].revents && bot_writer_try_flush(s->w) < 0) {
+			s->write_failed = errno ? errno : EIO;
+			return 1;
+		}
+		if (ns && n > 0)
+			bot_session_ready(s->session, p + 2, ns);
+		if (n > 0 && !p[0].revents)
+			continue;   /* only stdout or the session */
+		if (queued >= SERVE_QUEUE_MAX)
+			continue;   /* a timeout while the reader lags: wait for it */
 		if (n == 0 && !s->b->timeout_ms)
 			continue;
 		int rc = s->b->on_ready(s->be, sink, err);
@@ -112,6 +141,26 @@ static int serve_once(struct serve *s, const struct bot_sink *sink, int *connect
 			return rc;
 	}
 	return 1;
+}
+
+/* A request on the session socket: one answer event. */
+static jv session_answer(void *ctx, jv req)
+{
+	struct serve *s = ctx;
+	const char *type = bot_str(req, "type");
+	if (!type || strcmp(type, "room"))
+		return bot_sender_answer(s->sender, req);
+	jv ans = s->b->room ? s->b->room(s->be, req)
+	                    : bot_fail_code("unsupported", 0, "backend %s has no rooms", s->b->name);
+	if (jv_is_valid(ans))
+		return ans;
+	char why[1024];
+	jv msg = jv_invalid_get_msg(jv_copy(ans));
+	jv e = bot_error_event(bot_str(msg, "code") ? bot_str(msg, "code") : "room_failed",
+	                       bot_fail_message(ans, why, sizeof why), jv_copy(req));
+	jv_free(msg);
+	jv_free(ans);
+	return e;
 }
 
 int bot_serve(const struct bot_config *cfg, struct bot_writer *w)
@@ -129,7 +178,25 @@ int bot_serve(const struct bot_config *cfg, struct bot_writer *w)
 	}
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	bot_catch_signals();
+	/* a pipe or socket to the next program: never wait for it (a terminal
+	 * or file is shared with the shell, and does not stall: leave it) */
+	int flags = fcntl(STDOUT_FILENO, F_GETFL);
+	struct stat st;
+	int async = fstat(STDOUT_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+	if (async) {
+		fcntl(STDOUT_FILENO, F_SETFL, flags | O_NONBLOCK);
+		bot_writer_set_async(w, 1);
+	}
 	struct bot_sink sink = { serve_emit, &s };
+	char spath[4096];
+	if (s.b->send && bot_session_path(cfg, spath, sizeof spath) == 0) {
+		jv serr = jv_invalid();
+		s.session = bot_session_listen(spath, session_answer, &s, &serr);
+		if (s.session)
+			s.sender = bot_sender_new(cfg, s.b, s.be);
+		else
+			bot_error_jv("session", serr);   /* go on without one */
+	}
 	double delay = 1;
 	int attempt = 0, code = BOT_EX_OK;
 	while (!bot_stop) {
@@ -161,6 +228,17 @@ int bot_serve(const struct bot_config *cfg, struct bot_writer *w)
 		bot_error("stdout: %s: stopped listening", strerror(s.write_failed));
 		code = BOT_EX_IOERR;
 	}
+	/* what is still queued goes out, waiting for the reader now */
+	if (async) {
+		fcntl(STDOUT_FILENO, F_SETFL, flags);
+		bot_writer_set_async(w, 0);
+	}
+	if (!s.write_failed && bot_writer_flush(w) < 0) {
+		bot_error("stdout: %s: events not written", strerror(errno));
+		code = BOT_EX_IOERR;
+	}
+	bot_session_close(s.session);
+	bot_sender_free(s.sender);
 	s.b->close(s.be);
 	return code;
 }

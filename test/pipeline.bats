@@ -3,6 +3,10 @@
 
 load helpers/common
 
+# bot-listen and bot-send write to different files here: no session socket
+# between them (botpipe-session(7)), or a reply would go to bot-listen's.
+setup() { export BOT_SESSION=none; }
+
 @test "the console bot answers !echo through the whole pipeline" {
 	printf '!echo hi\n' > "$BATS_TEST_TMPDIR/typed"
 	bot-listen -b text --text-input "$BATS_TEST_TMPDIR/typed" --text-output /dev/null |
