@@ -100,7 +100,9 @@ static void set_limit(int resource, long value)
 {
 	if (value <= 0)
 		return;
-	struct rlimit rl = { (rlim_t)value, (rlim_t)value };
+	/* CPU: the hard limit a second later, so that the command first gets
+	 * SIGXCPU, which says why it died, and SIGKILL only if it ignores it */
+	struct rlimit rl = { (rlim_t)value, (rlim_t)value + (resource == RLIMIT_CPU) };
 	setrlimit(resource, &rl);
 }
 

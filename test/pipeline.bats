@@ -107,3 +107,21 @@ setup() { export BOT_SESSION=none; }
 	assert_equal "$status" 65
 	assert_equal "$stderr" "bot-send: error: bad_input: to: An identifier for the Text backend needs to start with # for a room or @ for a person."
 }
+
+@test "a burst through the session socket: bot-listen answers bot-send while its own reader lags" {
+	unset BOT_SESSION
+	seq 5000 | sed 's/^/!echo line /' > "$BATS_TEST_TMPDIR/typed"
+	# bot-listen stays up (the sleep) so that every reply goes through its
+	# session socket, while its stdout is full of the burst
+	{ cat "$BATS_TEST_TMPDIR/typed"; sleep 3; } |
+		bot-listen --text-output "$BATS_TEST_TMPDIR/console" |
+		bot-dispatch |
+		timeout 60 bot-send --text-output "$BATS_TEST_TMPDIR/own" > "$BATS_TEST_TMPDIR/events"
+	run jq -r .type "$BATS_TEST_TMPDIR/events"
+	assert_equal "${#lines[@]}" 5000
+	assert_equal "$(sort -u <<< "$output")" sent
+	# through the session, the answers reached bot-listen's console, in order
+	run sh -c "cat '$BATS_TEST_TMPDIR/console' '$BATS_TEST_TMPDIR/own' | grep -c '^line '"
+	assert_output 5000
+	assert_equal "$(tail -n 1 "$BATS_TEST_TMPDIR/console")" "line 5000"
+}
