@@ -1,26 +1,10 @@
 #!/usr/bin/env bats
 # bot-room: the seed's Room, against a real ngircd on loopback.
-bats_require_minimum_version 1.5.0
-bats_load_library bats-support
-bats_load_library bats-assert
-
-HELPERS="$BATS_TEST_DIRNAME/helpers"
-
-setup_file() {
-	export SRV="$BATS_FILE_TMPDIR/ngircd"
-	export PORT
-	PORT=$("$HELPERS/ngircd.sh" start "$SRV")
-}
-
-teardown_file() {
-	"$HELPERS/ngircd.sh" stop "$SRV"
-}
+load helpers/ngircd
 
 setup() {
-	W="$BATS_TEST_TMPDIR"
-	export XDG_RUNTIME_DIR="$W/run"
-	mkdir -p -m 700 "$XDG_RUNTIME_DIR"
-	export BOT_IRC_SERVER="127.0.0.1:$PORT" BOT_IRC_NICK="room$BATS_TEST_NUMBER"
+	ngircd_test_setup
+	export BOT_IRC_NICK="room$BATS_TEST_NUMBER"
 	HUMAN_PID=
 }
 

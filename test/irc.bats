@@ -1,28 +1,10 @@
 #!/usr/bin/env bats
 # The IRC backend against a real ngircd on loopback; a small client
 # (helpers/irc-client.py) plays the person.
-bats_require_minimum_version 1.5.0
-bats_load_library bats-support
-bats_load_library bats-assert
-
-HELPERS="$BATS_TEST_DIRNAME/helpers"
-
-setup_file() {
-	export SRV="$BATS_FILE_TMPDIR/ngircd"
-	export PORT
-	PORT=$("$HELPERS/ngircd.sh" start "$SRV")
-}
-
-teardown_file() {
-	"$HELPERS/ngircd.sh" stop "$SRV"
-}
+load helpers/ngircd
 
 setup() {
-	W="$BATS_TEST_TMPDIR"
-	# each test its own session folder (botpipe-session(7))
-	export XDG_RUNTIME_DIR="$W/run"
-	mkdir -p -m 700 "$XDG_RUNTIME_DIR"
-	export BOT_IRC_SERVER="127.0.0.1:$PORT"
+	ngircd_test_setup
 	# a nick per test, so tests never see each other's bot
 	export BOT_IRC_NICK="bot$BATS_TEST_NUMBER" BOT_IRC_CHANNELS='#ops'
 	BOT="$BOT_IRC_NICK"
