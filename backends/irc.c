@@ -323,10 +323,28 @@ struct tls_api {
 };
 #define BOT_STREAM_AGAIN (-2)
 
-/* Found through irc.so's run path ($ORIGIN/..), beside libbot. */
+/* libbothttp beside libbot: one folder above irc.so, named by path (a
+ * bare soname would be looked up through the caller's run path, and under
+ * ASan the caller dlopen sees is the sanitizer's runtime), else by soname. */
+static void *tls_dlopen(void)
+{
+	Dl_info info;
+	char path[4096];
+	if (dladdr((void *)tls_dlopen, &info) && info.dli_fname) {
+		const char *slash = strrchr(info.dli_fname, '/');
+		if (slash && snprintf(path, sizeof path, "%.*s/../libbothttp.so.0",
+		                      (int)(slash - info.dli_fname), info.dli_fname) < (int)sizeof path) {
+			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+			if (h)
+				return h;
+		}
+	}
+	return dlopen("libbothttp.so.0", RTLD_NOW | RTLD_LOCAL);
+}
+
 static int tls_load(struct tls_api *api, jv *err)
 {
-	void *h = dlopen("libbothttp.so.0", RTLD_NOW | RTLD_LOCAL);
+	void *h = tls_dlopen();
 	if (!h) {
 		*err = bot_fail("--irc-tls needs libbothttp.so.0: %s", dlerror());
 		return -1;

@@ -228,6 +228,11 @@ int bot_serve(const struct bot_config *cfg, struct bot_writer *w)
 		bot_error("stdout: %s: stopped listening", strerror(s.write_failed));
 		code = BOT_EX_IOERR;
 	}
+	/* the session goes first: a bot-send waiting for its answer must not
+	 * wait on us while we wait on our reader below (it falls back to a
+	 * connection of its own) */
+	bot_session_close(s.session);
+	bot_sender_free(s.sender);
 	/* what is still queued goes out, waiting for the reader now */
 	if (async) {
 		fcntl(STDOUT_FILENO, F_SETFL, flags);
@@ -237,8 +242,6 @@ int bot_serve(const struct bot_config *cfg, struct bot_writer *w)
 		bot_error("stdout: %s: events not written", strerror(errno));
 		code = BOT_EX_IOERR;
 	}
-	bot_session_close(s.session);
-	bot_sender_free(s.sender);
 	s.b->close(s.be);
 	return code;
 }
