@@ -5,8 +5,8 @@ set -eu
 PKGS="gcc make pkg-config libc6-dev libjq-dev libonig-dev libcmark-dev
 libcurl4-openssl-dev libssl-dev libwslay-dev libstrophe-dev jq python3
 python3-websockets bats bats-assert bats-support bats-file mandoc tmux
-ngircd prosody mosquitto mosquitto-clients valgrind clang libfuzzer-14-dev
-hyperfine procps"
+ngircd prosody mosquitto mosquitto-clients valgrind clang libclang-rt-14-dev libfuzzer-14-dev
+hyperfine procps openssl ca-certificates util-linux"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed' ||
