@@ -1392,14 +1392,6 @@ static int rt_error(struct irc *c, char *text, size_t n)
 	return code;
 }
 
-static int failure_temporary(jv failure)
-{
-	jv msg = jv_invalid_get_msg(jv_copy(failure));
-	int t = bot_true(msg, "temporary");
-	jv_free(msg);
-	return t;
-}
-
 /* A round trip, connecting first when there is no connection.  One that
  * died while idle (the server restarted, or dropped us for not answering
  * its PING while bot-send waited for input) is replaced at once; any other
@@ -1426,7 +1418,7 @@ static int roundtrip_connected(struct irc *c, jv lines, jv *err)
 		return 0;
 	}
 	irc_close_conn(c);
-	if (!had || !failure_temporary(*err)) {
+	if (!had || !bot_fail_temporary(*err)) {
 		jv_free(lines);
 		return -1;
 	}
