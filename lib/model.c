@@ -301,7 +301,8 @@ jv bot_build_reply(jv msg, const char *body, int private_, int threaded,
 {
 	jv from = bot_get(msg, "from"), to = bot_get(msg, "to");
 	const char *tk = bot_ident_kind(to);
-	int group = tk && !strcmp(tk, "room");
+	/* a bare-string "to" has no kind: the derived is_group says it */
+	int group = (tk && !strcmp(tk, "room")) || bot_true(msg, "is_group");
 	jv reply = jv_object();
 	reply = jv_object_set(reply, jv_string("type"), jv_string("message"));
 	if (group && !private_) {

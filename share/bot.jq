@@ -6,7 +6,7 @@
 # thread where threaded, with the sender as "mention" in a room.
 
 def is_message: .type == "message";
-def is_group: (.to | type) == "object" and .to.kind == "room";
+def is_group: ((.to | type) == "object" and .to.kind == "room") or .is_group == true;
 def is_direct: is_message and (is_group | not);
 def is_threaded: .parent != null;
 

@@ -118,6 +118,9 @@ static void test_reply(void)
 	check_json(bot_build_reply(parse(room), "hi", 0, 1, 0),
 	           "{\"type\":\"message\",\"to\":{\"kind\":\"room\",\"id\":\"#r\"},\"body\":\"hi\",\"in_reply_to\":\"8\",\"parent\":{\"id\":\"8\"}}",
 	           "threaded: the reply's parent is the message");
+	check_json(bot_build_reply(parse("{\"type\":\"message\",\"from\":\"#r/a\",\"to\":\"#r\",\"is_group\":true}"), "hi", 0, 0, 1),
+	           "{\"type\":\"message\",\"to\":\"#r\",\"body\":\"hi\",\"mention\":\"#r/a\"}",
+	           "a bare-string room, marked is_group, is answered in the room");
 	const char *thr = "{\"type\":\"message\",\"id\":\"9\",\"parent\":{\"id\":\"1\"},\"from\":\"@a\",\"to\":{\"kind\":\"room\",\"id\":\"#r\"}}";
 	check_json(bot_build_reply(parse(thr), "hi", 0, 0, 0),
 	           "{\"type\":\"message\",\"to\":{\"kind\":\"room\",\"id\":\"#r\"},\"body\":\"hi\",\"in_reply_to\":\"9\",\"parent\":{\"id\":\"1\"}}",
