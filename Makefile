@@ -113,6 +113,13 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@B=$(B) FUZZ_SECONDS=$(FUZZ_SECONDS) sh test/fuzz/run.sh
 
+# What install puts where; uninstall removes exactly these, then the
+# folders of botpipe's own that are left empty.
+SHARE     = $(shell find share -type f)
+INSTALLED = $(CMDS:%=$(BINDIR)/%) $(LIBDIR)/libbot.so.0 $(LIBDIR)/libbothttp.so.0 \
+            $(BACKENDS:%=$(LIBDIR)/botpipe/%.so) $(SHARE:share/%=$(DATADIR)/botpipe/%) \
+            $(foreach m,$(MANS),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/botpipe $(DESTDIR)$(DATADIR)/botpipe \
 	         $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
@@ -120,10 +127,15 @@ install: all
 	cp $(B)/lib/libbot.so.0 $(B)/lib/libbothttp.so.0 $(DESTDIR)$(LIBDIR)/
 	cp $(MODULES) $(DESTDIR)$(LIBDIR)/botpipe/
 	cp -R share/. $(DESTDIR)$(DATADIR)/botpipe/
-	for m in $(MANS); do s=$${m##*.}; sed 's/@VERSION@/$(VERSION)/g' $$m > $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	for m in $(MANS); do s=$${m##*.}; cp $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	rm -f $(INSTALLED:%=$(DESTDIR)%)
+	for d in $(DESTDIR)$(DATADIR)/botpipe $(DESTDIR)$(LIBDIR)/botpipe; do \
+		[ ! -d $$d ] || find $$d -depth -type d -empty -delete; done
 
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps check demo bench fuzz install clean
+.PHONY: all deps check demo bench fuzz install uninstall clean
 .SECONDARY:
