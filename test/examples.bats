@@ -2,10 +2,11 @@
 # Every example of README.md and of the man pages, run.  Each test takes
 # its example from the page as a reader sees it (helpers/examples.py:
 # every literal display of a page, every indented block of the README)
-# with `example FILE 'KEY'`, the one example of FILE that contains KEY,
-# and runs it against the console, a real ngircd or a loopback receiver,
-# asserting what the page says.  The first test fails when a page has an
-# example that no `example` call here names, so a new example needs a test.
+# with `example FILE 'KEY'`, the one example of FILE that contains KEY
+# (`examples FILE 'KEY'`: every one that does), and runs it against the
+# console, a real ngircd or a loopback receiver, asserting what the page
+# says.  The first test fails when a page has an
+# example that no call here names, so a new example needs a test.
 
 load helpers/ngircd
 load helpers/common
@@ -40,8 +41,10 @@ teardown() {
 	return 0
 }
 
-# The example of FILE (a path from the top of the tree) that contains KEY.
+# The example of FILE (a path from the top of the tree) that contains KEY;
+# examples: every one that does, each ended by a NUL.
 example() { python3 "$ROOT/test/helpers/examples.py" get "$ROOT/$1" "$2"; }
+examples() { python3 "$ROOT/test/helpers/examples.py" all "$ROOT/$1" "$2"; }
 
 # Run an example (shell text) in the background, in a process group of its
 # own (stopped in teardown); its output in $W/bg.out, errors in $W/bg.err.
@@ -251,8 +254,6 @@ $(example README.md 'make install PREFIX')"
 		expect ^:$BOT!\S+ PRIVMSG #ops :alice: pong$
 		say #ops bot: echo hi there
 		expect ^:$BOT!\S+ PRIVMSG #ops :alice: hi there$
-		say #ops bot, !echo and again
-		expect ^:$BOT!\S+ PRIVMSG #ops :alice: and again$
 		say #ops !echo --force
 		expect ^:$BOT!\S+ PRIVMSG #ops :alice: You're not allowed to access this command using the provided arguments$
 	EOF
@@ -470,9 +471,18 @@ $(example README.md 'make install PREFIX')"
 @test "botpipe-session(7): the occupants of a channel, asked by hand through the socket" {
 	command -v socat >/dev/null || fail "socat is not installed, and botpipe-session(7) uses it"
 	export BOT_IRC_CHANNELS='#ops'
-	start_example 'bot-listen -b irc'
-	wait_for "$W/bg.out" '"action":"joined".*"#ops/'"$BOT"'"'
-	run --separate-stderr bash -c "$(example doc/botpipe-session.7 '{"type":"room","action":"occupants","room":"#ops"}')"
+	# The page's examples in order: a bot-listen started in the background
+	# (or, when the page starts none, the default one), then the request.
+	mapfile -d '' -t exs < <(examples doc/botpipe-session.7 '#ops')
+	request=${exs[-1]}
+	if [ "${#exs[@]}" -gt 1 ]; then
+		for ex in "${exs[@]:0:${#exs[@]}-1}"; do start_example "$ex"; done
+		wait_for "$W/w/events" '"action":"joined".*"#ops/'"$BOT"'"'
+	else
+		start_example 'bot-listen -b irc'
+		wait_for "$W/bg.out" '"action":"joined".*"#ops/'"$BOT"'"'
+	fi
+	run --separate-stderr bash -c "$request"
 	assert_success
 	assert_equal "$stderr" ""
 	assert_equal "$(jq -r '.type, .action, .occupants[].nick' <<< "$output")" $'room\noccupants\n'"$BOT"

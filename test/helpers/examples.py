@@ -4,11 +4,15 @@ sees them, for test/examples.bats.
 
     examples.py list FILE...     one line per example: FILE, a tab, its first line
     examples.py get FILE KEY     the one example of FILE that contains KEY
+    examples.py all FILE KEY     every example of FILE that contains KEY (one
+                                 at least), in the page's order, each ended
+                                 by a NUL byte
     examples.py check BATS FILE...
                                  print each example of the FILEs that no
-                                 `example FILE KEY` call of the bats file
-                                 BATS names, and each key that names none or
-                                 several; exit 1 if any
+                                 `example FILE KEY` or `examples FILE KEY`
+                                 call of the bats file BATS names, and each
+                                 key that names none (or, for `example`,
+                                 several); exit 1 if any
 
 An example is every literal display of a man page (.Bd -literal ... .Ed and
 .Dl, wherever they are) and every indented code block of a markdown file.
@@ -86,20 +90,21 @@ def examples_of(path):
     return markdown_examples(path) if path.endswith(".md") else page_examples(path)
 
 
-CALL = re.compile(r"""\bexample ([\w./-]+) (?:'([^']*)'|"((?:[^"\\]|\\.)*)")""")
+CALL = re.compile(r"""\b(examples?) ([\w./-]+) (?:'([^']*)'|"((?:[^"\\]|\\.)*)")""")
 
 
 def claims_of(bats):
-    """The (FILE, KEY) of every `example FILE KEY` call outside comments;
-    KEY in single quotes, or in double quotes with backslash escapes."""
+    """The (FILE, KEY, several) of every `example FILE KEY` and `examples
+    FILE KEY` call outside comments; KEY in single quotes, or in double
+    quotes with backslash escapes."""
     claims = []
     with open(bats, encoding="utf-8") as f:
         for line in f:
             if line.lstrip().startswith("#"):
                 continue
             for m in CALL.finditer(line):
-                key = m.group(2) if m.group(2) is not None else re.sub(r"\\(.)", r"\1", m.group(3))
-                claims.append((m.group(1), key))
+                key = m.group(3) if m.group(3) is not None else re.sub(r"\\(.)", r"\1", m.group(4))
+                claims.append((m.group(2), key, m.group(1) == "examples"))
     return claims
 
 
@@ -118,23 +123,30 @@ def main(argv):
             return 1
         print(found[0])
         return 0
+    if len(argv) == 4 and argv[1] == "all":
+        found = [ex for ex in examples_of(argv[2]) if argv[3] in ex]
+        if not found:
+            print("examples.py: no example of %s contains %r" % (argv[2], argv[3]), file=sys.stderr)
+            return 1
+        sys.stdout.write("".join(ex + "\0" for ex in found))
+        return 0
     if len(argv) >= 4 and argv[1] == "check":
         claims = claims_of(argv[2])
         argv = argv[1:]
         bad = 0
         for path in argv[2:]:
-            keys = [k for p, k in claims if p == path]
+            keys = [(k, several) for p, k, several in claims if p == path]
             exs = examples_of(path)
-            for key in keys:
+            for key, several in keys:
                 n = sum(key in ex for ex in exs)
-                if n != 1:
+                if n == 0 or (n > 1 and not several):
                     print("%s: the key %r names %d examples" % (path, key, n))
                     bad = 1
             for ex in exs:
-                if not any(key in ex for key in keys):
+                if not any(key in ex for key, _ in keys):
                     print("%s: no test runs the example %r" % (path, ex.split("\n")[0]))
                     bad = 1
-        for p, k in claims:
+        for p, k, _ in claims:
             if p not in argv[2:]:
                 print("%s: not a page with examples (key %r)" % (p, k))
                 bad = 1
