@@ -192,6 +192,8 @@ void bot_jobs_free(struct bot_jobs *j)
 		kill(-j->job[i].pid, SIGKILL);
 		kill_tree(j->job[i].pid, SIGKILL);
 		waitpid(j->job[i].pid, NULL, 0);
+		if (j->ev.dropped)
+			j->ev.dropped(j->ev.ctx, j->job[i].tag);
 		job_release(&j->job[i]);
 	}
 	j->n = 0;
