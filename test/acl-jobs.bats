@@ -4,7 +4,9 @@
 # kills all it started, also what left its process group.
 
 load helpers/hostile
+load helpers/ngircd
 
+ROOT=${BOT_ROOT:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)}
 T=$BATS_TEST_TMPDIR
 
 teardown() {
@@ -63,6 +65,116 @@ wait_event() {
 # $T/pid-escaped, and waits until it runs.
 ESCAPE="setsid -f sh -c 'echo \$\$ > \"$T/pid-escaped.tmp\"; mv \"$T/pid-escaped.tmp\" \"$T/pid-escaped\"; exec sleep 300' < /dev/null
 while [ ! -s '$T/pid-escaped' ]; do sleep 0.01; done"
+
+# The Nth literal block (1 = the first) of doc/bot-dispatch.1 after the
+# first line that matches the extended regex $1, as a reader sees it.
+man_block() {
+	awk -v re="$1" -v n="$2" '
+		!found && $0 ~ re { found = 1; next }
+		found && /^\.Bd -literal/ { k++; if (k == n) { on = 1; next } }
+		on && /^\.Ed/ { exit }
+		on { gsub(/\\e/, "\\"); print }
+	' "$ROOT/doc/bot-dispatch.1"
+}
+
+# ---- the man page's examples ----
+
+@test "bot-dispatch(1): the ACL example is share/examples/acl.json" {
+	man_block '^\.Ss Access control' 1 > "$T/acl.json"
+	[ -s "$T/acl.json" ]
+	diff -u "$ROOT/share/examples/acl.json" "$T/acl.json"
+}
+
+@test "bot-dispatch(1): the text example with the example ACL does what the page says" {
+	man_block '^\.Sh EXAMPLES' 3 > "$T/example.sh"
+	grep -q -- '--acl share/examples/acl.json' "$T/example.sh"
+	cat > "$T/typed" <<-'EOF'
+	!hello
+	!echo --"force"
+	!echo —force
+	!echo -\-force
+	!echo '--'force
+	!echo fine
+	!status
+	!inroom
+	!roll 2d6
+	!hello
+	!status
+	!asuser guest1
+	!whereami
+	!asuser alice
+	!hello
+	!asuser mallory
+	!hello
+	EOF
+	cd "$ROOT"
+	BOT_TEXT_INPUT=$T/typed BOT_TEXT_OUTPUT=$T/chat BOT_TEXT_COLOR=never \
+		sh "$T/example.sh" > /dev/null 2> "$T/err" || true
+	run cat "$T/chat"
+	assert_line "Hello, you!"
+	[ "$(grep -c "^You're not allowed to access this command using the provided arguments$" "$T/chat")" -eq 4 ]
+	assert_line "fine"
+	assert_line "You're not allowed to access this command via private message to me"
+	assert_line "@you You're not allowed to access this command from a chatroom"
+	assert_line "@you Hello, you!"
+	assert_line --partial "@you ## Yes I am alive"
+	assert_line "@guest1 You're not allowed to access this command from this user"
+	assert_line "@alice Hello, alice!"
+	assert_line "@mallory You're not allowed to access this command from this user"
+}
+
+# Run a person on the test ngircd as nick $1, the script on stdin, after
+# waiting for the bot in #ops; what they saw goes to $T/seen-$1.
+irc_person() {
+	local nick=$1
+	{ printf 'join #ops\nexpect ^:bot!\\S+ JOIN|^:\\S+ 353 .*[ :@]bot( |$) 20\n'; cat; } |
+		python3 "$HELPERS/irc-client.py" --nick "$nick" "$PORT" > "$T/seen-$nick" ||
+		{ cat "$T/seen-$nick" >&2; return 1; }
+}
+
+@test "bot-dispatch(1): the IRC example with the example ACL does what the page says, on a real ngircd" {
+	ngircd_test_setup
+	man_block '^\.Sh EXAMPLES' 2 > "$T/example.sh"
+	grep -q -- '--acl share/examples/acl.json' "$T/example.sh"
+	cd "$ROOT"
+	BOT_IRC_NICK=bot BOT_IRC_CHANNELS='#ops' setsid sh "$T/example.sh" > /dev/null 2> "$T/err" 3>&- &
+	KILL_PIDS="${KILL_PIDS:-} -$!"
+	# the nick compares without case: YOU is you, from this machine
+	irc_person YOU <<-'EOF'
+	say #ops !hello
+	expect ^:bot!\S+ PRIVMSG #ops :YOU: Hello, YOU!$
+	say #ops !echo --"force"
+	expect ^:bot!\S+ PRIVMSG #ops :YOU: You're not allowed to access this command using the provided arguments$
+	say #ops !echo —force
+	expect ^:bot!\S+ PRIVMSG #ops :YOU: You're not allowed to access this command using the provided arguments$
+	say #ops !roll 2d6
+	expect ^:bot!\S+ PRIVMSG #ops :YOU: You're not allowed to access this command from a chatroom$
+	say #ops bot: echo hi
+	expect ^:bot!\S+ PRIVMSG #ops :YOU: hi$
+	say #ops ping
+	expect ^:bot!\S+ PRIVMSG #ops :YOU: pong$
+	say bot !status
+	expect ^:bot!\S+ PRIVMSG YOU :You're not allowed to access this command via private message to me$
+	EOF
+	irc_person Guest7 <<-'EOF'
+	say #ops !whereami
+	expect ^:bot!\S+ PRIVMSG #ops :Guest7: You're not allowed to access this command from this user$
+	EOF
+	# alice is allowed from *.example.org only
+	irc_person alice <<-'EOF'
+	say #ops !hello
+	expect ^:bot!\S+ PRIVMSG #ops :alice: You're not allowed to access this command from this user$
+	EOF
+	kill -TERM -- "-${KILL_PIDS##*-}"
+}
+
+@test "bot, !echo hi is not a command: the prefix after a blank is not stripped; bot,!echo hi is" {
+	for body in 'bot, !echo hi' 'bot,!echo hi' 'bot: echo hi'; do
+		room_msg "$body"
+	done | bot-dispatch -j 1 -a bot > "$T/out"
+	run bodies < "$T/out"
+	assert_output "$(printf '%s\n' 'Command "!echo" / "!echo hi" not found.' '' 'Did you mean "!echo" ?' hi hi)"
+}
 
 # ---- the timeout and the end kill what left the group ----
 
