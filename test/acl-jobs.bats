@@ -188,8 +188,13 @@ sleep 300")
 	[ "$(ps -o sid= -p "$escaped")" -ne "$(ps -o sid= -p "$DPID")" ]   # it did escape
 	wait_event '.type == "error" and .message == "hang: timed out"'
 	gone "$escaped"
-	# bot-dispatch still runs, and has no child left, zombie or not
+	# bot-dispatch still runs, and soon has no child left, zombie or not
 	[ -e "/proc/$DPID" ]
+	i=0
+	while [ -n "$(cat /proc/"$DPID"/task/*/children)" ] && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
 	assert_equal "$(cat /proc/"$DPID"/task/*/children)" ""
 	end_in
 	assert_equal "$(cat "$T/err")" "bot-dispatch: error: hang: timed out"
