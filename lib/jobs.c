@@ -62,6 +62,31 @@ struct bot_jobs {
 
 /* ---- process trees ---- */
 
+/* Append the pids listed in the open file fd ("12 345 "), at most max,
+ * to out; returns how many. */
+static int read_pids(int fd, pid_t *out, int max)
+{
+	char buf[4096];
+	long cur = 0;
+	int n = 0, digits = 0;
+	ssize_t len;
+	while (n < max && (len = read(fd, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < len && n < max; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9' && cur < 1L << 30) {
+				cur = cur * 10 + (buf[i] - '0');
+				digits = 1;
+			} else {
+				if (digits && cur > 0)
+					out[n++] = (pid_t)cur;
+				cur = 0;
+				digits = 0;
+			}
+		}
+	if (digits && cur > 0 && n < max)
+		out[n++] = (pid_t)cur;
+	return n;
+}
+
 /* The children of pid (of all its threads), at most max; 0 when /proc
  * cannot say. */
 static int children_of(pid_t pid, pid_t *out, int max)
@@ -73,27 +98,12 @@ static int children_of(pid_t pid, pid_t *out, int max)
 	for (struct dirent *e; d && n < max && (e = readdir(d));) {
 		if (e->d_name[0] == '.')
 			continue;
-		char file[128], buf[4096];
+		char file[128];
 		snprintf(file, sizeof file, "/proc/%d/task/%.20s/children", (int)pid, e->d_name);
 		int fd = open(file, O_RDONLY | O_CLOEXEC);
-		ssize_t len = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-		if (fd >= 0)
+		if (fd >= 0) {
+			n += read_pids(fd, out + n, max - n);
 			close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = 0;
-		/* a list cut at the buffer's end loses its last pid: the next
-		 * sweep sees it */
-		char *end = buf + len;
-		while (end > buf && end[-1] != ' ')
-			end--;
-		*end = 0;
-		for (char *p = buf, *q; n < max && *p; p = q) {
-			long v = strtol(p, &q, 10);
-			if (q == p)
-				break;
-			if (v > 0)
-				out[n++] = (pid_t)v;
 		}
 	}
 	if (d)
@@ -416,23 +426,26 @@ static void job_read_events(struct bot_jobs *j, struct job *jb)
 }
 
 /* Has the leader exited?  Look without reaping, so that its process
- * group id cannot be reused before we kill what it left behind. */
-static void job_check_exit(struct job *jb)
+ * group id cannot be reused before we kill what it left behind.  1 when
+ * it just did. */
+static int job_check_exit(struct job *jb)
 {
 	if (jb->exited)
-		return;
+		return 0;
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
 	if (waitid(P_PID, (id_t)jb->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
-		return;
-	kill(-jb->pid, SIGKILL);   /* leftovers of the command */
-	kill_tree(jb->pid, SIGKILL);
+		return 0;
+	/* leftovers of the command: its group now; what left the group was
+	 * handed to us as it exited, for sweep_leftovers */
+	kill(-jb->pid, SIGKILL);
 	int st;
 	waitpid(jb->pid, &st, 0);
 	jb->exited = 1;
 	jb->deadline = bot_now_ms() + KILL_GRACE_MS;
 	jb->kill_at = 0;
 	jb->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return 1;
 }
 
 static void job_check_deadline(struct job *jb, long long now)
@@ -495,7 +508,8 @@ void bot_jobs_handle(struct bot_jobs *j, const struct pollfd *fds, int n)
 			job_read_output(jb, j->lim.max_output);
 		if (jb->ev_fd >= 0 && fd_ready(fds, n, jb->ev_fd))
 			job_read_events(j, jb);
-		job_check_exit(jb);
+		if (job_check_exit(jb))
+			child_event = 1;   /* its leftovers are ours now */
 		job_check_deadline(jb, now);
 		if (jb->exited) {
 			close_fd(&jb->in_fd);
