@@ -1,5 +1,6 @@
 /* send.c: bot-send's engine.  Every event in gives exactly one event out:
- * "sent" (with the backend's id) or "error" (with the original event).
+ * for a delivery, "sent" (with the backend's id) or "error" (with the
+ * original event); a report (any other type) is passed on unchanged.
  * Markdown is rendered into the backend's markup and cut to its size.
  * Each part is retried by the one retry policy (retry.c); with an outbox
  * (outbox.c) an event is stored before it is sent, so that nothing is
@@ -268,6 +269,24 @@ static jv deliver(struct sender *s, jv ev)
 	return sent;
 }
 
+/* What bot-send does with an event, by its type (bot-send(1), EVENTS). */
+enum disposition {
+	DELIVER,        /* message, card: delivered, answered sent or error */
+	UNDELIVERABLE,  /* a request this backend cannot carry out */
+	REPORT,         /* everything else: passed on unchanged */
+};
+
+static enum disposition disposition_of(const char *type)
+{
+	if (!strcmp(type, "message") || !strcmp(type, "card"))
+		return DELIVER;
+	/* A reaction asks for an action on the network, but no backend can
+	 * carry one out yet (struct bot_backend has no hook for it). */
+	if (!strcmp(type, "reaction"))
+		return UNDELIVERABLE;
+	return REPORT;
+}
+
 /* Check an input event: the valid event, or a failure saying why not. */
 static jv check(jv ev)
 {
@@ -348,6 +367,22 @@ static jv deliver_spooled(struct sender *s, jv ev)
 	return queued(s->outbox, r);
 }
 
+/* An event this backend cannot deliver (consumed): its answer is an
+ * unsupported error event carrying it, on stdout only.  Not a failure of
+ * the run: a rule that reacts on every network is not wrong on this one. */
+static void answer_undeliverable(struct sender *s, jv ev)
+{
+	char why[160];
+	snprintf(why, sizeof why, "backend %s cannot deliver %s events", s->b->name,
+	         bot_str(ev, "type"));
+	bot_debug("%s", why);
+	if (bot_write(s->w, bot_error_event("unsupported", why, ev)) < 0
+	    || bot_writer_flush(s->w) < 0) {
+		bot_error("stdout: %s", strerror(errno));
+		s->worst = BOT_EX_IOERR;
+	}
+}
+
 /* Handle one input event; write its one answer. */
 static void handle(struct sender *s, jv ev)
 {
@@ -400,17 +435,83 @@ static int run_flush(struct sender *s, const char *dir)
 	return s->worst;
 }
 
-/* The message of a one-shot send: the operands, or all of stdin. */
-static jv one_shot_event(const struct bot_config *cfg)
+/* Standard input of a one-shot send as events: each non-blank line a JSON
+ * object whose type bot-send delivers (a card from bot-card, a message),
+ * each given the destination to.  null when any line is not one: then
+ * the input is text. */
+static jv stdin_events(jv text, const char *to)
 {
-	jv text = bot_operand_text(cfg, STDIN_FILENO);
-	if (bot_cfg_flag(cfg, "code")) {
+	const char *p = jv_string_value(text);
+	const char *end = p + jv_string_length_bytes(jv_copy(text));
+	jv evs = jv_array();
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		if (strspn(p, " \t\r") < (size_t)(eol - p)) {
+			jv ev = jv_parse_sized(p, (int)(eol - p));
+			const char *type = jv_get_kind(ev) == JV_KIND_OBJECT ? bot_str(ev, "type") : NULL;
+			if (!type || disposition_of(type) != DELIVER) {
+				jv_free(ev);
+				jv_free(evs);
+				return jv_null();
+			}
+			evs = jv_array_append(evs, jv_object_set(ev, jv_string("to"), jv_string(to)));
+		}
+		p = eol + 1;
+	}
+	if (jv_array_length(jv_copy(evs)) == 0) {
+		jv_free(evs);
+		return jv_null();
+	}
+	return evs;
+}
+
+/* A one-shot send to to: the operands as text; or standard input, as
+ * events when it is event lines (stdin_events), else as text. */
+static void run_one_shot(struct sender *s, const char *to)
+{
+	int operands = jv_array_length(jv_copy(s->cfg->operands)) > 0;
+	int code = bot_cfg_flag(s->cfg, "code");
+	jv text = bot_operand_text(s->cfg, STDIN_FILENO);
+	jv evs = operands || code ? jv_null() : stdin_events(jv_copy(text), to);
+	if (jv_get_kind(evs) == JV_KIND_ARRAY) {
+		jv_free(text);
+		jv_array_foreach(evs, i, ev) {
+			if (s->worst == BOT_EX_IOERR)
+				jv_free(ev);
+			else
+				handle(s, ev);
+		}
+		jv_free(evs);
+		return;
+	}
+	jv_free(evs);
+	if (code) {
 		jv fenced = jv_string("```\n");
 		fenced = jv_string_concat(fenced, text);
 		text = jv_string_append_str(fenced, "\n```");
 	}
-	jv ev = bot_message(jv_null(), jv_string(bot_cfg_str(cfg, "to")), "");
-	return jv_object_set(ev, jv_string("body"), text);
+	jv ev = bot_message(jv_null(), jv_string(to), "");
+	handle(s, jv_object_set(ev, jv_string("body"), text));
+}
+
+/* Where a one-shot send goes: --to, or NULL for none.  Inside a plugin
+ * (BOT_REPLY_TO set by bot-dispatch) BOT_TO is the triggering message's
+ * destination, part of the plugin contract and not this setting: a to
+ * that comes from it is no --to, and text without one goes to
+ * BOT_REPLY_TO (who asked). */
+static const char *one_shot_to(const struct bot_config *cfg)
+{
+	const char *to = bot_cfg_str(cfg, "to");
+	const char *reply_to = getenv("BOT_REPLY_TO");
+	if (!reply_to || !*reply_to)
+		return to;
+	const char *env_to = getenv("BOT_TO");
+	if (to && env_to && !strcmp(to, env_to))
+		to = NULL;
+	if (!to && jv_array_length(jv_copy(cfg->operands)))
+		to = reply_to;
+	return to;
 }
 
 static int run_filter(struct sender *s)
@@ -432,7 +533,21 @@ static int run_filter(struct sender *s)
 				s->worst = BOT_EX_IOERR;
 			continue;
 		}
-		handle(s, ev);
+		enum disposition d = disposition_of(bot_str(ev, "type"));
+		if (d == DELIVER) {
+			handle(s, ev);
+		} else if (d == UNDELIVERABLE) {
+			answer_undeliverable(s, ev);
+		} else {
+			/* a report: the line as it came, byte for byte */
+			size_t len;
+			const char *line = bot_reader_raw(r, &len);
+			jv_free(ev);
+			if (bot_write_raw(s->w, line, len) < 0 || bot_writer_flush(s->w) < 0) {
+				bot_error("stdout: %s", strerror(errno));
+				s->worst = BOT_EX_IOERR;
+			}
+		}
 	}
 	bot_reader_free(r);
 	return s->worst;
@@ -472,7 +587,7 @@ int bot_send_run(const struct bot_config *cfg)
 	const char *flush = bot_cfg_str(cfg, "flush");
 	if (parse_retry_options(&s, cfg) < 0)
 		return BOT_EX_USAGE;
-	if (flush && (bot_cfg_str(cfg, "to") || jv_array_length(jv_copy(cfg->operands)))) {
+	if (flush && (one_shot_to(cfg) || jv_array_length(jv_copy(cfg->operands)))) {
 		bot_error("--flush delivers what waits in the outbox: it takes no --to and no text");
 		return BOT_EX_USAGE;
 	}
@@ -497,11 +612,12 @@ int bot_send_run(const struct bot_config *cfg)
 	if (flush || bot_session_path(cfg, s.session_path, sizeof s.session_path) < 0)
 		s.session_path[0] = 0;
 	s.w = bot_writer_new(STDOUT_FILENO);
+	const char *to = one_shot_to(cfg);
 	int code;
 	if (flush) {
 		code = run_flush(&s, flush);
-	} else if (bot_cfg_str(cfg, "to")) {
-		handle(&s, one_shot_event(cfg));
+	} else if (to) {
+		run_one_shot(&s, to);
 		code = s.worst;
 	} else if (jv_array_length(jv_copy(cfg->operands))) {
 		bot_error("text to send needs --to (or give events on standard input)");

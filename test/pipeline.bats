@@ -83,17 +83,76 @@ setup() { export BOT_SESSION=none; }
 	assert_output '["hi","@you","@bot",true,false,"text"]'
 }
 
-@test "bot-send counts: every event in gives one sent or one error out" {
+@test "bot-send counts: every delivery in gives one sent or one error out, a report passes unchanged" {
 	{ dm x | jq -c '{type:"message",to:"@you",body:"a",id:"m1"}'
 	  echo '{"type":"message","to":"","body":"b"}'
 	  echo '{"type":"presence","identifier":"@a","status":"online"}'
 	  echo 'junk'
 	  echo '{"type":"message","to":"#ops","body":"c","id":"m3"}'; } > "$BATS_TEST_TMPDIR/in"
 	run --separate-stderr bot-send -b text --text-output "$BATS_TEST_TMPDIR/console" < "$BATS_TEST_TMPDIR/in"
+	assert_line --index 2 '{"type":"presence","identifier":"@a","status":"online"}'
 	run jq -c '[.type, .ref // .code]' <<< "$output"
-	assert_output $'["sent","m1"]\n["error","bad_input"]\n["error","unsupported"]\n["error","bad_input"]\n["sent","m3"]'
+	assert_output $'["sent","m1"]\n["error","bad_input"]\n["presence",null]\n["error","bad_input"]\n["sent","m3"]'
 	run cat "$BATS_TEST_TMPDIR/console"
 	assert_output $'a\nc'
+}
+
+# The example pipeline of bot-dispatch(1) and botpipe.7, with one more
+# command that fails and one more rule that fails.
+@test "the example bot on a session with a denial, a failing command, a rule error and a reaction: bot-send is quiet and exits 0" {
+	local t=$BATS_TEST_TMPDIR
+	# !status is denied in private (share/examples/acl.json); "thanks" gets
+	# a reaction, which the console cannot show
+	printf '%s\n' '!status' '!fail' '!boom' 'thanks!' '!echo done' > "$t/typed"
+	cp -r "$PLUGINS" "$t/plugins"
+	printf '#!/bin/sh\nexit 3\n' > "$t/plugins/fail"
+	chmod +x "$t/plugins/fail"
+	run bash -c 'bot-listen -b text --text-input "$0/typed" --text-output /dev/null 2> "$0/listen.err" |
+		bot-dispatch -d "$0/plugins" --acl "$1/share/examples/acl.json" -f "$1/share/examples/rules.jq" \
+			-e '\''select(.body == "!boom") | error("boom")'\'' 2> "$0/dispatch.err" |
+		bot-send -b text --text-output "$0/console" > "$0/events" 2> "$0/send.err"
+		echo "${PIPESTATUS[*]}"' "$t" "$ROOT"
+	assert_output "0 0 0"
+	assert_equal "$(cat "$t/send.err")" ""
+	assert_equal "$(cat "$t/listen.err")" ""
+	# one answer or report for each event bot-dispatch wrote
+	run jq -c '[.type, .code // .to.id]' "$t/events"
+	assert_equal "$(sort <<< "$output")" "$(sort <<< '["sent","@you"]
+["error","denied"]
+["sent","@you"]
+["error","command_failed"]
+["error","rule_failed"]
+["error","unsupported"]
+["sent","@you"]
+["sent","@you"]')"
+	# the reports are bot-dispatch's events, unchanged; the reaction comes back inside its error
+	run jq -c 'select(.code == "unsupported") | [.message, .event.type, .event.reaction_name]' "$t/events"
+	assert_output '["backend text cannot deliver reaction events","reaction","thumbsup"]'
+	run jq -r 'select(.code == "denied") | .event.body' "$t/events"
+	assert_output '!status'
+	run cat "$t/console"
+	assert_line "You're not allowed to access this command via private message to me"
+	assert_line "done"
+}
+
+@test "bot-send as a filter exits 0 on reports and undeliverable events, non-zero when a delivery fails" {
+	printf '%s\n' '{"type":"error","code":"denied","message":"no"}' '{"type":"sent","id":"9"}' \
+		'{"type":"connection","state":"connected"}' \
+		'{"type":"reaction","action":"added","reaction_name":"+1","reacted_to":{"id":"1"}}' > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bot-send -b text --text-output /dev/null < "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_line --index 0 '{"type":"error","code":"denied","message":"no"}'
+	assert_equal "${#lines[@]}" 4
+	# with -v the undeliverable one is named on stderr
+	run --separate-stderr bot-send -v -b text --text-output /dev/null < "$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" "bot-send: debug: backend text cannot deliver reaction events"
+	# a message that cannot be delivered is a failure of the run
+	echo '{"type":"message","to":"nobody","body":"x"}' >> "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr bot-send -b text --text-output /dev/null < "$BATS_TEST_TMPDIR/in"
+	assert_failure 65
+	assert_equal "${#stderr_lines[@]}" 1
 }
 
 @test "bot-send --to: a one-shot send from arguments or standard input" {

@@ -263,7 +263,7 @@ no_secret() {
 	[[ "$stderr" == *"BOT_WEBHOOK_URL"* ]]
 }
 
-@test "as a filter: one sent or error event for every input event, in order" {
+@test "as a filter: one sent or error event for every delivery, a report passed on, in order" {
 	start_fake '[{"status":200},{"status":400},{"status":500},{"status":200},{"status":200}]'
 	{
 		echo '{"type":"message","id":"m1","to":"#a","body":"one"}'
@@ -277,7 +277,7 @@ no_secret() {
 	[ "$status" -ne 0 ]
 	assert_equal "${#lines[@]}" 6
 	assert_equal "$(jq -r '.type + ":" + (.ref // (.event | objects | .id) // .code)' <<< "$output" | tr '\n' ' ')" \
-		"sent:m1 error:m2 error:bad_input error:unsupported sent:m3 sent:m4 "
+		"sent:m1 error:m2 error:bad_input presence: sent:m3 sent:m4 "
 	assert_equal "$(delivered | tr '\n' ' ')" "one three four "
 }
 
