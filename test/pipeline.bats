@@ -5,7 +5,8 @@ load helpers/common
 
 # bot-listen and bot-send write to different files here: no session socket
 # between them (botpipe-session(7)), or a reply would go to bot-listen's.
-setup() { export BOT_SESSION=none; }
+setup() { export BOT_SESSION=none; SRV=; }
+teardown() { [ -z "$SRV" ] || "$BATS_TEST_DIRNAME/helpers/ngircd.sh" stop "$SRV"; }
 
 @test "the console bot answers !echo through the whole pipeline" {
 	printf '!echo hi\n' > "$BATS_TEST_TMPDIR/typed"
@@ -165,6 +166,70 @@ setup() { export BOT_SESSION=none; }
 	run --separate-stderr bot-send --to nobody --text-output /dev/null x
 	assert_equal "$status" 65
 	assert_equal "$stderr" "bot-send: error: bad_input: to: An identifier for the Text backend needs to start with # for a room or @ for a person."
+}
+
+@test "bot-send --to: event lines on standard input are those events, sent to --to; other input is text" {
+	local t=$BATS_TEST_TMPDIR
+	bot-card --title Deploy --field env=prod done | bot-send --to '#ops' --text-output "$t/console" > "$t/events"
+	run cat "$t/console"
+	assert_output $'Deploy\n\ndone\n\n\u2022 env: prod'
+	run jq -c '[.type, .to.id]' "$t/events"
+	assert_output '["sent","#ops"]'
+	# several event lines: each one an event, each to --to (not its own to)
+	{ bot-card --title A one; echo '{"type":"message","to":"@elsewhere","body":"two","id":"m2"}'; echo; } |
+		bot-send --to '#ops' --text-output "$t/console2" > "$t/events"
+	run cat "$t/console2"
+	assert_output $'A\n\none\ntwo'
+	run jq -c '[.type, .to.id, .ref]' "$t/events"
+	assert_output $'["sent","#ops",null]\n["sent","#ops","m2"]'
+	# a line that is not an event bot-send delivers makes the whole input text
+	printf '%s\n' '{"type":"message","to":"#x","body":"a"}' 'plain words' | bot-send --to '#ops' --text-output "$t/console3" > /dev/null
+	printf '%s\n' '{"type":"presence","identifier":"@a"}' | bot-send --to '#ops' --text-output "$t/console3" > /dev/null
+	# --code always sends text
+	bot-card --title C x | bot-send --to '#ops' --code --text-output "$t/console3" > /dev/null
+	run cat "$t/console3"
+	assert_output "$(printf '%s\n' '{"type":"message","to":"#x","body":"a"}' 'plain words' \
+		'{"type":"presence","identifier":"@a"}' "$(bot-card --title C x)")"
+}
+
+@test "bot-card | bot-send -b irc --to '#ops' (the README's): the person on IRC sees the card, not JSON" {
+	load helpers/ngircd
+	ngircd_test_setup
+	SRV="$BATS_TEST_TMPDIR/ngircd"
+	PORT=$("$BATS_TEST_DIRNAME/helpers/ngircd.sh" start "$SRV")
+	export BOT_IRC_SERVER="127.0.0.1:$PORT" BOT_IRC_NICK=cardbot
+	python3 "$BATS_TEST_DIRNAME/helpers/irc-client.py" "$PORT" > "$W/seen" <<-EOF &
+		join #ops
+		expect ^:cardbot\S* PRIVMSG #ops :.*prod 15
+	EOF
+	local human=$!
+	for _ in $(seq 100); do grep -q ' 366 ' "$W/seen" 2>/dev/null && break; sleep 0.05; done
+	run --separate-stderr bash -c "bot-card --title Deploy --field env=prod done | bot-send -b irc --to '#ops'"
+	assert_success
+	assert_equal "$(jq -c '[.type, .to.id]' <<< "$output")" '["sent","#ops"]'
+	wait "$human"
+	run sed -n 's/^:cardbot!\S* PRIVMSG #ops ://p' "$W/seen"
+	assert_output $'\x02Deploy\x02\ndone\n\u2022 \x02env\x02: prod'
+}
+
+@test "BOT_REPLY_TO (set by bot-dispatch for a plugin) is where text without --to goes" {
+	local t=$BATS_TEST_TMPDIR
+	# in a plugin, BOT_TO is the triggering message's destination (the bot
+	# itself in a private chat), not --to
+	BOT_REPLY_TO=@alice BOT_TO=@bot run --separate-stderr bot-send --text-output "$t/console" working on it
+	assert_success
+	assert_equal "$(jq -r .to.id <<< "$output")" @alice
+	BOT_REPLY_TO=@alice BOT_TO=@bot run --separate-stderr bot-send --to '#ops' --text-output "$t/console" to the room
+	assert_equal "$(jq -r .to.id <<< "$output")" '#ops'
+	run cat "$t/console"
+	assert_output $'working on it\nto the room'
+	# without text it is a filter, as ever: each event goes to its own to
+	BOT_REPLY_TO=@alice BOT_TO=@bot run --separate-stderr bot-send --text-output /dev/null <<< '{"type":"message","to":"@carol","body":"x"}'
+	assert_equal "$(jq -r .to.id <<< "$output")" @carol
+	# and without BOT_REPLY_TO, text needs --to
+	run --separate-stderr bot-send --text-output /dev/null lost words
+	assert_failure 64
+	assert_equal "$stderr" "bot-send: error: text to send needs --to (or give events on standard input)"
 }
 
 @test "a burst through the session socket: bot-listen answers bot-send while its own reader lags" {
