@@ -29,6 +29,7 @@ struct sender {
 	int retries;            /* --retries */
 	double give_up_after;   /* --give-up-after, seconds; 0 = no limit */
 	const char *outbox;     /* --outbox DIR, or NULL */
+	struct bot_outbox *ob;  /* the open outbox; NULL when none or it failed for now */
 	int queue_rest;         /* an event was queued: queue the rest behind it */
 	struct bot_session_client *session;   /* a running bot-listen's, or NULL */
 	char session_path[4096];              /* where to look for one, or "" */
@@ -52,6 +53,8 @@ static int failure_exit(jv failure)
 		ex = BOT_EX_ROOM_NOT_JOINED;
 	else if (code && !strcmp(code, "room_does_not_exist"))
 		ex = BOT_EX_ROOM_DOES_NOT_EXIST;
+	else if (code && !strcmp(code, "no_outbox"))
+		ex = BOT_EX_NOINPUT;
 	jv_free(msg);
 	return ex;
 }
@@ -339,29 +342,49 @@ static jv queued(const char *dir, jv failure)
 	return bot_fail_code("queued", 1, "%s; kept in the outbox %s for bot-send --flush", why, dir);
 }
 
+/* The outbox, opened (made when missing) at the first event that needs
+ * it after one that failed for now (no space, ...); NULL while it fails,
+ * with a warning: the event is then sent without it. */
+static struct bot_outbox *outbox(struct sender *s)
+{
+	if (!s->ob) {
+		jv err = jv_invalid();
+		s->ob = bot_outbox_open(s->outbox, 1, &err);
+		if (!s->ob) {
+			char why[512];
+			bot_warn("%s; sending without it", bot_fail_message(err, why, sizeof why));
+			jv_free(err);
+		}
+	}
+	return s->ob;
+}
+
 /* Deliver through the outbox: store, send, then remove (or keep). */
 static jv deliver_spooled(struct sender *s, jv ev)
 {
 	struct bot_outbox_item it;
+	struct bot_outbox *ob = outbox(s);
+	if (!ob)
+		return deliver(s, ev);
 	if (s->queue_rest) {
 		/* Something earlier waits: keep the order, queue behind it. */
-		if (bot_outbox_put(s->outbox, ev) < 0)
+		if (bot_outbox_put(ob, ev) < 0)
 			return bot_fail_code("send_failed", 1, "outbox %s: %s", s->outbox, strerror(errno));
 		return bot_fail_code("queued", 1, "an earlier message waits; kept in the outbox %s for bot-send --flush",
 		                     s->outbox);
 	}
-	if (bot_outbox_hold(s->outbox, jv_copy(ev), &it) < 0) {
+	if (bot_outbox_hold(ob, jv_copy(ev), &it) < 0) {
 		/* Cannot store it (ENOSPC, ...): still try to send it now. */
 		bot_warn("outbox %s: %s; sending without it", s->outbox, strerror(errno));
 		return deliver(s, ev);
 	}
 	jv r = deliver(s, ev);
 	if (jv_is_valid(r) || !bot_fail_temporary(r)) {
-		if (bot_outbox_done(s->outbox, &it) < 0)
+		if (bot_outbox_done(ob, &it) < 0)
 			bot_warn("outbox %s: %s: %s (it may be sent again)", s->outbox, it.entry, strerror(errno));
 		return r;
 	}
-	if (bot_outbox_keep(s->outbox, &it) < 0)
+	if (bot_outbox_keep(ob, &it) < 0)
 		bot_warn("outbox %s: %s: %s", s->outbox, it.entry, strerror(errno));
 	s->queue_rest = 1;
 	return queued(s->outbox, r);
@@ -398,9 +421,10 @@ static void handle(struct sender *s, jv ev)
 /* bot-send --flush DIR: deliver what waits, oldest first.  Each entry
  * taken gives one answer; at the first that fails for now the flush stops
  * (the rest stay, in order) and the exit is 75. */
-static int run_flush(struct sender *s, const char *dir)
+static int run_flush(struct sender *s, struct bot_outbox *ob)
 {
-	jv list = bot_outbox_list(dir);
+	const char *dir = bot_outbox_dir(ob);
+	jv list = bot_outbox_list(ob);
 	if (!jv_is_valid(list)) {
 		char why[512];
 		bot_error("outbox %s: %s", dir, bot_fail_message(list, why, sizeof why));
@@ -409,7 +433,7 @@ static int run_flush(struct sender *s, const char *dir)
 	}
 	jv_array_foreach(list, i, entry) {
 		struct bot_outbox_item it;
-		jv ev = bot_outbox_take(dir, jv_string_value(entry), &it);
+		jv ev = bot_outbox_take(ob, jv_string_value(entry), &it);
 		jv_free(entry);
 		if (jv_get_kind(ev) == JV_KIND_NULL)
 			continue;       /* another process is sending it */
@@ -425,7 +449,7 @@ static int run_flush(struct sender *s, const char *dir)
 		if (keep) {
 			bot_outbox_release(&it);
 			r = failure_reword(r, "still in the outbox: ");
-		} else if (bot_outbox_done(dir, &it) < 0)
+		} else if (bot_outbox_done(ob, &it) < 0)
 			bot_warn("outbox %s: %s: %s (it may be sent again)", dir, it.entry, strerror(errno));
 		answer(s, r, ev);
 		if (keep || s->worst == BOT_EX_IOERR)
@@ -433,6 +457,28 @@ static int run_flush(struct sender *s, const char *dir)
 	}
 	jv_free(list);
 	return s->worst;
+}
+
+/* Open the outbox of --flush (which must exist) or --outbox (made when
+ * missing) before anything is read or sent: one it must not trust, or
+ * cannot be, stops bot-send.  One that fails for now (no space) is tried
+ * again at each event.  -1 with the exit code in *code when it stops. */
+static int open_outbox(struct sender *s, const char *flush, int *code)
+{
+	const char *dir = flush ? flush : s->outbox;
+	if (!dir)
+		return 0;
+	jv err = jv_invalid();
+	s->ob = bot_outbox_open(dir, !flush, &err);
+	if (s->ob || (!flush && bot_fail_temporary(err))) {
+		jv_free(err);
+		return 0;
+	}
+	char why[512];
+	bot_error("%s", bot_fail_message(err, why, sizeof why));
+	*code = failure_exit(err);
+	jv_free(err);
+	return -1;
 }
 
 /* Standard input of a one-shot send as events: each non-blank line a JSON
@@ -591,14 +637,19 @@ int bot_send_run(const struct bot_config *cfg)
 		bot_error("--flush delivers what waits in the outbox: it takes no --to and no text");
 		return BOT_EX_USAGE;
 	}
+	int code = BOT_EX_OK;
+	if (open_outbox(&s, flush, &code) < 0)
+		return code;
 	jv err = jv_invalid();
 	if (!s.b->send) {
 		bot_error("backend %s cannot send", s.b->name);
+		bot_outbox_close(s.ob);
 		return BOT_EX_USAGE;
 	}
 	s.be = s.b->open(cfg, &err);
 	if (!s.be) {
 		bot_error_jv(s.b->name, err);
+		bot_outbox_close(s.ob);
 		return BOT_EX_CONFIG;
 	}
 	s.markup = bot_cfg_str(cfg, "markup");
@@ -607,15 +658,15 @@ int bot_send_run(const struct bot_config *cfg)
 	if (!bot_markup_known(s.markup)) {
 		bot_error("--markup %s: unknown markup", s.markup);
 		s.b->close(s.be);
+		bot_outbox_close(s.ob);
 		return BOT_EX_USAGE;
 	}
 	if (flush || bot_session_path(cfg, s.session_path, sizeof s.session_path) < 0)
 		s.session_path[0] = 0;
 	s.w = bot_writer_new(STDOUT_FILENO);
 	const char *to = one_shot_to(cfg);
-	int code;
 	if (flush) {
-		code = run_flush(&s, flush);
+		code = run_flush(&s, s.ob);
 	} else if (to) {
 		run_one_shot(&s, to);
 		code = s.worst;
@@ -627,6 +678,7 @@ int bot_send_run(const struct bot_config *cfg)
 	bot_writer_free(s.w);
 	bot_session_disconnect(s.session);
 	s.b->close(s.be);
+	bot_outbox_close(s.ob);
 	return code;
 }
 
