@@ -484,7 +484,7 @@ static int open_outbox(struct sender *s, const char *flush, int *code)
 /* Standard input of a one-shot send as events: each non-blank line a JSON
  * object whose type bot-send delivers (a card from bot-card, a message),
  * each given the destination to.  null when any line is not one: then
- * the input is text. */
+ * the input (consumed) is text. */
 static jv stdin_events(jv text, const char *to)
 {
 	const char *p = jv_string_value(text);
@@ -499,13 +499,15 @@ static jv stdin_events(jv text, const char *to)
 			if (!type || disposition_of(type) != DELIVER) {
 				jv_free(ev);
 				jv_free(evs);
-				return jv_null();
+				evs = jv_null();
+				break;
 			}
 			evs = jv_array_append(evs, jv_object_set(ev, jv_string("to"), jv_string(to)));
 		}
 		p = eol + 1;
 	}
-	if (jv_array_length(jv_copy(evs)) == 0) {
+	jv_free(text);
+	if (jv_get_kind(evs) == JV_KIND_ARRAY && jv_array_length(jv_copy(evs)) == 0) {
 		jv_free(evs);
 		return jv_null();
 	}
