@@ -16,6 +16,7 @@
 
 #include "bot.h"
 #include "outbox.h"
+#include "state.h"
 
 #define OUTBOX_FILE_MAX (16u << 20)   /* as BOT_LINE_MAX_DEFAULT */
 
@@ -42,7 +43,8 @@ static jv open_failure(const char *what, int e)
 }
 
 /* A folder we may keep events in: a directory of ours that nobody else
- * may write.  Else the failure, naming it and the fix. */
+ * may write (bot_fd_private, the project's one such check).  Else the
+ * failure, naming it. */
 static jv check_folder(int fd, const char *what)
 {
 	struct stat st;
@@ -50,15 +52,17 @@ static jv check_folder(int fd, const char *what)
 		return open_failure(what, errno);
 	if (!S_ISDIR(st.st_mode))
 		return bot_fail_code("bad_config", 0, "outbox %s: not a folder", what);
-	if (st.st_uid != geteuid())
-		return bot_fail_code("denied", 0,
-		                     "outbox %s: owned by uid %ld, not by us (uid %ld): use a folder of our own",
-		                     what, (long)st.st_uid, (long)geteuid());
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return bot_fail_code("denied", 0,
-		                     "outbox %s: writable by others (mode %03o): chmod go-w %s",
-		                     what, (unsigned)(st.st_mode & 07777), what);
-	return jv_true();
+	char label[PATH_MAX + 32];
+	snprintf(label, sizeof label, "outbox %s", what);
+	jv err = jv_invalid();
+	if (bot_fd_private(fd, label, 0, &err) == 0)
+		return jv_true();
+	if (st.st_uid == geteuid())
+		return err;     /* others may write it: the message says chmod go-w */
+	char why[PATH_MAX + 256];
+	bot_fail_message(err, why, sizeof why);
+	jv_free(err);
+	return bot_fail_code("bad_config", 0, "%s; use a folder of our own", why);
 }
 
 /* mkdir -p, each folder made 0700.  0, or -1 with errno. */
@@ -98,7 +102,7 @@ static int open_inside(int dfd, const char *dir, const char *name, jv *err)
 		int e = errno;
 		struct stat st;
 		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-			*err = bot_fail_code("denied", 0, "outbox %s: a symlink, not a folder: remove it", what);
+			*err = bot_fail_code("bad_config", 0, "outbox %s: a symlink, not a folder: refused; remove it", what);
 		else
 			*err = open_failure(what, e);
 		return -1;
@@ -122,7 +126,7 @@ struct bot_outbox *bot_outbox_open(const char *dir, int create, jv *err)
 	if (fd < 0) {
 		int e = errno;
 		*err = e == ENOENT
-		           ? bot_fail_code("no_outbox", 0, "outbox %s: no such folder (bot-send --outbox makes it)", dir)
+		           ? bot_fail_code("no_input", 0, "outbox %s: no such folder (bot-send --outbox makes it)", dir)
 		           : open_failure(dir, e);
 		return NULL;
 	}

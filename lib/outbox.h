@@ -56,9 +56,9 @@ struct bot_outbox_item {
 
 /* Open the outbox DIR.  With create, DIR and its missing parents are made
  * (0700); without, a DIR that does not exist is an error.  Returns NULL
- * and *err, a failure naming DIR whose code says why: "no_outbox" (it does
- * not exist), "denied" (not ours, writable by others, a symlink inside,
- * or no permission), "bad_config" (not a folder, ...), or a temporary
+ * and *err, a failure naming DIR whose code says why: "no_input" (it does
+ * not exist), "bad_config" (not ours, writable by others, a symlink
+ * inside, not a folder, ...), "denied" (no permission), or a temporary
  * "outbox_failed" (no space, an I/O error: worth trying again). */
 struct bot_outbox *bot_outbox_open(const char *dir, int create, jv *err);
 void bot_outbox_close(struct bot_outbox *ob);

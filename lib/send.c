@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bot.h"
+#include "failure.h"
 #include "outbox.h"
 #include "render.h"
 #include "send.h"
@@ -34,30 +35,6 @@ struct sender {
 	struct bot_session_client *session;   /* a running bot-listen's, or NULL */
 	char session_path[4096];              /* where to look for one, or "" */
 };
-
-/* The exit code for a failure, by its code and whether it may pass. */
-static int failure_exit(jv failure)
-{
-	jv msg = jv_invalid_get_msg(jv_copy(failure));
-	const char *code = bot_str(msg, "code");
-	int temporary = bot_true(msg, "temporary"), ex = BOT_EX_UNAVAILABLE;
-	if (temporary)
-		ex = BOT_EX_TEMPFAIL;
-	else if (code && (!strcmp(code, "denied") || !strcmp(code, "unauthorized")))
-		ex = BOT_EX_NOPERM;
-	else if (code && !strcmp(code, "bad_input"))
-		ex = BOT_EX_DATAERR;
-	else if (code && (!strcmp(code, "bad_config") || !strcmp(code, "bad_template")))
-		ex = BOT_EX_CONFIG;
-	else if (code && !strcmp(code, "room_not_joined"))
-		ex = BOT_EX_ROOM_NOT_JOINED;
-	else if (code && !strcmp(code, "room_does_not_exist"))
-		ex = BOT_EX_ROOM_DOES_NOT_EXIST;
-	else if (code && !strcmp(code, "no_outbox"))
-		ex = BOT_EX_NOINPUT;
-	jv_free(msg);
-	return ex;
-}
 
 /* A failure with its message prefixed (code, temporary etc. kept). */
 static jv failure_reword(jv failure, const char *prefix)
@@ -318,7 +295,7 @@ static void answer(struct sender *s, jv result, jv ev)
 		char why[1024], code[64];
 		bot_fail_message(result, why, sizeof why);
 		bot_fail_code_of(result, code, sizeof code);
-		int ex = failure_exit(result);
+		int ex = bot_fail_exit(result);
 		if (ex > s->worst || s->worst == BOT_EX_OK)
 			s->worst = ex;
 		bot_error("%s: %s", code, why);
@@ -476,7 +453,7 @@ static int open_outbox(struct sender *s, const char *flush, int *code)
 	}
 	char why[512];
 	bot_error("%s", bot_fail_message(err, why, sizeof why));
-	*code = failure_exit(err);
+	*code = bot_fail_exit(err);
 	jv_free(err);
 	return -1;
 }

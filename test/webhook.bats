@@ -407,10 +407,10 @@ queue_five() {
 	assert_equal "$(cat "$d"/state/botpipe/outbox/cur/* | jq -r .body)" kept
 }
 
-@test "--flush of a folder that does not exist is an error (66), not a quiet success" {
+@test "--flush of a folder that does not exist is an error (64), not a quiet success" {
 	start_fake
 	run --separate-stderr bot-send -b webhook --flush "$d/typo"
-	assert_failure 66
+	assert_failure 64
 	assert_output ""
 	assert_equal "$stderr" "bot-send: error: outbox $d/typo: no such folder (bot-send --outbox makes it)"
 	[ ! -e "$d/typo" ]
@@ -439,9 +439,9 @@ other_user_setup() {
 	for args in "--flush $SHARED/outbox" "--outbox $SHARED/outbox --to #ops hello"; do
 		# shellcheck disable=SC2086
 		run --separate-stderr bot-send -b webhook $args
-		assert_failure 77
+		assert_failure 78
 		assert_output ""
-		assert_equal "$stderr" "bot-send: error: outbox $SHARED/outbox: owned by uid 65534, not by us (uid 0): use a folder of our own"
+		assert_equal "$stderr" "bot-send: error: outbox $SHARED/outbox: owned by uid 65534, not by us (uid 0): refused; use a folder of our own"
 	done
 	assert_equal "$(nrequests)" 0
 	[ -f "$SHARED/outbox/new/1.2.P3R4" ]
@@ -456,12 +456,12 @@ other_user_setup() {
 	$AS sh -c 'mkdir -m 777 "$0/outbox/new" && cp "$0/event" "$0/outbox/new/1.2.P3R4"' "$SHARED"
 	start_fake
 	run --separate-stderr bot-send -b webhook --flush "$SHARED/outbox"
-	assert_failure 77
-	assert_equal "$stderr" "bot-send: error: outbox $SHARED/outbox: writable by others (mode 777): chmod go-w $SHARED/outbox"
+	assert_failure 78
+	assert_equal "$stderr" "bot-send: error: outbox $SHARED/outbox: others may write it (mode 777): refused; chmod go-w"
 	chmod go-w "$SHARED/outbox"
 	run --separate-stderr bot-send -b webhook --flush "$SHARED/outbox"
-	assert_failure 77
-	assert_equal "$stderr" "bot-send: error: outbox $SHARED/outbox/new: owned by uid 65534, not by us (uid 0): use a folder of our own"
+	assert_failure 78
+	assert_equal "$stderr" "bot-send: error: outbox $SHARED/outbox/new: owned by uid 65534, not by us (uid 0): refused; use a folder of our own"
 	assert_equal "$(nrequests)" 0
 	rm -rf "$SHARED"
 }

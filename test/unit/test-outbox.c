@@ -60,7 +60,7 @@ static void test_put_list_take_done(void)
 	jv err = jv_invalid();
 	CHECK(bot_outbox_open(dir, 0, &err) == NULL, "a missing outbox does not open without create");
 	char code[64];
-	CHECK_STR(bot_fail_code_of(err, code, sizeof code), "no_outbox", "its code is no_outbox");
+	CHECK_STR(bot_fail_code_of(err, code, sizeof code), "no_input", "its code is no_input");
 	jv_free(err);
 	struct bot_outbox *ob = ob_open(dir);
 	jv l = bot_outbox_list(ob);
@@ -325,10 +325,10 @@ static void test_trust(void)
 	snprintf(dir, sizeof dir, "%s/open", root);
 	mkdir(dir, 0777);
 	chmod(dir, 0777);
-	snprintf(want, sizeof want, "outbox %s: writable by others (mode 777): chmod go-w %s", dir, dir);
+	snprintf(want, sizeof want, "outbox %s: others may write it (mode 777): refused; chmod go-w", dir);
 	CHECK_STR(open_refusal(dir, why, sizeof why), want, "a folder others may write is refused, naming the fix");
 	chmod(dir, 0770);
-	CHECK(strstr(open_refusal(dir, why, sizeof why), "writable by others") != NULL,
+	CHECK(strstr(open_refusal(dir, why, sizeof why), "others may write it (mode 770)") != NULL,
 	      "so is one its group may write");
 	chmod(dir, 0755);
 	CHECK_STR(open_refusal(dir, why, sizeof why), "", "a folder of ours others may only read opens");
@@ -336,7 +336,7 @@ static void test_trust(void)
 		snprintf(dir, sizeof dir, "%s/theirs", root);
 		mkdir(dir, 0700);
 		CHECK(chown(dir, 65534, 65534) == 0, "chown to nobody");
-		snprintf(want, sizeof want, "outbox %s: owned by uid 65534, not by us (uid 0): use a folder of our own", dir);
+		snprintf(want, sizeof want, "outbox %s: owned by uid 65534, not by us (uid 0): refused; use a folder of our own", dir);
 		CHECK_STR(open_refusal(dir, why, sizeof why), want, "a folder another user owns is refused");
 	}
 
@@ -348,7 +348,7 @@ static void test_trust(void)
 	mkdir(dir, 0700);
 	snprintf(path, sizeof path, "%s/new", dir);
 	CHECK(symlink(elsewhere, path) == 0, "new/ made a symlink");
-	snprintf(want, sizeof want, "outbox %s/new: a symlink, not a folder: remove it", dir);
+	snprintf(want, sizeof want, "outbox %s/new: a symlink, not a folder: refused; remove it", dir);
 	CHECK_STR(open_refusal(dir, why, sizeof why), want, "a symlink for new/ is refused");
 
 	/* Entries that are not regular files of ours, in an outbox of ours:
