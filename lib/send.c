@@ -520,21 +520,13 @@ static void run_one_shot(struct sender *s, const char *to)
 	handle(s, jv_object_set(ev, jv_string("body"), text));
 }
 
-/* Where a one-shot send goes: --to, or NULL for none.  Inside a plugin
- * (BOT_REPLY_TO set by bot-dispatch) BOT_TO is the triggering message's
- * destination, part of the plugin contract and not this setting: a to
- * that comes from it is no --to, and text without one goes to
- * BOT_REPLY_TO (who asked). */
+/* Where a one-shot send goes: --to; else, for text given as arguments,
+ * BOT_REPLY_TO (set by bot-dispatch for a command: who asked); else NULL. */
 static const char *one_shot_to(const struct bot_config *cfg)
 {
 	const char *to = bot_cfg_str(cfg, "to");
 	const char *reply_to = getenv("BOT_REPLY_TO");
-	if (!reply_to || !*reply_to)
-		return to;
-	const char *env_to = getenv("BOT_TO");
-	if (to && env_to && !strcmp(to, env_to))
-		to = NULL;
-	if (!to && jv_array_length(jv_copy(cfg->operands)))
+	if (!to && reply_to && *reply_to && jv_array_length(jv_copy(cfg->operands)))
 		to = reply_to;
 	return to;
 }

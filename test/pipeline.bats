@@ -214,17 +214,16 @@ teardown() { [ -z "$SRV" ] || "$BATS_TEST_DIRNAME/helpers/ngircd.sh" stop "$SRV"
 
 @test "BOT_REPLY_TO (set by bot-dispatch for a plugin) is where text without --to goes" {
 	local t=$BATS_TEST_TMPDIR
-	# in a plugin, BOT_TO is the triggering message's destination (the bot
-	# itself in a private chat), not --to
-	BOT_REPLY_TO=@alice BOT_TO=@bot run --separate-stderr bot-send --text-output "$t/console" 'working on it...'
+	BOT_REPLY_TO=@alice run --separate-stderr bot-send --text-output "$t/console" 'working on it...'
 	assert_success
 	assert_equal "$(jq -r .to.id <<< "$output")" @alice
-	BOT_REPLY_TO=@alice BOT_TO=@bot run --separate-stderr bot-send --to '#ops' --text-output "$t/console" to the room
+	# --to wins
+	BOT_REPLY_TO=@alice run --separate-stderr bot-send --to '#ops' --text-output "$t/console" to the room
 	assert_equal "$(jq -r .to.id <<< "$output")" '#ops'
 	run cat "$t/console"
 	assert_output $'working on it...\nto the room'
 	# without text it is a filter, as ever: each event goes to its own to
-	BOT_REPLY_TO=@alice BOT_TO=@bot run --separate-stderr bot-send --text-output /dev/null <<< '{"type":"message","to":"@carol","body":"x"}'
+	BOT_REPLY_TO=@alice run --separate-stderr bot-send --text-output /dev/null <<< '{"type":"message","to":"@carol","body":"x"}'
 	assert_equal "$(jq -r .to.id <<< "$output")" @carol
 	# and without BOT_REPLY_TO, text needs --to
 	run --separate-stderr bot-send --text-output /dev/null lost words
