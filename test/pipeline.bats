@@ -114,6 +114,8 @@ teardown() { [ -z "$SRV" ] || "$BATS_TEST_DIRNAME/helpers/ngircd.sh" stop "$SRV"
 		bot-send -b text --text-output "$0/console" > "$0/events" 2> "$0/send.err"
 		echo "${PIPESTATUS[*]}"' "$t" "$ROOT"
 	assert_output "0 0 0"
+	# bot-send and bot-listen say nothing; what bot-dispatch logs of the
+	# denial and the failures is bot-dispatch(1)'s to decide
 	assert_equal "$(cat "$t/send.err")" ""
 	assert_equal "$(cat "$t/listen.err")" ""
 	# one answer or report for each event bot-dispatch wrote
