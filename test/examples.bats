@@ -167,15 +167,34 @@ $(example README.md 'make install PREFIX')"
 	wait_for "$W/seen.human" "^:${BOT}_?!\\S+ PRIVMSG #ops :.*all tests passed"
 }
 
-@test "README: a card posted with bot-card | bot-send --to shows as a card, not JSON" {
+@test "README and bot-send(1): a card posted with bot-card | bot-send --to shows as a card, not JSON" {
 	human_start human "$(printf '%s\n' 'join #ops' 'sleep 30')"
 	wait_for "$W/seen.human" ' 366 '
-	run bash -c "$(example README.md "bot-card --title Deploy --field env=prod done | bot-send -b irc --to '#ops'")"
-	assert_success
+	for ex in "$(example README.md "bot-card --title Deploy --field env=prod done | bot-send -b irc --to '#ops'")" \
+		"$(example doc/bot-send.1 "bot-card --title Deploy --field env=prod done | bot-send -b irc --to '#ops'")"; do
+		run bash -c "$ex"
+		assert_success
+	done
 	wait_for "$W/seen.human" "PRIVMSG #ops :.*Deploy"
 	wait_for "$W/seen.human" "PRIVMSG #ops :.*env.*prod"
 	run grep -c '"type"' "$W/seen.human"
 	assert_output 0
+	run grep -c "PRIVMSG #ops :.*Deploy" "$W/seen.human"
+	assert_output 2
+}
+
+@test "bot-send(1): a command says it is working on it, then answers" {
+	mkdir mine
+	# a command's environment is a clean one: it says where the console is
+	{ echo '#!/bin/sh'; echo "export BOT_TEXT_OUTPUT='$W/console'"
+	  echo "$(example doc/bot-send.1 "bot-send 'working on it...'") > '$W/plugin-sent'"; echo 'echo done'; } > mine/slow
+	chmod +x mine/slow
+	run --separate-stderr bash -c "{ $(declare -f dm); dm '!slow'; } | bot-dispatch -d mine"
+	assert_success
+	assert_equal "$(bodies <<< "$output")" done
+	run cat "$W/console"
+	assert_output 'working on it...'
+	assert_equal "$(jq -r .to.id "$W/plugin-sent")" @you
 }
 
 @test "README: bot-room sets a topic through the running bot" {
@@ -244,18 +263,28 @@ $(example README.md 'make install PREFIX')"
 	assert_line "@you You're not allowed to access this command from a chatroom"
 }
 
-@test "bot-dispatch(1): the IRC bot with the ACL file shown, an alternative prefix and a rule" {
-	example doc/bot-dispatch.1 '"ACCESS_CONTROLS_DEFAULT": {"allowmuc": true}' > acl.json
+@test "bot-dispatch(1): the IRC bot with the example access controls, an alternative prefix and a rule" {
+	# The access controls the page shows are share/examples/acl.json.
+	assert_equal "$(example doc/bot-dispatch.1 '"ACCESS_CONTROLS_DEFAULT": {}')" "$(cat "$ROOT/share/examples/acl.json")"
 	export BOT_IRC_CHANNELS='#ops'
-	start_example "$(example doc/bot-dispatch.1 "--acl acl.json --admin '*!*@admin.example'")"
-	run python3 "$HELPERS/irc-client.py" --nick alice "$PORT" <<-EOF
+	start_example "$(example doc/bot-dispatch.1 "--acl share/examples/acl.json --admin '*!*@admin.example'")"
+	# "you" may say hello in #ops (you!*@127.0.0.1); alice, from here, may not.
+	run python3 "$HELPERS/irc-client.py" --nick you "$PORT" <<-EOF
 		$(join_and_wait_bot "$BOT")
 		say #ops ping
-		expect ^:$BOT!\S+ PRIVMSG #ops :alice: pong$
+		expect ^:$BOT!\S+ PRIVMSG #ops :you: pong$
 		say #ops bot: echo hi there
-		expect ^:$BOT!\S+ PRIVMSG #ops :alice: hi there$
+		expect ^:$BOT!\S+ PRIVMSG #ops :you: hi there$
+		say #ops !hello
+		expect ^:$BOT!\S+ PRIVMSG #ops :you: Hello, you!$
 		say #ops !echo --force
-		expect ^:$BOT!\S+ PRIVMSG #ops :alice: You're not allowed to access this command using the provided arguments$
+		expect ^:$BOT!\S+ PRIVMSG #ops :you: You're not allowed to access this command using the provided arguments$
+	EOF
+	assert_success
+	run python3 "$HELPERS/irc-client.py" --nick alice "$PORT" <<-EOF
+		join #ops
+		say #ops !hello
+		expect ^:$BOT!\S+ PRIVMSG #ops :alice: You're not allowed to access this command from this user$
 	EOF
 	assert_success
 }
