@@ -38,6 +38,18 @@ nested_line() {
 	assert_rss_below 40000
 }
 
+@test "a 10 MB bad line: its error event carries 4,096 bytes of it and its length, memory stays small" {
+	# invalid UTF-8 needs no parse: what costs memory is the event it makes
+	{ printf '{"type":"message","to":"#ops","body":"\xff'; head -c 10000000 /dev/zero | tr '\0' a; printf '"}\n'; echo "$NEXT"; } |
+		with_rss bot-dispatch --pass > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" || echo $? > "$BATS_TEST_TMPDIR/rc"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/rc")" 65
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" "bot-dispatch: error: <stdin>:1: invalid UTF-8"
+	run jq -c '[.type, .code, (.event | length), .length, .truncated]' "$BATS_TEST_TMPDIR/out"
+	assert_output $'["error","bad_input",4096,10000041,true]\n["message",null,0,null,null]'
+	[ "$(stat -c %s "$BATS_TEST_TMPDIR/out")" -lt 10000 ]
+	assert_rss_below 20000
+}
+
 @test "--max-line lowers the bound: a 2 MB line with --max-line 65536 stays under 10 MB" {
 	{ big_line 2000000; echo "$NEXT"; } | with_rss bot-dispatch --pass --max-line 65536 > "$BATS_TEST_TMPDIR/out" 2>/dev/null || true
 	run jq -r '.type' "$BATS_TEST_TMPDIR/out"
