@@ -446,6 +446,10 @@ disp() { bot-dispatch -d "$P" "$@"; }
 	assert_line "- **!stdin** - (undocumented)"
 	refute_output --partial "Not listed"
 	refute_output --partial "plugin echo"
+	run -0 bash -c "$(declare -f dm); dm '!help plugins' | bot-dispatch -d '$P' | jq -r .body"
+	assert_line "- **!deploy** - Deploy"
+	refute_output --partial "!secret"
+	refute_output --partial "Not listed"
 	run -0 bash -c "$(declare -f dm); { dm '!help args'; dm '!help beurk'; } | bot-dispatch -j 1 -d '$P' | jq -c .body"
 	assert_output $'"- **!args** - Show each argument in brackets\\nusage: args [WORD...]\\n"\n"That command is not defined."'
 }
