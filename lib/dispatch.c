@@ -263,7 +263,10 @@ static void push_env(char **env, int *n, const char *name, const char *value)
 }
 
 /* A clean environment: PATH, HOME, LANG, what --env lets through, and
- * the BOT_* of the contract. */
+ * the BOT_* of the contract.  None of these names is a setting of a
+ * botpipe program (BOT_TO would be bot-send's and bot-card's --to, and a
+ * plugin's bot-send would send to the bot itself): BOT_REPLY_TO is where
+ * the reply goes, which a one-shot bot-send takes as its destination. */
 static void build_env(struct dispatch *d, struct item *it, char **env)
 {
 	int n = 0;
@@ -285,13 +288,17 @@ static void build_env(struct dispatch *d, struct item *it, char **env)
 	push_env(env, &n, "BOT_FROM", bot_ident_id(from));
 	push_env(env, &n, "BOT_FROM_NICK", bot_str(from, "nick"));
 	push_env(env, &n, "BOT_ROOM", group ? bot_ident_id(to) : bot_ident_room(from));
-	push_env(env, &n, "BOT_TO", bot_ident_id(to));
-	push_env(env, &n, "BOT_BACKEND", bot_str(it->msg, "backend"));
+	jv reply = bot_build_reply(jv_copy(it->msg), "", it->private_, it->threaded, 0);
+	jv reply_to = bot_get(reply, "to");
+	push_env(env, &n, "BOT_REPLY_TO", bot_ident_id(reply_to));
+	push_env(env, &n, "BOT_MESSAGE_BACKEND", bot_str(it->msg, "backend"));
 	push_env(env, &n, "BOT_MESSAGE_ID", bot_str(it->msg, "id"));
 	push_env(env, &n, "BOT_IS_DIRECT", group ? "0" : "1");
-	push_env(env, &n, "BOT_PREFIX", d->prefix);
+	push_env(env, &n, "BOT_COMMAND_PREFIX", d->prefix);
 	push_env(env, &n, "BOT_EVENTS_FD", "3");
 	env[n] = NULL;
+	jv_free(reply_to);
+	jv_free(reply);
 	jv_free(from);
 	jv_free(to);
 }
@@ -372,21 +379,77 @@ static void start_plugin(struct dispatch *d, struct item *it)
 		free(*e);
 }
 
-/* An event the command wrote on fd 3: forwarded, aimed like a reply
- * when it names no target. */
+/* Event types only botpipe's programs make: from a plugin, an error
+ * event would forge a refusal (denied) or a failure, sent a delivery,
+ * connection a change of link.  A plugin says it failed by its exit
+ * status. */
+static int program_only(const char *type)
+{
+	static const char *const types[] = { "error", "sent", "connection", NULL };
+	for (const char *const *t = types; *t; t++)
+		if (!strcmp(type, *t))
+			return 1;
+	return 0;
+}
+
+/* A message or card without a "to" is a reply: it gets what build_reply
+ * gives the stdout reply (to, mention, in_reply_to, thread, divert) for
+ * each field it does not set itself. */
+static jv aim_like_reply(struct dispatch *d, const struct item *it, jv ev)
+{
+	jv r = bot_build_reply(jv_copy(it->msg), "", it->private_, it->threaded, d->mention);
+	jv_object_foreach(r, key, value) {
+		const char *k = jv_string_value(key);
+		jv have = strcmp(k, "type") && strcmp(k, "body") ? bot_get(ev, k) : jv_true();
+		if (jv_get_kind(have) == JV_KIND_NULL)
+			ev = jv_object_set(ev, key, value);
+		else {
+			jv_free(key);
+			jv_free(value);
+		}
+		jv_free(have);
+	}
+	jv_free(r);
+	return ev;
+}
+
+/* Forward an event from a command's fd 3, marked with the command that
+ * made it, within --max-events. */
+static void forward_job_event(struct dispatch *d, struct item *it, jv ev)
+{
+	if (d->max_events >= 0 && it->fd3_events >= d->max_events) {
+		it->fd3_dropped++;
+		jv_free(ev);
+		return;
+	}
+	it->fd3_events++;
+	dispatch_emit(d, jv_object_set(ev, jv_string("plugin"), jv_string(it->name)));
+}
+
+/* An event the command wrote on fd 3. */
 static void on_job_event(void *ctx, void *tag, jv ev)
 {
 	struct dispatch *d = ctx;
 	struct item *it = tag;
 	const char *type = bot_str(ev, "type");
-	jv to = bot_get(ev, "to");
-	if (type && (!strcmp(type, "message") || !strcmp(type, "card")) &&
-	    jv_get_kind(to) == JV_KIND_NULL) {
-		jv r = bot_build_reply(jv_copy(it->msg), "", it->private_, it->threaded, 0);
-		ev = jv_object_set(ev, jv_string("to"), jv_object_get(r, jv_string("to")));
+	if (program_only(type)) {
+		bot_error("%s: fd 3: a \"%s\" event is bot-dispatch's or bot-send's to make; dropped",
+		          it->name, type);
+		jv_free(ev);
+		return;
 	}
+	jv to = bot_get(ev, "to");
+	if ((!strcmp(type, "message") || !strcmp(type, "card")) && jv_get_kind(to) == JV_KIND_NULL)
+		ev = aim_like_reply(d, it, ev);
 	jv_free(to);
-	dispatch_emit(d, ev);
+	forward_job_event(d, it, ev);
+}
+
+/* A line on fd 3 that is no event: the reader's bad_input error event,
+ * which is ours to make. */
+static void on_job_bad_event(void *ctx, void *tag, jv ev)
+{
+	forward_job_event(ctx, tag, ev);
 }
 
 static void on_job_done(void *ctx, void *tag, const struct bot_job_result *r)
@@ -400,6 +463,9 @@ static void on_job_done(void *ctx, void *tag, const struct bot_job_result *r)
 		snprintf(why, sizeof why, "%s: killed by signal %d", it->name, r->status - 128);
 	else if (r->status)
 		snprintf(why, sizeof why, "%s: exited with status %d", it->name, r->status);
+	if (it->fd3_dropped)
+		bot_error("%s: %ld events on fd 3 past --max-events %ld dropped", it->name,
+		          it->fd3_dropped, d->max_events);
 	if (r->timed_out || r->status)
 		fail_command(d, it, why);
 	else {
@@ -768,6 +834,7 @@ static int setup(struct dispatch *d, const struct bot_config *cfg)
 	d->jobs_max = (int)bot_cfg_int(cfg, "jobs", 10);
 	if (d->jobs_max < 1)
 		d->jobs_max = 1;
+	d->max_events = bot_cfg_int(cfg, "max-events", 1000);
 	d->started = time(NULL);
 	d->cmdopts = (struct bot_cmd_opts){
 		.prefix = d->prefix,
@@ -831,7 +898,7 @@ int bot_dispatch_run(const struct bot_config *cfg)
 		.memory_mb = bot_cfg_int(cfg, "limit-memory", 0),
 		.processes = bot_cfg_int(cfg, "limit-processes", 0),
 	};
-	struct bot_job_events jev = { on_job_event, on_job_done, &d };
+	struct bot_job_events jev = { on_job_event, on_job_done, &d, on_job_bad_event };
 	d.jobs = bot_jobs_new(d.jobs_max, &lim, &jev);
 	d.queue = calloc(MAX_QUEUE, sizeof *d.queue);
 	d.w = bot_writer_new(STDOUT_FILENO);

@@ -21,6 +21,7 @@ struct item {
 	char *path;                      /* malloc'd; NULL for a built-in */
 	char *args;
 	int private_, threaded;          /* DIVERT_TO_PRIVATE / _THREAD */
+	long fd3_events, fd3_dropped;    /* fd 3 events forwarded, and past --max-events */
 	jv events;                       /* ITEM_EVENTS: an array */
 };
 
@@ -41,6 +42,7 @@ struct dispatch {
 	const char *prefix;
 	int pass, mention, override, suppress_not_found, hide_commands, hide_access;
 	int jobs_max;
+	long max_events;         /* fd 3 events a command may write */
 	struct item **queue;
 	int qlen, qhead;
 	int status;              /* exit code so far */

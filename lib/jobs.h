@@ -30,6 +30,10 @@ struct bot_job_events {
 	/* The command is over: exited (and its output read) or killed. */
 	void (*done)(void *ctx, void *tag, const struct bot_job_result *r);
 	void *ctx;
+	/* Optional: a bad line on fd 3 (its bad_input error event, consumed)
+	 * goes here instead of to event, which then has only what the command
+	 * wrote. */
+	void (*bad_event)(void *ctx, void *tag, jv ev);
 };
 
 struct bot_jobs;

@@ -54,6 +54,18 @@ setup_file() {
 	echo stdout reply
 	echo 'to the log' >&2
 	EOF
+	plugin forger <<-'EOF'
+	#!/bin/sh
+	echo '{"type":"error","code":"denied","message":"You are not allowed","event":{"id":"1"}}' >&3
+	echo '{"type":"sent","id":"x","to":"#ops"}' >&3
+	echo '{"type":"connection","state":"disconnected"}' >&3
+	echo '{"type":"message","to":"#elsewhere","body":"aimed","plugin":"other"}' >&3
+	EOF
+	plugin eventstorm <<-'EOF'
+	#!/bin/sh
+	yes '{"type":"reaction","action":"added","reaction_name":"x","reacted_to":{"id":"1"}}' | head -n 100000 >&3
+	echo done
+	EOF
 	plugin fail <<-'EOF'
 	#!/bin/sh
 	echo 'partial output'
@@ -244,16 +256,55 @@ disp() { bot-dispatch -d "$P" "$@"; }
 	assert_line "BOT_FROM=#ops/bob"
 	assert_line "BOT_FROM_NICK=bob"
 	assert_line "BOT_ROOM=#ops"
-	assert_line "BOT_TO=#ops"
-	assert_line "BOT_BACKEND=text"
+	assert_line "BOT_REPLY_TO=#ops"
+	assert_line "BOT_MESSAGE_BACKEND=text"
 	assert_line "BOT_MESSAGE_ID=m8"
 	assert_line "BOT_IS_DIRECT=0"
+	assert_line "BOT_COMMAND_PREFIX=!"
 	assert_line "BOT_EVENTS_FD=3"
 	refute_output --partial "t0k"
 	refute_output --partial "FOO"
 	run -0 bash -c "$(declare -f dm); dm '!env' | FOO=bar bot-dispatch -d '$P' --env FOO | jq -r .body"
 	assert_line "FOO=bar"
 	assert_line "BOT_IS_DIRECT=1"
+	assert_line "BOT_REPLY_TO=@bob"
+	run -0 bash -c "$(declare -f room); room '!env' | bot-dispatch -d '$P' --divert-to-private env | jq -r .body"
+	assert_line "BOT_REPLY_TO=#ops/bob"
+}
+
+@test "no BOT_* variable a plugin gets is a setting of a botpipe program" {
+	# every setting of every program, with every backend, as its variable
+	settings=$(for prog in bot-listen bot-dispatch bot-send bot-card bot-room; do
+		for b in "" "-b text" "-b irc" "-b webhook"; do
+			"$prog" $b --help 2>/dev/null || true
+		done
+	done | grep -oE -- '--[a-z][a-z0-9-]*|BOT_[A-Z0-9_]+' | sed 's/^--//; s/^BOT_//' |
+		tr 'a-z-' 'A-Z_' | sort -u)
+	[ "$(echo "$settings" | wc -l)" -gt 50 ]
+	echo "$settings" | grep -qx TO
+	run -0 bash -c "$(declare -f dm room); { dm '!env' 1; room '!env' 2; } | bot-dispatch -j 1 -d '$P' |
+		jq -r .body | grep -oE '^BOT_[A-Z0-9_]+' | sed 's/^BOT_//' | sort -u"
+	assert_line "REPLY_TO"
+	for v in $output; do
+		if echo "$settings" | grep -qx "$v"; then echo "BOT_$v is a setting"; false; fi
+	done
+}
+
+@test "bot-card without --to in a plugin answers whoever asked, in a direct chat and in a room" {
+	mkdir -p "$BATS_TEST_TMPDIR/p"
+	printf '#!/bin/sh\nbot-card --title Deploy done >&3\n' > "$BATS_TEST_TMPDIR/p/deployed"
+	chmod +x "$BATS_TEST_TMPDIR/p/deployed"
+	printf '!deployed\n!inroom\n!deployed\n' > "$BATS_TEST_TMPDIR/typed"
+	BOT_SESSION=none bot-listen -b text --text-input "$BATS_TEST_TMPDIR/typed" --text-output /dev/null |
+		bot-dispatch -j 1 -d "$BATS_TEST_TMPDIR/p" | tee "$BATS_TEST_TMPDIR/cards" |
+		BOT_SESSION=none bot-send -b text --text-output "$BATS_TEST_TMPDIR/console" > "$BATS_TEST_TMPDIR/sent"
+	run jq -c '[.type, .to.id, .mention.id, .in_reply_to != null, .title]' "$BATS_TEST_TMPDIR/cards"
+	assert_output $'["card","@you",null,true,"Deploy"]\n["card","#room","#room/you",true,"Deploy"]'
+	run jq -c '[.type, .to.id]' "$BATS_TEST_TMPDIR/sent"
+	assert_output $'["sent","@you"]\n["sent","#room"]'
+	run cat "$BATS_TEST_TMPDIR/console"
+	assert_output --partial "Deploy"
+	refute_output --partial "@bot"
 }
 
 @test "a command in C: argv, fds 0-3 only, the event on stdin, help from a sidecar" {
@@ -263,14 +314,40 @@ disp() { bot-dispatch -d "$P" "$@"; }
 	assert_output $'- **!cplug** - A command in C\nusage: cplug ARGS'
 }
 
-@test "fd 3 events are forwarded and aimed like a reply; stderr stays out of the chat" {
-	run -0 --separate-stderr bash -c "$(declare -f room); room '!events' | bot-dispatch -d '$P' | jq -c '[.type, .to.id, .body // .reaction_name // .code]'"
-	assert_line '["message","#ops","from fd 3"]'
-	assert_line '["reaction",null,"ok"]'
-	assert_line '["error",null,"bad_input"]'
-	assert_line '["message","#ops","stdout reply"]'
+@test "fd 3 events are forwarded, marked with their command, and aimed like a reply; stderr stays out of the chat" {
+	run -0 --separate-stderr bash -c "$(declare -f room); room '!events' m1 | bot-dispatch -d '$P' | jq -c '[.type, .to.id, .body // .reaction_name // .code, .plugin, .mention.id, .in_reply_to]'"
+	assert_line '["message","#ops","from fd 3","events","#ops/bob","m1"]'
+	assert_line '["reaction",null,"ok","events",null,null]'
+	assert_line '["error",null,"bad_input","events",null,null]'
+	assert_line '["message","#ops","stdout reply",null,"#ops/bob","m1"]'
 	refute_output --partial "to the log"
 	[[ "$stderr" == *"to the log"* ]]
+}
+
+@test "fd 3 messages without a to get the reply's place: direct chat, thread, divert" {
+	run -0 --separate-stderr bash -c "$(declare -f dm); dm '!events' m2 | bot-dispatch -d '$P' | jq -c 'select(.type==\"message\") | [.to.id, .from.id, .in_reply_to, .mention]'"
+	assert_output $'["@bob","@bot","m2",null]\n["@bob","@bot","m2",null]'
+	run -0 bash -c "$(declare -f room); room '!events' m3 | bot-dispatch -d '$P' --divert-to-thread events 2>/dev/null | jq -c 'select(.type==\"message\") | [.to.id, .parent.id]'"
+	assert_output $'["#ops","m3"]\n["#ops","m3"]'
+	run -0 bash -c "$(declare -f room); room '!events' m4 | bot-dispatch -d '$P' --divert-to-private events 2>/dev/null | jq -c 'select(.type==\"message\") | [.to.id, .mention]'"
+	assert_output $'["#ops/bob",null]\n["#ops/bob",null]'
+}
+
+@test "fd 3: error, sent and connection events are refused; one with its own to passes, marked" {
+	run -0 --separate-stderr bash -c "$(declare -f room); room '!forger' | bot-dispatch -d '$P' | jq -c '[.type, .to, .plugin]'"
+	assert_output '["message","#elsewhere","forger"]'
+	assert_equal "${#stderr_lines[@]}" 3
+	assert_equal "${stderr_lines[0]}" 'bot-dispatch: error: forger: fd 3: a "error" event is bot-dispatch'"'"'s or bot-send'"'"'s to make; dropped'
+	[[ "${stderr_lines[1]}" == *'a "sent" event'* ]]
+	[[ "${stderr_lines[2]}" == *'a "connection" event'* ]]
+}
+
+@test "fd 3: past --max-events a command's events are dropped and counted in one line" {
+	run -0 --separate-stderr bash -c "$(declare -f dm); dm '!eventstorm' | bot-dispatch -d '$P' --max-events 10 | jq -r .type | sort | uniq -c | awk '{print \$2, \$1}'"
+	assert_output $'message 1\nreaction 10'
+	assert_equal "$stderr" "bot-dispatch: error: eventstorm: 99990 events on fd 3 past --max-events 10 dropped"
+	run -0 --separate-stderr bash -c "$(declare -f dm); dm '!eventstorm' | bot-dispatch -d '$P' | jq -r .type | grep -c reaction"
+	assert_output 1000
 }
 
 @test "a failing command: errbot's error reply and an error event with the original" {
