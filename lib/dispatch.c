@@ -580,21 +580,26 @@ static void command(struct dispatch *d, jv msg, const char *name, const char *ar
 		item_free(it);
 		return;
 	}
-	if (strcmp(it->name, "history") || it->kind != ITEM_BUILTIN) {
+	int is_history = it->kind == ITEM_BUILTIN && !strcmp(it->name, "history");
+	if (!is_history) {
+		char key[BOT_HISTORY_KEY_MAX];
 		jv from = bot_get(msg, "from");
-		bot_history_add(d->history, bot_ident_person(from), it->name, it->args);
+		bot_history_add(d->history, bot_history_key(from, key, sizeof key), it->name, it->args);
 		jv_free(from);
 	}
 	it->private_ = in_names(d->divert_private, it->name);
 	it->threaded = in_names(d->divert_thread, it->name);
+	if (is_history)
+		builtin_history_now(d, it);
 	enqueue(d, it);
 }
 
 static void recall(struct dispatch *d, jv msg, long n)
 {
+	char key[BOT_HISTORY_KEY_MAX];
 	jv from = bot_get(msg, "from");
 	const char *name, *args;
-	if (bot_history_get(d->history, bot_ident_person(from), n, &name, &args)) {
+	if (bot_history_get(d->history, bot_history_key(from, key, sizeof key), n, &name, &args)) {
 		char *nm = strdup(name), *ar = strdup(args);
 		command(d, msg, nm, ar);
 		free(nm);

@@ -80,6 +80,13 @@ jv bot_cmd_not_found(const char *prefix, const char *word, const char *next,
 
 /* ---- history.c: errbot's cmd_history ----------------------------------- */
 
+/* Whose history a message's sender (look-only) has: its most stable
+ * identity, into buf.  An identifier's "account" where the network has
+ * one; else the user@host of a client mask nick!user@host ("client" or
+ * "aclattr", as IRC's): a nick is anyone's after its owner quits; else
+ * the person, else the id. */
+const char *bot_history_key(jv from, char *buf, size_t n);
+
 #define BOT_HISTORY_MAX 10
 #define BOT_HISTORY_PEOPLE_MAX 10000   /* then the longest idle is forgotten */
 

@@ -8,6 +8,8 @@
 #include "dispatch.h"
 #include "jobs.h"
 
+#define BOT_HISTORY_KEY_MAX 1024   /* longer keys are cut: still one person's */
+
 /* What waits in the queue: a plugin to run, a built-in to answer, or
  * replies already made (not found, denied).  One queue keeps the order of
  * the answers when --jobs is 1. */
@@ -69,5 +71,8 @@ int builtin_known(const char *name);
 const char *builtin_doc(const char *name);
 extern const char *const builtin_names[];
 void builtin_run(struct dispatch *d, struct item *it);
+/* !history answered when it is read, not when its turn comes (later
+ * commands are not in it): it becomes ITEM_EVENTS, a private reply. */
+void builtin_history_now(struct dispatch *d, struct item *it);
 
 #endif

@@ -500,6 +500,30 @@ disp() { bot-dispatch -d "$P" "$@"; }
 	EOF
 }
 
+@test "history with --jobs 1 lists what came before it, not a command read while it waited" {
+	run -0 bash -c "$(declare -f dm); { dm '!sleep 0.3' 1; dm '!history' 2; dm '!echo later' 3; } | bot-dispatch -j 1 -d '$P' | jq -r .body"
+	assert_output $'slept 0.3\n 1:!sleep 0.3\nlater'
+}
+
+@test "history is answered privately, also to a question in a room" {
+	run -0 bash -c "$(declare -f room); { room '!echo a --secret' 1; room '!history' 2; } | bot-dispatch -j 1 | jq -c '[.body, .to.id, .mention]'"
+	assert_output $'["a --secret","#ops",{"kind":"occupant","id":"#ops/bob","room":"#ops","nick":"bob","person":"@bob","aclattr":"@bob"}]\n[" 1:!echo a --secret","#ops/bob",null]'
+}
+
+# An IRC message as bot-listen -b irc writes it: from nick!user@host.
+irc_dm() {
+	jq -cn --arg b "$1" --arg nick "$2" --arg uh "$3" '{type:"message",id:"1",backend:"irc",
+		from:{kind:"person",id:("@"+$nick),person:("@"+$nick),nick:$nick,client:($nick+"!"+$uh),aclattr:($nick+"!"+$uh)},
+		to:{kind:"person",id:"@bot",person:"@bot",nick:"bot"},body:$b,is_direct:true,is_group:false,is_threaded:false}'
+}
+
+@test "history is the user's, not the nick's: whoever takes a nick next neither reads nor replays it" {
+	run -0 bash -c "$(declare -f irc_dm); { irc_dm '!echo deploy --token s3cr3t' alice alice@home.example;
+		irc_dm '!history' alice mallory@evil.example; irc_dm '!!' alice mallory@evil.example;
+		irc_dm '!echo back' alice2 alice@home.example; irc_dm '!history' alice2 alice@home.example; } | bot-dispatch -j 1 | jq -r .body"
+	assert_output $'deploy --token s3cr3t\nback\n 2:!echo deploy --token s3cr3t\n 1:!echo back'
+}
+
 @test "history: empty says nothing" {
 	run -0 bash -c "$(declare -f dm); dm '!history' | bot-dispatch"
 	assert_output ""
