@@ -21,9 +21,11 @@
 #include "jobs.h"
 
 #define MAX_QUEUE 10000   /* answers waiting for their turn */
-/* Read no further ahead than this many commands waiting for a slot: the
- * pipe pushes back, and a small process forks fast. */
+/* Read no further ahead than this many commands waiting for a slot, nor
+ * than this many bytes of their input lines: the pipe pushes back, and a
+ * small process forks fast.  One always may wait, however long its line. */
 #define READ_AHEAD(d) ((d)->jobs_max * 8 < 128 ? 128 : (d)->jobs_max * 8)
+#define READ_AHEAD_BYTES (64u << 20)
 #define MAX_ENV 64
 #define MAX_ARGS 65536    /* bytes of argument text; execve takes 128 KiB a string */
 
@@ -241,7 +243,20 @@ static void enqueue(struct dispatch *d, struct item *it)
 		item_free(it);
 		return;
 	}
+	it->bytes = d->line_bytes;
+	d->queued_bytes += it->bytes;
 	d->queue[(d->qhead + d->qlen++) % MAX_QUEUE] = it;
+}
+
+static void dequeued(struct dispatch *d, struct item *it)
+{
+	d->queued_bytes -= it->bytes;
+	it->bytes = 0;
+}
+
+static int may_read_ahead(const struct dispatch *d)
+{
+	return d->qlen < READ_AHEAD(d) && (!d->qlen || d->queued_bytes < READ_AHEAD_BYTES);
 }
 
 static void queue_events(struct dispatch *d, jv msg, jv events)
@@ -509,6 +524,7 @@ static void run_queue(struct dispatch *d)
 			break;
 		d->qhead = (d->qhead + 1) % MAX_QUEUE;
 		d->qlen--;
+		dequeued(d, it);
 		if (it->kind == ITEM_PLUGIN)
 			start_plugin(d, it);
 		else
@@ -521,8 +537,10 @@ static void run_queue(struct dispatch *d)
 		struct item *it = d->queue[(d->qhead + i) % MAX_QUEUE];
 		if (it->kind == ITEM_PLUGIN)
 			d->queue[(d->qhead + kept++) % MAX_QUEUE] = it;
-		else
+		else {
+			dequeued(d, it);
 			answer_now(d, it);
+		}
 	}
 	d->qlen = kept;
 }
@@ -670,6 +688,7 @@ static void handle_event(struct dispatch *d, jv ev)
 {
 	size_t rawlen;
 	const char *raw = bot_reader_raw(d->r, &rawlen);
+	d->line_bytes = rawlen;
 	const char *type = bot_str(ev, "type");
 	const char *body = bot_str(ev, "body");
 	struct bot_cmd c = { .kind = BOT_CMD_NONE };
@@ -915,7 +934,7 @@ int bot_dispatch_run(const struct bot_config *cfg)
 	while (!bot_stop) {
 		jv ev;
 		int rc;
-		while (d.qlen < READ_AHEAD(&d) && (rc = bot_reader_next(d.r, &ev)) != 0) {
+		while (may_read_ahead(&d) && (rc = bot_reader_next(d.r, &ev)) != 0) {
 			if (rc < 0) {
 				dispatch_emit(&d, ev);   /* the bad_input error event */
 				if (d.status == BOT_EX_OK)
@@ -935,7 +954,7 @@ int bot_dispatch_run(const struct bot_config *cfg)
 		if (d.status == BOT_EX_IOERR)
 			break;
 		int n = 0;
-		if (!bot_reader_eof(d.r) && d.qlen < READ_AHEAD(&d))
+		if (!bot_reader_eof(d.r) && may_read_ahead(&d))
 			fds[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
 		int in = n;
 		n += bot_jobs_pollfds(d.jobs, fds + n, nfds - n);

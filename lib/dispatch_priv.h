@@ -23,6 +23,7 @@ struct item {
 	char *path;                      /* malloc'd; NULL for a built-in */
 	char *args;
 	int private_, threaded;          /* DIVERT_TO_PRIVATE / _THREAD */
+	size_t bytes;                    /* its input line's, while it waits */
 	long fd3_events, fd3_dropped;    /* fd 3 events forwarded, and past --max-events */
 	jv events;                       /* ITEM_EVENTS: an array */
 };
@@ -47,6 +48,8 @@ struct dispatch {
 	long max_events;         /* fd 3 events a command may write */
 	struct item **queue;
 	int qlen, qhead;
+	size_t queued_bytes;     /* input lines behind what waits */
+	size_t line_bytes;       /* the line being handled */
 	int status;              /* exit code so far */
 	time_t started;
 };

@@ -50,6 +50,20 @@ nested_line() {
 	assert_rss_below 20000
 }
 
+@test "150 lines of 10 MB waiting behind a slow command: the read-ahead is bounded in bytes" {
+	dir=$(plugin sleep 'sleep "$1"; echo "slept $1"')
+	{ printf '{"type":"message","id":"x","from":"@bob","to":{"kind":"person","id":"@bot"},"body":"!echo big","x":"'
+	  head -c 10000000 /dev/zero | tr '\0' y; printf '"}\n'; } > "$BATS_TEST_TMPDIR/line"
+	# with --jobs 1 every !echo waits for the !sleep: read ahead, they would all be held
+	{ echo '{"type":"message","id":"0","from":"@bob","to":{"kind":"person","id":"@bot"},"body":"!sleep 3"}'
+	  for i in $(seq 149); do cat "$BATS_TEST_TMPDIR/line"; done; } |
+		with_rss bot-dispatch -j 1 -d "$dir" > "$BATS_TEST_TMPDIR/out"
+	run sh -c "jq -r .body '$BATS_TEST_TMPDIR/out' | uniq -c | awk '{\$1=\$1; print}'"
+	assert_output $'1 slept 3\n149 big'
+	# 64 MiB of waiting lines, then the pipe pushes back (128 held 1.3 GB)
+	assert_rss_below 150000
+}
+
 @test "--max-line lowers the bound: a 2 MB line with --max-line 65536 stays under 10 MB" {
 	{ big_line 2000000; echo "$NEXT"; } | with_rss bot-dispatch --pass --max-line 65536 > "$BATS_TEST_TMPDIR/out" 2>/dev/null || true
 	run jq -r '.type' "$BATS_TEST_TMPDIR/out"
