@@ -75,55 +75,103 @@ static int in_names(jv list, const char *name)
 
 /* ---- plugins ---- */
 
-int dispatch_find_plugin(const struct dispatch *d, const char *name, char *path, size_t n,
-                         char *plugin, size_t pn)
+/* The plugin file name in folder i: 1 found (path and plugin filled), 0
+ * none, -1 there but refused (others may write it: why filled). */
+static int find_in(const struct dispatch *d, int i, const char *name, char *path, size_t n,
+                   char *plugin, size_t pn, char *why, size_t wn)
+{
+	char cand[PATH_MAX], real[PATH_MAX];
+	struct stat st;
+	jv dir = jv_array_get(jv_copy(d->dirs), i);
+	const char *ds = jv_string_value(dir);
+	size_t dl = strlen(ds);
+	int found = 0;
+	/* a symlink may point elsewhere inside the folder, never out;
+	 * access() first: realpath costs a readlink per component */
+	if (snprintf(cand, sizeof cand, "%s/%s", ds, name) < (int)sizeof cand &&
+	    !access(cand, X_OK) && realpath(cand, real) && !strncmp(real, ds, dl) && real[dl] == '/' &&
+	    !stat(real, &st) && S_ISREG(st.st_mode) && !access(real, X_OK)) {
+		jv ok = jv_array_get(jv_copy(d->dirs_ok), i);
+		found = jv_get_kind(ok) == JV_KIND_FALSE ? -1 : 1;
+		jv_free(ok);
+		if (found < 0)
+			snprintf(why, wn, "%s: its folder is refused", cand);
+		else if (bot_plugin_file_unsafe(real, why, wn))
+			found = -1;
+	}
+	if (found > 0 && path)
+		snprintf(path, n, "%s", real);
+	if (found > 0 && plugin) {
+		char copy[PATH_MAX];
+		snprintf(copy, sizeof copy, "%s", ds);
+		snprintf(plugin, pn, "%s", basename(copy));
+	}
+	jv_free(dir);
+	return found;
+}
+
+/* As dispatch_find_plugin; -1 when the first folder that has the name
+ * refuses it (why filled). */
+static int find_plugin(const struct dispatch *d, const char *name, char *path, size_t n,
+                       char *plugin, size_t pn, char *why, size_t wn)
 {
 	if (!bot_cmd_name_safe(name))
 		return 0;
-	int found = 0;
-	jv_array_foreach(d->dirs, i, dir) {
-		char cand[PATH_MAX], real[PATH_MAX];
-		struct stat st;
-		const char *ds = jv_string_value(dir);
-		size_t dl = strlen(ds);
-		/* a symlink may point elsewhere inside the folder, never out;
-		 * access() first: realpath costs a readlink per component */
-		if (!found && snprintf(cand, sizeof cand, "%s/%s", ds, name) < (int)sizeof cand &&
-		    !access(cand, X_OK) && realpath(cand, real) && !strncmp(real, ds, dl) && real[dl] == '/' &&
-		    !stat(real, &st) && S_ISREG(st.st_mode) && !access(real, X_OK)) {
-			if (path)
-				snprintf(path, n, "%s", real);
-			if (plugin) {
-				char copy[PATH_MAX];
-				snprintf(copy, sizeof copy, "%s", ds);
-				snprintf(plugin, pn, "%s", basename(copy));
-			}
-			found = 1;
-		}
-		jv_free(dir);
-		(void)i;
+	int count = jv_array_length(jv_copy(d->dirs));
+	for (int i = 0; i < count; i++) {
+		int found = find_in(d, i, name, path, n, plugin, pn, why, wn);
+		if (found)
+			return found;
 	}
-	return found;
+	return 0;
+}
+
+int dispatch_find_plugin(const struct dispatch *d, const char *name, char *path, size_t n,
+                         char *plugin, size_t pn)
+{
+	char why[PATH_MAX + 200];
+	return find_plugin(d, name, path, n, plugin, pn, why, sizeof why) > 0;
+}
+
+/* Log what is wrong with a file or folder (why names it), once. */
+static void tell_once(struct dispatch *d, const char *why, int error)
+{
+	if (jv_object_has(jv_copy(d->told), jv_string(why)))
+		return;
+	if (error)
+		bot_error("%s; refused", why);
+	else
+		bot_warn("%s", why);
+	d->told = jv_object_set(d->told, jv_string(why), jv_true());
 }
 
 static int command_exists(void *ctx, const char *name)
 {
 	struct dispatch *d = ctx;
-	return builtin_known(name) || dispatch_find_plugin(d, name, NULL, 0, NULL, 0);
+	char why[PATH_MAX + 200];
+	if (builtin_known(name))
+		return 1;
+	int found = find_plugin(d, name, NULL, 0, NULL, 0, why, sizeof why);
+	if (found < 0)
+		tell_once(d, why, 1);
+	return found > 0;
 }
 
 #define NAMES_TTL_MS 5000
 
-/* The folders' modification times as text: what says the listing may
- * have changed. */
+/* The folders' modification and change times as text: what says the
+ * listing (or a folder's owner or mode) may have changed. */
 static char *dirs_key(const struct dispatch *d)
 {
 	jv key = jv_string("");
 	jv_array_foreach(d->dirs, i, dir) {
 		struct stat st;
 		if (stat(jv_string_value(dir), &st) == 0)
-			key = jv_string_concat(key, jv_string_fmt("%lld.%ld/", (long long)st.st_mtim.tv_sec,
-			                                          st.st_mtim.tv_nsec));
+			key = jv_string_concat(key, jv_string_fmt("%lld.%ld.%lld.%ld/",
+			                                          (long long)st.st_mtim.tv_sec,
+			                                          st.st_mtim.tv_nsec,
+			                                          (long long)st.st_ctim.tv_sec,
+			                                          st.st_ctim.tv_nsec));
 		jv_free(dir);
 		(void)i;
 	}
@@ -166,6 +214,57 @@ jv dispatch_all_names(struct dispatch *d)
 	} else
 		free(key);
 	return jv_copy(d->names);
+}
+
+/* Check folder i and what is in it: 1 when it is safe; logs (once) a
+ * folder or file that others may write, and a file that cannot run. */
+static int check_folder(struct dispatch *d, const char *dir)
+{
+	char why[PATH_MAX + 200];
+	if (bot_plugin_dir_unsafe(dir, why, sizeof why)) {
+		tell_once(d, why, 1);
+		return 0;
+	}
+	DIR *dd = opendir(dir);
+	for (struct dirent *e; dd && (e = readdir(dd));) {
+		char path[PATH_MAX], real[PATH_MAX];
+		if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+			continue;
+		if (bot_plugin_unrunnable(dir, e->d_name, why, sizeof why))
+			tell_once(d, why, 0);
+		else if (bot_cmd_name_safe(e->d_name) && realpath(path, real) &&
+		         !strncmp(real, dir, strlen(dir)) && real[strlen(dir)] == '/' &&
+		         bot_plugin_file_unsafe(real, why, sizeof why))
+			tell_once(d, why, 1);
+	}
+	if (dd)
+		closedir(dd);
+	return 1;
+}
+
+/* At start, and (at most once a second) when a folder changed: check
+ * them again. */
+static void check_folders(struct dispatch *d, int now_anyway)
+{
+	long long now = bot_now_ms();
+	if (!now_anyway && now - d->checked_at < 1000)
+		return;
+	d->checked_at = now;
+	char *key = dirs_key(d);
+	if (!now_anyway && d->checked_key && !strcmp(key, d->checked_key)) {
+		free(key);
+		return;
+	}
+	free(d->checked_key);
+	d->checked_key = key;
+	jv ok = jv_array();
+	jv_array_foreach(d->dirs, i, dir) {
+		ok = jv_array_append(ok, jv_bool(check_folder(d, jv_string_value(dir))));
+		jv_free(dir);
+		(void)i;
+	}
+	jv_free(d->dirs_ok);
+	d->dirs_ok = ok;
 }
 
 /* Which runs: a plugin, unless a built-in has the name and --override is
@@ -692,8 +791,10 @@ static void handle_event(struct dispatch *d, jv ev)
 	const char *type = bot_str(ev, "type");
 	const char *body = bot_str(ev, "body");
 	struct bot_cmd c = { .kind = BOT_CMD_NONE };
-	if (!strcmp(type, "message") && body && !bot_true(ev, "delayed"))
+	if (!strcmp(type, "message") && body && !bot_true(ev, "delayed")) {
+		check_folders(d, 0);
 		bot_cmd_parse(&d->cmdopts, body, !is_group(ev), &c);
+	}
 	int outputs = run_rules(d, ev, &c);
 	int consumed = outputs > 0;
 	switch (c.kind) {
@@ -731,9 +832,14 @@ static int resolve_dirs(struct dispatch *d)
 	jv_array_foreach(dirs, i, dir) {
 		char real[PATH_MAX];
 		struct stat st;
-		if (realpath(jv_string_value(dir), real) && !stat(real, &st) && S_ISDIR(st.st_mode))
+		char why[PATH_MAX + 200];
+		if (realpath(jv_string_value(dir), real) && !stat(real, &st) && S_ISDIR(st.st_mode)) {
+			if (bot_plugin_dir_unsafe(real, why, sizeof why)) {
+				bot_error("--plugins %s: %s; refused", jv_string_value(dir), why);
+				ok = 0;
+			}
 			d->dirs = jv_array_append(d->dirs, jv_string(real));
-		else {
+		} else {
 			bot_error("--plugins %s: %s", jv_string_value(dir),
 			          errno ? strerror(errno) : "not a folder");
 			ok = 0;
@@ -872,11 +978,16 @@ static int setup(struct dispatch *d, const struct bot_config *cfg)
 	d->history = bot_history_new();
 	d->dirs = jv_array();
 	d->names = jv_null();
+	d->told = jv_object();
+	d->dirs_ok = jv_array();
 	if (!*d->prefix) {
 		bot_error("--prefix: may not be empty");
 		return 0;
 	}
-	return resolve_dirs(d) && load_acl(d) && load_rules(d);
+	if (!resolve_dirs(d))
+		return 0;
+	check_folders(d, 1);
+	return load_acl(d) && load_rules(d);
 }
 
 static void teardown(struct dispatch *d)
@@ -893,6 +1004,9 @@ static void teardown(struct dispatch *d)
 	jv_free(d->dirs);
 	jv_free(d->names);
 	free(d->names_key);
+	free(d->checked_key);
+	jv_free(d->told);
+	jv_free(d->dirs_ok);
 	jv_free(d->alt_prefixes);
 	jv_free(d->divert_private);
 	jv_free(d->divert_thread);

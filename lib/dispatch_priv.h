@@ -41,6 +41,10 @@ struct dispatch {
 	jv names;                /* every command name, cached (or null) */
 	long long names_at;      /* when names was made, ms */
 	char *names_key;         /* the folders' mtimes then */
+	char *checked_key;       /* the folders' mtimes at the last check */
+	long long checked_at;    /* when, ms */
+	jv told;                 /* what was logged about the folders: why -> true */
+	jv dirs_ok;              /* per folder: true when safe at the last check */
 	jv alt_prefixes, divert_private, divert_thread, env_pass;
 	const char *prefix;
 	int pass, mention, override, suppress_not_found, hide_commands, hide_access;

@@ -140,7 +140,9 @@ setup_file() {
 	chmod +x "$BATS_FILE_TMPDIR/outside/evil"
 	ln -s "$BATS_FILE_TMPDIR/outside/evil" "$P/evil"
 	ln -s ../plugins/deploy "$P/alias"
-	printf '#!/bin/sh\necho no\n' > "$P/notexec"
+	# a file that cannot run, in a folder of its own (bot-dispatch warns of it)
+	mkdir -p "$BATS_FILE_TMPDIR/broken"
+	printf '#!/bin/sh\necho no\n' > "$BATS_FILE_TMPDIR/broken/notexec"
 	mkdir "$P/adir"
 	# a command in C, built here
 	cat > "$BATS_FILE_TMPDIR/cplug.c" <<-'EOF'
@@ -169,6 +171,8 @@ setup_file() {
 }
 
 disp() { bot-dispatch -d "$P" "$@"; }
+
+teardown() { [ -z "${NOBODY_DIR:-}" ] || rm -rf "$NOBODY_DIR"; }
 
 # --- finding commands -------------------------------------------------------
 
@@ -362,7 +366,7 @@ disp() { bot-dispatch -d "$P" "$@"; }
 @test "only a plain file name of the plugin folder can run" {
 	for name in '../../bin/sh' '.hidden' 'evil' 'adir' 'notexec' 'a/b' '/bin/sh' \
 	            "$(printf 'args\001')" 'args.x' '-x' 'cplug.help'; do
-		run -0 bash -c "$(declare -f dm); dm '!$name' | bot-dispatch -d '$P' | jq -r .body"
+		run -0 bash -c "$(declare -f dm); dm '!$name' | bot-dispatch -d '$P' -d '$BATS_FILE_TMPDIR/broken' 2>/dev/null | jq -r .body"
 		[[ "$output" == "Command \""*"\" not found."* ]] || { echo "ran: $name: $output"; false; }
 		refute_output --partial "ran"
 	done
@@ -370,6 +374,96 @@ disp() { bot-dispatch -d "$P" "$@"; }
 	refute_output --partial "["
 	run -0 bash -c "$(declare -f dm); dm '!alias x' | bot-dispatch -d '$P' | jq -r .body"
 	assert_output "deploy: x"
+}
+
+@test "a plugin file that cannot run is named once at start, with the fix" {
+	B="$BATS_TEST_TMPDIR/b"
+	mkdir -p "$B/sub"
+	printf '#!/bin/sh\necho ok\n' > "$B/good"
+	printf '#!/bin/sh\necho sh\n' > "$B/deploy.sh"
+	printf '#!/bin/sh\necho no\n' > "$B/noexec"
+	printf '#!/bin/sh\r\necho crlf\r\n' > "$B/crlf"
+	printf 'echo no hash line\n' > "$B/nohash"
+	printf '#!/usr/bin/nonesuch\necho\n' > "$B/nointerp"
+	printf 'help: a sidecar\n' > "$B/good.help"
+	printf 'x\n' > "$B/.dotfile"
+	chmod +x "$B/good" "$B/deploy.sh" "$B/crlf" "$B/nohash" "$B/nointerp"
+	run -0 --separate-stderr bash -c "$(declare -f dm); { dm '!good' 1; dm '!noexec' 2; dm '!good' 3; } | bot-dispatch -j 1 -d '$B' | jq -r .body"
+	assert_output $'ok\nCommand "noexec" not found.\nok'
+	[ "${#stderr_lines[@]}" -eq 5 ] || { printf '%s\n' "${stderr_lines[@]}"; false; }
+	assert_equal "$(printf '%s\n' "${stderr_lines[@]}" | sort)" "$(sort <<-EOF
+	bot-dispatch: warning: $B/deploy.sh: a command's file name has no suffix (rename it deploy)
+	bot-dispatch: warning: $B/noexec: not executable (chmod +x $B/noexec)
+	bot-dispatch: warning: $B/crlf: CRLF line ends, so its interpreter's name ends in a carriage return (sed -i 's/\r$//' $B/crlf)
+	bot-dispatch: warning: $B/nohash: no #! line, so it cannot be run (make its first line one such as #!/bin/sh)
+	bot-dispatch: warning: $B/nointerp: its interpreter /usr/bin/nonesuch: No such file or directory
+	EOF
+	)"
+}
+
+@test "a plugin file that cannot run is named when the folder changes, and only the new one" {
+	B="$BATS_TEST_TMPDIR/b"
+	mkdir -p "$B"
+	printf '#!/bin/sh\necho ok\n' > "$B/good"
+	printf 'echo\n' > "$B/old"
+	chmod +x "$B/good"
+	{ dm '!good' 1; sleep 1.5; printf 'echo\n' > "$B/new.py"; dm '!good' 2; } |
+		bot-dispatch -j 1 -d "$B" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err"
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output - <<-EOF
+	bot-dispatch: warning: $B/old: not executable (chmod +x $B/old)
+	bot-dispatch: warning: $B/new.py: a command's file name has no suffix (rename it new)
+	EOF
+	assert_equal "$(jq -r .body "$BATS_TEST_TMPDIR/out")" $'ok\nok'
+}
+
+@test "a plugin folder others can write is refused at start, with the fix (exit 78)" {
+	B="$BATS_TEST_TMPDIR/w"
+	mkdir -p "$B"
+	chmod o+w "$B"
+	run -78 bot-dispatch -d "$B" < /dev/null
+	assert_output "bot-dispatch: error: --plugins $B: $B: writable by every user (chmod go-w $B); refused"
+	chmod o-w,g+w "$B"
+	run -78 bot-dispatch -d "$B" < /dev/null
+	assert_output "bot-dispatch: error: --plugins $B: $B: writable by its group (chmod go-w $B); refused"
+	# a folder above it that others can write, unless sticky (as /tmp)
+	mkdir -p "$BATS_TEST_TMPDIR/open/plugins"
+	chmod 777 "$BATS_TEST_TMPDIR/open"
+	run -78 bot-dispatch -d "$BATS_TEST_TMPDIR/open/plugins" < /dev/null
+	assert_output "bot-dispatch: error: --plugins $BATS_TEST_TMPDIR/open/plugins: $BATS_TEST_TMPDIR/open: writable by every user (chmod go-w $BATS_TEST_TMPDIR/open); refused"
+	chmod 1777 "$BATS_TEST_TMPDIR/open"
+	run -0 bot-dispatch -d "$BATS_TEST_TMPDIR/open/plugins" < /dev/null
+	assert_output ""
+}
+
+@test "a plugin file others can write, or another user's, is refused with one line" {
+	B="$BATS_TEST_TMPDIR/f"
+	mkdir -p "$B"
+	printf '#!/bin/sh\necho ran\n' > "$B/gw"
+	cp "$B/gw" "$B/ow"
+	cp "$B/gw" "$B/theirs"
+	cp "$B/gw" "$B/mine"
+	chmod 775 "$B/gw"
+	chmod 757 "$B/ow"
+	chmod 755 "$B/theirs" "$B/mine"
+	[ "$(id -u)" -eq 0 ] || skip "chown needs root"
+	chown 65534 "$B/theirs"
+	run -0 --separate-stderr bash -c "$(declare -f dm); { dm '!gw' 1; dm '!ow' 2; dm '!theirs' 3; dm '!gw' 4; dm '!mine' 5; } | bot-dispatch -j 1 -d '$B' | jq -r .body"
+	assert_output $'Command "gw" not found.\nCommand "ow" not found.\nCommand "theirs" not found.\nCommand "gw" not found.\nran'
+	assert_equal "$(printf '%s\n' "${stderr_lines[@]}" | sort)" "$(sort <<-EOF
+	bot-dispatch: error: $B/gw: writable by its group (chmod go-w $B/gw); refused
+	bot-dispatch: error: $B/ow: writable by every user (chmod go-w $B/ow); refused
+	bot-dispatch: error: $B/theirs: owned by user 65534, neither this user nor root (chown it, or run as its owner); refused
+	EOF
+	)"
+	[ "${VALGRIND:-}" != 1 ] || skip "under VALGRIND=1 nobody cannot run the wrappers"
+	# as that user, its own file and root's run (the bats folder is root's alone)
+	NOBODY_DIR=$(mktemp -d /tmp/botpipe-nobody.XXXXXX)
+	chmod 755 "$NOBODY_DIR"
+	cp -p "$B/theirs" "$B/mine" "$NOBODY_DIR/"
+	run -0 --separate-stderr bash -c "$(declare -f dm); { dm '!theirs' 1; dm '!mine' 2; } | HOME='$NOBODY_DIR' XDG_CONFIG_HOME='$NOBODY_DIR' setpriv --reuid=65534 --regid=65534 --clear-groups \"\$(command -v bot-dispatch)\" -j 1 -d '$NOBODY_DIR' | jq -r .body"
+	assert_output $'ran\nran'
+	assert_equal "$stderr" ""
 }
 
 # --- concurrency and limits -------------------------------------------------
