@@ -9,7 +9,9 @@
  *
  * A file that cannot run (no exec bit, a ".sh" suffix, CRLF line ends, no
  * "#!" line) would only ever be "not found"; bot_plugin_unrunnable says
- * why, with the fix, for bot-dispatch to warn once. */
+ * why, with the fix, for bot-dispatch to warn once.  A file whose name is
+ * no command name counts only when it looks like a program (executable,
+ * or starting with "#!"): a README.md is not meant to run. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -97,6 +99,18 @@ static int suffixed(const char *name, char *base, size_t n)
 	return bot_cmd_name_safe(base);
 }
 
+/* 1 when the file starts as a program does: "#!" or an ELF header. */
+static int starts_as_program(const char *path)
+{
+	char head[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	ssize_t len = read(fd, head, sizeof head);
+	close(fd);
+	return (len >= 2 && !memcmp(head, "#!", 2)) || (len == 4 && !memcmp(head, "\x7f" "ELF", 4));
+}
+
 /* What the first line says: NULL when the file can be exec'd. */
 static const char *head_unrunnable(const char *path, char *buf, size_t n)
 {
@@ -144,6 +158,9 @@ const char *bot_plugin_unrunnable(const char *dir, const char *name, char *buf, 
 	if (len > 5 && !strcmp(name + len - 5, ".help"))
 		return NULL;   /* a sidecar */
 	if (!bot_cmd_name_safe(name)) {
+		/* a README.md or notes.txt is not meant to run */
+		if (access(path, X_OK) < 0 && !starts_as_program(path))
+			return NULL;
 		if (suffixed(name, base, sizeof base))
 			snprintf(buf, n, "%s: a command's file name has no suffix (rename it %s)", path,
 			         base);

@@ -387,6 +387,7 @@ teardown() { [ -z "${NOBODY_DIR:-}" ] || rm -rf "$NOBODY_DIR"; }
 	printf '#!/usr/bin/nonesuch\necho\n' > "$B/nointerp"
 	printf 'help: a sidecar\n' > "$B/good.help"
 	printf 'x\n' > "$B/.dotfile"
+	printf '# Our plugins\n' > "$B/README.md"
 	chmod +x "$B/good" "$B/deploy.sh" "$B/crlf" "$B/nohash" "$B/nointerp"
 	run -0 --separate-stderr bash -c "$(declare -f dm); { dm '!good' 1; dm '!noexec' 2; dm '!good' 3; } | bot-dispatch -j 1 -d '$B' | jq -r .body"
 	assert_output $'ok\nCommand "noexec" not found.\nok'
@@ -407,7 +408,7 @@ teardown() { [ -z "${NOBODY_DIR:-}" ] || rm -rf "$NOBODY_DIR"; }
 	printf '#!/bin/sh\necho ok\n' > "$B/good"
 	printf 'echo\n' > "$B/old"
 	chmod +x "$B/good"
-	{ dm '!good' 1; sleep 1.5; printf 'echo\n' > "$B/new.py"; dm '!good' 2; } |
+	{ dm '!good' 1; sleep 1.5; printf '#!/usr/bin/python3\n' > "$B/new.py"; dm '!good' 2; } |
 		bot-dispatch -j 1 -d "$B" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err"
 	run cat "$BATS_TEST_TMPDIR/err"
 	assert_output - <<-EOF
