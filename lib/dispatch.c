@@ -139,7 +139,7 @@ static void tell_once(struct dispatch *d, const char *why, int error)
 	if (jv_object_has(jv_copy(d->told), jv_string(why)))
 		return;
 	if (error)
-		bot_error("%s; refused", why);
+		bot_error("%s", why);
 	else
 		bot_warn("%s", why);
 	d->told = jv_object_set(d->told, jv_string(why), jv_true());
@@ -835,7 +835,7 @@ static int resolve_dirs(struct dispatch *d)
 		char why[PATH_MAX + 200];
 		if (realpath(jv_string_value(dir), real) && !stat(real, &st) && S_ISDIR(st.st_mode)) {
 			if (bot_plugin_dir_unsafe(real, why, sizeof why)) {
-				bot_error("--plugins %s: %s; refused", jv_string_value(dir), why);
+				bot_error("--plugins %s: %s", jv_string_value(dir), why);
 				ok = 0;
 			}
 			d->dirs = jv_array_append(d->dirs, jv_string(real));

@@ -3,7 +3,7 @@
  * A folder or a file that another user can write would let that user run
  * code as the bot's user, so both are refused as ssh refuses such key
  * files: each must be owned by us or by root and writable by no group and
- * no other user.  The folders above a plugin folder are held to the same,
+ * no other user (bot_fd_private).  The folders above a plugin folder are held to the same,
  * except that one with the sticky bit (/tmp) may be writable by all: its
  * other users cannot rename or replace what is ours in it.
  *
@@ -22,36 +22,42 @@
 
 #include "bot.h"
 #include "dispatch.h"
+#include "state.h"
 
-/* Why st (of path) is not safe to take commands from, into buf; NULL when
- * it is.  sticky_ok: a folder above the plugin folder. */
-static const char *stat_unsafe(const char *path, const struct stat *st, int sticky_ok,
-                               char *buf, size_t n)
+/* Why path is not safe to take commands from, into buf; NULL when it is:
+ * ours or root's and writable by no one else (bot_fd_private, the one
+ * owner-and-mode check).  sticky_ok: a folder above the plugin folder,
+ * which others may write when it is sticky. */
+static const char *path_unsafe(const char *path, int sticky_ok, char *buf, size_t n)
 {
-	int is_dir = S_ISDIR(st->st_mode);
-	if (st->st_uid != geteuid() && st->st_uid != 0) {
-		snprintf(buf, n, "%s: owned by user %ld, neither this user nor root (chown it, or "
-		         "run as its owner)", path, (long)st->st_uid);
+	int fd = open(path, O_PATH | O_CLOEXEC);   /* no read permission needed */
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(buf, n, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return buf;
 	}
-	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(sticky_ok && is_dir && (st->st_mode & S_ISVTX))) {
-		snprintf(buf, n, "%s: writable by %s (chmod go-w %s)", path,
-		         (st->st_mode & S_IWOTH) ? "every user" : "its group", path);
-		return buf;
+	jv err = jv_invalid();
+	int bad;
+	if (sticky_ok && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX))
+		bad = st.st_uid != geteuid() && st.st_uid != 0 ? bot_fd_private(fd, path, 1, &err) : 0;
+	else
+		bad = bot_fd_private(fd, path, 1, &err);
+	close(fd);
+	if (!bad) {
+		jv_free(err);
+		return NULL;
 	}
-	return NULL;
+	bot_fail_message(err, buf, n);
+	jv_free(err);
+	return buf;
 }
 
 const char *bot_plugin_file_unsafe(const char *path, char *buf, size_t n)
 {
-	struct stat st;
-	if (stat(path, &st) < 0) {
-		snprintf(buf, n, "%s: %s", path, strerror(errno));
+	if (path_unsafe(path, 0, buf, n))
 		return buf;
-	}
-	const char *why = stat_unsafe(path, &st, 0, buf, n);
-	if (why)
-		return why;
 	/* the folder it is in: the plugin folder, or one inside it that a
 	 * symbolic link leads to */
 	char dir[PATH_MAX];
@@ -60,11 +66,7 @@ const char *bot_plugin_file_unsafe(const char *path, char *buf, size_t n)
 	if (!slash)
 		return NULL;
 	*(slash == dir ? slash + 1 : slash) = 0;
-	if (stat(dir, &st) < 0) {
-		snprintf(buf, n, "%s: %s", dir, strerror(errno));
-		return buf;
-	}
-	return stat_unsafe(dir, &st, 0, buf, n);
+	return path_unsafe(dir, 0, buf, n);
 }
 
 const char *bot_plugin_dir_unsafe(const char *dir, char *buf, size_t n)
@@ -72,14 +74,8 @@ const char *bot_plugin_dir_unsafe(const char *dir, char *buf, size_t n)
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s", dir);
 	for (int own = 1;; own = 0) {
-		struct stat st;
-		if (stat(path, &st) < 0) {
-			snprintf(buf, n, "%s: %s", path, strerror(errno));
+		if (path_unsafe(path, !own, buf, n))
 			return buf;
-		}
-		const char *why = stat_unsafe(path, &st, !own, buf, n);
-		if (why)
-			return why;
 		char *slash = strrchr(path, '/');
 		if (!slash || !strcmp(path, "/"))
 			return NULL;

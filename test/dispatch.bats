@@ -423,15 +423,15 @@ teardown() { [ -z "${NOBODY_DIR:-}" ] || rm -rf "$NOBODY_DIR"; }
 	mkdir -p "$B"
 	chmod o+w "$B"
 	run -78 bot-dispatch -d "$B" < /dev/null
-	assert_output "bot-dispatch: error: --plugins $B: $B: writable by every user (chmod go-w $B); refused"
+	assert_output "bot-dispatch: error: --plugins $B: $B: others may write it (mode 757): refused; chmod go-w"
 	chmod o-w,g+w "$B"
 	run -78 bot-dispatch -d "$B" < /dev/null
-	assert_output "bot-dispatch: error: --plugins $B: $B: writable by its group (chmod go-w $B); refused"
+	assert_output "bot-dispatch: error: --plugins $B: $B: others may write it (mode 775): refused; chmod go-w"
 	# a folder above it that others can write, unless sticky (as /tmp)
 	mkdir -p "$BATS_TEST_TMPDIR/open/plugins"
 	chmod 777 "$BATS_TEST_TMPDIR/open"
 	run -78 bot-dispatch -d "$BATS_TEST_TMPDIR/open/plugins" < /dev/null
-	assert_output "bot-dispatch: error: --plugins $BATS_TEST_TMPDIR/open/plugins: $BATS_TEST_TMPDIR/open: writable by every user (chmod go-w $BATS_TEST_TMPDIR/open); refused"
+	assert_output "bot-dispatch: error: --plugins $BATS_TEST_TMPDIR/open/plugins: $BATS_TEST_TMPDIR/open: others may write it (mode 777): refused; chmod go-w"
 	chmod 1777 "$BATS_TEST_TMPDIR/open"
 	run -0 bot-dispatch -d "$BATS_TEST_TMPDIR/open/plugins" < /dev/null
 	assert_output ""
@@ -452,9 +452,9 @@ teardown() { [ -z "${NOBODY_DIR:-}" ] || rm -rf "$NOBODY_DIR"; }
 	run -0 --separate-stderr bash -c "$(declare -f dm); { dm '!gw' 1; dm '!ow' 2; dm '!theirs' 3; dm '!gw' 4; dm '!mine' 5; } | bot-dispatch -j 1 -d '$B' | jq -r .body"
 	assert_output $'Command "gw" not found.\nCommand "ow" not found.\nCommand "theirs" not found.\nCommand "gw" not found.\nran'
 	assert_equal "$(printf '%s\n' "${stderr_lines[@]}" | sort)" "$(sort <<-EOF
-	bot-dispatch: error: $B/gw: writable by its group (chmod go-w $B/gw); refused
-	bot-dispatch: error: $B/ow: writable by every user (chmod go-w $B/ow); refused
-	bot-dispatch: error: $B/theirs: owned by user 65534, neither this user nor root (chown it, or run as its owner); refused
+	bot-dispatch: error: $B/gw: others may write it (mode 775): refused; chmod go-w
+	bot-dispatch: error: $B/ow: others may write it (mode 757): refused; chmod go-w
+	bot-dispatch: error: $B/theirs: owned by uid 65534, not by us (uid 0): refused
 	EOF
 	)"
 	[ "${VALGRIND:-}" != 1 ] || skip "under VALGRIND=1 nobody cannot run the wrappers"
