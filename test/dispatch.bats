@@ -172,7 +172,11 @@ setup_file() {
 
 disp() { bot-dispatch -d "$P" "$@"; }
 
-teardown() { [ -z "${NOBODY_DIR:-}" ] || rm -rf "$NOBODY_DIR"; }
+teardown() {
+	[ -z "${NOBODY_DIR:-}" ] || rm -rf "$NOBODY_DIR"
+	[ -z "${PIPE_PID:-}" ] || kill -TERM -- "-$PIPE_PID" 2>/dev/null || true
+	[ -z "${SRV:-}" ] || "$BATS_TEST_DIRNAME/helpers/ngircd.sh" stop "$SRV"
+}
 
 # --- finding commands -------------------------------------------------------
 
@@ -617,6 +621,40 @@ irc_dm() {
 		irc_dm '!history' alice mallory@evil.example; irc_dm '!!' alice mallory@evil.example;
 		irc_dm '!echo back' alice2 alice@home.example; irc_dm '!history' alice2 alice@home.example; } | bot-dispatch -j 1 | jq -r .body"
 	assert_output $'deploy --token s3cr3t\nback\n 2:!echo deploy --token s3cr3t\n 1:!echo back'
+}
+
+@test "IRC (a real ngircd): whoever takes a nick after its owner quits neither reads nor replays the owner's history" {
+	command -v ngircd > /dev/null || command -v /usr/sbin/ngircd > /dev/null || skip "no ngircd"
+	H="$BATS_TEST_DIRNAME/helpers"
+	W="$BATS_TEST_TMPDIR"
+	SRV="$W/ngircd"
+	PORT=$("$H/ngircd.sh" start "$SRV")
+	export XDG_RUNTIME_DIR="$W/run" BOT_IRC_SERVER="127.0.0.1:$PORT" BOT_IRC_NICK=histbot BOT_IRC_CHANNELS='#ops'
+	mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+	setsid sh -c 'bot-listen -b irc | tee "$0/events" | bot-dispatch -j 1 2>"$0/dispatch.err" |
+		bot-send -b irc > "$0/sent" 2> "$0/send.err"' "$W" 2> "$W/listen.err" 3>&- &
+	PIPE_PID=$!
+	for i in $(seq 200); do grep -q '"action":"joined"' "$W/events" 2>/dev/null && break; sleep 0.05; done
+	python3 "$H/irc-client.py" --nick alice "$PORT" > "$W/alice" <<-EOF
+		say histbot !echo deploy --token s3cr3t
+		expect PRIVMSG alice :deploy --token s3cr3t
+		quit
+	EOF
+	python3 "$H/irc-client.py" --nick mallory "$PORT" > "$W/mallory" <<-EOF || { cat "$W/mallory" "$W/events" "$W/dispatch.err" "$W/sent"; false; }
+		raw NICK alice
+		expect NICK :alice
+		say histbot !history
+		say histbot !!
+		say histbot !echo mine
+		expect PRIVMSG alice :mine
+		say histbot !history
+		expect PRIVMSG alice : ?1:!echo mine$
+	EOF
+	run grep -c "s3cr3t" "$W/mallory"
+	assert_output 0
+	run jq -r 'select(.type=="message") | [.from.client, .body] | join(" ")' "$W/events"
+	assert_line "alice!~alice@127.0.0.1 !echo deploy --token s3cr3t"
+	assert_line "alice!~mallory@127.0.0.1 !history"
 }
 
 @test "history: empty says nothing" {
