@@ -216,7 +216,7 @@ jv dispatch_all_names(struct dispatch *d)
 	return jv_copy(d->names);
 }
 
-/* Check folder i and what is in it: 1 when it is safe; logs (once) a
+/* Check a plugin folder and what is in it: 1 when it is safe; logs (once) a
  * folder or file that others may write, and a file that cannot run. */
 static int check_folder(struct dispatch *d, const char *dir)
 {
