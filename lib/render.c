@@ -1,4 +1,4 @@
-/* libbot: markdown (cmark's AST) into each backend's markup.
+/* libbot: markdown (cmark-gfm's AST) into each backend's markup.
  *
  * One walk over cmark's AST serves every markup; a table says what each
  * markup writes for emphasis, and the walk asks the markup's family (plain
@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <cmark.h>
+#include <cmark-gfm.h>
+#include <cmark-gfm-core-extensions.h>
 
 #include "render.h"
 #include "render_priv.h"
@@ -1237,6 +1238,30 @@ static void walk(struct rstate *st, cmark_node *root)
 	cmark_iter_free(it);
 }
 
+/* The extensions chat users type: GitHub's tables, ~~strikethrough~~,
+ * bare URLs, task lists.  cmark-gfm registers them in a process-wide list
+ * (guarded by its own flag); looking them up by name is cheap. */
+static const char *const gfm_extensions[] = {
+	"table", "strikethrough", "autolink", "tasklist",
+};
+
+static cmark_node *parse_markdown(const char *md, size_t len,
+                                  cmark_parser **parser)
+{
+	cmark_gfm_core_extensions_ensure_registered();
+	cmark_parser *p = cmark_parser_new(CMARK_OPT_VALIDATE_UTF8);
+	if (!p)
+		abort();
+	for (size_t i = 0; i < sizeof gfm_extensions / sizeof *gfm_extensions; i++) {
+		cmark_syntax_extension *e = cmark_find_syntax_extension(gfm_extensions[i]);
+		if (e)
+			cmark_parser_attach_syntax_extension(p, e);
+	}
+	cmark_parser_feed(p, md, len);
+	*parser = p;
+	return cmark_parser_finish(p);
+}
+
 static const struct markup *markup_find(const char *name)
 {
 	if (!name)
@@ -1267,10 +1292,11 @@ int bot_render_into(const char *markup, const char *md, size_t len,
 	o->semantic_prefix = m->semantic_prefix;
 	out_reserve(o, len + 16);
 	o->s[0] = '\0';
-	cmark_node *doc = cmark_parse_document(md ? md : "", md ? len : 0,
-	                                       CMARK_OPT_VALIDATE_UTF8);
+	cmark_parser *parser = NULL;
+	cmark_node *doc = parse_markdown(md ? md : "", md ? len : 0, &parser);
 	walk(&st, doc);
 	cmark_node_free(doc);
+	cmark_parser_free(parser);
 	/* trailing whitespace of the last line says nothing */
 	while (o->len && (o->s[o->len - 1] == '\n' || o->s[o->len - 1] == ' ') &&
 	       !(o->f[o->len - 1] & RF_MARKUP))
