@@ -263,14 +263,15 @@ static jv text_send(void *p, jv ev, const char *text)
 	return JV_OBJECT(jv_string("id"), jv_string_fmt("%ld", ++t->seq));
 }
 
-/* errbot's Text prefix: "{person} {body}", no "#" fix. */
+/* errbot's Text prefix: "{person} body" (an occupant's person is @nick);
+ * before a body that starts with a block, on a line of its own. */
 static jv text_mention(void *p, jv ident, jv body)
 {
 	(void)p;
+	ident = bot_ident_derive(ident);
 	const char *who = bot_ident_person(ident);
-	jv out = jv_string_fmt("%s %s", who ? who : "", jv_string_value(body));
+	jv out = bot_mention_body(who ? who : "", body);
 	jv_free(ident);
-	jv_free(body);
 	return out;
 }
 

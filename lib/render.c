@@ -2103,6 +2103,20 @@ static cmark_node *parse_markdown(const char *md, size_t len,
 	return cmark_parser_finish(p);
 }
 
+jv bot_mention_body(const char *prefix, jv body)
+{
+	const char *b = jv_get_kind(body) == JV_KIND_STRING ? jv_string_value(body) : "";
+	cmark_parser *parser = NULL;
+	cmark_node *doc = parse_markdown(b, strlen(b), &parser);
+	cmark_node *first = cmark_node_first_child(doc);
+	int block = first && cmark_node_get_type(first) != CMARK_NODE_PARAGRAPH;
+	cmark_node_free(doc);
+	cmark_parser_free(parser);
+	jv out = jv_string_fmt("%s%s%s", prefix ? prefix : "", block ? "\n\n" : " ", b);
+	jv_free(body);
+	return out;
+}
+
 static const struct markup *markup_find(const char *name)
 {
 	if (!name)

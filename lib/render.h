@@ -18,6 +18,12 @@
 char *bot_render(const char *markup, const char *md, size_t len);
 /* 1 when markup names a renderer above. */
 int bot_markup_known(const char *markup);
+/* errbot's prefix_groupchat_reply, joined the markdown way: "PREFIX body",
+ * or PREFIX as a paragraph of its own when the body starts with a block
+ * (a list, a code block, a heading, a table, a quote, a thematic break,
+ * an HTML block), which the prefix would otherwise break.  Consumes body
+ * (a string; anything else counts as ""). */
+jv bot_mention_body(const char *prefix, jv body);
 
 /* ---- split.c: cut a message to the backend's size ---------------------- */
 
