@@ -43,7 +43,7 @@ static void check_invariants(const struct tcase *c)
 				ok = 0;
 			/* control bytes: only newline, tab, and the markup's own codes */
 			if (*p < 0x20 && *p != '\n' && *p != '\t' &&
-			    !(strcmp(m, "irc") == 0 && (*p == 2 || *p == 0x1f)) &&
+			    !(strcmp(m, "irc") == 0 && (*p == 2 || *p == 3 || *p == 0x1e || *p == 0x1f)) &&
 			    !(strcmp(m, "ansi") == 0 && *p == 0x1b))
 				ok = 0;
 		}
