@@ -231,7 +231,7 @@ static size_t span_record(struct rstate *st, size_t pos, size_t n)
 {
 	struct rout *o = st->o;
 	GROW(o->sp, o->nsp, o->capsp);
-	o->sp[o->nsp] = (struct rspan){ pos, n, (size_t)-1, 0 };
+	o->sp[o->nsp] = (struct rspan){ pos, n, (size_t)-1, 0, 0 };
 	return o->nsp++;
 }
 
@@ -291,10 +291,22 @@ static void span_seal(struct rstate *st, size_t rec)
 {
 	struct rout *o = st->o;
 	struct rspan *r = &o->sp[rec];
-	for (size_t i = r->open_pos + 1; i <= r->open_pos + r->open_len && i < o->len; i++)
-		o->f[i] &= (unsigned char)~RF_CUT;
-	for (size_t i = r->close_pos; i < r->close_pos + r->close_len; i++)
-		o->f[i] = (unsigned char)((o->f[i] & ~RF_CUT) | RF_MARKUP);
+	size_t oe = r->open_pos + r->open_len;
+	for (size_t i = r->open_pos + 1; i <= oe && i < o->len; i++) {
+		unsigned cls = o->f[i] & RF_CUT;
+		if (r->table && i == oe)
+			continue;   /* the first row starts a line */
+		/* a table's header may still be cut, as a last resort (it may
+		 * not fit at all) */
+		cls = r->table && cls != RCUT_NONE ? RCUT_CODEPOINT : RCUT_NONE;
+		o->f[i] = (unsigned char)((o->f[i] & ~RF_CUT) | cls);
+	}
+	for (size_t i = r->close_pos; i < r->close_pos + r->close_len; i++) {
+		/* a table's bottom border may be cut, as a last resort */
+		unsigned cls = r->table && i > r->close_pos && (o->s[i] & 0xc0) != 0x80 ?
+		               RCUT_CODEPOINT : RCUT_NONE;
+		o->f[i] = (unsigned char)((o->f[i] & ~RF_CUT) | RF_MARKUP | cls);
+	}
 }
 
 static void close_record(struct rstate *st, size_t rec, const char *s, size_t n)
@@ -1630,7 +1642,14 @@ static void grid_rule(struct rstate *st, const struct grid *g, const char *l,
 			sb_add(&b, mid, strlen(mid));
 	}
 	sb_add(&b, r, strlen(r));
-	emit(st, b.s, b.len, RCUT_CODEPOINT, RF_MARKUP);
+	/* a cut may fall between any two characters, as a last resort */
+	for (size_t i = 0; i < b.len;) {
+		size_t l = 1;
+		while (i + l < b.len && (b.s[i + l] & 0xc0) == 0x80)
+			l++;
+		emit(st, b.s + i, l, RCUT_CODEPOINT, RF_MARKUP);
+		i += l;
+	}
 	free(b.s);
 }
 
@@ -1644,19 +1663,17 @@ static void grid_cell(struct rstate *st, const struct grid *g, size_t i,
 	size_t w = g->w[j], pad = c->width < w ? w - c->width : 0;
 	uint8_t a = g->align ? g->align[j] : 0;
 	size_t left = a == 'r' ? pad : a == 'c' ? pad / 2 : 0;
-	char open[128], close[128];
 	int bold = i == 0 && m->tables != T_CODE && m->strong_open;
-	int col = c->coloured && colour_markup(m, c->col, open, close);
 	w_pad(st, left);
 	if (bold)
-		emit_markup(st, m->strong_open);
-	if (col)
-		emit_markup(st, open);
+		style_open(st, m->strong_open, m->strong_close);
+	if (c->coloured)
+		colour_open(st, c->col);
 	w_text_cls(st, c->text, strlen(c->text), RCUT_CODEPOINT);
-	if (col)
-		emit_markup(st, close);
+	if (c->coloured)
+		colour_close(st, c->col);
 	if (bold)
-		emit_markup(st, m->strong_close);
+		style_close(st, m->strong_open, m->strong_close);
 	if (!(last && m->tables != T_BOX))
 		w_pad(st, pad - left);
 }
@@ -1700,6 +1717,7 @@ static void table_grid(struct rstate *st, cmark_node *table)
 	if (st->bol)
 		begin_line(st);
 	size_t hs = st->o->len, rec = span_record(st, hs, 0);
+	st->o->sp[rec].table = 1;
 	if (box) {
 		grid_rule(st, &g, "\xe2\x94\x8f", "\xe2\x94\x81", "\xe2\x94\xb3", "\xe2\x94\x93");
 		w_newline(st, RCUT_LINE);
@@ -1810,6 +1828,7 @@ static void table_pipe(struct rstate *st, cmark_node *node, int in)
 				begin_line(st);
 			st->table_start = st->o->len;
 			st->table_rec = span_record(st, st->table_start, 0);
+			st->o->sp[st->table_rec].table = 1;
 			emit_markup(st, "|");
 			return;
 		}
