@@ -129,3 +129,15 @@ console() { bot-send -b text --text-output "$C" "$@" > /dev/null; }
 	EOF
 	assert_success
 }
+
+@test "botpipe-markup(7) examples: a table on the console" {
+	printf '| env | state |\n|---|--:|\n| prod | up |\n' | console --to @you
+	run cat "$C"
+	assert_output - <<-'EOF'
+	┏━━━━━━┳━━━━━━━┓
+	┃ env  ┃ state ┃
+	┡━━━━━━╇━━━━━━━┩
+	│ prod │    up │
+	└──────┴───────┘
+	EOF
+}
