@@ -1716,8 +1716,12 @@ static void table_grid(struct rstate *st, cmark_node *table)
 	st->verbatim = 1;
 	if (st->bol)
 		begin_line(st);
-	size_t hs = st->o->len, rec = span_record(st, hs, 0);
-	st->o->sp[rec].table = 1;
+	/* a header-only table needs no span: nothing to repeat it for */
+	size_t hs = st->o->len, rec = (size_t)-1;
+	if (g.rows > 1) {
+		rec = span_record(st, hs, 0);
+		st->o->sp[rec].table = 1;
+	}
 	if (box) {
 		grid_rule(st, &g, "\xe2\x94\x8f", "\xe2\x94\x81", "\xe2\x94\xb3", "\xe2\x94\x93");
 		w_newline(st, RCUT_LINE);
@@ -1765,7 +1769,10 @@ static void table_grid(struct rstate *st, cmark_node *table)
 		}
 		sb_add(&close, r, strlen(r));
 	}
-	close_record(st, rec, close.s ? close.s : "", close.len);
+	if (rec != (size_t)-1)
+		close_record(st, rec, close.s ? close.s : "", close.len);
+	else
+		append(st, close.s ? close.s : "", close.len, RF_MARKUP, RF_MARKUP);
 	free(close.s);
 	st->verbatim = 0;
 	if (m->tables == T_CODE)
@@ -1827,8 +1834,10 @@ static void table_pipe(struct rstate *st, cmark_node *node, int in)
 			if (st->bol)
 				begin_line(st);
 			st->table_start = st->o->len;
-			st->table_rec = span_record(st, st->table_start, 0);
-			st->o->sp[st->table_rec].table = 1;
+			if (cmark_node_next(node)) {   /* rows to repeat it for */
+				st->table_rec = span_record(st, st->table_start, 0);
+				st->o->sp[st->table_rec].table = 1;
+			}
 			emit_markup(st, "|");
 			return;
 		}
@@ -1846,7 +1855,7 @@ static void table_pipe(struct rstate *st, cmark_node *node, int in)
 		}
 		emit(st, b.s, b.len, RCUT_NONE, RF_MARKUP);
 		free(b.s);
-		if (cmark_node_next(node)) {
+		if (st->table_rec != (size_t)-1) {
 			w_newline(st, RCUT_LINE);
 			st->o->sp[st->table_rec].open_len = st->o->len - st->table_start;
 		}
