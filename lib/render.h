@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <jv.h>
 
-/* ---- render.c: markdown (cmark's AST) into each backend's markup ------- */
+/* ---- render.c: markdown (cmark-gfm's AST) into each backend's markup --- */
 
 /* Markups: "text" (errbot's text()), "ansi" (errbot's ansi()), "irc"
  * (mIRC codes), "markdown" (pass-through, attributes stripped), "html",
