@@ -437,14 +437,33 @@ $(example README.md 'make install PREFIX')"
 	assert_line 'left #ops alice'
 }
 
+# An example typed at a prompt: its command, from "$ " through the lines
+# that continue it (a trailing \ or |), and what it shows, the rest.
+prompt_command() { awk 'NR == 1 { sub(/^\$ /, "") } { print } !/[\\|]$/ { exit }' <<< "$1"; }
+prompt_shows() { awk 'p { print } !/[\\|]$/ { p = 1 }' <<< "$1"; }
+
 @test "botpipe-markup(7): a card as plain text" {
 	ex=$(example doc/botpipe-markup.7 '$ bot-card --title "Build 42"')
-	# the command: the lines after "$ " up to the first without a trailing \
-	cmd=$(awk 'NR == 1 { sub(/^\$ /, "") } { print } !/\\$/ { exit }' <<< "$ex")
-	want=$(awk 'p { print } !/\\$/ { p = 1 }' <<< "$ex")
-	run bash -c "$cmd"
+	run bash -c "$(prompt_command "$ex")"
 	assert_success
-	assert_output "$want"
+	assert_output "$(prompt_shows "$ex")"
+}
+
+@test "botpipe-markup(7): a table on the console" {
+	ex=$(example doc/botpipe-markup.7 "\$ printf '| env | state |")
+	run bash -c "$(prompt_command "$ex")"
+	assert_success
+	run cat "$W/console"
+	assert_output "$(prompt_shows "$ex")"
+}
+
+@test "botpipe-markup(7): a mention before a list is a paragraph of its own" {
+	ex=$(example doc/botpipe-markup.7 '!hello - Greet whoever asks, by nick')
+	run bash -c "{ $(declare -f room_msg); room_msg '!help'; } | bot-dispatch -d plugins | bot-send"
+	assert_success
+	# the console shows the whole help; it starts as the page shows
+	assert_equal "$(head -n 2 "$W/console")" "$(head -n 2 <<< "$ex")"
+	grep -qxF -- "$(tail -n 1 <<< "$ex")" "$W/console"
 }
 
 @test "botpipe-markup(7): a template of one's own, one line per field" {
@@ -479,19 +498,45 @@ $(example README.md 'make install PREFIX')"
 	done
 }
 
+@test "botpipe-plugins(7): a file meant as a command that cannot run is named, with the fix" {
+	ex=$(example doc/botpipe-plugins.7 "plugins/deploy.sh: a command's file name has no suffix")
+	d=$W/srv/bot/plugins
+	mkdir -p "$d"
+	printf '#!/bin/sh\necho deployed\n' > "$d/deploy.sh"
+	printf '#!/bin/sh\necho hi\n' > "$d/greet"
+	chmod +x "$d/deploy.sh"
+	run --separate-stderr bot-dispatch -d "$d" < /dev/null
+	assert_success
+	assert_equal "$(sort <<< "$stderr")" "$(sort <<< "${ex//\/srv\//$W/srv/}")"
+}
+
+@test "botpipe-plugins(7): a command others may write is refused, named once" {
+	ex=$(example doc/botpipe-plugins.7 'others may write it (mode 775)')
+	mkdir -p "$W/srv/bot/plugins"
+	printf '#!/bin/sh\necho deployed\n' > "$W/srv/bot/plugins/deploy"
+	chmod 775 "$W/srv/bot/plugins/deploy"
+	run --separate-stderr bash -c "{ $(declare -f dm); dm '!deploy'; dm '!deploy' 2; } | bot-dispatch -d '$W/srv/bot/plugins'"
+	assert_success
+	assert_equal "$stderr" "${ex//\/srv\//$W/srv/}"
+	refute_output --partial deployed
+}
+
 @test "botpipe-plugins(7): the shell command, the card on fd 3, the sidecar help" {
 	mkdir mine
 	example doc/botpipe-plugins.7 '# help: Greet someone, or whoever asks' > mine/greet
 	example doc/botpipe-plugins.7 '# help: Show the build status' | sed "s|/var/run/build-status|$W/build-status|" > mine/build
 	echo 'all green' > "$W/build-status"
+	example doc/botpipe-plugins.7 'bot-card --title Deploy done >&3' > mine/deploy
 	cp /bin/true mine/count
 	example doc/botpipe-plugins.7 'help: Count the arguments' > mine/count.help
-	chmod +x mine/greet mine/build
-	run bash -c "{ $(declare -f dm); dm '!greet'; dm '!greet bob' 2; dm '!build' 3; dm '!help count' 4; } | bot-dispatch -d mine"
+	chmod +x mine/greet mine/build mine/deploy
+	run bash -c "{ $(declare -f dm room_msg); dm '!greet'; dm '!greet bob' 2; dm '!build' 3; dm '!help count' 4; room_msg '!deploy' 5; } | bot-dispatch -d mine"
 	assert_success
 	assert_equal "$(jq -r 'select(.type=="message" and .in_reply_to=="1") | .body' <<< "$output")" 'Hello, you!'
 	assert_equal "$(jq -r 'select(.type=="message" and .in_reply_to=="2") | .body' <<< "$output")" 'Hello, bob!'
-	assert_equal "$(jq -c 'select(.type=="card") | [.title, .body, .color]' <<< "$output")" '["Build","all green","green"]'
+	assert_equal "$(jq -c 'select(.type=="card" and .title=="Build") | [.title, .body, .color]' <<< "$output")" '["Build","all green","green"]'
+	# bot-card's card answers where a reply would go: the room
+	assert_equal "$(jq -c 'select(.type=="card" and .title=="Deploy") | [.body, (.to.id // .to)]' <<< "$output")" '["done","#room"]'
 	run jq -r 'select(.type=="message" and .in_reply_to=="4") | .body' <<< "$output"
 	assert_output --partial 'Count the arguments'
 	assert_output --partial '!count WORD...'
