@@ -45,7 +45,7 @@ void bot_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "prog: error: <where>: message" with message from a jv (consumed): a
  * string, an invalid's message, or an object with "message". */
 void bot_error_jv(const char *where, jv msg);
-/* Write a secret-free, single-line version of s into buf (CR/LF/controls
+/* Write a single-line version of s into buf (CR/LF/controls
  * shown as \n, \r, \xNN; truncated with "..." past n-1 bytes). */
 const char *bot_oneline(char *buf, size_t n, const char *s, size_t len);
 
@@ -80,6 +80,19 @@ int bot_has_line_break(const char *s, size_t len);
 char *bot_slurp(const char *path, size_t max, size_t *len);
 /* Monotonic milliseconds. */
 long long bot_now_ms(void);
+/* Secrets: config.c registers every secret setting it reads (with the
+ * parts a server may quote back: a URL's userinfo and long path or query
+ * pieces, a header's value and its long words); bot_redact copies s into
+ * buf with each one shown as "***" (also a secret's beginning at the very
+ * end of s, where text was cut).  log.c, bot_fail*, bot_fail_message and
+ * the error and connection events call it, so no backend has to. */
+void bot_secret_add(const char *secret);
+void bot_secrets_clear(void);
+const char *bot_redact(const char *s, char *buf, size_t n);
+int bot_has_secret(const char *s);
+/* v (consumed) with every string in it masked likewise: bot-listen's
+ * events, which carry what the server said. */
+jv bot_redact_jv(jv v);
 
 /* ---- config.c: one option table serves flags, environment, file, --help */
 

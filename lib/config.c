@@ -107,6 +107,10 @@ static int store(struct parse *ps, const struct bot_option *o, const char *val,
 		v = jv_array_append(old, jv_string(val));
 		break;
 	}
+	case BOT_OPT_SECRET:
+		bot_secret_add(val);   /* masked wherever text is shown from now on */
+		v = jv_string(val);
+		break;
 	default:
 		v = jv_string(val);
 	}

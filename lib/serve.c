@@ -60,10 +60,12 @@ struct serve {
 };
 
 /* The sink a backend emits into: drop our own messages, add the derived
- * fields and the backend's name, write one flushed line. */
+ * fields and the backend's name, mask the secrets (a server may quote the
+ * password back in a NOTICE), write one flushed line. */
 static void serve_emit(void *ctx, jv ev)
 {
 	struct serve *s = ctx;
+	ev = bot_redact_jv(ev);
 	const char *type = bot_str(ev, "type");
 	if (type && (!strcmp(type, "message") || !strcmp(type, "card"))) {
 		if (s->b->is_from_self && s->b->is_from_self(s->be, ev)) {
