@@ -326,5 +326,5 @@ while :; do sleep 1; done")
 	run sh -c "grep '^{' '$BATS_TEST_TMPDIR/all' | jq -r 'select(.type == \"error\") | .message | sub(\"^[^ ]* \"; \"\")' | uniq"
 	assert_output $'HTTP 401: user *** is not allowed\nHTTP 401: bad password ***\nHTTP 401: *** is not valid\nHTTP 403: token *** revoked'
 	# the fake got the credentials: they were really used
-	jq -e -s --arg t "$TOK" 'map(.headers.Authorization // "") | any(contains($t))' "$FAKE_LOG" > /dev/null
+	jq -e -s --arg t "$TOK" 'map(.headers.authorization // "") | any(contains($t))' "$FAKE_LOG" > /dev/null
 }
