@@ -102,12 +102,18 @@ enum bot_opt_type {
 	BOT_OPT_INT,
 	BOT_OPT_LIST,     /* may be given several times; collects an array */
 	BOT_OPT_SECRET,   /* environment or file only (BOT_X, BOT_X_FILE) */
+	/* Or'ed into a backend option's type: the setting tells which
+	 * connection this is (server, account, TLS).  A running bot-listen's
+	 * session serves only a program whose identity settings are the same
+	 * (botpipe-session(7)); the others connect on their own. */
+	BOT_OPT_IDENTITY = 0x100,
 };
+#define BOT_OPT_KIND(t) ((enum bot_opt_type)((t) & 0xff))
 
 struct bot_option {
 	const char *name;       /* long name = config key; BOT_NAME in env */
 	char shortopt;          /* 0 for none */
-	enum bot_opt_type type;
+	enum bot_opt_type type;  /* a kind, | BOT_OPT_IDENTITY */
 	const char *metavar;    /* "FILE", "N", ... (NULL for flags) */
 	const char *def;        /* default as text, or NULL */
 	const char *help;       /* one line */

@@ -67,7 +67,7 @@ static int store(struct parse *ps, const struct bot_option *o, const char *val,
 {
 	jv *values = &ps->cfg->values;
 	jv v;
-	switch (o->type) {
+	switch (BOT_OPT_KIND(o->type)) {
 	case BOT_OPT_FLAG:
 		if (!val || !strcmp(val, "1") || !strcasecmp(val, "true") ||
 		    !strcasecmp(val, "yes") || !strcasecmp(val, "on"))
@@ -118,7 +118,7 @@ static int store(struct parse *ps, const struct bot_option *o, const char *val,
 	return 0;
 }
 
-static int needs_arg(const struct bot_option *o) { return o->type != BOT_OPT_FLAG; }
+static int needs_arg(const struct bot_option *o) { return BOT_OPT_KIND(o->type) != BOT_OPT_FLAG; }
 
 static int refuse_secret(const struct bot_option *o, jv *err)
 {
@@ -138,7 +138,7 @@ static int parse_long(struct parse *ps, int argc, char **argv, int *i, jv *err)
 	int negate = 0;
 	if (!o && len > 3 && !strncmp(arg, "no-", 3)) {
 		o = find_long(ps, arg + 3, len - 3);
-		negate = o && o->type == BOT_OPT_FLAG;
+		negate = o && BOT_OPT_KIND(o->type) == BOT_OPT_FLAG;
 		if (!negate)
 			o = NULL;
 	}
@@ -146,7 +146,7 @@ static int parse_long(struct parse *ps, int argc, char **argv, int *i, jv *err)
 		*err = bot_fail("unknown option --%.*s (see --help)", (int)len, arg);
 		return -1;
 	}
-	if (o->type == BOT_OPT_SECRET)
+	if (BOT_OPT_KIND(o->type) == BOT_OPT_SECRET)
 		return refuse_secret(o, err);
 	const char *val = NULL;
 	if (needs_arg(o)) {
@@ -175,7 +175,7 @@ static int parse_short(struct parse *ps, int argc, char **argv, int *i, jv *err)
 			*err = bot_fail("unknown option -%c (see --help)", *p);
 			return -1;
 		}
-		if (o->type == BOT_OPT_SECRET)
+		if (BOT_OPT_KIND(o->type) == BOT_OPT_SECRET)
 			return refuse_secret(o, err);
 		const char *val = NULL;
 		if (needs_arg(o)) {
@@ -391,7 +391,7 @@ static int fill_option(struct parse *ps, const struct bot_option *o, jv *err)
 	env_name(env, sizeof env, o->name, NULL);
 	env_name(envfile, sizeof envfile, o->name, "_FILE");
 	const char *ev = getenv(env);
-	if (ev && o->type == BOT_OPT_LIST) {
+	if (ev && BOT_OPT_KIND(o->type) == BOT_OPT_LIST) {
 		char *copy = strdup(ev), *save = NULL;
 		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
 			if (store(ps, o, t, env, err) < 0) {
@@ -403,7 +403,7 @@ static int fill_option(struct parse *ps, const struct bot_option *o, jv *err)
 	}
 	if (ev)
 		return store(ps, o, ev, env, err);
-	if (o->type == BOT_OPT_SECRET && getenv(envfile)) {
+	if (BOT_OPT_KIND(o->type) == BOT_OPT_SECRET && getenv(envfile)) {
 		char *s = read_secret_file(getenv(envfile), err, envfile);
 		if (!s)
 			return -1;
@@ -418,7 +418,7 @@ static int fill_option(struct parse *ps, const struct bot_option *o, jv *err)
 		snprintf(where, sizeof where, "%s", ps->cfg->file ? ps->cfg->file : "config");
 		int rc = 0;
 		int n = jv_array_length(jv_copy(fv));
-		for (int i = (o->type == BOT_OPT_LIST ? 0 : n - 1); i < n && rc == 0; i++) {
+		for (int i = (BOT_OPT_KIND(o->type) == BOT_OPT_LIST ? 0 : n - 1); i < n && rc == 0; i++) {
 			jv x = jv_array_get(jv_copy(fv), i);
 			rc = store(ps, o, jv_string_value(x), where, err);
 			jv_free(x);
@@ -427,7 +427,7 @@ static int fill_option(struct parse *ps, const struct bot_option *o, jv *err)
 		return rc;
 	}
 	jv_free(fv);
-	if (o->type == BOT_OPT_SECRET) {
+	if (BOT_OPT_KIND(o->type) == BOT_OPT_SECRET) {
 		char key[160];
 		snprintf(key, sizeof key, "%s-file", o->name);
 		jv ff = jv_object_get(jv_copy(ps->file), jv_string(key));
@@ -658,7 +658,7 @@ static void help_table(const struct bot_option *opts)
 	for (const struct bot_option *o = opts; o && o->name; o++) {
 		char left[200], env[128];
 		int n = 0;
-		if (o->type == BOT_OPT_SECRET) {
+		if (BOT_OPT_KIND(o->type) == BOT_OPT_SECRET) {
 			env_name(env, sizeof env, o->name, NULL);
 			snprintf(left, sizeof left, "    %s[_FILE]", env);
 			printf("  %-30s %s (a secret: environment or file only)\n", left, o->help);

@@ -130,7 +130,7 @@ static int serve_once(struct serve *s, const struct bot_sink *sink, int *connect
 			s->write_failed = errno ? errno : EIO;
 			return 1;
 		}
-		if (ns && n > 0)
+		if (ns)   /* timeouts too: a client that stopped reading is dropped */
 			bot_session_ready(s->session, p + 2, ns);
 		if (n > 0 && !p[0].revents)
 			continue;   /* only stdout or the session */
@@ -191,12 +191,14 @@ int bot_serve(const struct bot_config *cfg, struct bot_writer *w)
 	}
 	struct bot_sink sink = { serve_emit, &s };
 	char spath[4096];
-	if (s.b->send && bot_session_path(cfg, spath, sizeof spath) == 0) {
+	int chosen = s.b->send ? bot_session_path(cfg, spath, sizeof spath) : -1;
+	if (chosen >= 0) {
 		jv serr = jv_invalid();
-		s.session = bot_session_listen(spath, session_answer, &s, &serr);
-		if (s.session)
+		s.session = bot_session_listen(spath, chosen, session_answer, &s, &serr);
+		if (s.session) {
 			s.sender = bot_sender_new(cfg, s.b, s.be);
-		else
+			bot_debug("session: %s", spath);
+		} else
 			bot_error_jv("session", serr);   /* go on without one */
 	}
 	double delay = 1;
