@@ -98,6 +98,7 @@ start_bot() {
 	python3 "$HELPERS/irc-client.py" "$PORT" > "$W/seen" <<-EOF &
 		join #ses
 		expect ^:other$BATS_TEST_NUMBER!\S+ PRIVMSG #ses :as another$
+		expect ^:$BOT!\S+ PRIVMSG #ses :same bot$
 	EOF
 	HUMAN_PID=$!
 	wait_for "$W/seen" "JOIN :?#ses"
@@ -105,18 +106,18 @@ start_bot() {
 	# for another nick look for another socket, and find none
 	run bot-send -b irc --irc-nick "other$BATS_TEST_NUMBER" --to '#ses' 'as another'
 	assert_success
-	wait "$HUMAN_PID"
-	HUMAN_PID=
+	wait_for "$W/events" '"body":"as another"'
 	# nobody listens on port 1: through the session this would have "worked"
 	run --separate-stderr bot-send -b irc --irc-server 127.0.0.1:1 --retries 0 --to '#ses' 'elsewhere'
 	assert_failure 75
 	assert_regex "$stderr" 'Connection refused'
-	# the bot's own settings still find it
+	# the bot's own settings still find it, and it speaks as itself
 	run bot-send -b irc --to '#ses' 'same bot'
 	assert_success
-	grep -q '"ref":null\|"type":"sent"' <<< "$output"
-	run grep -c 'elsewhere\|as another' "$W/events"
-	assert_output 1   # the bot heard the other nick's line, and nothing else
+	wait "$HUMAN_PID"
+	HUMAN_PID=
+	run grep -c "elsewhere\|${BOT}_" "$W/seen"
+	assert_output 0
 }
 
 @test "without XDG_RUNTIME_DIR (cron): bot-listen and bot-send meet in a private per-user folder" {
@@ -194,4 +195,27 @@ start_bot() {
 	# and the session still serves the others
 	run bot-room -b irc --json occupants '#ses'
 	assert_success
+}
+
+# The .Bd -literal blocks of botpipe-session(7)'s EXAMPLES, one a line
+# (escapes undone), NUL-separated.
+page_examples() {
+	awk '/^\.Sh EXAMPLES/ { on = 1; next } /^\.Sh/ { on = 0 }
+		on && /^\.Bd -literal/ { lit = 1; block = ""; next }
+		on && /^\.Ed/ { lit = 0; printf "%s%c", block, 0; next }
+		on && lit { gsub(/\\e/, "\\"); block = block $0 "\n" }' "$BATS_TEST_DIRNAME/../doc/botpipe-session.7"
+}
+
+@test "botpipe-session(7)'s socat example prints the answer, as the page has it" {
+	command -v socat > /dev/null || skip "socat is not installed"
+	mapfile -d '' blocks < <(page_examples)
+	assert_equal "${#blocks[@]}" 2
+	cd "$W"
+	setsid bash -c "${blocks[0]} wait" 3>&- &
+	PIPE_PID=$!
+	wait_for "$W/events" '"action":"joined".*"id":"#ops/'"$BOT"'"'
+	run bash -c "${blocks[1]}"
+	assert_success
+	run jq -c '[.type, .action, .room.id, [.occupants[].nick]]' <<< "$output"
+	assert_output "[\"room\",\"occupants\",\"#ops\",[\"$BOT\"]]"
 }
