@@ -152,6 +152,12 @@ jv bot_operand_text(const struct bot_config *cfg, int fd);
 /* Print the --help text for cfg's tables to stdout. */
 void bot_config_help(const struct bot_config *cfg);
 
+/* ---- options.c: each program's table, and all of them ----------------- */
+
+extern const struct bot_option bot_listen_options[], bot_dispatch_options[],
+	bot_send_options[], bot_card_options[], bot_room_options[];
+extern const struct bot_option *const bot_program_options[];   /* NULL-ended */
+
 /* ---- ndjson.c: the event codec ----------------------------------------- */
 
 #define BOT_LINE_MAX_DEFAULT (16u << 20)   /* 16 MiB */
@@ -301,6 +307,8 @@ struct bot_backend {
 const struct bot_backend *bot_backend_find(const char *name,
                                            const struct bot_backend *const *builtin,
                                            jv *err);
+/* 1 when a backend of that name can be found; nothing is loaded. */
+int bot_backend_exists(const char *name, const struct bot_backend *const *builtin);
 /* Names of every backend that can be found (array of strings). */
 jv bot_backend_list(const struct bot_backend *const *builtin);
 /* Expand a bare string identifier (or pass an object through). */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bot.h"
@@ -28,7 +29,10 @@ static const struct bot_option common_opts[] = {
 struct parse {
 	struct bot_config *cfg;
 	const struct bot_option *tables[NTABLES];
+	const struct bot_backend *const *builtin;
 	jv file;        /* key -> array of raw values, from the config file */
+	jv lines;       /* every key in the file, any section -> its first line */
+	unsigned mode;  /* the config file's permission bits */
 	jv set;         /* names given on the command line */
 };
 
@@ -248,6 +252,55 @@ static int check_text(const char *path, const char *text, size_t len, jv *err)
 	return 0;
 }
 
+/* A config file says which plugins run and where the password goes: one
+ * that another user could have written is refused, as ssh refuses such a
+ * key file.  The file and its folder must be ours or root's, and not
+ * writable by group or others (a sticky folder such as /tmp excepted: no
+ * one else may replace a file of ours there).  0, or -1 with *err. */
+static int check_owner_mode(const char *what, const char *path, const struct stat *st,
+                            int sticky_ok, jv *err)
+{
+	if (st->st_uid != getuid() && st->st_uid != 0) {
+		*err = bot_fail("%s%s: owned by uid %u, not by you or root: refused (chown it, or use a file of yours)",
+		                what, path, (unsigned)st->st_uid);
+		return -1;
+	}
+	if ((st->st_mode & 022) && !(sticky_ok && (st->st_mode & S_ISVTX))) {
+		*err = bot_fail("%s%s: others can write to it (mode %04o): refused (chmod go-w %s)",
+		                what, path, (unsigned)(st->st_mode & 07777), path);
+		return -1;
+	}
+	return 0;
+}
+
+/* 0 and the file's mode, 1 when the file is missing (errno kept), -1 with
+ * *err when it must not be read. */
+static int check_config_file(const char *path, unsigned *mode, jv *err)
+{
+	char *real = realpath(path, NULL);
+	if (!real)
+		return 1;
+	struct stat st, dst;
+	int rc = 0;
+	if (stat(real, &st) < 0) {
+		free(real);
+		return 1;
+	}
+	if (check_owner_mode("", path, &st, 0, err) < 0)
+		rc = -1;
+	char *slash = strrchr(real, '/');
+	if (rc == 0 && slash) {
+		*(slash == real ? slash + 1 : slash) = 0;
+		char what[4200];
+		snprintf(what, sizeof what, "%s: its folder ", path);
+		if (stat(real, &dst) == 0 && check_owner_mode(what, real, &dst, 1, err) < 0)
+			rc = -1;
+	}
+	free(real);
+	*mode = (unsigned)st.st_mode;
+	return rc;
+}
+
 /* Parse "key = value", "key value" or "key"; [section] picks a profile.
  * Keys before any section apply to all profiles; the chosen profile's
  * keys come after them and so win. */
@@ -255,7 +308,10 @@ static int read_config(struct parse *ps, const char *path, const char *profile,
                        int must_exist, jv *err)
 {
 	size_t len;
-	char *text = bot_slurp(path, 1 << 20, &len);
+	int perm = check_config_file(path, &ps->mode, err);
+	if (perm < 0)
+		return -1;
+	char *text = perm == 0 ? bot_slurp(path, 1 << 20, &len) : NULL;
 	if (!text) {
 		if (!must_exist && errno == ENOENT)
 			return 0;
@@ -310,6 +366,8 @@ static int read_config(struct parse *ps, const char *path, const char *profile,
 			}
 		if (rc)
 			break;
+		if (!jv_object_has(jv_copy(ps->lines), jv_string(s)))
+			ps->lines = jv_object_set(ps->lines, jv_string(s), jv_number(lineno));
 		jv *dst = !section ? &global : (profile && !strcmp(section, profile)) ? &chosen : NULL;
 		if (!dst)
 			continue;
@@ -462,6 +520,88 @@ static int fill_rest(struct parse *ps, jv *err)
 	return 0;
 }
 
+/* ---- what the file holds that no one reads ---- */
+
+static const struct bot_option *in_table(const struct bot_option *t, const char *key)
+{
+	for (const struct bot_option *o = t; o && o->name; o++)
+		if (!strcmp(o->name, key))
+			return o;
+	return NULL;
+}
+
+/* The option a config key sets in one table: NAME, or NAME-file for a
+ * secret. */
+static const struct bot_option *key_in(const struct bot_option *t, const char *key)
+{
+	const struct bot_option *o = in_table(t, key);
+	size_t n = strlen(key);
+	if (!o && n > 5 && !strcmp(key + n - 5, "-file")) {
+		char name[256];
+		snprintf(name, sizeof name, "%.*s", (int)(n - 5), key);
+		o = in_table(t, name);
+		if (o && BOT_OPT_KIND(o->type) != BOT_OPT_SECRET)
+			o = NULL;
+	}
+	return o;
+}
+
+/* 1 when some program or backend reads key.  The programs' tables and
+ * the chosen backend's are at hand; a key of another backend is left to
+ * the programs that use it when its prefix names one ("webhook-url"):
+ * nothing is loaded for that.  Only a key that fits none of these has
+ * every backend loaded to look (a third party's may name its settings
+ * otherwise), and then it is most likely a typo. */
+static int key_known(struct parse *ps, const char *key)
+{
+	if (key_in(common_opts, key) || key_in(ps->tables[2], key))
+		return 1;
+	for (const struct bot_option *const *t = bot_program_options; *t; t++)
+		if (key_in(*t, key))
+			return 1;
+	char prefix[80];
+	snprintf(prefix, sizeof prefix, "%.*s", (int)strcspn(key, "-"), key);
+	const char *chosen = ps->cfg->backend ? ps->cfg->backend->name : NULL;
+	if (key[strlen(prefix)] == '-' && (!chosen || strcmp(prefix, chosen)) &&
+	    bot_backend_exists(prefix, ps->builtin))
+		return 1;
+	int found = 0;
+	jv names = bot_backend_list(ps->builtin);
+	jv_array_foreach(names, i, name) {
+		jv err = jv_invalid();
+		const struct bot_backend *b = found ? NULL : bot_backend_find(jv_string_value(name), ps->builtin, &err);
+		found |= b && key_in(b->options, key);
+		jv_free(err);
+		jv_free(name);
+		(void)i;
+	}
+	jv_free(names);
+	return found;
+}
+
+/* Warn, once each, about a key that nothing reads (a typo would
+ * otherwise leave the default in force silently), and about a secret in
+ * a file that others can read. */
+static void check_keys(struct parse *ps)
+{
+	const char *path = ps->cfg->file;
+	int told_secret = 0;
+	jv_object_foreach(ps->lines, key, line) {
+		const char *k = jv_string_value(key);
+		int at = (int)jv_number_value(line);
+		if (!key_known(ps, k))
+			bot_warn("%s:%d: unknown key '%s'", path, at, k);
+		const struct bot_option *o = in_table(ps->tables[1], k);
+		if (!o)
+			o = in_table(ps->tables[2], k);
+		if (o && BOT_OPT_KIND(o->type) == BOT_OPT_SECRET && (ps->mode & 044) && !told_secret++)
+			bot_warn("%s:%d: '%s' is a secret and others can read this file (mode %04o): chmod go-r %s",
+			         path, at, k, ps->mode & 07777, path);
+		jv_free(key);
+		jv_free(line);
+	}
+}
+
 /* ---- backend choice ---- */
 
 static int has_backend_option(const struct bot_option *opts)
@@ -498,7 +638,8 @@ static const char *backend_name(struct parse *ps, int argc, char **argv)
 int bot_config_load(struct bot_config *cfg, int argc, char **argv,
                     const struct bot_backend *const *builtin)
 {
-	struct parse ps = { .cfg = cfg, .file = jv_object(), .set = jv_object() };
+	struct parse ps = { .cfg = cfg, .builtin = builtin, .file = jv_object(), .lines = jv_object(),
+	                    .set = jv_object() };
 	jv err = jv_invalid();
 	int code = BOT_EX_USAGE;
 	cfg->values = jv_object();
@@ -537,7 +678,9 @@ int bot_config_load(struct bot_config *cfg, int argc, char **argv,
 		goto fail;
 	}
 	bot_verbosity = bot_cfg_flag(cfg, "quiet") ? 0 : bot_cfg_flag(cfg, "verbose") ? 2 : 1;
+	check_keys(&ps);
 	jv_free(ps.file);
+	jv_free(ps.lines);
 	jv_free(ps.set);
 	return -1;
 fail:
@@ -546,6 +689,7 @@ fail:
 done:
 	jv_free(err);
 	jv_free(ps.file);
+	jv_free(ps.lines);
 	jv_free(ps.set);
 	bot_config_free(cfg);   /* the program stops here: nothing to keep */
 	return code;
