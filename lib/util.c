@@ -223,9 +223,13 @@ long long bot_now_ms(void)
 static struct { char *s; size_t len; int url; } secrets[SECRET_PIECES];
 static int nsecrets;
 
-static void secret_piece(const char *s, size_t len, size_t min)
+/* Room kept for whole secrets, so that pieces never crowd one out. */
+#define SECRET_WHOLE_RESERVE 16
+
+static void secret_piece(const char *s, size_t len, size_t min, int whole)
 {
-	if (len < min || nsecrets == SECRET_PIECES)
+	if (len < min || nsecrets == SECRET_PIECES ||
+	    (!whole && nsecrets >= SECRET_PIECES - SECRET_WHOLE_RESERVE))
 		return;
 	for (int i = 0; i < nsecrets; i++)
 		if (secrets[i].len == len && !memcmp(secrets[i].s, s, len))
@@ -255,14 +259,14 @@ static void secret_url_pieces(const char *url)
 	size_t hostpart = strcspn(p, "/?#");
 	const char *at = memchr(p, '@', hostpart);
 	if (at) {
-		secret_piece(p, (size_t)(at - p), SECRET_MIN);
+		secret_piece(p, (size_t)(at - p), SECRET_MIN, 0);
 		const char *colon = memchr(p, ':', (size_t)(at - p));
 		if (colon)
-			secret_piece(colon + 1, (size_t)(at - colon - 1), SECRET_MIN);
+			secret_piece(colon + 1, (size_t)(at - colon - 1), SECRET_MIN, 0);
 	}
 	for (p += hostpart; *p;) {
 		size_t len = strcspn(p, "/?&=#;");
-		secret_piece(p, len, SECRET_PIECE_MIN);
+		secret_piece(p, len, SECRET_PIECE_MIN, 0);
 		p += len + (p[len] ? 1 : 0);
 	}
 }
@@ -276,10 +280,10 @@ static void secret_header_pieces(const char *s)
 		return;
 	const char *v = s + name + 1;
 	v += strspn(v, " \t");
-	secret_piece(v, strlen(v), SECRET_MIN);
+	secret_piece(v, strlen(v), SECRET_MIN, 0);
 	while (*v) {
 		size_t len = strcspn(v, " \t");
-		secret_piece(v, len, SECRET_PIECE_MIN);
+		secret_piece(v, len, SECRET_PIECE_MIN, 0);
 		v += len;
 		v += strspn(v, " \t");
 	}
@@ -289,7 +293,7 @@ void bot_secret_add(const char *secret)
 {
 	if (!secret)
 		return;
-	secret_piece(secret, strlen(secret), SECRET_MIN);
+	secret_piece(secret, strlen(secret), SECRET_MIN, 1);
 	if (strstr(secret, "://"))
 		secret_url_pieces(secret);
 	else
