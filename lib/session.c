@@ -272,6 +272,10 @@ static void accept_clients(struct bot_session *s)
 static int flush_client(struct client *c)
 {
 	size_t before = bot_writer_queued(c->w);
+	if (!before) {
+		c->stuck_since = 0;
+		return 0;
+	}
 	if (bot_writer_try_flush(c->w) < 0)
 		return -1;
 	size_t after = bot_writer_queued(c->w);

@@ -120,6 +120,7 @@ int main(void)
 		                   jv_string("body"), jv_string(bodies[i]));
 		jv ans = bot_session_call(c, req, 5000);
 		CHECK_STR(bot_str(ans, "ref"), bodies[i], "each request gets its own answer, in order");
+		if (!bot_str(ans, "ref")) { char b[300]; printf("# %s\n", bot_fail_message(ans, b, sizeof b)); }
 		jv_free(ans);
 		jv_free(req);
 	}
