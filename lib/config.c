@@ -4,6 +4,7 @@
  * rule); a secret never comes from the command line. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "bot.h"
+#include "state.h"
 
 /* Options every program has. */
 static const struct bot_option common_opts[] = {
@@ -254,50 +256,35 @@ static int check_text(const char *path, const char *text, size_t len, jv *err)
 
 /* A config file says which plugins run and where the password goes: one
  * that another user could have written is refused, as ssh refuses such a
- * key file.  The file and its folder must be ours or root's, and not
- * writable by group or others (a sticky folder such as /tmp excepted: no
- * one else may replace a file of ours there).  0, or -1 with *err. */
-static int check_owner_mode(const char *what, const char *path, const struct stat *st,
-                            int sticky_ok, jv *err)
-{
-	if (st->st_uid != getuid() && st->st_uid != 0) {
-		*err = bot_fail("%s%s: owned by uid %u, not by you or root: refused (chown it, or use a file of yours)",
-		                what, path, (unsigned)st->st_uid);
-		return -1;
-	}
-	if ((st->st_mode & 022) && !(sticky_ok && (st->st_mode & S_ISVTX))) {
-		*err = bot_fail("%s%s: others can write to it (mode %04o): refused (chmod go-w %s)",
-		                what, path, (unsigned)(st->st_mode & 07777), path);
-		return -1;
-	}
-	return 0;
-}
-
-/* 0 and the file's mode, 1 when the file is missing (errno kept), -1 with
- * *err when it must not be read. */
+ * key file.  The file and its folder (after symbolic links) must be ours
+ * or root's and writable by no one else; a sticky folder such as /tmp
+ * excepted, where no one else may replace a file of ours.  0 and the
+ * file's mode, 1 when the file is missing (errno kept), -1 with *err. */
 static int check_config_file(const char *path, unsigned *mode, jv *err)
 {
 	char *real = realpath(path, NULL);
-	if (!real)
-		return 1;
-	struct stat st, dst;
-	int rc = 0;
-	if (stat(real, &st) < 0) {
+	int fd = real ? open(real, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) {
 		free(real);
 		return 1;
 	}
-	if (check_owner_mode("", path, &st, 0, err) < 0)
-		rc = -1;
+	struct stat st;
+	int rc = fstat(fd, &st) == 0 ? bot_fd_private(fd, path, 1, err) : 1;
+	close(fd);
+	*mode = (unsigned)st.st_mode;
 	char *slash = strrchr(real, '/');
 	if (rc == 0 && slash) {
 		*(slash == real ? slash + 1 : slash) = 0;
 		char what[4200];
-		snprintf(what, sizeof what, "%s: its folder ", path);
-		if (stat(real, &dst) == 0 && check_owner_mode(what, real, &dst, 1, err) < 0)
-			rc = -1;
+		snprintf(what, sizeof what, "%s: its folder %s", path, real);
+		int dfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct stat dst;
+		if (dfd >= 0 && fstat(dfd, &dst) == 0 && !(dst.st_mode & S_ISVTX))
+			rc = bot_fd_private(dfd, what, 1, err);
+		if (dfd >= 0)
+			close(dfd);
 	}
 	free(real);
-	*mode = (unsigned)st.st_mode;
 	return rc;
 }
 

@@ -142,7 +142,7 @@ try_prefixes() {
 	chmod 666 "$conf"
 	run --separate-stderr bot-dispatch < /dev/null
 	assert_equal "$status" 78
-	assert_equal "$stderr" "bot-dispatch: error: $conf: others can write to it (mode 0666): refused (chmod go-w $conf)"
+	assert_equal "$stderr" "bot-dispatch: error: $conf: others may write it (mode 666): refused; chmod go-w"
 	chmod 620 "$conf"
 	run --separate-stderr bot-dispatch < /dev/null
 	assert_equal "$status" 78
@@ -150,7 +150,7 @@ try_prefixes() {
 	chmod 777 "${conf%/*}"
 	run --separate-stderr bot-dispatch < /dev/null
 	assert_equal "$status" 78
-	assert_equal "$stderr" "bot-dispatch: error: $conf: its folder ${conf%/*}: others can write to it (mode 0777): refused (chmod go-w ${conf%/*})"
+	assert_equal "$stderr" "bot-dispatch: error: $conf: its folder ${conf%/*}: others may write it (mode 777): refused; chmod go-w"
 	# a sticky folder (/tmp): no one else can replace our file there
 	chmod 1777 "${conf%/*}"
 	run try_prefixes
@@ -159,7 +159,7 @@ try_prefixes() {
 	chown 65534 "$conf"
 	run --separate-stderr bot-dispatch < /dev/null
 	assert_equal "$status" 78
-	assert_equal "$stderr" "bot-dispatch: error: $conf: owned by uid 65534, not by you or root: refused (chown it, or use a file of yours)"
+	assert_equal "$stderr" "bot-dispatch: error: $conf: owned by uid 65534, not by us (uid 0): refused"
 	chown "$(id -u)" "$conf"
 	run try_prefixes
 	assert_output "file"
@@ -177,7 +177,7 @@ try_prefixes() {
 	chown 65534:65534 "$dir/config"
 	BOT_CONFIG="$dir/config" run --separate-stderr bot-dispatch < /dev/null
 	assert_equal "$status" 78
-	assert_equal "$stderr" "bot-dispatch: error: $dir/config: owned by uid 65534, not by you or root: refused (chown it, or use a file of yours)"
+	assert_equal "$stderr" "bot-dispatch: error: $dir/config: owned by uid 65534, not by us (uid 0): refused"
 	rm -rf "$dir"
 }
 
