@@ -199,7 +199,7 @@ int bot_serve(const struct bot_config *cfg, struct bot_writer *w)
 			s.sender = bot_sender_new(cfg, s.b, s.be);
 			bot_debug("session: %s", spath);
 		} else
-			bot_error_jv("session", serr);   /* go on without one */
+			bot_error_jv(NULL, serr);   /* "session: ...": go on without one */
 	}
 	double delay = 1;
 	int attempt = 0, code = BOT_EX_OK;

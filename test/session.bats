@@ -150,7 +150,7 @@ start_bot() {
 	mkdir -p -m 755 "$TMPDIR/botpipe-$(id -u)"
 	timeout 3 bot-listen -b irc > "$W/events" 2> "$W/listen.err" || true
 	run cat "$W/listen.err"
-	assert_output "bot-listen: error: session: session: $TMPDIR/botpipe-$(id -u): not a private folder of ours (it must be owned by us, mode 0700)"
+	assert_output "bot-listen: error: session: $TMPDIR/botpipe-$(id -u): not a private folder of ours (it must be owned by us, mode 0700)"
 	grep -q '"state":"connected"' "$W/events"
 	run ls "$TMPDIR/botpipe-$(id -u)"
 	assert_output ""
