@@ -167,6 +167,8 @@ try_prefixes() {
 
 @test "a config file of root's is read by another user; one of another user is not read by root (-c, BOT_CONFIG alike)" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to act as another user"
+	# VALGRIND=1 puts wrappers in a folder only root may enter
+	[ "${VALGRIND:-}" != 1 ] || skip "under VALGRIND=1 nobody cannot run the wrappers"
 	dir=$(mktemp -d /tmp/botpipe-cfg.XXXXXX)
 	chmod 755 "$dir"
 	echo 'prefix = ?' > "$dir/config"
