@@ -8,7 +8,7 @@ int main(int argc, char **argv)
 	struct bot_config cfg = {
 		.prog = "bot-send",
 		.synopsis = "[-b NAME] [--to ID [TEXT...]] [OPTIONS]",
-		.about = "Deliver message and card events to a chat network; with --to, send one message.",
+		.about = "Deliver message and card events to a chat network, passing other events on; with --to, send one message.",
 		.opts = bot_send_options,
 	};
 	bot_init(argv[0]);

@@ -417,6 +417,13 @@ static void on_job_done(void *ctx, void *tag, const struct bot_job_result *r)
 	item_free(it);
 }
 
+/* bot-dispatch stops while the command runs: it was killed. */
+static void on_job_dropped(void *ctx, void *tag)
+{
+	(void)ctx;
+	item_free(tag);
+}
+
 /* A built-in or a ready answer: no slot needed. */
 static void answer_now(struct dispatch *d, struct item *it)
 {
@@ -831,7 +838,7 @@ int bot_dispatch_run(const struct bot_config *cfg)
 		.memory_mb = bot_cfg_int(cfg, "limit-memory", 0),
 		.processes = bot_cfg_int(cfg, "limit-processes", 0),
 	};
-	struct bot_job_events jev = { on_job_event, on_job_done, &d };
+	struct bot_job_events jev = { on_job_event, on_job_done, &d, on_job_dropped };
 	d.jobs = bot_jobs_new(d.jobs_max, &lim, &jev);
 	d.queue = calloc(MAX_QUEUE, sizeof *d.queue);
 	d.w = bot_writer_new(STDOUT_FILENO);

@@ -125,9 +125,10 @@ message  ok é"
 ["type","message"]
 IN
 	bot-send --text-output "$BATS_TEST_TMPDIR/chat" < "$BATS_TEST_TMPDIR/in" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" || echo $? > "$BATS_TEST_TMPDIR/rc"
-	# one answer per input line, none of them sent
+	# one answer per input line, none of them sent; a report (any type but
+	# message, card, reaction) passes unchanged and says nothing on stderr
 	assert_equal "$(wc -l < "$BATS_TEST_TMPDIR/out")" 20
-	assert_equal "$(wc -l < "$BATS_TEST_TMPDIR/err")" 20
+	assert_equal "$(wc -l < "$BATS_TEST_TMPDIR/err")" 12
 	[ ! -s "$BATS_TEST_TMPDIR/chat" ]
 	run jq -r '[.type, .code, .message] | join(" | ")' "$BATS_TEST_TMPDIR/out"
 	assert_output 'error | bad_input | message: missing field "to"
@@ -140,18 +141,20 @@ error | bad_input | card: missing field "to"
 error | bad_input | card: field "fields": expected an array of [key, value] string pairs
 error | bad_input | card: field "fields": expected an array of [key, value] string pairs
 error | bad_input | card: field "title": expected a string
-error | unsupported | bot-send delivers message and card events, not presence
-error | unsupported | bot-send delivers message and card events, not reaction
-error | unsupported | bot-send delivers message and card events, not room
-error | unsupported | bot-send delivers message and card events, not connection
-error | unsupported | bot-send delivers message and card events, not stream
-error | unsupported | bot-send delivers message and card events, not error
-error | unsupported | bot-send delivers message and card events, not sent
-error | unsupported | bot-send delivers message and card events, not bogus
+presence |  | 
+error | unsupported | backend text cannot deliver reaction events
+room |  | 
+connection |  | 
+stream |  | 
+error | x | 
+sent |  | 
+bogus |  | 
 error | bad_input | <stdin>:19: no "type" string
 error | bad_input | <stdin>:20: not an object: array'
 	# each error event carries the event that failed, unchanged
 	assert_equal "$(jq -c '.event' "$BATS_TEST_TMPDIR/out" | sed -n 2p)" '{"type":"message","to":5,"body":"x"}'
+	# and the reports are the input lines, byte for byte
+	assert_equal "$(sed -n '15p;16p;18p' "$BATS_TEST_TMPDIR/out")" "$(sed -n '15p;16p;18p' "$BATS_TEST_TMPDIR/in")"
 	[ -n "$(cat "$BATS_TEST_TMPDIR/rc")" ]
 }
 
