@@ -309,28 +309,43 @@ void bot_secrets_clear(void)
 	nsecrets = 0;
 }
 
-/* The length of the registered piece that starts at s (len bytes left),
- * or 0.  At the very end of a text, a piece's beginning counts too: text
- * cut at a size ("%.200s") must not show half a password. */
-static size_t secret_at(const char *s, size_t len)
+/* How many bytes at the end of s (len bytes) mark a cut: "...", "…" or
+ * nothing (the text simply ends). */
+static size_t cut_mark(const char *s, size_t len)
 {
+	if (len >= 3 && !memcmp(s + len - 3, "...", 3))
+		return 3;
+	if (len >= 3 && !memcmp(s + len - 3, "\xe2\x80\xa6", 3))
+		return 3;
+	return 0;
+}
+
+/* The length of the registered piece that starts at s (len bytes left
+ * in the text, whose last mark bytes are a cut mark), or 0.  Where the
+ * text ends, or ends in a cut mark, a piece's beginning counts too: text
+ * cut at a size ("%.200s", bot_oneline's "...") must not show half a
+ * password. */
+static size_t secret_at(const char *s, size_t len, size_t mark)
+{
+	size_t ends[2] = { len, mark <= len ? len - mark : len };
 	for (int i = 0; i < nsecrets; i++) {
 		size_t k = secrets[i].len;
 		if (k <= len && !memcmp(s, secrets[i].s, k))
 			return k;
-		if (k > len && len >= SECRET_MIN && !secrets[i].url && !memcmp(s, secrets[i].s, len))
-			return len;
+		for (int e = 0; e < 2 && !secrets[i].url; e++)
+			if (k > ends[e] && ends[e] >= SECRET_MIN && !memcmp(s, secrets[i].s, ends[e]))
+				return ends[e];
 	}
 	return 0;
 }
 
 const char *bot_redact(const char *s, char *buf, size_t n)
 {
-	size_t o = 0, len = strlen(s);
+	size_t o = 0, len = strlen(s), mark = cut_mark(s, len);
 	if (n == 0)
 		return buf;
 	for (size_t i = 0; i < len && o + 1 < n;) {
-		size_t k = nsecrets ? secret_at(s + i, len - i) : 0;
+		size_t k = nsecrets ? secret_at(s + i, len - i, mark) : 0;
 		if (k) {
 			size_t m = sizeof SECRET_MASK - 1;
 			if (o + m >= n)
@@ -347,8 +362,9 @@ const char *bot_redact(const char *s, char *buf, size_t n)
 
 int bot_has_secret(const char *s)
 {
-	for (size_t i = 0, len = strlen(s); nsecrets && i < len; i++)
-		if (secret_at(s + i, len - i))
+	size_t len = strlen(s), mark = cut_mark(s, len);
+	for (size_t i = 0; nsecrets && i < len; i++)
+		if (secret_at(s + i, len - i, mark))
 			return 1;
 	return 0;
 }

@@ -328,3 +328,13 @@ while :; do sleep 1; done")
 	# the fake got the credentials: they were really used
 	jq -e -s --arg t "$TOK" 'map(.headers.authorization // "") | any(contains($t))' "$FAKE_LOG" > /dev/null
 }
+
+@test "a server's text cut in the middle of the token shows none of it" {
+	pad=$(printf '%0190d' 0)
+	fake_http "{\"responses\": [{\"status\": 401, \"body\": \"$pad$TOK and more\"}]}"
+	BOT_WEBHOOK_URL="http://127.0.0.1:$FAKE_PORT/hooks" BOT_WEBHOOK_AUTH_HEADER="Authorization: Bearer $TOK" webhook_try --retries 0
+	# the message was cut inside the token
+	grep -q "$pad" "$BATS_TEST_TMPDIR/all"
+	no_match "${TOK:0:4}" "$BATS_TEST_TMPDIR/all"
+	grep -q "$pad\*\*\*\.\.\." "$BATS_TEST_TMPDIR/all"
+}
