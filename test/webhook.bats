@@ -128,7 +128,26 @@ no_secret() {
 	run --separate-stderr bot-send -b webhook --to '#builds' \
 		--webhook-template '{content: .text, channel: .to.id, username: "ci"}' 'green'
 	assert_success
-	assert_equal "$(jq -c .json "$d/req.ndjson")" '{"content":"green","channel":"#builds","username":"ci"}'
+	assert_equal "$(jq -c .json "$d/req.ndjson")" '{"content":"green","channel":"#builds","username":"ci","allowed_mentions":{"parse":[]}}'
+}
+
+@test "a Discord-shaped payload pings no one: allowed_mentions parse [] unless the template sets it" {
+	start_fake
+	bot-send -b webhook --to x --webhook-markup discord --webhook-template '{content: .text}' '@everyone hi <@123>' > /dev/null
+	assert_equal "$(jq -ac .json "$d/req.ndjson")" '{"content":"@\u200beveryone hi \\<@123\\>","allowed_mentions":{"parse":[]}}'
+	bot-send -b webhook --to x --webhook-template '{content: .text, allowed_mentions: {parse: ["users"]}}' 'hi' > /dev/null
+	assert_equal "$(tail -n 1 "$d/req.ndjson" | jq -r .body)" '{"content":"hi","allowed_mentions":{"parse":["users"]}}'
+}
+
+@test "a Slack-shaped payload has no live mention: <!here>, <@U1>, @channel defused, links kept" {
+	start_fake
+	bot-send -b webhook --to x --webhook-markup slack '@here <!channel> see [x](https://x.org/?a=1&b=2) @heretic' > /dev/null
+	bot-send -b webhook --to x --raw '<!everyone> and <@U123> and @all, <https://x.org|x>' > /dev/null
+	bot-send -b webhook --to x --webhook-markup mattermost '@channel @all' > /dev/null
+	run jq -ac .json "$d/req.ndjson"
+	assert_line --index 0 '{"text":"@\u200bhere &lt;!channel&gt; see <https://x.org/?a=1&amp;b=2|x> @heretic"}'
+	assert_line --index 1 '{"text":"&lt;!everyone> and &lt;@U123> and @\u200ball, <https://x.org|x>"}'
+	assert_line --index 2 '{"text":"@\u200bchannel @\u200ball"}'
 }
 
 @test "a template that does not compile is a configuration error" {
