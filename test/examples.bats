@@ -348,8 +348,9 @@ $(example README.md 'make install PREFIX')"
 @test "bot-room(1): a destroyed room, as a backend that can destroy answers it" {
 	# No backend here destroys rooms (IRC cannot), so a session socket
 	# answers as one would: bot-room's words for its answer are checked.
+	sock=$XDG_RUNTIME_DIR/botpipe/fake.sock
 	mkdir -p -m 700 "$XDG_RUNTIME_DIR/botpipe"
-	python3 - "$XDG_RUNTIME_DIR/botpipe/irc.sock" <<-'PY' &
+	python3 - "$sock" <<-'PY' &
 		import json, socket, sys
 		s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
 		c, _ = s.accept(); f = c.makefile("rw")
@@ -358,8 +359,8 @@ $(example README.md 'make install PREFIX')"
 		f.flush(); c.close()
 	PY
 	HUMANS+=("$!")
-	for _ in $(seq 100); do [ -S "$XDG_RUNTIME_DIR/botpipe/irc.sock" ] && break; sleep 0.05; done
-	run bot-room -b irc destroy '#ops'
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	run bot-room -b irc --session "$sock" destroy '#ops'
 	assert_success
 	assert_output "$(example doc/bot-room.1 'Destroyed the room #ops.')"
 }
