@@ -26,6 +26,7 @@ want python3 python3 /usr/bin/python3
 want ngircd ngircd
 want tmux tmux
 want openssl openssl
+want socat socat
 want setpriv util-linux
 want setsid util-linux
 want pgrep procps
