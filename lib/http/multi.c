@@ -650,7 +650,7 @@ static void finish(struct bot_http_multi *m, struct xfer *x, CURLcode rc, jv fai
 			d.fail = status_failure(d.status, x->url, d.body, &d.rate);
 		} else if (x->envelope) {
 			jv e = x->envelope(d.status, d.body);
-			if (jv_invalid_has_msg(jv_copy(e))) {
+			if (!jv_is_valid(e) && jv_invalid_has_msg(jv_copy(e))) {
 				bot_ratelimit_parse(429, x->headers, d.body, now, &d.rate);
 				d.fail = fail_with(e, d.rate.retry_after, d.status);
 			} else {
