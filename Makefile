@@ -64,7 +64,7 @@ HTTP_USERS = $(HTTP_OBJ) $(B)/obj/backends/webhook.o $(B)/obj/backends/telegram.
 $(HTTP_USERS): override CFLAGS += -I$(HTTP_DIR)
 HTTP_UNITS = $(B)/test/test-http $(B)/test/test-ws
 $(HTTP_UNITS): override CFLAGS += -I$(HTTP_DIR)
-$(HTTP_UNITS): UNIT_LIBS = -lbothttp
+$(HTTP_UNITS): UNIT_LIBS = -lbothttp -lcurl
 $(HTTP_UNITS): $(B)/lib/libbothttp.so
 
 # Quiet by default; V=1 shows the commands.
