@@ -781,7 +781,8 @@ void bot_http_multi_dispatch(struct bot_http_multi *m, const struct bot_poll *p)
 	struct sock *ready = calloc(n ? n : 1, sizeof *ready);
 	if (!ready)
 		abort();
-	memcpy(ready, m->socks, n * sizeof *ready);
+	if (n)
+		memcpy(ready, m->socks, n * sizeof *ready);
 	for (size_t i = 0; i < n; i++) {
 		short re = bot_poll_revents(p, (int)ready[i].fd);
 		int flags = 0;

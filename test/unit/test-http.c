@@ -835,7 +835,7 @@ static void test_ratelimit(void)
 
 	/* Matrix: {"errcode":"M_LIMIT_EXCEEDED","error":"Too many requests","retry_after_ms":2000} */
 	b = jv_parse("{\"errcode\":\"M_LIMIT_EXCEEDED\",\"error\":\"Too many requests\",\"retry_after_ms\":2000}");
-	bot_ratelimit_parse(429, jv_object(), b, now, &rl);
+	bot_ratelimit_parse(429, jv_null(), b, now, &rl);
 	CHECK(rl.retry_after == 2, "Matrix retry_after_ms 2000 gives 2 s");
 	h = JV_OBJECT(jv_string("retry-after"), jv_string("5"));
 	bot_ratelimit_parse(429, h, b, now, &rl);
@@ -889,7 +889,7 @@ static void test_ratelimit(void)
 
 	/* Telegram: {"ok":false,"error_code":429,"description":"Too Many Requests: retry after 34","parameters":{"retry_after":34}} */
 	b = jv_parse("{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests: retry after 34\",\"parameters\":{\"retry_after\":34}}");
-	bot_ratelimit_parse(429, jv_object(), b, now, &rl);
+	bot_ratelimit_parse(429, jv_null(), b, now, &rl);
 	CHECK(rl.retry_after == 34, "Telegram parameters.retry_after 34");
 	jv e = bot_http_envelope_ok(200, b);
 	CHECK(!jv_is_valid(e) && fail_temporary(e) && fail_mentions(e, "Too Many Requests"),
@@ -905,7 +905,9 @@ static void test_ratelimit(void)
 	jv_free(h);
 	jv_free(b);
 	h = JV_OBJECT(jv_string("retry-after"), jv_string("soon"));
-	bot_ratelimit_parse(429, h, jv_string("not json"), now, &rl);
+	b = jv_string("not json");
+	bot_ratelimit_parse(429, h, b, now, &rl);
+	jv_free(b);
 	CHECK(rl.retry_after == -1, "a Retry-After that is neither a number nor a date says nothing");
 	jv_free(h);
 
