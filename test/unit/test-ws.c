@@ -409,8 +409,125 @@ static void test_feed(void)
 	CHECK(jv_array_length(got) == 0, "a message over max_message is not delivered");
 }
 
-int main(void)
+/* ---- a driver for test/http.bats ----------------------------------------- */
+
+static void d_open(void *ud)
 {
+	char **texts = ud;
+	printf("open\n");
+	fflush(stdout);
+	(void)texts;
+}
+
+static struct bot_ws *driver_ws;
+static char **driver_texts;
+
+static void d_open_send(void *ud)
+{
+	d_open(ud);
+	for (char **t = driver_texts; *t; t++) {
+		jv err = jv_null();
+		bot_ws_send(driver_ws, 0, *t, strlen(*t), &err);
+		jv_free(err);
+	}
+}
+
+static void d_message(void *ud, int binary, const char *data, size_t len)
+{
+	(void)ud;
+	printf("%s: %.*s\n", binary ? "binary" : "text", (int)len, data);
+	fflush(stdout);
+	if (len == 4 && memcmp(data, "quit", 4) == 0)
+		bot_ws_close(driver_ws, 1000, "bye");
+}
+
+static int driver_status = -1;
+
+static void d_close(void *ud, int code, const char *reason, size_t len)
+{
+	(void)ud;
+	printf("close %d %.*s\n", code, (int)len, reason);
+	driver_status = 0;
+}
+
+static void d_error(void *ud, jv fail)
+{
+	(void)ud;
+	char msg[400];
+	printf("error: %s\n", bot_fail_message(fail, msg, sizeof msg));
+	driver_status = 1;
+}
+
+static void d_done(void *ud, const struct bot_http_done *d)
+{
+	(void)ud;
+	char msg[400];
+	if (jv_get_kind(d->fail) != JV_KIND_NULL) {
+		char code[64];
+		printf("failed: %s: %s\n", bot_fail_code_of(d->fail, code, sizeof code),
+		       bot_fail_message(d->fail, msg, sizeof msg));
+		driver_status = 1;
+	} else {
+		jv text = jv_dump_string(jv_copy(d->body), 0);
+		printf("%ld %s\n", d->status, jv_string_value(text));
+		jv_free(text);
+		driver_status = 0;
+	}
+}
+
+/* test-ws ws URL CAFILE [TEXT...]: connect, send each TEXT, print what
+ * comes ("text: ..."), close when "quit" comes; exit 0 on a close, 1 on
+ * an error.  test-ws get URL TIMEOUT_MS: one GET; prints "STATUS BODY".
+ * Both stop on SIGTERM: every transfer cancelled at once, exit 2 if that
+ * was what ended it. */
+static int driver(int argc, char **argv)
+{
+	jv err = jv_null();
+	struct bot_http_multi *m = bot_http_multi_new(&err);
+	bot_catch_signals();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (strcmp(argv[1], "ws") == 0 && argc >= 4) {
+		struct bot_ws_opts o = { .url = argv[2], .cafile = *argv[3] ? argv[3] : NULL,
+		                         .ping_interval_ms = 1000, .pong_timeout_ms = 3000 };
+		static const struct bot_ws_cb cb = { d_open_send, d_message, d_close, d_error };
+		driver_texts = argv + 4;
+		driver_ws = bot_ws_open(m, &o, &cb, NULL, &err);
+	} else if (strcmp(argv[1], "get") == 0 && argc == 4) {
+		struct bot_http_req r = { .url = argv[2], .timeout_ms = atol(argv[3]) };
+		if (bot_http_start(m, &r, d_done, NULL, &err) < 0)
+			driver_status = 1;
+	} else {
+		fprintf(stderr, "usage: test-ws ws URL CAFILE [TEXT...] | get URL TIMEOUT_MS\n");
+		return 64;
+	}
+	struct bot_poll p = BOT_POLL_INIT;
+	int stopped = 0;
+	while (driver_status < 0) {
+		if (bot_stop && !stopped) {
+			stopped = 1;
+			bot_http_cancel_all(m);
+			if (driver_ws)
+				bot_ws_close(driver_ws, 1001, "going away");
+			continue;
+		}
+		bot_poll_reset(&p);
+		bot_http_multi_prepare(m, &p);
+		bot_ws_prepare(driver_ws, &p);
+		bot_poll_wait(&p);
+		bot_http_multi_dispatch(m, &p);
+		bot_ws_dispatch(driver_ws, &p);
+	}
+	bot_poll_free(&p);
+	bot_ws_free(driver_ws);
+	bot_http_multi_free(m);
+	jv_free(err);
+	return stopped ? 2 : driver_status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		return driver(argc, argv);
 	snprintf(tmpdir, sizeof tmpdir, "%s/test-ws.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(tmpdir))
 		return 1;
