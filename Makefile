@@ -36,7 +36,7 @@ HTTP_SRC  = $(HTTP_DIR)/http.c $(HTTP_DIR)/multi.c $(HTTP_DIR)/ratelimit.c \
 LIB_SRC   = $(wildcard lib/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(B)/obj/%.o)
 HTTP_OBJ  = $(HTTP_SRC:%.c=$(B)/obj/%.o)
-LIB_LIBS  = -ljq -lonig -lcmark -lm
+LIB_LIBS  = -ljq -lonig -lcmark-gfm-extensions -lcmark-gfm -lm
 HTTP_LIBS = -lcurl -lcrypto -lwslay
 HEADERS   = $(wildcard lib/*.h $(HTTP_DIR)/*.h)
 
@@ -108,7 +108,7 @@ $(B)/lib/botpipe/%.so: $(B)/obj/backends/%.o $(B)/lib/libbot.so $(B)/lib/libboth
 $(B)/test/%: test/unit/%.c $(wildcard test/unit/*.h) $(HEADERS) $(B)/obj/backends/text.o $(B)/lib/libbot.so
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib $(UNIT_LIBS) -lbot -ljq -lcmark -Wl,-rpath,'$$ORIGIN/../lib'
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib $(UNIT_LIBS) -lbot -ljq -lcmark-gfm-extensions -lcmark-gfm -Wl,-rpath,'$$ORIGIN/../lib'
 
 # Debian packages every target needs; installed only when missing.
 deps:
