@@ -18,6 +18,7 @@
 
 #include "bot.h"
 #include "http_priv.h"
+#include "state.h"
 
 #define HEADERS_MAX (64u << 10)   /* all response header bytes of one answer */
 
@@ -286,6 +287,9 @@ static int set_upload(struct xfer *x, struct bot_http_req *r, jv *err)
 			                     x->upload_fd < 0 ? strerror(errno) : "not a regular file");
 			return -1;
 		}
+		/* What others may rewrite is not ours to post. */
+		if (bot_fd_private(x->upload_fd, r->upload_path, 1, err) < 0)
+			return -1;
 		curl_mimepart *p = curl_mime_addpart(x->mime);
 		curl_mime_name(p, r->upload_field ? r->upload_field : "file");
 		const char *slash = strrchr(r->upload_path, '/');

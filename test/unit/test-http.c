@@ -728,6 +728,7 @@ static void test_async(void)
 	FILE *f = fopen(up, "wb");
 	fwrite(payload, 1, sizeof payload, f);
 	fclose(f);
+	chmod(up, 0600);
 	struct got mp = { 0 };
 	url_for(u1, sizeof u1, "/upload");
 	start(m, &(struct bot_http_req){ .url = u1, .form = JV_OBJECT(jv_string("chat_id"), jv_string("-100123"),
@@ -765,6 +766,12 @@ static void test_async(void)
 	jv_free(qh);
 	jv_free(q);
 	got_free(&mp);
+	chmod(up, 0666);
+	struct bot_http_req shared = { .url = u1, .upload_path = up };
+	berr = jv_null();
+	CHECK(bot_http_start(m, &shared, on_got, NULL, &berr) < 0 && fail_mentions(berr, "others may write"),
+	      "a file others may write is refused for upload");
+	jv_free(berr);
 	struct bot_http_req nofile = { .url = u1, .upload_path = "/nonexistent/x" };
 	berr = jv_null();
 	CHECK(bot_http_start(m, &nofile, on_got, NULL, &berr) < 0 && fail_mentions(berr, "/nonexistent/x"),
