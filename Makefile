@@ -53,14 +53,18 @@ HTTP_BACKEND = -L$(B)/lib -lbothttp -Wl,-rpath,'$$ORIGIN/..'
 BACKEND_LIBS_webhook  = $(HTTP_BACKEND)
 BACKEND_LIBS_telegram = $(HTTP_BACKEND)
 BACKEND_LIBS_slack    = $(HTTP_BACKEND)
+BACKEND_LIBS_matrix   = $(HTTP_BACKEND)
+BACKEND_LIBS_zulip    = $(HTTP_BACKEND)
+BACKEND_LIBS_mattermost = $(HTTP_BACKEND)
+BACKEND_LIBS_discord  = $(HTTP_BACKEND)
 BACKEND_LIBS_xmpp     = -lstrophe
 
 RPATH = -Wl,-rpath,'$$ORIGIN/../lib'
 
 # What includes lib/http/http.h: libbothttp itself, the backends that link
 # it, and the unit tests of it (which link it too).
-HTTP_USERS = $(HTTP_OBJ) $(B)/obj/backends/webhook.o $(B)/obj/backends/telegram.o \
-             $(B)/obj/backends/slack.o
+HTTP_BACKENDS = webhook telegram slack matrix zulip mattermost discord
+HTTP_USERS = $(HTTP_OBJ) $(HTTP_BACKENDS:%=$(B)/obj/backends/%.o)
 $(HTTP_USERS): override CFLAGS += -I$(HTTP_DIR)
 HTTP_UNITS = $(B)/test/test-http $(B)/test/test-ws
 $(HTTP_UNITS): override CFLAGS += -I$(HTTP_DIR)
