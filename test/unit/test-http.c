@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <time.h>
@@ -122,6 +123,8 @@ static int fake_start(const char *script, const char *cert, const char *key)
 	unlink(fake_log);
 	fake_pid = fork();
 	if (fake_pid == 0) {
+		/* A test that crashes takes its fake with it. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		int null = open("/dev/null", O_WRONLY);
 		dup2(null, 1);
 		if (cert)

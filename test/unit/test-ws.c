@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,8 @@ static int fake_start(int ws, const char *script)
 	unlink(fake_log);
 	fake_pid = fork();
 	if (fake_pid == 0) {
+		/* A test that crashes takes its fake with it. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		int null = open("/dev/null", O_WRONLY);
 		dup2(null, 1);
 		execl("/usr/bin/python3", "python3", py, "--port-file", portfile, "--log", fake_log,
@@ -269,8 +272,10 @@ static void test_echo(struct bot_http_multi *m)
 		return;
 	}
 	struct client *c = client_open(m, "/socket?token=x", 0, 0);
-	if (!c)
+	if (!c) {
+		fake_stop();
 		return;
+	}
 	c->send_on_open = 1;
 	run(m, c, two_messages);
 	CHECK(c->opened, "open: the upgrade succeeds");
@@ -320,8 +325,10 @@ static void test_script(struct bot_http_multi *m)
 	}
 	/* A message in three frames, then a close code. */
 	struct client *c = client_open(m, "/a", 0, 0);
-	if (!c)
+	if (!c) {
+		fake_stop();
 		return;
+	}
 	run(m, c, two_messages);
 	CHECK_STR(message(c, 0), "fragmented \xc3\xa9", "a message fragmented across three frames arrives whole");
 	CHECK_STR(message(c, 1), "then whole", "and the next one after it");
