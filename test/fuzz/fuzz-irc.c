@@ -14,14 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* server bytes, fed in two pieces so lines straddle reads */
 	struct irc *c = calloc(1, sizeof *c);
 	struct bot_sink sink = { drop, NULL };
-	c->fd = -1;
+	irc_state_init(c);
 	snprintf(c->nick_cfg, sizeof c->nick_cfg, "bot");
 	snprintf(c->nick, sizeof c->nick, "bot");
-	c->channels = jv_array();
-	c->queue = jv_array();
-	c->rt = jv_null();
-	c->joined = jv_object();
-	c->names = jv_object();
 	c->sink = &sink;
 	snprintf(c->await, sizeof c->await, "bp1");   /* collect round-trip answers too */
 	size_t half = size / 2;

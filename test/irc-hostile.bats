@@ -1,0 +1,99 @@
+#!/usr/bin/env bats
+# The IRC backend against a hostile server (helpers/hostile-ircd.py):
+# whatever it sends, and however fast, bot-listen and bot-send stay within
+# their memory bounds, keep serving, and stop when told.  The bounds are
+# in doc/SECURITY.md ("IRC").
+load helpers/hostile
+
+setup() {
+	W=$BATS_TEST_TMPDIR
+	export BOT_SESSION=none
+	HPID= TIME_PID=
+}
+
+teardown() {
+	if [ -n "$TIME_PID" ] && kill -0 "$TIME_PID" 2>/dev/null; then
+		local pid
+		pid=$(descendant "$TIME_PID" bot-listen)
+		[ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null || true
+		wait "$TIME_PID" 2>/dev/null || true
+	fi
+	exec 8<&- 2>/dev/null || true
+	[ -z "$HPID" ] || { kill "$HPID" 2>/dev/null; wait "$HPID" 2>/dev/null || true; }
+}
+
+# Start the hostile server in MODE; sets HPID and HPORT.
+start_hostile() {
+	/usr/bin/python3 "$BATS_TEST_DIRNAME/helpers/hostile-ircd.py" "$1" "$W/port" 3>&- &
+	HPID=$!
+	wait_file "$W/port"
+	HPORT=$(cat "$W/port")
+}
+
+# The pid of the process named $2 below process $1, following first
+# children (a background with_rss is a subshell, then /usr/bin/time).
+descendant() {
+	local pid=$1 i
+	for i in 1 2 3 4; do
+		pid=$(cut -d ' ' -f 1 "/proc/$pid/task/$pid/children" 2>/dev/null)
+		[ -n "$pid" ] || return 0
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$2" ] || { echo "$pid"; return 0; }
+	done
+}
+
+# Wait up to $2 seconds for process $1 to end; fails if it is still there.
+gone_within() {
+	local i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt $(( $2 * 10 )) ]; do sleep 0.1; i=$((i + 1)); done
+	! kill -0 "$1" 2>/dev/null
+}
+
+@test "353 for ever new channels and never 366: bounded memory, messages still come" {
+	start_hostile names
+	# 6 s of it; timeout's 124 says bot-listen was still serving at the end
+	with_rss timeout -k 2 -s TERM 6 bot-listen -b irc --irc-server "127.0.0.1:$HPORT" --irc-nick bot \
+		> "$W/out" 2> "$W/err" || echo $? > "$W/rc"
+	assert_equal "$(cat "$W/rc")" 124
+	# the PRIVMSGs among the 353s are still events, to the end
+	jq -r 'select(.type=="message") | .body' "$W/out" > "$W/ticks"
+	[ "$(grep -c '^tick ' "$W/ticks")" -ge 100 ]
+	# the drops are noted, once, not once a line
+	run grep -c 'NAMES.*dropped' "$W/err"
+	assert_output 1
+	echo "# peak RSS $(peak_rss_kb) KiB" >&3
+	assert_rss_below 32768
+}
+
+@test "a PRIVMSG flood while stdout's reader never reads: bounded memory, SIGTERM ends bot-listen" {
+	start_hostile privmsg
+	mkfifo "$W/fifo"
+	exec 8<> "$W/fifo"   # the reader: holds the pipe open, never reads
+	with_rss bot-listen -b irc --irc-server "127.0.0.1:$HPORT" --irc-nick bot \
+		> "$W/fifo" 2> "$W/err" 8<&- &
+	TIME_PID=$!
+	sleep 4
+	local pid
+	pid=$(descendant "$TIME_PID" bot-listen)
+	[ -n "$pid" ]
+	kill -TERM "$pid"
+	# it gives the reader 2 s to take what is queued, then ends
+	gone_within "$TIME_PID" 5
+	local rc=0
+	wait "$TIME_PID" || rc=$?
+	TIME_PID=
+	assert_equal "$rc" 74
+	run cat "$W/err"
+	assert_output --regexp 'stdout: the reader left [0-9]+ bytes of events untaken 2 s after the stop: dropped'
+	echo "# peak RSS $(peak_rss_kb) KiB" >&3
+	assert_rss_below 32768
+}
+
+@test "bot-send --retries 0 to a server flooding 401: ends at its --timeout, bounded memory" {
+	start_hostile err401
+	run -75 with_rss timeout 30 bot-send -b irc --irc-server "127.0.0.1:$HPORT" --irc-nick bot \
+		--retries 0 --timeout 3 --to '#ops' hi
+	assert_output --partial '"code":"connection_lost"'
+	assert_output --partial 'no answer from the server in 3 s'
+	echo "# peak RSS $(peak_rss_kb) KiB" >&3
+	assert_rss_below 32768
+}
