@@ -32,6 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			take_lines(c);
 			off += k;
 		}
+	/* whatever the server sent, what it made us hold is bounded */
+	if (c->names_channels > IRC_NAMES_CHANNELS_MAX || c->names_held > IRC_NAMES_MAX ||
+	    c->joined_count > IRC_JOINED_MAX || c->rt_cost > IRC_RT_COST_MAX ||
+	    jv_object_length(jv_copy(c->names)) != c->names_channels ||
+	    jv_object_length(jv_copy(c->joined)) != c->joined_count)
+		abort();
 	c->sink = NULL;
 	irc_close(c);
 
