@@ -41,6 +41,9 @@ descendant() {
 	done
 }
 
+# CPU time process $1 used so far, in clock ticks (user + system).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 # Wait up to $2 seconds for process $1 to end; fails if it is still there.
 gone_within() {
 	local i=0
@@ -71,10 +74,17 @@ gone_within() {
 	with_rss bot-listen -b irc --irc-server "127.0.0.1:$HPORT" --irc-nick bot \
 		> "$W/fifo" 2> "$W/err" 8<&- &
 	TIME_PID=$!
-	sleep 4
-	local pid
+	sleep 2
+	local pid t1 t2
 	pid=$(descendant "$TIME_PID" bot-listen)
 	[ -n "$pid" ]
+	# 8 MiB of events wait by now: it waits for the reader, it does not
+	# spin (a spin takes the 2 s below whole, 200 ticks)
+	t1=$(cpu_ticks "$pid")
+	sleep 2
+	t2=$(cpu_ticks "$pid")
+	echo "# CPU while the reader lags: $((t2 - t1)) ticks in 2 s" >&3
+	[ $((t2 - t1)) -lt 50 ]
 	kill -TERM "$pid"
 	# it gives the reader 2 s to take what is queued, then ends
 	gone_within "$TIME_PID" 5
@@ -94,6 +104,25 @@ gone_within() {
 		--retries 0 --timeout 3 --to '#ops' hi
 	assert_output --partial '"code":"connection_lost"'
 	assert_output --partial 'no answer from the server in 3 s'
+	echo "# peak RSS $(peak_rss_kb) KiB" >&3
+	assert_rss_below 32768
+}
+
+@test "a PING flood that never reads our PONGs: SIGTERM still ends bot-listen" {
+	start_hostile ping
+	with_rss bot-listen -b irc --irc-server "127.0.0.1:$HPORT" --irc-nick bot \
+		> "$W/out" 2> "$W/err" &
+	TIME_PID=$!
+	sleep 3
+	local pid rc=0
+	pid=$(descendant "$TIME_PID" bot-listen)
+	[ -n "$pid" ]
+	kill -TERM "$pid"
+	# a write that waits for the server (up to 30 s) gives way to the stop
+	gone_within "$TIME_PID" 3
+	wait "$TIME_PID" || rc=$?
+	TIME_PID=
+	assert_equal "$rc" 0
 	echo "# peak RSS $(peak_rss_kb) KiB" >&3
 	assert_rss_below 32768
 }

@@ -9,6 +9,8 @@ as the client reads, until the client hangs up:
   privmsg  PRIVMSG lines to #ops from al, "flood N"
   err401   nothing until the client's first PRIVMSG; then 401 (no such
            nick) lines, and never a PONG
+  ping     PING lines, and never a read of the PONGs: the client's
+           writes block
 
 Python standard library only; one thread per connection."""
 import os
@@ -36,6 +38,8 @@ def lines_for(mode, nick, n):
             out.append(":al!u@h PRIVMSG #ops :tick %d" % i)
         elif mode == "names":
             out.append(":srv 353 %s = #c%d :%s" % (nick, i, NICKS))
+        elif mode == "ping":
+            out.append("PING :p%d" % i)
         elif mode == "privmsg":
             out.append(":al!u@h PRIVMSG #ops :flood %d %s" % (i, "x" * 200))
         else:
