@@ -1,0 +1,125 @@
+/* The one failure table: failure -> exit code, failure <-> error event. */
+#include <string.h>
+
+#include "bot.h"
+#include "failure.h"
+
+/* Permanent failures by code; a code not here is "unavailable" (69). */
+static const struct {
+	const char *code;
+	int exit;
+} permanent_exit[] = {
+	{"usage", BOT_EX_USAGE},
+	{"no_input", BOT_EX_USAGE},
+	{"bad_input", BOT_EX_DATAERR},
+	{"denied", BOT_EX_NOPERM},
+	{"unauthorized", BOT_EX_NOPERM},
+	{"bad_config", BOT_EX_CONFIG},
+	{"bad_template", BOT_EX_CONFIG},
+	{"room_not_joined", BOT_EX_ROOM_NOT_JOINED},
+	{"room_does_not_exist", BOT_EX_ROOM_DOES_NOT_EXIST},
+};
+
+/* The fields of a failure that an error event carries, in this order. */
+static const char *const carried[] = {"code", "message", "temporary", "retry_after", "scope", "status"};
+
+/* A failure's object (a new reference): a bare message becomes
+ * {code:"send_failed", message, temporary:false}. */
+static jv failure_object(jv failure)
+{
+	jv msg = jv_invalid_get_msg(failure);
+	if (jv_get_kind(msg) == JV_KIND_OBJECT)
+		return msg;
+	jv o = jv_object();
+	o = jv_object_set(o, jv_string("code"), jv_string("send_failed"));
+	if (jv_get_kind(msg) == JV_KIND_STRING)
+		o = jv_object_set(o, jv_string("message"), msg);
+	else
+		jv_free(msg);
+	return jv_object_set(o, jv_string("temporary"), jv_false());
+}
+
+int bot_fail_exit(jv failure)
+{
+	if (jv_is_valid(failure))
+		return BOT_EX_OK;
+	jv o = failure_object(jv_copy(failure));
+	int ex = BOT_EX_UNAVAILABLE;
+	const char *code = bot_str(o, "code");
+	if (bot_true(o, "temporary"))
+		ex = BOT_EX_TEMPFAIL;
+	else
+		for (size_t i = 0; code && i < sizeof permanent_exit / sizeof *permanent_exit; i++)
+			if (!strcmp(code, permanent_exit[i].code))
+				ex = permanent_exit[i].exit;
+	jv_free(o);
+	return ex;
+}
+
+double bot_fail_retry_after(jv failure)
+{
+	if (jv_is_valid(failure))
+		return 0;
+	jv o = failure_object(jv_copy(failure));
+	jv ra = jv_object_get(o, jv_string("retry_after"));
+	double s = jv_get_kind(ra) == JV_KIND_NUMBER ? jv_number_value(ra) : 0;
+	jv_free(ra);
+	return s > 0 ? s : 0;
+}
+
+jv bot_fail_with_retry(jv failure, double retry_after, const char *scope)
+{
+	jv o = failure_object(failure);
+	if (retry_after > 0)
+		o = jv_object_set(o, jv_string("retry_after"), jv_number(retry_after));
+	if (scope)
+		o = jv_object_set(o, jv_string("scope"), jv_string(scope));
+	return jv_invalid_with_msg(o);
+}
+
+jv bot_fail_event(jv failure, jv original)
+{
+	jv o = failure_object(failure);
+	jv ev = jv_object_set(jv_object(), jv_string("type"), jv_string("error"));
+	for (size_t i = 0; i < sizeof carried / sizeof *carried; i++) {
+		jv v = jv_object_get(jv_copy(o), jv_string(carried[i]));
+		if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL)
+			ev = jv_object_set(ev, jv_string(carried[i]), v);
+		else
+			jv_free(v);
+	}
+	if (!bot_str(ev, "message"))
+		ev = jv_object_set(ev, jv_string("message"), jv_string(""));
+	if (!bot_true(ev, "temporary"))
+		ev = jv_object_set(ev, jv_string("temporary"), jv_false());
+	jv_free(o);
+	if (jv_get_kind(original) != JV_KIND_NULL && jv_is_valid(original))
+		ev = jv_object_set(ev, jv_string("event"), original);
+	else
+		jv_free(original);
+	return ev;
+}
+
+jv bot_fail_from_event(jv ev)
+{
+	const char *type = bot_str(ev, "type");
+	if (!type || strcmp(type, "error")) {
+		jv_free(ev);
+		return bot_fail_code("bad_input", 0, "expected an error event");
+	}
+	jv o = jv_object();
+	for (size_t i = 0; i < sizeof carried / sizeof *carried; i++) {
+		jv v = jv_object_get(jv_copy(ev), jv_string(carried[i]));
+		if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL)
+			o = jv_object_set(o, jv_string(carried[i]), v);
+		else
+			jv_free(v);
+	}
+	jv_free(ev);
+	if (!bot_str(o, "code"))
+		o = jv_object_set(o, jv_string("code"), jv_string("send_failed"));
+	if (!bot_str(o, "message"))
+		o = jv_object_set(o, jv_string("message"), jv_string(""));
+	o = jv_object_set(o, jv_string("temporary"), jv_bool(bot_true(o, "temporary")));
+	return jv_invalid_with_msg(o);
+}
