@@ -14,7 +14,7 @@ setup() {
 teardown() {
 	if [ -n "$TIME_PID" ] && kill -0 "$TIME_PID" 2>/dev/null; then
 		local pid
-		pid=$(descendant "$TIME_PID" bot-listen)
+		pid=$(measured_pid "$TIME_PID")
 		[ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null || true
 		wait "$TIME_PID" 2>/dev/null || true
 	fi
@@ -30,14 +30,16 @@ start_hostile() {
 	HPORT=$(cat "$W/port")
 }
 
-# The pid of the process named $2 below process $1, following first
-# children (a background with_rss is a subshell, then /usr/bin/time).
-descendant() {
+# The pid of the program that with_rss started in the background as $1
+# (a subshell, then /usr/bin/time, then the program: under VALGRIND=1 a
+# wrapper that execs valgrind).
+measured_pid() {
 	local pid=$1 i
-	for i in 1 2 3 4; do
+	for i in 1 2 3; do
+		local parent=$pid
 		pid=$(cut -d ' ' -f 1 "/proc/$pid/task/$pid/children" 2>/dev/null)
 		[ -n "$pid" ] || return 0
-		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$2" ] || { echo "$pid"; return 0; }
+		[ "$(cat "/proc/$parent/comm" 2>/dev/null)" != time ] || { echo "$pid"; return 0; }
 	done
 }
 
@@ -93,7 +95,7 @@ gone_within() {
 	TIME_PID=$!
 	sleep 1
 	local pid
-	pid=$(descendant "$TIME_PID" bot-listen)
+	pid=$(measured_pid "$TIME_PID")
 	[ -n "$pid" ]
 	# once 8 MiB of events wait (under 1 s here, longer under ASan) it
 	# waits for the reader: a second with under 10 of its 100 ticks of
@@ -130,7 +132,7 @@ gone_within() {
 	TIME_PID=$!
 	sleep 3
 	local pid rc=0
-	pid=$(descendant "$TIME_PID" bot-listen)
+	pid=$(measured_pid "$TIME_PID")
 	[ -n "$pid" ]
 	kill -TERM "$pid"
 	# a write that waits for the server (up to 30 s) gives way to the stop
