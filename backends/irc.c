@@ -1643,13 +1643,13 @@ static int irc_on_ready(void *be, const struct bot_sink *out, jv *err)
 static int irc_timeout_ms(void *be)
 {
 	struct irc *c = be;
+	if (c->more)
+		return 0;   /* input left from the last turn: no wait */
 	long long now = bot_now_ms(), t;
 	if (c->ping_sent_ms)
 		t = c->ping_sent_ms + IRC_PING_GRACE_MS - now;
 	else
 		t = c->last_rx_ms + IRC_IDLE_MS - now;
-	if (c->more)
-		return 0;   /* input left from the last turn: no wait */
 	if (queue_len(c) > 0) {
 		long long w = bucket_wait(c);
 		if (w < t)
