@@ -4,9 +4,10 @@
  * ACCESS_CONTROLS_DEFAULT; then, in errbot HEAD's order: allowargs,
  * denyargs, allowusers, denyusers, in a room allowmuc, allowrooms,
  * denyrooms, in a direct chat allowprivate, then admin-only commands.
- * User, room and argument globs are case-sensitive. */
+ * User and room globs compare as the network does (IRC: its case
+ * mapping; elsewhere byte for byte); argument globs see the arguments as
+ * the command gets them. */
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,14 +235,172 @@ void bot_acl_add_admin(struct bot_acl *a, const char *glob)
 	a->admins = jv_array_append(a->admins, jv_string(glob));
 }
 
-/* errbot's glob(): any pattern matches, case-sensitively.  No backslash
- * escapes, as Python's fnmatch. */
-static int glob_any(const char *text, jv patterns, int caseless)
+/* ---- globs ----
+ * errbot matches with Python's fnmatch: '*', '?', "[seq]", "[!seq]"; no
+ * backslash escapes; a '[' without its ']' is itself.  Written here
+ * rather than with fnmatch(3) because a position in the text decides how
+ * case is compared (an IRC mask folds its nick one way and its host
+ * another), and because '*' must not backtrack exponentially on hostile
+ * names.  Units are UTF-8 code points (a stray byte is one unit). */
+
+enum fold { FOLD_NONE, FOLD_ASCII, FOLD_RFC1459 };
+
+/* The text to match and how each part of it compares: bytes before
+ * split1 with fold[0], before split2 with fold[1], the rest with
+ * fold[2]. */
+struct acl_text {
+	const char *s;
+	size_t len, split1, split2;
+	enum fold fold[3];
+};
+
+static struct acl_text text_plain(const char *s, enum fold f)
+{
+	size_t n = strlen(s);
+	return (struct acl_text){ s, n, n, n, { f, f, f } };
+}
+
+/* One unit at s (n bytes left, n > 0): its value, and its length. */
+static unsigned unit_at(const char *s, size_t n, size_t *len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t need = u[0] < 0x80 ? 0 : u[0] >= 0xF0 ? 3 : u[0] >= 0xE0 ? 2 : u[0] >= 0xC0 ? 1 : 9;
+	unsigned v = need == 0 ? u[0] : need == 1 ? u[0] & 0x1Fu : need == 2 ? u[0] & 0x0Fu : u[0] & 0x07u;
+	size_t i = 1;
+	if (need > 3 || need >= n)
+		need = 9;
+	for (; need <= 3 && i <= need && (u[i] & 0xC0) == 0x80; i++)
+		v = (v << 6) | (u[i] & 0x3Fu);
+	if (need > 3 || i != need + 1) {
+		*len = 1;
+		return 0x110000u + u[0];   /* a stray byte: a unit of its own */
+	}
+	*len = i;
+	return v;
+}
+
+/* The lower and upper forms of c under f (RFC 1459: {}|^ are the lower
+ * case of []\~). */
+static unsigned fold_lower(unsigned c, enum fold f)
+{
+	if (f != FOLD_NONE && c >= 'A' && c <= 'Z')
+		return c - 'A' + 'a';
+	if (f == FOLD_RFC1459 && (c == '[' || c == ']' || c == '\\' || c == '~'))
+		return c == '[' ? '{' : c == ']' ? '}' : c == '\\' ? '|' : '^';
+	return c;
+}
+
+static unsigned fold_upper(unsigned c, enum fold f)
+{
+	if (f != FOLD_NONE && c >= 'a' && c <= 'z')
+		return c - 'a' + 'A';
+	if (f == FOLD_RFC1459 && (c == '{' || c == '}' || c == '|' || c == '^'))
+		return c == '{' ? '[' : c == '}' ? ']' : c == '|' ? '\\' : '~';
+	return c;
+}
+
+static int in_range(unsigned c, unsigned lo, unsigned hi, enum fold f)
+{
+	unsigned l = fold_lower(c, f), u = fold_upper(c, f);
+	return (c >= lo && c <= hi) || (l >= lo && l <= hi) || (u >= lo && u <= hi);
+}
+
+/* The ']' closing a bracket expression that opens at p[0], or NULL: it
+ * is itself then.  A ']' first (after a '!') is a member. */
+static const char *bracket_end(const char *p, const char *end)
+{
+	const char *q = p + 1;
+	if (q < end && *q == '!')
+		q++;
+	if (q < end && *q == ']')
+		q++;
+	while (q < end && *q != ']')
+		q++;
+	return q < end ? q : NULL;
+}
+
+/* Does the bracket expression p..close (p at '[') take c? */
+static int bracket_takes(const char *p, const char *close, unsigned c, enum fold f)
+{
+	const char *q = p + 1;
+	int negate = q < close && *q == '!', hit = 0;
+	if (negate)
+		q++;
+	while (q < close && !hit) {
+		size_t n, m;
+		unsigned lo = unit_at(q, (size_t)(close - q), &n);
+		if (q + n + 1 < close && q[n] == '-') {
+			unsigned hi = unit_at(q + n + 1, (size_t)(close - q - n - 1), &m);
+			hit = in_range(c, lo, hi, f);
+			q += n + 1 + m;
+		} else {
+			hit = fold_lower(c, f) == fold_lower(lo, f);
+			q += n;
+		}
+	}
+	return hit != negate;
+}
+
+static enum fold fold_at(const struct acl_text *t, size_t i)
+{
+	return t->fold[i < t->split1 ? 0 : i < t->split2 ? 1 : 2];
+}
+
+/* Does the pattern unit at *pp take the text unit c (folded as f)?
+ * Advances *pp past it. */
+static int unit_takes(const char **pp, const char *pend, unsigned c, enum fold f)
+{
+	const char *p = *pp;
+	size_t n;
+	if (*p == '?') {
+		*pp = p + 1;
+		return 1;
+	}
+	const char *close = *p == '[' ? bracket_end(p, pend) : NULL;
+	if (close) {
+		*pp = close + 1;
+		return bracket_takes(p, close, c, f);
+	}
+	unsigned want = unit_at(p, (size_t)(pend - p), &n);
+	*pp = p + n;
+	return fold_lower(c, f) == fold_lower(want, f);
+}
+
+/* One '*' remembered (the last one seen) is all the backtracking a glob
+ * needs: O(pattern x text) at worst. */
+static int glob_match(const char *pat, const struct acl_text *t)
+{
+	const char *p = pat, *pend = pat + strlen(pat), *star = NULL;
+	size_t i = 0, star_i = 0;
+	while (i < t->len) {
+		size_t n;
+		unsigned c = unit_at(t->s + i, t->len - i, &n);
+		const char *q = p;
+		if (p < pend && *p == '*') {
+			star = ++p;
+			star_i = i;
+		} else if (p < pend && unit_takes(&q, pend, c, fold_at(t, i))) {
+			p = q;
+			i += n;
+		} else if (star) {
+			unit_at(t->s + star_i, t->len - star_i, &n);
+			star_i += n;
+			i = star_i;
+			p = star;
+		} else
+			return 0;
+	}
+	while (p < pend && *p == '*')
+		p++;
+	return p == pend;
+}
+
+/* errbot's glob(): does any of the patterns (look-only) match? */
+static int glob_any(const struct acl_text *t, jv patterns)
 {
 	int hit = 0;
 	jv_array_foreach(patterns, i, p) {
-		if (!hit && fnmatch(jv_string_value(p), text,
-		                    FNM_NOESCAPE | (caseless ? FNM_CASEFOLD : 0)) == 0)
+		if (!hit && glob_match(jv_string_value(p), t))
 			hit = 1;
 		jv_free(p);
 		(void)i;
@@ -261,7 +420,8 @@ static jv rule_for(const struct bot_acl *a, const char *plugin, const char *cmd)
 		if (!done) {
 			const char *ps = jv_string_value(pat);
 			jv pattern = strchr(ps, ':') ? jv_copy(pat) : jv_string_fmt("*:%s", ps);
-			if (fnmatch(jv_string_value(pattern), cmd_str, FNM_NOESCAPE | FNM_CASEFOLD) == 0) {
+			struct acl_text t = text_plain(cmd_str, FOLD_ASCII);
+			if (glob_match(jv_string_value(pattern), &t)) {
 				acl = jv_object_merge(acl, jv_copy(rule));
 				done = 1;
 			}
@@ -279,16 +439,18 @@ static jv get(jv acl, const char *key)
 	return jv_object_get(jv_copy(acl), jv_string(key));
 }
 
-static int denies(jv acl, const char *key, const char *text, int allow)
+/* allow: a list that takes none of the texts refuses; deny: a list that
+ * takes any refuses.  No list, no refusal. */
+static int refuses(jv acl, const char *key, const struct acl_text *texts, size_t n, int allow)
 {
 	jv list = get(acl, key);
-	int deny = 0;
-	if (jv_is_valid(list)) {
-		int hit = glob_any(text ? text : "", list, 0);
-		deny = allow ? !hit : hit;
+	int refuse = 0;
+	for (size_t i = 0; jv_is_valid(list) && i < n && !refuse; i++) {
+		int hit = glob_any(&texts[i], list);
+		refuse = allow ? !hit : hit;
 	}
 	jv_free(list);
-	return deny;
+	return refuse;
 }
 
 static int is_false(jv acl, const char *key)
@@ -315,6 +477,83 @@ static int is_true(jv acl, const char *key)
 #define DENY_ADMIN "This command requires bot-admin privileges"
 #define DENY_ADMIN_ROOM "This command may only be issued through a direct message"
 
+/* allowargs and denyargs see what the command will get: the text as
+ * typed (BOT_ARGS, a built-in's arguments), and, when it splits, the
+ * words of its argv (after quote removal and errbot's dash and quote
+ * translation, argv.c) one by one and joined by one space.  So
+ * "--\"force\"", "-\\-force", "'--'force" and an em dash are all
+ * "--force".  allowargs must take the typed text and the joined words;
+ * denyargs refuses when it takes any one of them. */
+static int args_refused(jv acl, const char *args)
+{
+	jv allow = get(acl, "allowargs"), deny = get(acl, "denyargs");
+	int have = jv_is_valid(allow) || jv_is_valid(deny);
+	jv_free(allow);
+	jv_free(deny);
+	if (!have)
+		return 0;
+	jv words = bot_split_args(args, strlen(args));
+	int nw = jv_is_valid(words) ? jv_array_length(jv_copy(words)) : 0;
+	struct acl_text *t = calloc((size_t)nw + 2, sizeof *t);
+	if (!t)
+		abort();
+	size_t n = 0;
+	t[n++] = text_plain(args, FOLD_NONE);
+	jv joined = jv_string("");
+	if (jv_is_valid(words)) {
+		jv_array_foreach(words, i, w) {
+			joined = jv_string_concat(i ? jv_string_append_str(joined, " ") : joined, jv_copy(w));
+			jv_free(w);
+		}
+		t[n++] = text_plain(jv_string_value(joined), FOLD_NONE);
+	}
+	int refused = refuses(acl, "allowargs", t, n, 1);
+	for (int i = 0; i < nw && !refused; i++) {
+		jv w = jv_array_get(jv_copy(words), i);
+		struct acl_text wt = text_plain(jv_string_value(w), FOLD_NONE);
+		refused = refuses(acl, "denyargs", &wt, 1, 0);
+		jv_free(w);
+	}
+	if (!refused)
+		refused = refuses(acl, "denyargs", t, n, 0);
+	jv_free(joined);
+	jv_free(words);
+	free(t);
+	return refused;
+}
+
+/* How names compare on the message's network: IRC folds nicks and
+ * channels with the server's case mapping (rfc1459 unless the event's
+ * extras say "casemapping": "ascii"); elsewhere byte for byte, as errbot. */
+static enum fold name_fold(jv msg)
+{
+	const char *backend = bot_str(msg, "backend");
+	if (!backend || strcmp(backend, "irc"))
+		return FOLD_NONE;
+	jv extras = bot_get(msg, "extras");
+	const char *map = bot_str(extras, "casemapping");
+	enum fold f = map && !strcmp(map, "ascii") ? FOLD_ASCII : FOLD_RFC1459;
+	jv_free(extras);
+	return f;
+}
+
+/* The sender as ACL user globs see it.  An IRC mask nick!user@host
+ * compares its nick by the case mapping, its user as it is (ident is
+ * case-sensitive), its host without ASCII case (DNS); a bare @nick is
+ * all nick. */
+static struct acl_text user_text(const char *usr, enum fold nick)
+{
+	struct acl_text t = text_plain(usr, nick);
+	const char *bang = strchr(usr, '!'), *at = bang ? strchr(bang, '@') : NULL;
+	if (nick != FOLD_NONE && bang && at) {
+		t.split1 = (size_t)(bang - usr);
+		t.split2 = (size_t)(at - usr);
+		t.fold[1] = FOLD_NONE;
+		t.fold[2] = FOLD_ASCII;
+	}
+	return t;
+}
+
 static const char *check(const struct bot_acl *a, jv acl, jv msg, const char *args,
                          int admin_only)
 {
@@ -324,21 +563,21 @@ static const char *check(const struct bot_acl *a, jv acl, jv msg, const char *ar
 	int group = bot_true(msg, "is_group") || (kind && !strcmp(kind, "room"));
 	const char *room = group ? bot_ident_id(to) : NULL;
 	const char *why = NULL;
+	enum fold f = name_fold(msg);
 	if (group && !room)
 		room = "";
-	if (!usr)
-		usr = "";
-	if (denies(acl, "allowargs", args, 1) || denies(acl, "denyargs", args, 0))
+	struct acl_text ut = user_text(usr ? usr : "", f), rt = text_plain(room ? room : "", f);
+	if (args_refused(acl, args ? args : ""))
 		why = DENY_ARGS;
-	else if (denies(acl, "allowusers", usr, 1) || denies(acl, "denyusers", usr, 0))
+	else if (refuses(acl, "allowusers", &ut, 1, 1) || refuses(acl, "denyusers", &ut, 1, 0))
 		why = DENY_USER;
 	else if (room && is_false(acl, "allowmuc"))
 		why = DENY_MUC;
-	else if (room && (denies(acl, "allowrooms", room, 1) || denies(acl, "denyrooms", room, 0)))
+	else if (room && (refuses(acl, "allowrooms", &rt, 1, 1) || refuses(acl, "denyrooms", &rt, 1, 0)))
 		why = DENY_ROOM;
 	else if (!room && is_false(acl, "allowprivate"))
 		why = DENY_PRIVATE;
-	else if (admin_only && !glob_any(usr, a->admins, 0))
+	else if (admin_only && !glob_any(&ut, a->admins))
 		why = DENY_ADMIN;
 	else if (admin_only && room && !is_true(acl, "allowmuc"))
 		why = DENY_ADMIN_ROOM;

@@ -1,12 +1,28 @@
 /* jobs.c: run commands as child processes, many at once, from one poll
- * loop.  Each command gets its own process group, so a timeout (or its
- * end) kills everything it started.  SIGCHLD arrives through a signalfd. */
+ * loop.  SIGCHLD arrives through a signalfd.
+ *
+ * A timeout (or a command's end) kills everything the command started,
+ * also what left its process group (setsid, setpgid):
+ *  - each command leads a process group of its own, killed as a whole;
+ *  - each command is a child subreaper (PR_SET_CHILD_SUBREAPER, kept
+ *    across execve), so while it runs, the orphans of its descendants
+ *    become its children: its whole tree hangs under it, and is walked
+ *    through /proc/PID/task/TID/children and killed with the group;
+ *  - we are a child subreaper too, so when a command is over, what it
+ *    left behind becomes our child.  Every child of ours that is not a
+ *    running command (nor a child we had before the first command) is
+ *    such a leftover: killed with its tree, and reaped by its pid, so
+ *    that the waitpid of a command's own pid is never disturbed.
+ * Without /proc only the process groups are killed.  A SIGKILL to this
+ * process leaves escaped descendants to init: no cgroup is used. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -16,6 +32,8 @@
 #include "jobs.h"
 
 #define KILL_GRACE_MS 1000   /* between SIGTERM and SIGKILL on a timeout */
+#define TREE_MAX 4096        /* processes walked in one command's tree */
+#define FOREIGN_MAX 64       /* children we had before the first command */
 
 struct job {
 	pid_t pid;
@@ -38,7 +56,103 @@ struct bot_jobs {
 	struct bot_job_events ev;
 	int sigfd;
 	sigset_t oldmask;
+	pid_t foreign[FOREIGN_MAX];   /* not ours to kill: children from before */
+	int nforeign;
 };
+
+/* ---- process trees ---- */
+
+/* Append the pids listed in the open file fd ("12 345 "), at most max,
+ * to out; returns how many. */
+static int read_pids(int fd, pid_t *out, int max)
+{
+	char buf[4096];
+	long cur = 0;
+	int n = 0, digits = 0;
+	ssize_t len;
+	while (n < max && (len = read(fd, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < len && n < max; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9' && cur < 1L << 30) {
+				cur = cur * 10 + (buf[i] - '0');
+				digits = 1;
+			} else {
+				if (digits && cur > 0)
+					out[n++] = (pid_t)cur;
+				cur = 0;
+				digits = 0;
+			}
+		}
+	if (digits && cur > 0 && n < max)
+		out[n++] = (pid_t)cur;
+	return n;
+}
+
+/* The children of pid (of all its threads), at most max; 0 when /proc
+ * cannot say. */
+static int children_of(pid_t pid, pid_t *out, int max)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	int n = 0;
+	for (struct dirent *e; d && n < max && (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		char file[128];
+		snprintf(file, sizeof file, "/proc/%d/task/%.20s/children", (int)pid, e->d_name);
+		int fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			n += read_pids(fd, out + n, max - n);
+			close(fd);
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Signal root and every process under it, parents first (a parent that
+ * dies hands its children on to its subreaper, where the next sweep
+ * finds them).  As any walk of /proc, a pid read here could die and be
+ * reused before the kill: the window is the walk's few microseconds. */
+static void kill_tree(pid_t root, int sig)
+{
+	pid_t tree[TREE_MAX];
+	int n = 1;
+	tree[0] = root;
+	for (int i = 0; i < n && n < TREE_MAX; i++)
+		n += children_of(tree[i], tree + n, TREE_MAX - n);
+	for (int i = 0; i < n; i++)
+		kill(tree[i], sig);
+}
+
+static int is_running_command(const struct bot_jobs *j, pid_t pid)
+{
+	for (int i = 0; i < j->n; i++)
+		if (j->job[i].pid == pid && !j->job[i].exited)
+			return 1;
+	for (int i = 0; i < j->nforeign; i++)
+		if (j->foreign[i] == pid)
+			return 1;
+	return 0;
+}
+
+/* Kill what commands left behind (our children that are not running
+ * commands), and reap what of it has died.  wait: block until each is
+ * reaped. Returns how many there were. */
+static int sweep_leftovers(struct bot_jobs *j, int wait)
+{
+	pid_t kids[256];
+	int n = children_of(getpid(), kids, 256), found = 0;
+	for (int i = 0; i < n; i++) {
+		if (is_running_command(j, kids[i]))
+			continue;
+		found++;
+		kill_tree(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, wait ? 0 : WNOHANG);
+	}
+	return found;
+}
 
 struct bot_jobs *bot_jobs_new(int max, const struct bot_job_limits *limits,
                               const struct bot_job_events *ev)
@@ -57,6 +171,8 @@ struct bot_jobs *bot_jobs_new(int max, const struct bot_job_limits *limits,
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, &j->oldmask);
 	j->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	j->nforeign = children_of(getpid(), j->foreign, FOREIGN_MAX);
+	prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L);
 	return j;
 }
 
@@ -84,9 +200,16 @@ void bot_jobs_free(struct bot_jobs *j)
 		return;
 	for (int i = 0; i < j->n; i++) {
 		kill(-j->job[i].pid, SIGKILL);
+		kill_tree(j->job[i].pid, SIGKILL);
 		waitpid(j->job[i].pid, NULL, 0);
+		if (j->ev.dropped)
+			j->ev.dropped(j->ev.ctx, j->job[i].tag);
 		job_release(&j->job[i]);
 	}
+	j->n = 0;
+	/* each round kills and reaps what the last one orphaned */
+	for (int round = 0; round < 100 && sweep_leftovers(j, 1); round++)
+		;
 	close(j->sigfd);
 	sigprocmask(SIG_SETMASK, &j->oldmask, NULL);
 	free(j->job);
@@ -122,6 +245,8 @@ static void child_exec(const struct bot_jobs *j, const char *path, char *const a
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
 	setpgid(0, 0);
+	/* orphans of the command's descendants become its children */
+	prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L);
 	/* the parent's handlers must never run in this shared memory */
 	sigaction(SIGINT, &dfl, NULL);
 	sigaction(SIGTERM, &dfl, NULL);
@@ -295,28 +420,32 @@ static void job_read_events(struct bot_jobs *j, struct job *jb)
 	jv ev;
 	int got;
 	while ((got = bot_reader_next(jb->evr, &ev)) != 0)
-		j->ev.event(j->ev.ctx, jb->tag, ev);
+		(got < 0 && j->ev.bad_event ? j->ev.bad_event : j->ev.event)(j->ev.ctx, jb->tag, ev);
 	if (rc <= 0)
 		close_fd(&jb->ev_fd);
 }
 
 /* Has the leader exited?  Look without reaping, so that its process
- * group id cannot be reused before we kill what it left behind. */
-static void job_check_exit(struct job *jb)
+ * group id cannot be reused before we kill what it left behind.  1 when
+ * it just did. */
+static int job_check_exit(struct job *jb)
 {
 	if (jb->exited)
-		return;
+		return 0;
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
 	if (waitid(P_PID, (id_t)jb->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
-		return;
-	kill(-jb->pid, SIGKILL);   /* leftovers of the command */
+		return 0;
+	/* leftovers of the command: its group now; what left the group was
+	 * handed to us as it exited, for sweep_leftovers */
+	kill(-jb->pid, SIGKILL);
 	int st;
 	waitpid(jb->pid, &st, 0);
 	jb->exited = 1;
 	jb->deadline = bot_now_ms() + KILL_GRACE_MS;
 	jb->kill_at = 0;
 	jb->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return 1;
 }
 
 static void job_check_deadline(struct job *jb, long long now)
@@ -332,10 +461,12 @@ static void job_check_deadline(struct job *jb, long long now)
 	}
 	if (jb->kill_at && now >= jb->kill_at) {
 		kill(-jb->pid, SIGKILL);
+		kill_tree(jb->pid, SIGKILL);
 		jb->kill_at = 0;
 	} else if (jb->deadline && now >= jb->deadline && !jb->timed_out) {
 		jb->timed_out = 1;
 		kill(-jb->pid, SIGTERM);
+		kill_tree(jb->pid, SIGTERM);
 		jb->kill_at = now + KILL_GRACE_MS;
 		jb->deadline = 0;
 	}
@@ -365,8 +496,9 @@ static int fd_ready(const struct pollfd *fds, int n, int fd)
 void bot_jobs_handle(struct bot_jobs *j, const struct pollfd *fds, int n)
 {
 	struct signalfd_siginfo si;
+	int child_event = 0;
 	while (read(j->sigfd, &si, sizeof si) == sizeof si)
-		;
+		child_event = 1;
 	long long now = bot_now_ms();
 	for (int i = 0; i < j->n; i++) {
 		struct job *jb = &j->job[i];
@@ -376,7 +508,8 @@ void bot_jobs_handle(struct bot_jobs *j, const struct pollfd *fds, int n)
 			job_read_output(jb, j->lim.max_output);
 		if (jb->ev_fd >= 0 && fd_ready(fds, n, jb->ev_fd))
 			job_read_events(j, jb);
-		job_check_exit(jb);
+		if (job_check_exit(jb))
+			child_event = 1;   /* its leftovers are ours now */
 		job_check_deadline(jb, now);
 		if (jb->exited) {
 			close_fd(&jb->in_fd);
@@ -391,4 +524,6 @@ void bot_jobs_handle(struct bot_jobs *j, const struct pollfd *fds, int n)
 			i--;
 		}
 	}
+	if (child_event)
+		sweep_leftovers(j, 0);
 }

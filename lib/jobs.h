@@ -30,18 +30,28 @@ struct bot_job_events {
 	/* The command is over: exited (and its output read) or killed. */
 	void (*done)(void *ctx, void *tag, const struct bot_job_result *r);
 	void *ctx;
+	/* Optional: bot_jobs_free killed the command; no done follows. */
+	void (*dropped)(void *ctx, void *tag);
+	/* Optional: a bad line on fd 3 (its bad_input error event, consumed)
+	 * goes here instead of to event, which then has only what the command
+	 * wrote. */
+	void (*bad_event)(void *ctx, void *tag, jv ev);
 };
 
 struct bot_jobs;
 struct bot_jobs *bot_jobs_new(int max, const struct bot_job_limits *limits,
                               const struct bot_job_events *ev);
-/* Kills whatever still runs. */
+/* Kills whatever still runs, and what any command left behind. */
 void bot_jobs_free(struct bot_jobs *j);
 int bot_jobs_running(const struct bot_jobs *j);
 int bot_jobs_full(const struct bot_jobs *j);
 /* Start path with argv and envp (never through a shell): input on its
  * stdin, fd 3 a pipe for events, stderr inherited, nothing else open; a
- * new process group.  0, or -1 and *err. */
+ * new process group, and a child subreaper (orphans of its descendants
+ * become its children).  0, or -1 and *err.  The first bot_jobs_new
+ * makes the calling process a child subreaper too: a child of it that is
+ * not a running command (nor one it had before) is killed and reaped as
+ * a command's leftover. */
 int bot_jobs_start(struct bot_jobs *j, const char *path, char *const argv[],
                    char *const envp[], const char *input, size_t len,
                    void *tag, jv *err);

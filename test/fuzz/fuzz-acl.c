@@ -1,6 +1,7 @@
 /* fuzz-acl: errbot's ACCESS_CONTROLS from any JSON, checked against any
  * message.  The input is the ACL text, a line "----", then a message
- * event.  The answer is allowed (NULL) or a denial text, nothing else.
+ * event, whose body is also tried as the arguments.  The answer is
+ * allowed (NULL) or a denial text, nothing else.
  * Builds as a no-op until lib/acl.c (the dispatch work) is in the tree. */
 #include <stdint.h>
 #include <stdio.h>
@@ -59,6 +60,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (why && !*why)
 				fail("a denial says why");
 		}
+	/* the message's own text as arguments: argv splitting on any bytes */
+	const char *body = bot_str(msg, "body");
+	if (body) {
+		const char *why = bot_acl_check(acl, msg, "deploy", "deploy", body, 0);
+		if (why && !*why)
+			fail("a denial says why");
+	}
 	bot_acl_add_admin(acl, "@alice");
 	(void)bot_acl_check(acl, msg, "deploy", "deploy", "now", 1);
 	bot_acl_free(acl);
