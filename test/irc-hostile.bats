@@ -55,7 +55,6 @@ went_idle() {
 		sleep 1
 		t2=$(cpu_ticks "$1")
 		if [ $((t2 - t1)) -lt 10 ]; then
-			echo "# idle after $i s" >&3
 			return 0
 		fi
 	done
@@ -82,7 +81,6 @@ gone_within() {
 	# the drops are noted, once, not once a line
 	run grep -c 'NAMES.*dropped' "$W/err"
 	assert_output 1
-	echo "# peak RSS $(peak_rss_kb) KiB" >&3
 	assert_rss_below 32768
 }
 
@@ -117,7 +115,6 @@ gone_within() {
 	assert_equal "$rc" 74
 	run cat "$W/err"
 	assert_output --regexp 'stdout: the reader left [0-9]+ bytes of events untaken 2 s after the stop: dropped'
-	echo "# peak RSS $(peak_rss_kb) KiB" >&3
 	assert_rss_below 32768
 }
 
@@ -127,7 +124,6 @@ gone_within() {
 		--retries 0 --timeout 3 --to '#ops' hi
 	assert_output --partial '"code":"connection_lost"'
 	assert_output --partial 'no answer from the server in 3 s'
-	echo "# peak RSS $(peak_rss_kb) KiB" >&3
 	assert_rss_below 32768
 }
 
@@ -146,6 +142,5 @@ gone_within() {
 	wait "$TIME_PID" || rc=$?
 	TIME_PID=
 	assert_equal "$rc" 0
-	echo "# peak RSS $(peak_rss_kb) KiB" >&3
 	assert_rss_below 32768
 }
