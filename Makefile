@@ -26,15 +26,19 @@ override CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-tru
                     -DBOT_DATADIR='"$(DATADIR)/botpipe"' $(SANFLAGS)
 override LDFLAGS += $(SANFLAGS)
 
-# libbot: the model, the codec, rendering, config, the registry.  The HTTP
-# layer (lib/http*.c, lib/ws.c) is a library of its own, libbothttp, so that
-# only the backends that speak HTTP pay for libcurl and OpenSSL at start-up.
-HTTP_SRC  = $(wildcard lib/http*.c lib/ws.c)
-LIB_SRC   = $(filter-out $(HTTP_SRC),$(wildcard lib/*.c))
+# libbot: the model, the codec, rendering, config, the registry, the poll
+# loop (lib/*.c).  The HTTP layer, lib/http/ (see doc/HACKING.md), is a
+# library of its own, libbothttp, so that only the backends that speak HTTP
+# pay for libcurl, OpenSSL and wslay at start-up.
+HTTP_DIR  = lib/http
+HTTP_SRC  = $(HTTP_DIR)/http.c $(HTTP_DIR)/multi.c $(HTTP_DIR)/ratelimit.c \
+            $(HTTP_DIR)/http_stream.c $(HTTP_DIR)/ws.c
+LIB_SRC   = $(wildcard lib/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(B)/obj/%.o)
 HTTP_OBJ  = $(HTTP_SRC:%.c=$(B)/obj/%.o)
 LIB_LIBS  = -ljq -lonig -lcmark-gfm-extensions -lcmark-gfm -lm
-HTTP_LIBS = -lcurl -lcrypto
+HTTP_LIBS = -lcurl -lcrypto -lwslay
+HEADERS   = $(wildcard lib/*.h $(HTTP_DIR)/*.h)
 
 CMDS      = $(patsubst cmd/%.c,%,$(wildcard cmd/bot-*.c))
 BINS      = $(CMDS:%=$(B)/bin/%)
@@ -49,9 +53,23 @@ HTTP_BACKEND = -L$(B)/lib -lbothttp -Wl,-rpath,'$$ORIGIN/..'
 BACKEND_LIBS_webhook  = $(HTTP_BACKEND)
 BACKEND_LIBS_telegram = $(HTTP_BACKEND)
 BACKEND_LIBS_slack    = $(HTTP_BACKEND)
+BACKEND_LIBS_matrix   = $(HTTP_BACKEND)
+BACKEND_LIBS_zulip    = $(HTTP_BACKEND)
+BACKEND_LIBS_mattermost = $(HTTP_BACKEND)
+BACKEND_LIBS_discord  = $(HTTP_BACKEND)
 BACKEND_LIBS_xmpp     = -lstrophe
 
 RPATH = -Wl,-rpath,'$$ORIGIN/../lib'
+
+# What includes lib/http/http.h: libbothttp itself, the backends that link
+# it, and the unit tests of it (which link it too).
+HTTP_BACKENDS = webhook telegram slack matrix zulip mattermost discord
+HTTP_USERS = $(HTTP_OBJ) $(HTTP_BACKENDS:%=$(B)/obj/backends/%.o)
+$(HTTP_USERS): override CFLAGS += -I$(HTTP_DIR)
+HTTP_UNITS = $(B)/test/test-http $(B)/test/test-ws
+$(HTTP_UNITS): override CFLAGS += -I$(HTTP_DIR)
+$(HTTP_UNITS): UNIT_LIBS = -lbothttp -lcurl
+$(HTTP_UNITS): $(B)/lib/libbothttp.so
 
 # Quiet by default; V=1 shows the commands.
 ifeq ($(V),1)
@@ -62,7 +80,7 @@ endif
 
 all: $(BINS) $(MODULES)
 
-$(B)/obj/%.o: %.c $(wildcard lib/*.h) Makefile
+$(B)/obj/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
@@ -91,10 +109,10 @@ $(B)/lib/botpipe/%.so: $(B)/obj/backends/%.o $(B)/lib/libbot.so $(B)/lib/libboth
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $< -L$(B)/lib -lbot -ljq $(BACKEND_LIBS_$*) -Wl,-rpath,'$$ORIGIN/..'
 
-$(B)/test/%: test/unit/%.c $(wildcard test/unit/*.h lib/*.h) $(B)/obj/backends/text.o $(B)/lib/libbot.so
+$(B)/test/%: test/unit/%.c $(wildcard test/unit/*.h) $(HEADERS) $(B)/obj/backends/text.o $(B)/lib/libbot.so
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib -lbot -ljq -lcmark-gfm-extensions -lcmark-gfm -Wl,-rpath,'$$ORIGIN/../lib'
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib $(UNIT_LIBS) -lbot -ljq -lcmark-gfm-extensions -lcmark-gfm -Wl,-rpath,'$$ORIGIN/../lib'
 
 # Debian packages every target needs; installed only when missing.
 deps:
@@ -113,6 +131,13 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@B=$(B) FUZZ_SECONDS=$(FUZZ_SECONDS) sh test/fuzz/run.sh
 
+# What install puts where; uninstall removes exactly these, then the
+# folders of botpipe's own that are left empty.
+SHARE     = $(shell find share -type f)
+INSTALLED = $(CMDS:%=$(BINDIR)/%) $(LIBDIR)/libbot.so.0 $(LIBDIR)/libbothttp.so.0 \
+            $(BACKENDS:%=$(LIBDIR)/botpipe/%.so) $(SHARE:share/%=$(DATADIR)/botpipe/%) \
+            $(foreach m,$(MANS),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/botpipe $(DESTDIR)$(DATADIR)/botpipe \
 	         $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
@@ -120,10 +145,15 @@ install: all
 	cp $(B)/lib/libbot.so.0 $(B)/lib/libbothttp.so.0 $(DESTDIR)$(LIBDIR)/
 	cp $(MODULES) $(DESTDIR)$(LIBDIR)/botpipe/
 	cp -R share/. $(DESTDIR)$(DATADIR)/botpipe/
-	for m in $(MANS); do s=$${m##*.}; sed 's/@VERSION@/$(VERSION)/g' $$m > $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	for m in $(MANS); do s=$${m##*.}; cp $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	rm -f $(INSTALLED:%=$(DESTDIR)%)
+	for d in $(DESTDIR)$(DATADIR)/botpipe $(DESTDIR)$(LIBDIR)/botpipe; do \
+		[ ! -d $$d ] || find $$d -depth -type d -empty -delete; done
 
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps check demo bench fuzz install clean
+.PHONY: all deps check demo bench fuzz install uninstall clean
 .SECONDARY:
