@@ -94,6 +94,8 @@ static void serve_emit(void *ctx, jv ev)
 /* Events queued for a slow reader, past which the network is not read
  * (the session is still answered). */
 #define SERVE_QUEUE_MAX (8u << 20)
+/* After a stop signal, how long the reader has to take what is queued. */
+#define SERVE_STOP_FLUSH_MS 2000
 
 static void emit_connection(struct serve *s, const char *state, int attempt,
                             double retry_in, const char *reason)
@@ -112,12 +114,12 @@ static int serve_once(struct serve *s, const struct bot_sink *sink, int *connect
 	*connected = 1;
 	emit_connection(s, "connected", 0, -1, NULL);
 	while (!bot_stop) {
+		size_t queued = bot_writer_queued(s->w);
 		int timeout = s->b->timeout_ms ? s->b->timeout_ms(s->be) : -1;
-		if (timeout < 0 || timeout > 1000)
-			timeout = 1000;   /* wake to notice bot_stop */
+		if (timeout < 0 || timeout > 1000 || queued >= SERVE_QUEUE_MAX)
+			timeout = 1000;   /* wake to notice bot_stop; no spin while the reader lags */
 		/* p[0] the network (-1 while too much waits for the reader),
 		 * p[1] our stdout while events wait, then the session */
-		size_t queued = bot_writer_queued(s->w);
 		struct pollfd p[3 + BOT_SESSION_CLIENTS] = {
 			{ .fd = queued < SERVE_QUEUE_MAX ? fd : -1, .events = POLLIN },
 			{ .fd = queued ? STDOUT_FILENO : -1, .events = POLLOUT },
@@ -145,6 +147,30 @@ static int serve_once(struct serve *s, const struct bot_sink *sink, int *connect
 			return rc;
 	}
 	return 1;
+}
+
+/* After a stop signal: the reader gets SERVE_STOP_FLUSH_MS to take what
+ * is queued (stdout is still non-blocking); one that never reads must not
+ * keep a stopped bot-listen alive.  What it did not take is dropped:
+ * stdout becomes /dev/null, so nothing waits on the pipe at exit.  0, or
+ * the bytes dropped. */
+static size_t flush_before_stop(struct bot_writer *w)
+{
+	long long until = bot_now_ms() + SERVE_STOP_FLUSH_MS;
+	while (bot_writer_queued(w) && bot_writer_try_flush(w) == 0 && bot_writer_queued(w)) {
+		long long left = until - bot_now_ms();
+		if (left <= 0)
+			break;
+		struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+		poll(&p, 1, (int)left);
+	}
+	size_t dropped = bot_writer_queued(w);
+	int null = dropped ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
+	if (null >= 0) {
+		dup2(null, STDOUT_FILENO);
+		close(null);
+	}
+	return dropped;
 }
 
 /* A request on the session socket: one answer event. */
@@ -286,7 +312,14 @@ int bot_serve(const struct bot_config *cfg, struct bot_writer *w)
 	 * connection of its own) */
 	bot_session_close(s.session);
 	bot_sender_free(s.sender);
-	/* what is still queued goes out, waiting for the reader now */
+	/* what is still queued goes out, waiting for the reader now (after
+	 * a stop signal, for SERVE_STOP_FLUSH_MS) */
+	size_t dropped = async && bot_stop && !s.write_failed ? flush_before_stop(w) : 0;
+	if (dropped) {
+		bot_error("stdout: the reader left %zu bytes of events untaken %d s after the stop: dropped",
+		          dropped, SERVE_STOP_FLUSH_MS / 1000);
+		code = BOT_EX_IOERR;
+	}
 	if (async) {
 		fcntl(STDOUT_FILENO, F_SETFL, flags);
 		bot_writer_set_async(w, 0);
