@@ -33,7 +33,7 @@ HTTP_SRC  = $(wildcard lib/http*.c lib/ws.c)
 LIB_SRC   = $(filter-out $(HTTP_SRC),$(wildcard lib/*.c))
 LIB_OBJ   = $(LIB_SRC:%.c=$(B)/obj/%.o)
 HTTP_OBJ  = $(HTTP_SRC:%.c=$(B)/obj/%.o)
-LIB_LIBS  = -ljq -lonig -lcmark -lm
+LIB_LIBS  = -ljq -lonig -lcmark-gfm-extensions -lcmark-gfm -lm
 HTTP_LIBS = -lcurl -lcrypto
 
 CMDS      = $(patsubst cmd/%.c,%,$(wildcard cmd/bot-*.c))
@@ -94,7 +94,7 @@ $(B)/lib/botpipe/%.so: $(B)/obj/backends/%.o $(B)/lib/libbot.so $(B)/lib/libboth
 $(B)/test/%: test/unit/%.c $(wildcard test/unit/*.h lib/*.h) $(B)/obj/backends/text.o $(B)/lib/libbot.so
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib -lbot -ljq -lcmark -Wl,-rpath,'$$ORIGIN/../lib'
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib -lbot -ljq -lcmark-gfm-extensions -lcmark-gfm -Wl,-rpath,'$$ORIGIN/../lib'
 
 # Debian packages every target needs; installed only when missing.
 deps:

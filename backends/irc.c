@@ -1837,17 +1837,16 @@ static int irc_is_from_self(void *be, jv msg)
 	return self;
 }
 
-/* errbot's IRC prefix: "nick: body", a body starting with '#' moved to
- * the next line. */
+/* errbot's IRC prefix: "nick: body"; before a body that starts with a
+ * block (errbot: a '#'), on a line of its own. */
 static jv irc_mention(void *be, jv ident, jv body)
 {
 	(void)be;
 	const char *nick = bot_str(ident, "nick");
-	const char *b = jv_get_kind(body) == JV_KIND_STRING ? jv_string_value(body) : "";
-	jv out = jv_string_fmt("%s: %s%s", nick ? nick : bot_ident_id(ident) ? bot_ident_id(ident) : "",
-	                       b[0] == '#' ? "\n" : "", b);
+	jv prefix = jv_string_fmt("%s:", nick ? nick : bot_ident_id(ident) ? bot_ident_id(ident) : "");
+	jv out = bot_mention_body(jv_string_value(prefix), body);
+	jv_free(prefix);
 	jv_free(ident);
-	jv_free(body);
 	return out;
 }
 

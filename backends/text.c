@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bot.h"
+#include "buf.h"
 #include "render.h"
 
 static const struct bot_option text_options[] = {
@@ -28,6 +29,7 @@ struct text {
 	int in_fd, own_in;
 	FILE *out;
 	int own_out, color;
+	int raw;               /* bot-send --raw: bodies not rendered */
 	char input[1024];
 	char admin[128], user[128], bot[128], room[128], default_room[128];
 	char *buf;
@@ -90,6 +92,7 @@ static void *text_open(const struct bot_config *cfg, jv *err)
 		return NULL;
 	}
 	setvbuf(t->out, NULL, _IOLBF, 0);
+	t->raw = bot_cfg_flag(cfg, "raw");
 	if (!color || !strcmp(color, "auto"))
 		t->color = isatty(fileno(t->out));
 	else if (!strcmp(color, "always"))
@@ -254,23 +257,90 @@ static int text_is_from_self(void *p, jv msg)
 	return self;
 }
 
+/* Length of the SGR sequence (ESC [ digits and ; m: colour, bold) at s,
+ * or 0.  The ansi markup writes only these. */
+static size_t sgr_len(const unsigned char *s, size_t n)
+{
+	if (n < 3 || s[0] != 0x1b || s[1] != '[')
+		return 0;
+	for (size_t i = 2; i < n && i < 32; i++) {
+		if (s[i] == 'm')
+			return i + 1;
+		if (!((s[i] >= '0' && s[i] <= '9') || s[i] == ';'))
+			return 0;
+	}
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t l = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 :
+	           (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (!l || l > n || (l == 2 && s[0] < 0xc2) || (l == 4 && s[0] > 0xf4))
+		return 0;
+	for (size_t i = 1; i < l; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return l;
+}
+
+/* Text as the console may show it: control characters other than
+ * newline and tab (C0, DEL, C1: the start of a CSI or OSC sequence that
+ * would move the cursor, retitle the window or worse) in cat -v's caret
+ * notation (ESC as ^[, U+009B as M-^[), bytes that are not UTF-8 as
+ * U+FFFD.  With sgr, the colour and bold sequences the ansi markup
+ * writes pass (bodies sent --raw get no such exception). */
+static void console_text(struct sbuf *out, const char *text, int sgr)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t n = strlen(text);
+	for (size_t i = 0; i < n;) {
+		size_t l = sgr ? sgr_len(s + i, n - i) : 0;
+		char caret[5];
+		if (l) {
+			sb_add(out, text + i, l);
+		} else if ((s[i] < 0x20 && s[i] != '\n' && s[i] != '\t') || s[i] == 0x7f) {
+			snprintf(caret, sizeof caret, "^%c", s[i] == 0x7f ? '?' : s[i] + 0x40);
+			sb_add(out, caret, 2);
+			l = 1;
+		} else if (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] < 0xa0) {
+			snprintf(caret, sizeof caret, "M-^%c", s[i + 1] - 0x40);
+			sb_add(out, caret, 4);
+			l = 2;
+		} else if ((l = utf8_len(s + i, n - i))) {
+			sb_add(out, text + i, l);
+		} else {
+			sb_add(out, "\xef\xbf\xbd", 3);
+			l = 1;
+		}
+		i += l;
+	}
+	sb_add(out, "", 0);
+}
+
 static jv text_send(void *p, jv ev, const char *text)
 {
 	struct text *t = p;
 	(void)ev;
-	if (fprintf(t->out, "%s\n", text) < 0 || fflush(t->out) != 0)
+	struct sbuf safe = { 0 };
+	console_text(&safe, text, !t->raw);
+	int bad = fprintf(t->out, "%s\n", safe.s) < 0 || fflush(t->out) != 0;
+	free(safe.s);
+	if (bad)
 		return bot_fail_code("send_failed", 0, "console: %s", strerror(errno));
 	return JV_OBJECT(jv_string("id"), jv_string_fmt("%ld", ++t->seq));
 }
 
-/* errbot's Text prefix: "{person} {body}", no "#" fix. */
+/* errbot's Text prefix: "{person} body" (an occupant's person is @nick);
+ * before a body that starts with a block, on a line of its own. */
 static jv text_mention(void *p, jv ident, jv body)
 {
 	(void)p;
+	ident = bot_ident_derive(ident);
 	const char *who = bot_ident_person(ident);
-	jv out = jv_string_fmt("%s %s", who ? who : "", jv_string_value(body));
+	jv out = bot_mention_body(who ? who : "", body);
 	jv_free(ident);
-	jv_free(body);
 	return out;
 }
 

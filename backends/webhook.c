@@ -5,13 +5,17 @@
  * the event with "text" set to the rendered part, and its first output is
  * the payload: {content: .text} for Discord, {text: .text, channel:
  * .to.id} for Slack or Mattermost.  The "to" of an event is informational:
- * any string is an identifier, and the template may use it. */
+ * any string is an identifier, and the template may use it.  Whatever the
+ * template, no mention in a payload pings (defuse_mentions). */
+#include <ctype.h>
 #include <jq.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bot.h"
+#include "buf.h"
 #include "http.h"
 #include "render.h"
 
@@ -177,6 +181,60 @@ static jv payload(struct webhook *w, jv ev, const char *text)
 	return bot_fail_code("bad_template", 0, "--webhook-template: %s", why);
 }
 
+/* Slack-style text (Slack, Mattermost) with no live mass or user
+ * mention: "<!here>", "<!channel>", "<!everyone>", "<!subteam^..>" and
+ * "<@U123>" lose their '<' to "&lt;" (Slack's own escaping), and "@here",
+ * "@channel", "@everyone", "@all" get a zero-width space after the '@'.
+ * Links ("<https://x|label>") stay links. */
+static jv defuse_slack_text(const char *t)
+{
+	static const char *const words[] = { "everyone", "here", "channel", "all" };
+	struct sbuf b = { 0 };
+	for (size_t i = 0; t[i]; i++) {
+		if (t[i] == '<' && (t[i + 1] == '!' || t[i + 1] == '@')) {
+			sb_add(&b, "&lt;", 4);
+			continue;
+		}
+		sb_add(&b, t + i, 1);
+		if (t[i] != '@')
+			continue;
+		for (size_t k = 0; k < sizeof words / sizeof *words; k++) {
+			size_t l = strlen(words[k]);
+			if (strncasecmp(t + i + 1, words[k], l) != 0)
+				continue;
+			char d = t[i + 1 + l];   /* the l bytes matched: none is NUL */
+			if (!(isalnum((unsigned char)d) || d == '_' || d == '-')) {
+				sb_add(&b, "\xe2\x80\x8b", 3);
+				break;
+			}
+		}
+	}
+	sb_add(&b, "", 0);
+	jv r = jv_string(b.s);
+	free(b.s);
+	return r;
+}
+
+/* Only the mentions botpipe means are live, and it means none: a
+ * Discord-shaped payload ("content") gets allowed_mentions {parse: []}
+ * unless it has its own; a Slack-shaped one ("text") is defused. */
+static jv defuse_mentions(jv body)
+{
+	if (jv_get_kind(body) != JV_KIND_OBJECT)
+		return body;
+	jv content = bot_get(body, "content"), am = bot_get(body, "allowed_mentions");
+	if (jv_get_kind(content) == JV_KIND_STRING && jv_get_kind(am) == JV_KIND_NULL)
+		body = jv_object_set(body, jv_string("allowed_mentions"),
+		                     JV_OBJECT(jv_string("parse"), jv_array()));
+	jv_free(content);
+	jv_free(am);
+	jv text = bot_get(body, "text");
+	if (jv_get_kind(text) == JV_KIND_STRING)
+		body = jv_object_set(body, jv_string("text"), defuse_slack_text(jv_string_value(text)));
+	jv_free(text);
+	return body;
+}
+
 /* The id of what was posted: the answer's "id" when it has one. */
 static jv sent_id(jv resp)
 {
@@ -198,6 +256,7 @@ static jv webhook_send(void *p, jv ev, const char *text)
 	jv body = payload(w, ev, text);
 	if (!jv_is_valid(body))
 		return body;
+	body = defuse_mentions(body);
 	jv resp = bot_http_post_json(w->http, w->url, jv_copy(w->headers), body);
 	if (!jv_is_valid(resp))
 		return resp;

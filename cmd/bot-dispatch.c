@@ -24,6 +24,7 @@ static const struct bot_option opts[] = {
 	{ "jobs", 'j', BOT_OPT_INT, "N", "10", "run at most N commands at once" },
 	{ "timeout", 't', BOT_OPT_INT, "SECONDS", "60", "kill a command (its whole process group) after SECONDS" },
 	{ "max-output", 0, BOT_OPT_INT, "BYTES", "1048576", "keep at most BYTES of a command's output" },
+	{ "max-events", 0, BOT_OPT_INT, "N", "1000", "forward at most N events a command writes on fd 3" },
 	{ "max-line", 0, BOT_OPT_INT, "BYTES", "16777216", "refuse input lines longer than BYTES" },
 	{ "limit-cpu", 0, BOT_OPT_INT, "SECONDS", "0", "a command's CPU time limit (0: none)" },
 	{ "limit-memory", 0, BOT_OPT_INT, "MB", "0", "a command's address space limit (0: none)" },

@@ -191,6 +191,10 @@ const char *bot_ident_kind(jv ident);
 const char *bot_ident_id(jv ident);
 /* Look-only: the person part: "person" field, else the id. */
 const char *bot_ident_person(jv ident);
+/* An identifier with the fields derived from the others: an occupant
+ * without "person" gets "@nick" (errbot's person part of an occupant).
+ * Consumes ident; anything else comes back as it was. */
+jv bot_ident_derive(jv ident);
 /* Look-only: the room part of a room or occupant, else NULL. */
 const char *bot_ident_room(jv ident);
 /* Look-only: errbot's aclattr: "aclattr" field, else person, else id. */
@@ -204,7 +208,8 @@ jv bot_connection_event(const char *state, int attempt, double retry_in,
 jv bot_presence_event(jv identifier, const char *status, const char *message);
 /* The seed's derived fields, computed here and nowhere else: sets
  * is_direct (to is a person or an occupant: errbot's RoomOccupant is a
- * Person), is_group (to is a room), is_threaded (parent set). */
+ * Person), is_group (to is a room), is_threaded (parent set); and the
+ * identifiers' derived fields (bot_ident_derive) for from and to. */
 jv bot_derive(jv msg);
 /* Check an event's fields against the schema.  Returns ev, or an invalid
  * whose message names the type and the field ("message: to: expected an

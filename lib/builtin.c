@@ -190,14 +190,19 @@ static void builtin_whoami(struct dispatch *d, struct item *it)
 
 /* ---- history, uptime, status ---- */
 
-static void builtin_history(struct dispatch *d, struct item *it)
+void builtin_history_now(struct dispatch *d, struct item *it)
 {
+	char key[BOT_HISTORY_KEY_MAX];
 	jv from = bot_get(it->msg, "from");
-	jv text = bot_history_text(d->history, bot_ident_person(from), d->prefix);
-	if (jv_string_length_bytes(jv_copy(text)))
-		dispatch_reply(d, it, jv_string_value(text));
-	jv_free(text);
+	jv text = bot_history_text(d->history, bot_history_key(from, key, sizeof key), d->prefix);
 	jv_free(from);
+	it->kind = ITEM_EVENTS;
+	/* never to the room: the arguments may be nobody else's business */
+	if (jv_string_length_bytes(jv_copy(text)))
+		it->events = jv_array_append(it->events,
+		                             bot_build_reply(jv_copy(it->msg), jv_string_value(text), 1,
+		                                             it->threaded, d->mention));
+	jv_free(text);
 }
 
 void bot_format_timedelta(char *out, size_t n, long total)
@@ -275,8 +280,6 @@ void builtin_run(struct dispatch *d, struct item *it)
 		builtin_help(d, it);
 	else if (!strcmp(it->name, "whoami"))
 		builtin_whoami(d, it);
-	else if (!strcmp(it->name, "history"))
-		builtin_history(d, it);
 	else if (!strcmp(it->name, "uptime"))
 		builtin_uptime(d, it);
 	else if (!strcmp(it->name, "status"))

@@ -21,9 +21,11 @@
 #include "jobs.h"
 
 #define MAX_QUEUE 10000   /* answers waiting for their turn */
-/* Read no further ahead than this many commands waiting for a slot: the
- * pipe pushes back, and a small process forks fast. */
+/* Read no further ahead than this many commands waiting for a slot, nor
+ * than this many bytes of their input lines: the pipe pushes back, and a
+ * small process forks fast.  One always may wait, however long its line. */
 #define READ_AHEAD(d) ((d)->jobs_max * 8 < 128 ? 128 : (d)->jobs_max * 8)
+#define READ_AHEAD_BYTES (64u << 20)
 #define MAX_ENV 64
 #define MAX_ARGS 65536    /* bytes of argument text; execve takes 128 KiB a string */
 
@@ -73,55 +75,103 @@ static int in_names(jv list, const char *name)
 
 /* ---- plugins ---- */
 
-int dispatch_find_plugin(const struct dispatch *d, const char *name, char *path, size_t n,
-                         char *plugin, size_t pn)
+/* The plugin file name in folder i: 1 found (path and plugin filled), 0
+ * none, -1 there but refused (others may write it: why filled). */
+static int find_in(const struct dispatch *d, int i, const char *name, char *path, size_t n,
+                   char *plugin, size_t pn, char *why, size_t wn)
+{
+	char cand[PATH_MAX], real[PATH_MAX];
+	struct stat st;
+	jv dir = jv_array_get(jv_copy(d->dirs), i);
+	const char *ds = jv_string_value(dir);
+	size_t dl = strlen(ds);
+	int found = 0;
+	/* a symlink may point elsewhere inside the folder, never out;
+	 * access() first: realpath costs a readlink per component */
+	if (snprintf(cand, sizeof cand, "%s/%s", ds, name) < (int)sizeof cand &&
+	    !access(cand, X_OK) && realpath(cand, real) && !strncmp(real, ds, dl) && real[dl] == '/' &&
+	    !stat(real, &st) && S_ISREG(st.st_mode) && !access(real, X_OK)) {
+		jv ok = jv_array_get(jv_copy(d->dirs_ok), i);
+		found = jv_get_kind(ok) == JV_KIND_FALSE ? -1 : 1;
+		jv_free(ok);
+		if (found < 0)
+			snprintf(why, wn, "%s: its folder is refused", cand);
+		else if (bot_plugin_file_unsafe(real, why, wn))
+			found = -1;
+	}
+	if (found > 0 && path)
+		snprintf(path, n, "%s", real);
+	if (found > 0 && plugin) {
+		char copy[PATH_MAX];
+		snprintf(copy, sizeof copy, "%s", ds);
+		snprintf(plugin, pn, "%s", basename(copy));
+	}
+	jv_free(dir);
+	return found;
+}
+
+/* As dispatch_find_plugin; -1 when the first folder that has the name
+ * refuses it (why filled). */
+static int find_plugin(const struct dispatch *d, const char *name, char *path, size_t n,
+                       char *plugin, size_t pn, char *why, size_t wn)
 {
 	if (!bot_cmd_name_safe(name))
 		return 0;
-	int found = 0;
-	jv_array_foreach(d->dirs, i, dir) {
-		char cand[PATH_MAX], real[PATH_MAX];
-		struct stat st;
-		const char *ds = jv_string_value(dir);
-		size_t dl = strlen(ds);
-		/* a symlink may point elsewhere inside the folder, never out;
-		 * access() first: realpath costs a readlink per component */
-		if (!found && snprintf(cand, sizeof cand, "%s/%s", ds, name) < (int)sizeof cand &&
-		    !access(cand, X_OK) && realpath(cand, real) && !strncmp(real, ds, dl) && real[dl] == '/' &&
-		    !stat(real, &st) && S_ISREG(st.st_mode) && !access(real, X_OK)) {
-			if (path)
-				snprintf(path, n, "%s", real);
-			if (plugin) {
-				char copy[PATH_MAX];
-				snprintf(copy, sizeof copy, "%s", ds);
-				snprintf(plugin, pn, "%s", basename(copy));
-			}
-			found = 1;
-		}
-		jv_free(dir);
-		(void)i;
+	int count = jv_array_length(jv_copy(d->dirs));
+	for (int i = 0; i < count; i++) {
+		int found = find_in(d, i, name, path, n, plugin, pn, why, wn);
+		if (found)
+			return found;
 	}
-	return found;
+	return 0;
+}
+
+int dispatch_find_plugin(const struct dispatch *d, const char *name, char *path, size_t n,
+                         char *plugin, size_t pn)
+{
+	char why[PATH_MAX + 200];
+	return find_plugin(d, name, path, n, plugin, pn, why, sizeof why) > 0;
+}
+
+/* Log what is wrong with a file or folder (why names it), once. */
+static void tell_once(struct dispatch *d, const char *why, int error)
+{
+	if (jv_object_has(jv_copy(d->told), jv_string(why)))
+		return;
+	if (error)
+		bot_error("%s", why);
+	else
+		bot_warn("%s", why);
+	d->told = jv_object_set(d->told, jv_string(why), jv_true());
 }
 
 static int command_exists(void *ctx, const char *name)
 {
 	struct dispatch *d = ctx;
-	return builtin_known(name) || dispatch_find_plugin(d, name, NULL, 0, NULL, 0);
+	char why[PATH_MAX + 200];
+	if (builtin_known(name))
+		return 1;
+	int found = find_plugin(d, name, NULL, 0, NULL, 0, why, sizeof why);
+	if (found < 0)
+		tell_once(d, why, 1);
+	return found > 0;
 }
 
 #define NAMES_TTL_MS 5000
 
-/* The folders' modification times as text: what says the listing may
- * have changed. */
+/* The folders' modification and change times as text: what says the
+ * listing (or a folder's owner or mode) may have changed. */
 static char *dirs_key(const struct dispatch *d)
 {
 	jv key = jv_string("");
 	jv_array_foreach(d->dirs, i, dir) {
 		struct stat st;
 		if (stat(jv_string_value(dir), &st) == 0)
-			key = jv_string_concat(key, jv_string_fmt("%lld.%ld/", (long long)st.st_mtim.tv_sec,
-			                                          st.st_mtim.tv_nsec));
+			key = jv_string_concat(key, jv_string_fmt("%lld.%ld.%lld.%ld/",
+			                                          (long long)st.st_mtim.tv_sec,
+			                                          st.st_mtim.tv_nsec,
+			                                          (long long)st.st_ctim.tv_sec,
+			                                          st.st_ctim.tv_nsec));
 		jv_free(dir);
 		(void)i;
 	}
@@ -164,6 +214,57 @@ jv dispatch_all_names(struct dispatch *d)
 	} else
 		free(key);
 	return jv_copy(d->names);
+}
+
+/* Check a plugin folder and what is in it: 1 when it is safe; logs (once) a
+ * folder or file that others may write, and a file that cannot run. */
+static int check_folder(struct dispatch *d, const char *dir)
+{
+	char why[PATH_MAX + 200];
+	if (bot_plugin_dir_unsafe(dir, why, sizeof why)) {
+		tell_once(d, why, 1);
+		return 0;
+	}
+	DIR *dd = opendir(dir);
+	for (struct dirent *e; dd && (e = readdir(dd));) {
+		char path[PATH_MAX], real[PATH_MAX];
+		if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+			continue;
+		if (bot_plugin_unrunnable(dir, e->d_name, why, sizeof why))
+			tell_once(d, why, 0);
+		else if (bot_cmd_name_safe(e->d_name) && realpath(path, real) &&
+		         !strncmp(real, dir, strlen(dir)) && real[strlen(dir)] == '/' &&
+		         bot_plugin_file_unsafe(real, why, sizeof why))
+			tell_once(d, why, 1);
+	}
+	if (dd)
+		closedir(dd);
+	return 1;
+}
+
+/* At start, and (at most once a second) when a folder changed: check
+ * them again. */
+static void check_folders(struct dispatch *d, int now_anyway)
+{
+	long long now = bot_now_ms();
+	if (!now_anyway && now - d->checked_at < 1000)
+		return;
+	d->checked_at = now;
+	char *key = dirs_key(d);
+	if (!now_anyway && d->checked_key && !strcmp(key, d->checked_key)) {
+		free(key);
+		return;
+	}
+	free(d->checked_key);
+	d->checked_key = key;
+	jv ok = jv_array();
+	jv_array_foreach(d->dirs, i, dir) {
+		ok = jv_array_append(ok, jv_bool(check_folder(d, jv_string_value(dir))));
+		jv_free(dir);
+		(void)i;
+	}
+	jv_free(d->dirs_ok);
+	d->dirs_ok = ok;
 }
 
 /* Which runs: a plugin, unless a built-in has the name and --override is
@@ -241,7 +342,20 @@ static void enqueue(struct dispatch *d, struct item *it)
 		item_free(it);
 		return;
 	}
+	it->bytes = d->line_bytes;
+	d->queued_bytes += it->bytes;
 	d->queue[(d->qhead + d->qlen++) % MAX_QUEUE] = it;
+}
+
+static void dequeued(struct dispatch *d, struct item *it)
+{
+	d->queued_bytes -= it->bytes;
+	it->bytes = 0;
+}
+
+static int may_read_ahead(const struct dispatch *d)
+{
+	return d->qlen < READ_AHEAD(d) && (!d->qlen || d->queued_bytes < READ_AHEAD_BYTES);
 }
 
 static void queue_events(struct dispatch *d, jv msg, jv events)
@@ -263,7 +377,10 @@ static void push_env(char **env, int *n, const char *name, const char *value)
 }
 
 /* A clean environment: PATH, HOME, LANG, what --env lets through, and
- * the BOT_* of the contract. */
+ * the BOT_* of the contract.  None of these names is a setting of a
+ * botpipe program (BOT_TO would be bot-send's and bot-card's --to, and a
+ * plugin's bot-send would send to the bot itself): BOT_REPLY_TO is where
+ * the reply goes, which a one-shot bot-send takes as its destination. */
 static void build_env(struct dispatch *d, struct item *it, char **env)
 {
 	int n = 0;
@@ -285,13 +402,17 @@ static void build_env(struct dispatch *d, struct item *it, char **env)
 	push_env(env, &n, "BOT_FROM", bot_ident_id(from));
 	push_env(env, &n, "BOT_FROM_NICK", bot_str(from, "nick"));
 	push_env(env, &n, "BOT_ROOM", group ? bot_ident_id(to) : bot_ident_room(from));
-	push_env(env, &n, "BOT_TO", bot_ident_id(to));
-	push_env(env, &n, "BOT_BACKEND", bot_str(it->msg, "backend"));
+	jv reply = bot_build_reply(jv_copy(it->msg), "", it->private_, it->threaded, 0);
+	jv reply_to = bot_get(reply, "to");
+	push_env(env, &n, "BOT_REPLY_TO", bot_ident_id(reply_to));
+	push_env(env, &n, "BOT_MESSAGE_BACKEND", bot_str(it->msg, "backend"));
 	push_env(env, &n, "BOT_MESSAGE_ID", bot_str(it->msg, "id"));
 	push_env(env, &n, "BOT_IS_DIRECT", group ? "0" : "1");
-	push_env(env, &n, "BOT_PREFIX", d->prefix);
+	push_env(env, &n, "BOT_COMMAND_PREFIX", d->prefix);
 	push_env(env, &n, "BOT_EVENTS_FD", "3");
 	env[n] = NULL;
+	jv_free(reply_to);
+	jv_free(reply);
 	jv_free(from);
 	jv_free(to);
 }
@@ -372,21 +493,77 @@ static void start_plugin(struct dispatch *d, struct item *it)
 		free(*e);
 }
 
-/* An event the command wrote on fd 3: forwarded, aimed like a reply
- * when it names no target. */
+/* Event types only botpipe's programs make: from a plugin, an error
+ * event would forge a refusal (denied) or a failure, sent a delivery,
+ * connection a change of link.  A plugin says it failed by its exit
+ * status. */
+static int program_only(const char *type)
+{
+	static const char *const types[] = { "error", "sent", "connection", NULL };
+	for (const char *const *t = types; *t; t++)
+		if (!strcmp(type, *t))
+			return 1;
+	return 0;
+}
+
+/* A message or card without a "to" is a reply: it gets what build_reply
+ * gives the stdout reply (to, mention, in_reply_to, thread, divert) for
+ * each field it does not set itself. */
+static jv aim_like_reply(struct dispatch *d, const struct item *it, jv ev)
+{
+	jv r = bot_build_reply(jv_copy(it->msg), "", it->private_, it->threaded, d->mention);
+	jv_object_foreach(r, key, value) {
+		const char *k = jv_string_value(key);
+		jv have = strcmp(k, "type") && strcmp(k, "body") ? bot_get(ev, k) : jv_true();
+		if (jv_get_kind(have) == JV_KIND_NULL)
+			ev = jv_object_set(ev, key, value);
+		else {
+			jv_free(key);
+			jv_free(value);
+		}
+		jv_free(have);
+	}
+	jv_free(r);
+	return ev;
+}
+
+/* Forward an event from a command's fd 3, marked with the command that
+ * made it, within --max-events. */
+static void forward_job_event(struct dispatch *d, struct item *it, jv ev)
+{
+	if (d->max_events >= 0 && it->fd3_events >= d->max_events) {
+		it->fd3_dropped++;
+		jv_free(ev);
+		return;
+	}
+	it->fd3_events++;
+	dispatch_emit(d, jv_object_set(ev, jv_string("plugin"), jv_string(it->name)));
+}
+
+/* An event the command wrote on fd 3. */
 static void on_job_event(void *ctx, void *tag, jv ev)
 {
 	struct dispatch *d = ctx;
 	struct item *it = tag;
 	const char *type = bot_str(ev, "type");
-	jv to = bot_get(ev, "to");
-	if (type && (!strcmp(type, "message") || !strcmp(type, "card")) &&
-	    jv_get_kind(to) == JV_KIND_NULL) {
-		jv r = bot_build_reply(jv_copy(it->msg), "", it->private_, it->threaded, 0);
-		ev = jv_object_set(ev, jv_string("to"), jv_object_get(r, jv_string("to")));
+	if (program_only(type)) {
+		bot_error("%s: fd 3: a \"%s\" event is bot-dispatch's or bot-send's to make; dropped",
+		          it->name, type);
+		jv_free(ev);
+		return;
 	}
+	jv to = bot_get(ev, "to");
+	if ((!strcmp(type, "message") || !strcmp(type, "card")) && jv_get_kind(to) == JV_KIND_NULL)
+		ev = aim_like_reply(d, it, ev);
 	jv_free(to);
-	dispatch_emit(d, ev);
+	forward_job_event(d, it, ev);
+}
+
+/* A line on fd 3 that is no event: the reader's bad_input error event,
+ * which is ours to make. */
+static void on_job_bad_event(void *ctx, void *tag, jv ev)
+{
+	forward_job_event(ctx, tag, ev);
 }
 
 static void on_job_done(void *ctx, void *tag, const struct bot_job_result *r)
@@ -400,6 +577,9 @@ static void on_job_done(void *ctx, void *tag, const struct bot_job_result *r)
 		snprintf(why, sizeof why, "%s: killed by signal %d", it->name, r->status - 128);
 	else if (r->status)
 		snprintf(why, sizeof why, "%s: exited with status %d", it->name, r->status);
+	if (it->fd3_dropped)
+		bot_error("%s: %ld events on fd 3 past --max-events %ld dropped", it->name,
+		          it->fd3_dropped, d->max_events);
 	if (r->timed_out || r->status)
 		fail_command(d, it, why);
 	else {
@@ -450,6 +630,7 @@ static void run_queue(struct dispatch *d)
 			break;
 		d->qhead = (d->qhead + 1) % MAX_QUEUE;
 		d->qlen--;
+		dequeued(d, it);
 		if (it->kind == ITEM_PLUGIN)
 			start_plugin(d, it);
 		else
@@ -462,8 +643,10 @@ static void run_queue(struct dispatch *d)
 		struct item *it = d->queue[(d->qhead + i) % MAX_QUEUE];
 		if (it->kind == ITEM_PLUGIN)
 			d->queue[(d->qhead + kept++) % MAX_QUEUE] = it;
-		else
+		else {
+			dequeued(d, it);
 			answer_now(d, it);
+		}
 	}
 	d->qlen = kept;
 }
@@ -521,21 +704,26 @@ static void command(struct dispatch *d, jv msg, const char *name, const char *ar
 		item_free(it);
 		return;
 	}
-	if (strcmp(it->name, "history") || it->kind != ITEM_BUILTIN) {
+	int is_history = it->kind == ITEM_BUILTIN && !strcmp(it->name, "history");
+	if (!is_history) {
+		char key[BOT_HISTORY_KEY_MAX];
 		jv from = bot_get(msg, "from");
-		bot_history_add(d->history, bot_ident_person(from), it->name, it->args);
+		bot_history_add(d->history, bot_history_key(from, key, sizeof key), it->name, it->args);
 		jv_free(from);
 	}
 	it->private_ = in_names(d->divert_private, it->name);
 	it->threaded = in_names(d->divert_thread, it->name);
+	if (is_history)
+		builtin_history_now(d, it);
 	enqueue(d, it);
 }
 
 static void recall(struct dispatch *d, jv msg, long n)
 {
+	char key[BOT_HISTORY_KEY_MAX];
 	jv from = bot_get(msg, "from");
 	const char *name, *args;
-	if (bot_history_get(d->history, bot_ident_person(from), n, &name, &args)) {
+	if (bot_history_get(d->history, bot_history_key(from, key, sizeof key), n, &name, &args)) {
 		char *nm = strdup(name), *ar = strdup(args);
 		command(d, msg, nm, ar);
 		free(nm);
@@ -606,11 +794,14 @@ static void handle_event(struct dispatch *d, jv ev)
 {
 	size_t rawlen;
 	const char *raw = bot_reader_raw(d->r, &rawlen);
+	d->line_bytes = rawlen;
 	const char *type = bot_str(ev, "type");
 	const char *body = bot_str(ev, "body");
 	struct bot_cmd c = { .kind = BOT_CMD_NONE };
-	if (!strcmp(type, "message") && body && !bot_true(ev, "delayed"))
+	if (!strcmp(type, "message") && body && !bot_true(ev, "delayed")) {
+		check_folders(d, 0);
 		bot_cmd_parse(&d->cmdopts, body, !is_group(ev), &c);
+	}
 	int outputs = run_rules(d, ev, &c);
 	int consumed = outputs > 0;
 	switch (c.kind) {
@@ -648,9 +839,14 @@ static int resolve_dirs(struct dispatch *d)
 	jv_array_foreach(dirs, i, dir) {
 		char real[PATH_MAX];
 		struct stat st;
-		if (realpath(jv_string_value(dir), real) && !stat(real, &st) && S_ISDIR(st.st_mode))
+		char why[PATH_MAX + 200];
+		if (realpath(jv_string_value(dir), real) && !stat(real, &st) && S_ISDIR(st.st_mode)) {
+			if (bot_plugin_dir_unsafe(real, why, sizeof why)) {
+				bot_error("--plugins %s: %s", jv_string_value(dir), why);
+				ok = 0;
+			}
 			d->dirs = jv_array_append(d->dirs, jv_string(real));
-		else {
+		} else {
 			bot_error("--plugins %s: %s", jv_string_value(dir),
 			          errno ? strerror(errno) : "not a folder");
 			ok = 0;
@@ -775,6 +971,7 @@ static int setup(struct dispatch *d, const struct bot_config *cfg)
 	d->jobs_max = (int)bot_cfg_int(cfg, "jobs", 10);
 	if (d->jobs_max < 1)
 		d->jobs_max = 1;
+	d->max_events = bot_cfg_int(cfg, "max-events", 1000);
 	d->started = time(NULL);
 	d->cmdopts = (struct bot_cmd_opts){
 		.prefix = d->prefix,
@@ -788,11 +985,16 @@ static int setup(struct dispatch *d, const struct bot_config *cfg)
 	d->history = bot_history_new();
 	d->dirs = jv_array();
 	d->names = jv_null();
+	d->told = jv_object();
+	d->dirs_ok = jv_array();
 	if (!*d->prefix) {
 		bot_error("--prefix: may not be empty");
 		return 0;
 	}
-	return resolve_dirs(d) && load_acl(d) && load_rules(d);
+	if (!resolve_dirs(d))
+		return 0;
+	check_folders(d, 1);
+	return load_acl(d) && load_rules(d);
 }
 
 static void teardown(struct dispatch *d)
@@ -809,6 +1011,9 @@ static void teardown(struct dispatch *d)
 	jv_free(d->dirs);
 	jv_free(d->names);
 	free(d->names_key);
+	free(d->checked_key);
+	jv_free(d->told);
+	jv_free(d->dirs_ok);
 	jv_free(d->alt_prefixes);
 	jv_free(d->divert_private);
 	jv_free(d->divert_thread);
@@ -838,7 +1043,7 @@ int bot_dispatch_run(const struct bot_config *cfg)
 		.memory_mb = bot_cfg_int(cfg, "limit-memory", 0),
 		.processes = bot_cfg_int(cfg, "limit-processes", 0),
 	};
-	struct bot_job_events jev = { on_job_event, on_job_done, &d, on_job_dropped };
+	struct bot_job_events jev = { on_job_event, on_job_done, &d, on_job_dropped, on_job_bad_event };
 	d.jobs = bot_jobs_new(d.jobs_max, &lim, &jev);
 	d.queue = calloc(MAX_QUEUE, sizeof *d.queue);
 	d.w = bot_writer_new(STDOUT_FILENO);
@@ -850,7 +1055,7 @@ int bot_dispatch_run(const struct bot_config *cfg)
 	while (!bot_stop) {
 		jv ev;
 		int rc;
-		while (d.qlen < READ_AHEAD(&d) && (rc = bot_reader_next(d.r, &ev)) != 0) {
+		while (may_read_ahead(&d) && (rc = bot_reader_next(d.r, &ev)) != 0) {
 			if (rc < 0) {
 				dispatch_emit(&d, ev);   /* the bad_input error event */
 				if (d.status == BOT_EX_OK)
@@ -870,7 +1075,7 @@ int bot_dispatch_run(const struct bot_config *cfg)
 		if (d.status == BOT_EX_IOERR)
 			break;
 		int n = 0;
-		if (!bot_reader_eof(d.r) && d.qlen < READ_AHEAD(&d))
+		if (!bot_reader_eof(d.r) && may_read_ahead(&d))
 			fds[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
 		int in = n;
 		n += bot_jobs_pollfds(d.jobs, fds + n, nfds - n);

@@ -78,7 +78,29 @@ double bot_similarity(const char *a, const char *b);
 jv bot_cmd_not_found(const char *prefix, const char *word, const char *next,
                      jv names);
 
+/* ---- plugins.c: what may run from a plugin folder ---------------------- */
+
+/* NULL when commands may be taken from the folder dir (a real path): it
+ * and every folder above it are owned by this user or root and writable
+ * by no group and no other user (a folder above may be when sticky, as
+ * /tmp).  Else a one-line why, with the fix, in buf. */
+const char *bot_plugin_dir_unsafe(const char *dir, char *buf, size_t n);
+/* The same for a plugin file (a real path) and the folder it is in. */
+const char *bot_plugin_file_unsafe(const char *path, char *buf, size_t n);
+/* NULL when the entry name of folder dir runs, or is not meant to (a dot
+ * file, a folder, a NAME.help sidecar).  Else why it never will, with the
+ * fix: a suffix (".sh"), a name that is no command name, no exec bit, no
+ * "#!" line, CRLF line ends, a missing interpreter. */
+const char *bot_plugin_unrunnable(const char *dir, const char *name, char *buf, size_t n);
+
 /* ---- history.c: errbot's cmd_history ----------------------------------- */
+
+/* Whose history a message's sender (look-only) has: its most stable
+ * identity, into buf.  An identifier's "account" where the network has
+ * one; else the user@host of a client mask nick!user@host ("client" or
+ * "aclattr", as IRC's): a nick is anyone's after its owner quits; else
+ * the person, else the id. */
+const char *bot_history_key(jv from, char *buf, size_t n);
 
 #define BOT_HISTORY_MAX 10
 #define BOT_HISTORY_PEOPLE_MAX 10000   /* then the longest idle is forgotten */

@@ -8,6 +8,8 @@
 #include "dispatch.h"
 #include "jobs.h"
 
+#define BOT_HISTORY_KEY_MAX 1024   /* longer keys are cut: still one person's */
+
 /* What waits in the queue: a plugin to run, a built-in to answer, or
  * replies already made (not found, denied).  One queue keeps the order of
  * the answers when --jobs is 1. */
@@ -21,6 +23,8 @@ struct item {
 	char *path;                      /* malloc'd; NULL for a built-in */
 	char *args;
 	int private_, threaded;          /* DIVERT_TO_PRIVATE / _THREAD */
+	size_t bytes;                    /* its input line's, while it waits */
+	long fd3_events, fd3_dropped;    /* fd 3 events forwarded, and past --max-events */
 	jv events;                       /* ITEM_EVENTS: an array */
 };
 
@@ -37,12 +41,19 @@ struct dispatch {
 	jv names;                /* every command name, cached (or null) */
 	long long names_at;      /* when names was made, ms */
 	char *names_key;         /* the folders' mtimes then */
+	char *checked_key;       /* the folders' mtimes at the last check */
+	long long checked_at;    /* when, ms */
+	jv told;                 /* what was logged about the folders: why -> true */
+	jv dirs_ok;              /* per folder: true when safe at the last check */
 	jv alt_prefixes, divert_private, divert_thread, env_pass;
 	const char *prefix;
 	int pass, mention, override, suppress_not_found, hide_commands, hide_access;
 	int jobs_max;
+	long max_events;         /* fd 3 events a command may write */
 	struct item **queue;
 	int qlen, qhead;
+	size_t queued_bytes;     /* input lines behind what waits */
+	size_t line_bytes;       /* the line being handled */
 	int status;              /* exit code so far */
 	time_t started;
 };
@@ -67,5 +78,8 @@ int builtin_known(const char *name);
 const char *builtin_doc(const char *name);
 extern const char *const builtin_names[];
 void builtin_run(struct dispatch *d, struct item *it);
+/* !history answered when it is read, not when its turn comes (later
+ * commands are not in it): it becomes ITEM_EVENTS, a private reply. */
+void builtin_history_now(struct dispatch *d, struct item *it);
 
 #endif

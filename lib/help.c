@@ -217,7 +217,8 @@ jv bot_help_text(const char *prefix, struct bot_help_entry *e, size_t n, const c
 		if (!strcasecmp(e[i].plugin, q)) {
 			text = section_head(jv_string(""), e[i].plugin);
 			for (size_t k = i; k < n && !strcmp(e[k].plugin, e[i].plugin); k++)
-				text = help_line(text, prefix, &e[k], 0);
+				if (!e[k].hidden)
+					text = help_line(text, prefix, &e[k], 0);
 			free(q);
 			return text;
 		}

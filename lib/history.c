@@ -1,5 +1,6 @@
 /* history.c: errbot's cmd_history: per person, the last BOT_HISTORY_MAX
  * (command, args) pairs, an identical pair moved to the end. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,33 @@ struct bot_history {
 	                person who asked longest ago first */
 	int n;       /* people (jv_object_length counts by walking) */
 };
+
+/* "nick!user@host" -> "user@host"; NULL when s is no such mask. */
+static const char *mask_user_host(const char *s)
+{
+	const char *bang = s ? strchr(s, '!') : NULL;
+	if (!bang || bang == s || !bang[1])
+		return NULL;
+	const char *at = strchr(bang + 1, '@');
+	return at && at > bang + 1 && at[1] ? bang + 1 : NULL;
+}
+
+const char *bot_history_key(jv from, char *buf, size_t n)
+{
+	const char *account = bot_str(from, "account");
+	const char *mask = mask_user_host(bot_str(from, "client"));
+	if (!mask)
+		mask = mask_user_host(bot_str(from, "aclattr"));
+	const char *person = bot_ident_person(from);
+	/* each kind of key its own mark, so that no person's id is a mask's */
+	if (account && *account)
+		snprintf(buf, n, "account:%s", account);
+	else if (mask)
+		snprintf(buf, n, "mask:%s", mask);
+	else
+		snprintf(buf, n, "id:%s", person ? person : "");
+	return buf;
+}
 
 struct bot_history *bot_history_new(void)
 {

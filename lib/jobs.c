@@ -420,7 +420,7 @@ static void job_read_events(struct bot_jobs *j, struct job *jb)
 	jv ev;
 	int got;
 	while ((got = bot_reader_next(jb->evr, &ev)) != 0)
-		j->ev.event(j->ev.ctx, jb->tag, ev);
+		(got < 0 && j->ev.bad_event ? j->ev.bad_event : j->ev.event)(j->ev.ctx, jb->tag, ev);
 	if (rc <= 0)
 		close_fd(&jb->ev_fd);
 }

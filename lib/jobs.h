@@ -32,6 +32,10 @@ struct bot_job_events {
 	void *ctx;
 	/* Optional: bot_jobs_free killed the command; no done follows. */
 	void (*dropped)(void *ctx, void *tag);
+	/* Optional: a bad line on fd 3 (its bad_input error event, consumed)
+	 * goes here instead of to event, which then has only what the command
+	 * wrote. */
+	void (*bad_event)(void *ctx, void *tag, jv ev);
 };
 
 struct bot_jobs;

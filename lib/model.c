@@ -39,7 +39,17 @@ jv bot_occupant(const char *room, const char *nick, const char *id)
 		o = jv_object_set(o, jv_string("id"), jv_string_fmt("%s/%s", room, nick));
 	o = set_str(o, "room", room);
 	o = set_str(o, "nick", nick);
-	return o;
+	return bot_ident_derive(o);
+}
+
+jv bot_ident_derive(jv ident)
+{
+	const char *k = bot_ident_kind(ident);
+	const char *nick = bot_str(ident, "nick");
+	if (!k || strcmp(k, "occupant") || bot_str(ident, "person") || !nick || !*nick)
+		return ident;
+	jv person = jv_string_fmt("@%s", nick);
+	return jv_object_set(ident, jv_string("person"), person);
 }
 
 const char *bot_ident_kind(jv ident)
@@ -145,8 +155,20 @@ jv bot_presence_event(jv identifier, const char *status, const char *message)
 	return e;
 }
 
+/* from and to with their derived fields, when they are objects. */
+static jv derive_ident_field(jv msg, const char *key)
+{
+	jv v = bot_get(msg, key);
+	if (!bot_ident_kind(v) || bot_str(v, "person")) {
+		jv_free(v);
+		return msg;
+	}
+	return jv_object_set(msg, jv_string(key), bot_ident_derive(v));
+}
+
 jv bot_derive(jv msg)
 {
+	msg = derive_ident_field(derive_ident_field(msg, "from"), "to");
 	jv to = bot_get(msg, "to");
 	const char *k = bot_ident_kind(to);
 	int group = k && !strcmp(k, "room");
@@ -327,7 +349,7 @@ jv bot_build_reply(jv msg, const char *body, int private_, int threaded,
 		reply = jv_object_set(reply, jv_string("parent"),
 		                      JV_OBJECT(jv_string("id"), jv_copy(id)));
 	if (group && !private_ && mention && jv_get_kind(from) != JV_KIND_NULL)
-		reply = jv_object_set(reply, jv_string("mention"), jv_copy(from));
+		reply = jv_object_set(reply, jv_string("mention"), bot_ident_derive(jv_copy(from)));
 	jv_free(id);
 	jv_free(parent);
 	jv_free(from);

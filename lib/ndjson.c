@@ -5,7 +5,8 @@
  * bad line costs only itself.  It checks what jq would let through
  * silently: invalid UTF-8 (jq turns it into U+FFFD), raw NUL bytes, lines
  * over a maximum.  A bad line becomes an error event with code bad_input
- * that carries the raw line, and one line on stderr.
+ * that carries the start of the raw line (at most RAW_KEEP bytes, cut at a
+ * character boundary) and its length, and one line on stderr.
  */
 #include <errno.h>
 #include <poll.h>
@@ -18,7 +19,7 @@
 #include "bot.h"
 
 #define READ_CHUNK 65536
-#define RAW_KEEP_TRUNCATED 4096   /* bytes of an over-long line kept */
+#define RAW_KEEP 4096   /* bytes of a bad line an error event carries */
 
 struct bot_reader {
 	int fd;
@@ -106,16 +107,32 @@ int bot_reader_fill(struct bot_reader *r)
 	}
 }
 
-/* The bad_input error event for the current line, logged once. */
+/* How much of a bad line to keep: at most RAW_KEEP bytes, and not the
+ * middle of a UTF-8 sequence (a cut never makes a valid line invalid). */
+static size_t keep_length(const char *raw, size_t len)
+{
+	if (len <= RAW_KEEP)
+		return len;
+	size_t n = RAW_KEEP;
+	/* back over continuation bytes to the start of the cut character */
+	for (int back = 0; back < 4 && n > 0 && ((unsigned char)raw[n] & 0xc0) == 0x80; back++)
+		n--;
+	return n;
+}
+
+/* The bad_input error event for the current line, logged once.  length
+ * is the whole line's, raw holds rawlen bytes of it. */
 static jv reader_bad(struct bot_reader *r, const char *what, const char *raw,
-                     size_t rawlen, int truncated)
+                     size_t rawlen, size_t length)
 {
 	char msg[600];
 	snprintf(msg, sizeof msg, "%s:%ld: %s", r->name, r->lineno, what);
 	bot_error("%s", msg);
-	jv ev = bot_error_event("bad_input", msg, jv_string_sized(raw, (int)rawlen));
+	size_t keep = keep_length(raw, rawlen);
+	jv ev = bot_error_event("bad_input", msg, jv_string_sized(raw, (int)keep));
 	ev = jv_object_set(ev, jv_string("line"), jv_number((double)r->lineno));
-	if (truncated)
+	ev = jv_object_set(ev, jv_string("length"), jv_number((double)length));
+	if (keep < length)
 		ev = jv_object_set(ev, jv_string("truncated"), jv_true());
 	return ev;
 }
@@ -137,27 +154,27 @@ static int reader_parse(struct bot_reader *r, char *line, size_t len, jv *ev)
 {
 	char why[600];
 	if (memchr(line, 0, len))
-		return *ev = reader_bad(r, "NUL byte in line", line, len, 0), -1;
+		return *ev = reader_bad(r, "NUL byte in line", line, len, len), -1;
 	if (!bot_utf8_valid(line, len))
-		return *ev = reader_bad(r, "invalid UTF-8", line, len, 0), -1;
+		return *ev = reader_bad(r, "invalid UTF-8", line, len, len), -1;
 	jv v = jv_parse_sized(line, (int)len);
 	if (!jv_is_valid(v)) {
 		parse_message(v, why, sizeof why);
 		jv_free(v);
-		return *ev = reader_bad(r, why, line, len, 0), -1;
+		return *ev = reader_bad(r, why, line, len, len), -1;
 	}
 	if (jv_get_kind(v) != JV_KIND_OBJECT) {
 		snprintf(why, sizeof why, "not an object: %s",
 		         jv_kind_name(jv_get_kind(v)));
 		jv_free(v);
-		return *ev = reader_bad(r, why, line, len, 0), -1;
+		return *ev = reader_bad(r, why, line, len, len), -1;
 	}
 	jv type = jv_object_get(jv_copy(v), jv_copy(r->type_key));
 	int typed = jv_get_kind(type) == JV_KIND_STRING;
 	jv_free(type);
 	if (!typed) {
 		jv_free(v);
-		return *ev = reader_bad(r, "no \"type\" string", line, len, 0), -1;
+		return *ev = reader_bad(r, "no \"type\" string", line, len, len), -1;
 	}
 	*ev = v;
 	return 1;
@@ -185,7 +202,7 @@ static int reader_skip(struct bot_reader *r, jv *ev)
 	char why[128];
 	snprintf(why, sizeof why, "line longer than %zu bytes (%zu bytes), skipped",
 	         r->max, r->skipped - (nl ? 1 : 0));
-	*ev = reader_bad(r, why, r->overlong, r->rawlen, 1);
+	*ev = reader_bad(r, why, r->overlong, r->rawlen, r->skipped - (nl ? 1 : 0));
 	r->raw = r->overlong;   /* valid until the next call */
 	return -1;
 }
@@ -194,7 +211,7 @@ static int reader_skip(struct bot_reader *r, jv *ev)
 static void reader_start_skip(struct bot_reader *r)
 {
 	free(r->overlong);
-	r->rawlen = r->len - r->off < RAW_KEEP_TRUNCATED ? r->len - r->off : RAW_KEEP_TRUNCATED;
+	r->rawlen = r->len - r->off < RAW_KEEP ? r->len - r->off : RAW_KEEP;
 	r->overlong = malloc(r->rawlen + 1);
 	if (!r->overlong)
 		abort();

@@ -1,4 +1,4 @@
-/* libbot: markdown (cmark's AST) into each backend's markup.
+/* libbot: markdown (cmark-gfm's AST) into each backend's markup.
  *
  * One walk over cmark's AST serves every markup; a table says what each
  * markup writes for emphasis, and the walk asks the markup's family (plain
@@ -17,20 +17,35 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <cmark.h>
+#include <cmark-gfm.h>
+#include <cmark-gfm-core-extensions.h>
 
+#include "buf.h"
 #include "render.h"
 #include "render_priv.h"
 
 enum family { F_TEXT, F_HTML, F_TG, F_SLACK, F_MD };
 enum escape { ESC_NONE, ESC_HTML, ESC_AMP, ESC_MD, ESC_DISCORD, ESC_MM };
+/* How a markup shows errbot's {: color='..' bgcolor='..' } marks. */
+enum colour { COL_NONE, COL_ANSI, COL_IRC, COL_HTML, COL_MATRIX };
+/* How a markup draws a table. */
+enum tables {
+	T_BOX,     /* box drawing (errbot's text and ansi) */
+	T_PLAIN,   /* aligned columns, no border (errbot's compact IRC tables) */
+	T_CODE,    /* aligned columns in a code block */
+	T_HTML,    /* <table> */
+	T_PIPE,    /* a GitHub pipe table again */
+};
 
 struct markup {
 	const char *name;
 	enum family fam;
 	enum escape esc;
+	enum colour colour;
+	enum tables tables;
 	const char *strong_open, *strong_close;
 	const char *emph_open, *emph_close;
+	const char *strike_open, *strike_close;
 	const char *head_open, *head_close;    /* h1-h2 in the text family */
 	const char *sub_open, *sub_close;      /* h3-h6 in the text family */
 	unsigned per_line : 1;        /* inline spans never cross a line */
@@ -40,39 +55,62 @@ struct markup {
 	unsigned img_as_link : 1;     /* <a> rather than <img> (matrix) */
 	unsigned ansi_reset : 1;      /* end with ESC[0m (ansi) */
 	unsigned hard_newline : 1;    /* a newline is a line break (discord) */
+	unsigned mass_mentions : 1;   /* @everyone, @here... ping (discord...) */
 };
 
-#define ANSI_BOLD "\x1b[1m", "\x1b[22m"
-#define ANSI_UL "\x1b[4m", "\x1b[24m"
+#define MD_STYLES .strong_open = "**", .strong_close = "**", \
+	.emph_open = "*", .emph_close = "*", \
+	.strike_open = "~~", .strike_close = "~~"
 
 static const struct markup markups[] = {
-	{ "text", F_TEXT, ESC_NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
-	{ "ansi", F_TEXT, ESC_NONE, ANSI_BOLD, ANSI_UL, ANSI_BOLD, ANSI_UL,
-	  0, 0, 0, 0, 0, 1, 0 },
-	{ "irc", F_TEXT, ESC_NONE, "\x02", "\x02", "\x1f", "\x1f", "\x02", "\x02",
-	  "\x1f", "\x1f", 1, 1, 0, 0, 0, 0, 0 },
-	{ "xmpp", F_TEXT, ESC_NONE, "*", "*", "_", "_", "*", "*", "*", "*",
-	  1, 0, 1, 1, 0, 0, 0 },
-	{ "markdown", F_MD, ESC_MD, "**", "**", "*", "*", 0, 0, 0, 0,
-	  0, 0, 1, 0, 0, 0, 0 },
-	{ "discord", F_MD, ESC_DISCORD, "**", "**", "*", "*", 0, 0, 0, 0,
-	  0, 0, 1, 0, 0, 0, 1 },
-	{ "mattermost", F_MD, ESC_MM, "**", "**", "*", "*", 0, 0, 0, 0,
-	  0, 0, 1, 0, 0, 0, 1 },
-	{ "slack", F_SLACK, ESC_AMP, "*", "*", "_", "_", "*", "*", "*", "*",
-	  1, 0, 1, 0, 0, 0, 0 },
-	{ "telegram", F_TG, ESC_AMP, "<b>", "</b>", "<i>", "</i>", "<b>", "</b>",
-	  "<b>", "</b>", 0, 0, 0, 0, 0, 0, 0 },
-	{ "html", F_HTML, ESC_HTML, "<strong>", "</strong>", "<em>", "</em>",
-	  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
-	{ "matrix", F_HTML, ESC_HTML, "<strong>", "</strong>", "<em>", "</em>",
-	  0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0 },
+	{ .name = "text", .fam = F_TEXT, .tables = T_BOX },
+	{ .name = "ansi", .fam = F_TEXT, .colour = COL_ANSI, .tables = T_BOX,
+	  .strong_open = "\x1b[1m", .strong_close = "\x1b[22m",
+	  .emph_open = "\x1b[4m", .emph_close = "\x1b[24m",
+	  .strike_open = "\x1b[9m", .strike_close = "\x1b[29m",
+	  .head_open = "\x1b[1m", .head_close = "\x1b[22m",
+	  .sub_open = "\x1b[4m", .sub_close = "\x1b[24m", .ansi_reset = 1 },
+	{ .name = "irc", .fam = F_TEXT, .colour = COL_IRC, .tables = T_PLAIN,
+	  .strong_open = "\x02", .strong_close = "\x02",
+	  .emph_open = "\x1f", .emph_close = "\x1f",
+	  .strike_open = "\x1e", .strike_close = "\x1e",
+	  .head_open = "\x02", .head_close = "\x02",
+	  .sub_open = "\x1f", .sub_close = "\x1f", .per_line = 1, .drop_empty = 1 },
+	{ .name = "xmpp", .fam = F_TEXT, .tables = T_CODE,
+	  .strong_open = "*", .strong_close = "*", .emph_open = "_", .emph_close = "_",
+	  .strike_open = "~", .strike_close = "~",
+	  .head_open = "*", .head_close = "*", .sub_open = "*", .sub_close = "*",
+	  .per_line = 1, .semantic_prefix = 1, .styled_code = 1 },
+	{ .name = "markdown", .fam = F_MD, .esc = ESC_MD, .tables = T_PIPE,
+	  MD_STYLES, .semantic_prefix = 1 },
+	{ .name = "discord", .fam = F_MD, .esc = ESC_DISCORD, .tables = T_CODE,
+	  MD_STYLES, .semantic_prefix = 1, .hard_newline = 1, .mass_mentions = 1 },
+	{ .name = "mattermost", .fam = F_MD, .esc = ESC_MM, .tables = T_PIPE,
+	  MD_STYLES, .semantic_prefix = 1, .hard_newline = 1, .mass_mentions = 1 },
+	{ .name = "slack", .fam = F_SLACK, .esc = ESC_AMP, .tables = T_CODE,
+	  .strong_open = "*", .strong_close = "*", .emph_open = "_", .emph_close = "_",
+	  .strike_open = "~", .strike_close = "~",
+	  .head_open = "*", .head_close = "*", .sub_open = "*", .sub_close = "*",
+	  .per_line = 1, .semantic_prefix = 1, .mass_mentions = 1 },
+	{ .name = "telegram", .fam = F_TG, .esc = ESC_AMP, .tables = T_CODE,
+	  .strong_open = "<b>", .strong_close = "</b>", .emph_open = "<i>", .emph_close = "</i>",
+	  .strike_open = "<s>", .strike_close = "</s>",
+	  .head_open = "<b>", .head_close = "</b>", .sub_open = "<b>", .sub_close = "</b>" },
+	{ .name = "html", .fam = F_HTML, .esc = ESC_HTML, .colour = COL_HTML, .tables = T_HTML,
+	  .strong_open = "<strong>", .strong_close = "</strong>",
+	  .emph_open = "<em>", .emph_close = "</em>",
+	  .strike_open = "<del>", .strike_close = "</del>" },
+	{ .name = "matrix", .fam = F_HTML, .esc = ESC_HTML, .colour = COL_MATRIX, .tables = T_HTML,
+	  .strong_open = "<strong>", .strong_close = "</strong>",
+	  .emph_open = "<em>", .emph_close = "</em>",
+	  .strike_open = "<del>", .strike_close = "</del>", .img_as_link = 1 },
 };
 
 #define HRULE "\xe2\x94\x80\xe2\x94\x80\xe2\x94\x80\xe2\x94\x80\xe2\x94\x80" \
               "\xe2\x94\x80\xe2\x94\x80\xe2\x94\x80\xe2\x94\x80\xe2\x94\x80"
 #define REPLACEMENT "\xef\xbf\xbd"
 #define BULLET "\xe2\x80\xa2 "
+#define ZWSP "\xe2\x80\x8b"
 /* Line prefixes deeper than this are not drawn (hostile nesting). */
 #define MAX_PREFIX_FRAMES 16
 
@@ -109,8 +147,12 @@ struct rstate {
 	int verbatim;          /* code: no markdown escaping */
 	int upper;             /* h1 in the text family */
 	int in_heading, in_link, quote_depth;
+	int in_table;          /* markdown: escape | in cells */
+	size_t table_rec, table_start;   /* a pipe table's header span */
 	uint32_t prev_cp;      /* for grapheme clusters */
 	int ri_run;            /* regional indicators in a row */
+	char **keep;           /* strings spans point to, freed at the end */
+	int nkeep, capkeep;
 };
 
 /* ---- memory: out of memory is not the caller's problem (jq's rule) ---- */
@@ -189,7 +231,7 @@ static size_t span_record(struct rstate *st, size_t pos, size_t n)
 {
 	struct rout *o = st->o;
 	GROW(o->sp, o->nsp, o->capsp);
-	o->sp[o->nsp] = (struct rspan){ pos, n, (size_t)-1, 0 };
+	o->sp[o->nsp] = (struct rspan){ pos, n, (size_t)-1, 0, 0 };
 	return o->nsp++;
 }
 
@@ -249,10 +291,22 @@ static void span_seal(struct rstate *st, size_t rec)
 {
 	struct rout *o = st->o;
 	struct rspan *r = &o->sp[rec];
-	for (size_t i = r->open_pos + 1; i <= r->open_pos + r->open_len && i < o->len; i++)
-		o->f[i] &= (unsigned char)~RF_CUT;
-	for (size_t i = r->close_pos; i < r->close_pos + r->close_len; i++)
-		o->f[i] = (unsigned char)((o->f[i] & ~RF_CUT) | RF_MARKUP);
+	size_t oe = r->open_pos + r->open_len;
+	for (size_t i = r->open_pos + 1; i <= oe && i < o->len; i++) {
+		unsigned cls = o->f[i] & RF_CUT;
+		if (r->table && i == oe)
+			continue;   /* the first row starts a line */
+		/* a table's header may still be cut, as a last resort (it may
+		 * not fit at all) */
+		cls = r->table && cls != RCUT_NONE ? RCUT_CODEPOINT : RCUT_NONE;
+		o->f[i] = (unsigned char)((o->f[i] & ~RF_CUT) | cls);
+	}
+	for (size_t i = r->close_pos; i < r->close_pos + r->close_len; i++) {
+		/* a table's bottom border may be cut, as a last resort */
+		unsigned cls = r->table && i > r->close_pos && (o->s[i] & 0xc0) != 0x80 ?
+		               RCUT_CODEPOINT : RCUT_NONE;
+		o->f[i] = (unsigned char)((o->f[i] & ~RF_CUT) | RF_MARKUP | cls);
+	}
 }
 
 static void close_record(struct rstate *st, size_t rec, const char *s, size_t n)
@@ -434,9 +488,11 @@ static const char *escape_for(struct rstate *st, const char *s, size_t i,
 	case ESC_MM:
 		break;
 	}
+	if (st->in_table && c == '|')
+		return "\\|";   /* a pipe would end the cell, even in code */
 	if (st->verbatim)
 		return NULL;
-	const char *always = e == ESC_MD ? "\\`*_[]<" :
+	const char *always = e == ESC_MD ? "\\`*_[]<~" :
 	                     e == ESC_DISCORD ? "\\`*_~|[]<>" : "\\`*_~|[]<>";
 	const char *at_start = e == ESC_MD ? "#>-+=~" : "#>-+=";
 	int esc = c && strchr(always, c) != NULL;
@@ -452,6 +508,23 @@ static const char *escape_for(struct rstate *st, const char *s, size_t i,
 	buf[1] = (char)c;
 	buf[2] = '\0';
 	return buf;
+}
+
+/* "everyone", "here", "channel" or "all" as a whole word at s: after an
+ * '@', Discord, Slack and Mattermost notify a whole server or channel. */
+static int is_mass_mention(const char *s, size_t n)
+{
+	static const char *const words[] = { "everyone", "here", "channel", "all" };
+	for (size_t k = 0; k < sizeof words / sizeof *words; k++) {
+		size_t l = strlen(words[k]);
+		if (n >= l && strncasecmp(s, words[k], l) == 0) {
+			unsigned char d = l < n ? (unsigned char)s[l] : ' ';
+			if (!((d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z') ||
+			      (d >= '0' && d <= '9') || d == '_' || d == '-'))
+				return 1;
+		}
+	}
+	return 0;
 }
 
 /* Write text: escaped for the markup, controls replaced, and each byte
@@ -497,6 +570,11 @@ static void w_text_cls(struct rstate *st, const char *s, size_t n, int base)
 		if (is_control(cp)) {
 			out = REPLACEMENT;
 			outn = 3;
+		} else if (c == '@' && st->m->mass_mentions && !st->verbatim &&
+		           is_mass_mention(s + i + 1, n - i - 1)) {
+			/* a zero-width space keeps @everyone from pinging */
+			out = "@" ZWSP;
+			outn = 1 + strlen(ZWSP);
 		} else if (i == list_punct) {
 			buf[0] = '\\';
 			buf[1] = (char)c;
@@ -524,6 +602,244 @@ static void w_text(struct rstate *st, const char *s, size_t n)
 static void w_text_s(struct rstate *st, const char *s)
 {
 	w_text(st, s, strlen(s));
+}
+
+/* ---- errbot's attribute marks: {: color='green' bgcolor='red' } -------- */
+
+/* errbot's colour names, with the codes of each markup that has colour
+ * (the hex values are the ones errbot's Slack backend uses). */
+static const struct colour_name {
+	const char *name;
+	int ansi, irc;
+	const char *hex;
+} colour_names[] = {
+	{ "black", 0, 1, "#000000" },   { "red", 1, 4, "#FF0000" },
+	{ "green", 2, 3, "#008000" },   { "yellow", 3, 8, "#FFA500" },
+	{ "blue", 4, 2, "#0000FF" },    { "magenta", 5, 6, "#FF00FF" },
+	{ "cyan", 6, 10, "#00FFFF" },   { "white", 7, 0, "#FFFFFF" },
+};
+
+struct colours {
+	int fg, bg;            /* index in colour_names, or -1 */
+};
+
+/* The length of the mark "{: ... }" at s, or 0 when there is none. */
+static size_t mark_len(const char *s, size_t n)
+{
+	if (n < 3 || s[0] != '{' || s[1] != ':')
+		return 0;
+	for (size_t i = 2; i < n && i < 256; i++) {
+		if (s[i] == '}')
+			return i + 1;
+		if (s[i] == '{' || s[i] == '\n')
+			return 0;
+	}
+	return 0;
+}
+
+static int colour_index(const char *v, size_t n)
+{
+	for (size_t i = 0; i < sizeof colour_names / sizeof *colour_names; i++)
+		if (strlen(colour_names[i].name) == n &&
+		    strncasecmp(colour_names[i].name, v, n) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The colours a mark of n bytes names: color= and bgcolor=, the value
+ * bare or quoted; other keys, classes and ids are ignored. */
+static struct colours mark_colours(const char *s, size_t n)
+{
+	struct colours c = { -1, -1 };
+	size_t end = n - 1, i = 2;   /* s[end] is the '}' */
+	while (i < end) {
+		while (i < end && (s[i] == ' ' || s[i] == '\t'))
+			i++;
+		size_t k = i;
+		while (i < end && s[i] != '=' && s[i] != ' ' && s[i] != '\t')
+			i++;
+		size_t klen = i - k;
+		if (i >= end || s[i] != '=')
+			continue;
+		i++;
+		char q = i < end && (s[i] == '\'' || s[i] == '"') ? s[i++] : 0;
+		size_t v = i;
+		while (i < end && (q ? s[i] != q : s[i] != ' ' && s[i] != '\t'))
+			i++;
+		int idx = colour_index(s + v, i - v);
+		if (q && i < end)
+			i++;
+		if (klen == 5 && strncmp(s + k, "color", 5) == 0)
+			c.fg = idx;
+		else if (klen == 7 && strncmp(s + k, "bgcolor", 7) == 0)
+			c.bg = idx;
+	}
+	return c;
+}
+
+static int is_type(cmark_node *node, const char *type)
+{
+	const char *t = node ? cmark_node_get_type_string(node) : NULL;
+	return t && strcmp(t, type) == 0;
+}
+
+/* A mark right after an inline element colours that element: the mark
+ * starts the text node that follows it. */
+static int mark_after(cmark_node *node, struct colours *c)
+{
+	cmark_node *next = cmark_node_next(node);
+	if (!next || cmark_node_get_type(next) != CMARK_NODE_TEXT)
+		return 0;
+	const char *t = cmark_node_get_literal(next);
+	size_t l = t ? mark_len(t, strlen(t)) : 0;
+	if (!l)
+		return 0;
+	*c = mark_colours(t, l);
+	return 1;
+}
+
+static int is_inline_element(cmark_node *node)
+{
+	switch (cmark_node_get_type(node)) {
+	case CMARK_NODE_EMPH:
+	case CMARK_NODE_STRONG:
+	case CMARK_NODE_CODE:
+	case CMARK_NODE_LINK:
+	case CMARK_NODE_IMAGE:
+		return 1;
+	default:
+		return is_type(node, "strikethrough");
+	}
+}
+
+/* A mark that ends a paragraph, heading or table cell colours all of it
+ * (Python-Markdown's attr_list on a block), unless it belongs to the
+ * inline element just before it. */
+static int mark_at_end(cmark_node *block, struct colours *c)
+{
+	cmark_node *last = cmark_node_last_child(block);
+	if (!last || cmark_node_get_type(last) != CMARK_NODE_TEXT)
+		return 0;
+	const char *t = cmark_node_get_literal(last);
+	size_t n = t ? strlen(t) : 0;
+	while (n && t[n - 1] == ' ')
+		n--;
+	if (!n || t[n - 1] != '}')
+		return 0;
+	size_t at = n;
+	while (at > 0 && !(t[at - 1] == '{' && t[at] == ':'))
+		at--;
+	if (at == 0 || mark_len(t + at - 1, n - at + 1) != n - at + 1)
+		return 0;
+	at--;
+	cmark_node *prev = cmark_node_previous(last);
+	if (at == 0 && prev && is_inline_element(prev))
+		return 0;
+	*c = mark_colours(t + at, n - at);
+	return 1;
+}
+
+/* A text node that is only a mark, the last of its block, after a line
+ * break (errbot's card template puts one on a line of its own). */
+static int is_lone_final_mark(cmark_node *node)
+{
+	if (!node || cmark_node_get_type(node) != CMARK_NODE_TEXT || cmark_node_next(node))
+		return 0;
+	const char *t = cmark_node_get_literal(node);
+	size_t n = t ? strlen(t) : 0;
+	while (n && t[n - 1] == ' ')
+		n--;
+	return n && mark_len(t, n) == n;
+}
+
+/* The opening and closing markup for colours c (buffers of 128 bytes);
+ * 0 when the markup shows no colour, or c names none. */
+static int colour_markup(const struct markup *m, struct colours c,
+                         char *open, char *close)
+{
+	if (c.fg < 0 && c.bg < 0)
+		return 0;
+	const struct colour_name *fg = c.fg >= 0 ? &colour_names[c.fg] : NULL;
+	const struct colour_name *bg = c.bg >= 0 ? &colour_names[c.bg] : NULL;
+	open[0] = close[0] = '\0';
+	switch (m->colour) {
+	case COL_NONE:
+		return 0;
+	case COL_ANSI:
+		if (fg)
+			snprintf(open, 128, "\x1b[%dm", 30 + fg->ansi);
+		if (bg)
+			snprintf(open + strlen(open), 64, "\x1b[%dm", 40 + bg->ansi);
+		snprintf(close, 128, "%s%s", fg ? "\x1b[39m" : "", bg ? "\x1b[49m" : "");
+		return 1;
+	case COL_IRC:
+		/* two digits always, and a closing that a digit after it cannot
+		 * extend (^C^B^B: the bold toggles cancel out) */
+		if (bg)
+			snprintf(open, 128, "\x03%02d,%02d", fg ? fg->irc : 99, bg->irc);
+		else
+			snprintf(open, 128, "\x03%02d", fg->irc);
+		snprintf(close, 128, "\x03\x02\x02");
+		return 1;
+	case COL_HTML:
+		snprintf(open, 128, "<span style=\"%s%s%s%s%s\">",
+		         fg ? "color: " : "", fg ? fg->hex : "", fg && bg ? "; " : "",
+		         bg ? "background-color: " : "", bg ? bg->hex : "");
+		snprintf(close, 128, "</span>");
+		return 1;
+	case COL_MATRIX:
+		snprintf(open, 128, "<font%s%s%s%s%s%s>",
+		         fg ? " data-mx-color=\"" : "", fg ? fg->hex : "", fg ? "\"" : "",
+		         bg ? " data-mx-bg-color=\"" : "", bg ? bg->hex : "", bg ? "\"" : "");
+		snprintf(close, 128, "</font>");
+		return 1;
+	}
+	return 0;
+}
+
+/* A copy of s that lives as long as the render (for per-line spans). */
+static const char *keep_str(struct rstate *st, const char *s)
+{
+	GROW(st->keep, st->nkeep, st->capkeep);
+	size_t n = strlen(s);
+	char *c = xrealloc(NULL, n + 1);
+	memcpy(c, s, n + 1);
+	st->keep[st->nkeep++] = c;
+	return c;
+}
+
+/* Open a colour span; 1 when one was opened (close it with colour_close). */
+static int colour_open(struct rstate *st, struct colours c)
+{
+	char open[128], close[128];
+	if (!colour_markup(st->m, c, open, close))
+		return 0;
+	const char *o = keep_str(st, open), *cl = keep_str(st, close);
+	span_open(st, o, strlen(o), st->m->per_line ? cl : NULL);
+	return 1;
+}
+
+static void colour_close(struct rstate *st, struct colours c)
+{
+	char open[128], close[128];
+	if (colour_markup(st->m, c, open, close))
+		span_close_s(st, close);
+}
+
+/* Text with every mark left out (marks are never shown). */
+static void w_text_unmarked(struct rstate *st, const char *s)
+{
+	size_t n = strlen(s), from = 0;
+	for (size_t i = 0; i + 2 < n; i++) {
+		size_t l = s[i] == '{' ? mark_len(s + i, n - i) : 0;
+		if (!l)
+			continue;
+		w_text(st, s + from, i - from);
+		i += l - 1;
+		from = i + 1;
+	}
+	if (from < n)
+		w_text(st, s + from, n - from);
 }
 
 /* ---- URLs -------------------------------------------------------------- */
@@ -642,7 +958,9 @@ static int is_autolink(cmark_node *node, const char *url)
 	if (!t)
 		return 0;
 	return strcmp(t, url) == 0 ||
-	       (strncmp(url, "mailto:", 7) == 0 && strcmp(t, url + 7) == 0);
+	       (strncmp(url, "mailto:", 7) == 0 && strcmp(t, url + 7) == 0) ||
+	       (strncmp(url, "http://", 7) == 0 && strncmp(t, "www.", 4) == 0 &&
+	        strcmp(t, url + 7) == 0);
 }
 
 /* ---- blocks ------------------------------------------------------------ */
@@ -692,34 +1010,21 @@ static int in_tight_item(cmark_node *node)
 	       list_is_tight(cmark_node_parent(p));
 }
 
-static void code_block(struct rstate *st, cmark_node *node)
+/* Open a code block holding lit (n bytes) in language lang (may be "").
+ * fence receives what code_close needs (at least 48 bytes). */
+static void code_open(struct rstate *st, const char *lang, const char *lit,
+                      size_t n, char *fence)
 {
 	const struct markup *m = st->m;
-	const char *lit = cmark_node_get_literal(node);
-	const char *info = cmark_node_get_fence_info(node);
-	size_t n = lit ? strlen(lit) : 0;
-	if (n && lit[n - 1] == '\n')
-		n--;
-	char lang[32];
-	size_t ln = 0;
-	for (; info && info[ln] && ln + 1 < sizeof lang; ln++) {
-		char c = info[ln];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || strchr("_+#.-", c)))
-			break;
-		lang[ln] = c;
-	}
-	lang[ln] = '\0';
-
 	char open[96];
-	int fenced = m->fam == F_MD || m->fam == F_SLACK || m->styled_code;
+	fence[0] = '\0';
 	if (m->fam == F_HTML || m->fam == F_TG) {
-		if (ln)
+		if (*lang)
 			snprintf(open, sizeof open, "<pre><code class=\"language-%s\">", lang);
 		else
 			snprintf(open, sizeof open, "<pre><code>");
 		span_open_s(st, open);
-	} else if (fenced) {
+	} else if (m->fam == F_MD || m->fam == F_SLACK || m->styled_code) {
 		/* a fence longer than any run of backticks inside */
 		size_t run = 0, best = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -736,22 +1041,50 @@ static void code_block(struct rstate *st, cmark_node *node)
 		span_open_s(st, open);
 		st->bol = 1;
 		st->line_empty = 1;
-		open[ticks] = '\0';
+		memcpy(fence, open, ticks);
+		fence[ticks] = '\0';
 	}
-	st->verbatim = 1;
-	w_text(st, lit ? lit : "", n);
-	st->verbatim = 0;
+}
+
+static void code_close(struct rstate *st, const char *fence)
+{
+	const struct markup *m = st->m;
 	if (m->fam == F_HTML || m->fam == F_TG) {
 		span_close_s(st, "</code></pre>");
-	} else if (fenced) {
+	} else if (*fence) {
 		/* the closing fence, on its own line with the line prefix */
 		char close[MAX_PREFIX_FRAMES * 16 + 128];
 		char pre[MAX_PREFIX_FRAMES * 16 + 1];
 		build_prefix(st, pre, sizeof pre, 0);
-		snprintf(close, sizeof close, "%s%s%s", st->bol ? "" : "\n", pre, open);
+		snprintf(close, sizeof close, "%s%s%s", st->bol ? "" : "\n", pre, fence);
 		st->bol = 0;   /* the prefix is part of the closing markup */
 		span_close_s(st, close);
 	}
+}
+
+static void code_block(struct rstate *st, cmark_node *node)
+{
+	const char *lit = cmark_node_get_literal(node);
+	const char *info = cmark_node_get_fence_info(node);
+	size_t n = lit ? strlen(lit) : 0;
+	if (n && lit[n - 1] == '\n')
+		n--;
+	char lang[32];
+	size_t ln = 0;
+	for (; info && info[ln] && ln + 1 < sizeof lang; ln++) {
+		char c = info[ln];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || strchr("_+#.-", c)))
+			break;
+		lang[ln] = c;
+	}
+	lang[ln] = '\0';
+	char fence[48];
+	code_open(st, lang, lit ? lit : "", n, fence);
+	st->verbatim = 1;
+	w_text(st, lit ? lit : "", n);
+	st->verbatim = 0;
+	code_close(st, fence);
 }
 
 static void heading(struct rstate *st, cmark_node *node, int entering)
@@ -1119,7 +1452,563 @@ static void softbreak(struct rstate *st, int hard)
 	w_newline(st, RCUT_LINE);
 }
 
+/* ---- tables ------------------------------------------------------------ */
+
+/* Columns wider than this are not padded further: one hostile wide cell
+ * would else pad every row of a long table. */
+#define MAX_COL_WIDTH 48
+
+struct cell {
+	char *text;
+	size_t width;
+	struct colours col;
+	int coloured;
+};
+
+struct grid {
+	struct cell *c;        /* rows x cols */
+	size_t rows, cols;
+	size_t *w;             /* each column's width */
+	const uint8_t *align;  /* 'l', 'r', 'c' or 0 per column */
+};
+
+/* Columns a code point takes on a terminal: 0 for what joins the one
+ * before, 2 for East Asian wide characters and most emoji. */
+static size_t cp_width(uint32_t cp)
+{
+	if ((cp >= 0x300 && cp <= 0x36f) || (cp >= 0x1ab0 && cp <= 0x1aff) ||
+	    (cp >= 0x1dc0 && cp <= 0x1dff) || (cp >= 0x20d0 && cp <= 0x20ff) ||
+	    (cp >= 0xfe00 && cp <= 0xfe0f) || (cp >= 0xfe20 && cp <= 0xfe2f) ||
+	    (cp >= 0x200b && cp <= 0x200d) || (cp >= 0x1f3fb && cp <= 0x1f3ff) ||
+	    (cp >= 0xe0000 && cp <= 0xe0fff))
+		return 0;
+	if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+	    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+	    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+	    (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1f64f) ||
+	    (cp >= 0x1f900 && cp <= 0x1f9ff) || (cp >= 0x20000 && cp <= 0x3fffd))
+		return 2;
+	return 1;
+}
+
+static size_t text_width(const char *s, size_t n)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		i += utf8_seq((const unsigned char *)s + i, n - i, &cp);
+		w += cp_width(cp);
+	}
+	return w;
+}
+
+static void sb_add_unmarked(struct sbuf *b, const char *s)
+{
+	size_t n = strlen(s), from = 0;
+	for (size_t i = 0; i + 2 < n; i++) {
+		size_t l = s[i] == '{' ? mark_len(s + i, n - i) : 0;
+		if (!l)
+			continue;
+		sb_add(b, s + from, i - from);
+		i += l - 1;
+		from = i + 1;
+	}
+	if (from < n)
+		sb_add(b, s + from, n - from);
+}
+
+/* A cell as one line of plain text: code and link text kept, a link's
+ * URL after its text as the text markup writes it, marks left out (the
+ * first that applies colours the cell). */
+static void cell_text(cmark_node *cell, struct cell *out)
+{
+	struct sbuf b = { 0 };
+	out->coloured = mark_at_end(cell, &out->col);
+	cmark_iter *it = cmark_iter_new(cell);
+	cmark_event_type ev;
+	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		cmark_node *n = cmark_iter_get_node(it);
+		int in = ev == CMARK_EVENT_ENTER;
+		const char *lit = cmark_node_get_literal(n);
+		char *url;
+		if (in && !out->coloured && is_inline_element(n))
+			out->coloured = mark_after(n, &out->col);
+		switch (cmark_node_get_type(n)) {
+		case CMARK_NODE_TEXT:
+			if (lit)
+				sb_add_unmarked(&b, lit);
+			break;
+		case CMARK_NODE_CODE:
+		case CMARK_NODE_HTML_INLINE:
+			if (lit)
+				sb_add(&b, lit, strlen(lit));
+			break;
+		case CMARK_NODE_SOFTBREAK:
+		case CMARK_NODE_LINEBREAK:
+			sb_add(&b, " ", 1);
+			break;
+		case CMARK_NODE_LINK:
+		case CMARK_NODE_IMAGE:
+			if (in)
+				break;
+			url = url_clean(cmark_node_get_url(n) ? cmark_node_get_url(n) : "");
+			if (url && !cmark_node_first_child(n)) {
+				sb_add(&b, url, strlen(url));
+			} else if (url && !is_autolink(n, url)) {
+				sb_add(&b, " (", 2);
+				sb_add(&b, url, strlen(url));
+				sb_add(&b, ")", 1);
+			}
+			free(url);
+			break;
+		default:
+			break;
+		}
+	}
+	cmark_iter_free(it);
+	sb_add(&b, "", 0);
+	char *t = b.s;
+	for (char *p = t; *p; p++)
+		if (*p == '\t' || *p == '\n')
+			*p = ' ';
+	size_t start = strspn(t, " "), n = strlen(t);
+	while (n > start && t[n - 1] == ' ')
+		n--;
+	memmove(t, t + start, n - start);
+	t[n - start] = '\0';
+	out->text = t;
+	out->width = text_width(t, n - start);
+}
+
+static void grid_build(cmark_node *table, struct grid *g)
+{
+	memset(g, 0, sizeof *g);
+	g->cols = cmark_gfm_extensions_get_table_columns(table);
+	for (cmark_node *r = cmark_node_first_child(table); r; r = cmark_node_next(r))
+		g->rows++;
+	if (!g->cols || !g->rows)
+		return;
+	g->c = calloc(g->rows * g->cols, sizeof *g->c);
+	g->w = calloc(g->cols, sizeof *g->w);
+	if (!g->c || !g->w)
+		abort();
+	g->align = cmark_gfm_extensions_get_table_alignments(table);
+	size_t i = 0;
+	for (cmark_node *r = cmark_node_first_child(table); r; r = cmark_node_next(r), i++) {
+		size_t j = 0;
+		for (cmark_node *c = cmark_node_first_child(r); c && j < g->cols;
+		     c = cmark_node_next(c), j++)
+			cell_text(c, &g->c[i * g->cols + j]);
+		for (; j < g->cols; j++) {
+			g->c[i * g->cols + j].text = xrealloc(NULL, 1);
+			g->c[i * g->cols + j].text[0] = '\0';
+		}
+	}
+	for (size_t j = 0; j < g->cols; j++) {
+		g->w[j] = 1;
+		for (i = 0; i < g->rows; i++)
+			if (g->c[i * g->cols + j].width > g->w[j])
+				g->w[j] = g->c[i * g->cols + j].width;
+		if (g->w[j] > MAX_COL_WIDTH)
+			g->w[j] = MAX_COL_WIDTH;
+	}
+}
+
+static void grid_free(struct grid *g)
+{
+	for (size_t i = 0; g->c && i < g->rows * g->cols; i++)
+		free(g->c[i].text);
+	free(g->c);
+	free(g->w);
+}
+
+static void w_pad(struct rstate *st, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		emit(st, " ", 1, RCUT_CODEPOINT, 0);
+}
+
+/* A border line: left, fill (column width + 2 times), mid between
+ * columns, right. */
+static void grid_rule(struct rstate *st, const struct grid *g, const char *l,
+                      const char *fill, const char *mid, const char *r)
+{
+	struct sbuf b = { 0 };
+	sb_add(&b, l, strlen(l));
+	for (size_t j = 0; j < g->cols; j++) {
+		for (size_t k = 0; k < g->w[j] + 2; k++)
+			sb_add(&b, fill, strlen(fill));
+		if (j + 1 < g->cols)
+			sb_add(&b, mid, strlen(mid));
+	}
+	sb_add(&b, r, strlen(r));
+	/* a cut may fall between any two characters, as a last resort */
+	for (size_t i = 0; i < b.len;) {
+		size_t l = 1;
+		while (i + l < b.len && (b.s[i + l] & 0xc0) == 0x80)
+			l++;
+		emit(st, b.s + i, l, RCUT_CODEPOINT, RF_MARKUP);
+		i += l;
+	}
+	free(b.s);
+}
+
+/* One cell padded to its column, aligned; header cells in bold where
+ * the markup has bold outside code. */
+static void grid_cell(struct rstate *st, const struct grid *g, size_t i,
+                      size_t j, int last)
+{
+	const struct markup *m = st->m;
+	const struct cell *c = &g->c[i * g->cols + j];
+	size_t w = g->w[j], pad = c->width < w ? w - c->width : 0;
+	uint8_t a = g->align ? g->align[j] : 0;
+	size_t left = a == 'r' ? pad : a == 'c' ? pad / 2 : 0;
+	int bold = i == 0 && m->tables != T_CODE && m->strong_open;
+	w_pad(st, left);
+	if (bold)
+		style_open(st, m->strong_open, m->strong_close);
+	if (c->coloured)
+		colour_open(st, c->col);
+	w_text_cls(st, c->text, strlen(c->text), RCUT_CODEPOINT);
+	if (c->coloured)
+		colour_close(st, c->col);
+	if (bold)
+		style_close(st, m->strong_open, m->strong_close);
+	if (!(last && m->tables != T_BOX))
+		w_pad(st, pad - left);
+}
+
+static void grid_row(struct rstate *st, const struct grid *g, size_t i)
+{
+	int box = st->m->tables == T_BOX;
+	const char *edge = i == 0 ? "\xe2\x94\x83 " : "\xe2\x94\x82 ";       /* ┃ │ */
+	const char *sep = i == 0 ? " \xe2\x94\x83 " : " \xe2\x94\x82 ";
+	const char *end = i == 0 ? " \xe2\x94\x83" : " \xe2\x94\x82";
+	if (box)
+		emit(st, edge, strlen(edge), RCUT_CODEPOINT, RF_MARKUP);
+	for (size_t j = 0; j < g->cols; j++) {
+		if (j)
+			emit(st, box ? sep : "  ", box ? strlen(sep) : 2, RCUT_CODEPOINT,
+			     box ? RF_MARKUP : 0);
+		grid_cell(st, g, i, j, j + 1 == g->cols);
+	}
+	if (box)
+		emit(st, end, strlen(end), RCUT_CODEPOINT, RF_MARKUP);
+}
+
+/* A table drawn with aligned columns: box drawing, bare columns, or bare
+ * columns in a code block.  The header (with its borders) is recorded as
+ * a span's opening, so a part cut inside the table starts with it again;
+ * rows are cut between, inside one only when it alone is too long. */
+static void table_grid(struct rstate *st, cmark_node *table)
+{
+	const struct markup *m = st->m;
+	struct grid g;
+	grid_build(table, &g);
+	if (!g.rows || !g.cols) {
+		grid_free(&g);
+		return;
+	}
+	int box = m->tables == T_BOX;
+	char fence[48] = "";
+	if (m->tables == T_CODE)
+		code_open(st, "", "", 0, fence);
+	st->verbatim = 1;
+	if (st->bol)
+		begin_line(st);
+	/* a header-only table needs no span: nothing to repeat it for */
+	size_t hs = st->o->len, rec = (size_t)-1;
+	if (g.rows > 1) {
+		rec = span_record(st, hs, 0);
+		st->o->sp[rec].table = 1;
+	}
+	if (box) {
+		grid_rule(st, &g, "\xe2\x94\x8f", "\xe2\x94\x81", "\xe2\x94\xb3", "\xe2\x94\x93");
+		w_newline(st, RCUT_LINE);
+	}
+	grid_row(st, &g, 0);
+	if (g.rows > 1) {
+		w_newline(st, RCUT_LINE);
+		if (box)
+			grid_rule(st, &g, "\xe2\x94\xa1", "\xe2\x94\x81", "\xe2\x95\x87", "\xe2\x94\xa9");
+		else
+			for (size_t j = 0; j < g.cols; j++) {
+				struct sbuf b = { 0 };
+				for (size_t k = 0; k < g.w[j]; k++)
+					sb_add(&b, "-", 1);
+				if (j + 1 < g.cols)
+					sb_add(&b, "  ", 2);
+				emit(st, b.s, b.len, RCUT_CODEPOINT, RF_MARKUP);
+				free(b.s);
+			}
+		w_newline(st, RCUT_LINE);
+		st->o->sp[rec].open_len = st->o->len - hs;
+		for (size_t i = 1; i < g.rows; i++) {
+			if (i > 1)
+				w_newline(st, RCUT_LINE);
+			grid_row(st, &g, i);
+		}
+	}
+	struct sbuf close = { 0 };
+	if (box) {
+		/* the bottom border, on its own line, closes the span */
+		char pre[MAX_PREFIX_FRAMES * 16 + 1];
+		build_prefix(st, pre, sizeof pre, 0);
+		sb_add(&close, "\n", 1);
+		sb_add(&close, pre, strlen(pre));
+		const char *l = g.rows > 1 ? "\xe2\x94\x94" : "\xe2\x94\x97";
+		const char *f = g.rows > 1 ? "\xe2\x94\x80" : "\xe2\x94\x81";
+		const char *mid = g.rows > 1 ? "\xe2\x94\xb4" : "\xe2\x94\xbb";
+		const char *r = g.rows > 1 ? "\xe2\x94\x98" : "\xe2\x94\x9b";
+		sb_add(&close, l, strlen(l));
+		for (size_t j = 0; j < g.cols; j++) {
+			for (size_t k = 0; k < g.w[j] + 2; k++)
+				sb_add(&close, f, strlen(f));
+			if (j + 1 < g.cols)
+				sb_add(&close, mid, strlen(mid));
+		}
+		sb_add(&close, r, strlen(r));
+	}
+	if (rec != (size_t)-1)
+		close_record(st, rec, close.s ? close.s : "", close.len);
+	else
+		append(st, close.s ? close.s : "", close.len, RF_MARKUP, RF_MARKUP);
+	free(close.s);
+	st->verbatim = 0;
+	if (m->tables == T_CODE)
+		code_close(st, fence);
+	grid_free(&g);
+}
+
+/* HTML tables: <table>, <thead> with the header row, <tbody>. */
+static void table_html(struct rstate *st, cmark_node *node, int in)
+{
+	if (is_type(node, "table")) {
+		if (in) {
+			span_open_s(st, "<table>");
+			return;
+		}
+		cmark_node *last = cmark_node_last_child(node);
+		if (last && !is_type(last, "table_header"))
+			span_close_s(st, "</tbody>");
+		w_newline(st, RCUT_LINE);
+		span_close_s(st, "</table>");
+	} else if (is_type(node, "table_header")) {
+		if (in) {
+			w_newline(st, RCUT_LINE);
+			span_open_s(st, "<thead><tr>");
+		} else {
+			span_close_s(st, "</tr></thead>");
+		}
+	} else if (is_type(node, "table_row")) {
+		if (in) {
+			w_newline(st, RCUT_LINE);
+			if (is_type(cmark_node_previous(node), "table_header"))
+				span_open_s(st, "<tbody>");
+			span_open_s(st, "<tr>");
+		} else {
+			span_close_s(st, "</tr>");
+		}
+	} else if (is_type(node, "table_cell")) {
+		int head = is_type(cmark_node_parent(node), "table_header");
+		if (in)
+			span_open_s(st, head ? "<th>" : "<td>");
+		else
+			span_close_s(st, head ? "</th>" : "</td>");
+	}
+}
+
+/* A GitHub pipe table again (markdown, Mattermost), pipes in cells
+ * escaped; the header and its delimiter row are a span's opening, so a
+ * part cut inside the table starts with them again. */
+static void table_pipe(struct rstate *st, cmark_node *node, int in)
+{
+	if (is_type(node, "table")) {
+		st->in_table = in;
+		if (!in && st->table_rec != (size_t)-1) {
+			close_record(st, st->table_rec, "", 0);
+			st->table_rec = (size_t)-1;
+		}
+	} else if (is_type(node, "table_header")) {
+		if (in) {
+			if (st->bol)
+				begin_line(st);
+			st->table_start = st->o->len;
+			if (cmark_node_next(node)) {   /* rows to repeat it for */
+				st->table_rec = span_record(st, st->table_start, 0);
+				st->o->sp[st->table_rec].table = 1;
+			}
+			emit_markup(st, "|");
+			return;
+		}
+		cmark_node *table = cmark_node_parent(node);
+		const uint8_t *al = cmark_gfm_extensions_get_table_alignments(table);
+		size_t cols = cmark_gfm_extensions_get_table_columns(table);
+		w_newline(st, RCUT_LINE);
+		struct sbuf b = { 0 };
+		sb_add(&b, "|", 1);
+		for (size_t j = 0; j < cols; j++) {
+			uint8_t a = al ? al[j] : 0;
+			const char *d = a == 'l' ? " :-- |" : a == 'r' ? " --: |" :
+			                a == 'c' ? " :-: |" : " --- |";
+			sb_add(&b, d, strlen(d));
+		}
+		emit(st, b.s, b.len, RCUT_NONE, RF_MARKUP);
+		free(b.s);
+		if (st->table_rec != (size_t)-1) {
+			w_newline(st, RCUT_LINE);
+			st->o->sp[st->table_rec].open_len = st->o->len - st->table_start;
+		}
+	} else if (is_type(node, "table_row")) {
+		if (in) {
+			if (!is_type(cmark_node_previous(node), "table_header"))
+				w_newline(st, RCUT_LINE);
+			emit_markup(st, "|");
+		}
+	} else if (is_type(node, "table_cell")) {
+		emit_markup(st, in ? " " : " |");
+	}
+}
+
+static void styled(struct rstate *st, cmark_node *node, int in,
+                   const char *open, const char *close);
+
+/* The nodes of cmark-gfm's extensions, which have no public type. */
+static void extension_node(struct rstate *st, cmark_iter *it, cmark_node *node,
+                           int in)
+{
+	const struct markup *m = st->m;
+	struct colours c;
+	if (is_type(node, "strikethrough")) {
+		styled(st, node, in, m->strike_open, m->strike_close);
+		return;
+	}
+	int cell_colour = is_type(node, "table_cell") && mark_at_end(node, &c);
+	if (cell_colour && !in)
+		colour_close(st, c);
+	if (is_type(node, "table") && in)
+		block_sep(st, node);
+	if (m->tables == T_HTML)
+		table_html(st, node, in);
+	else if (m->tables == T_PIPE)
+		table_pipe(st, node, in);
+	else if (is_type(node, "table") && in) {
+		table_grid(st, node);
+		cmark_iter_reset(it, node, CMARK_EVENT_EXIT);
+	}
+	if (cell_colour && in)   /* inside the cell's own markup */
+		colour_open(st, c);
+}
+
 /* ---- the walk ---------------------------------------------------------- */
+
+/* Emphasis, strong emphasis: the style, inside the colour of a mark
+ * that follows the element. */
+static void styled(struct rstate *st, cmark_node *node, int in,
+                   const char *open, const char *close)
+{
+	struct colours c;
+	int marked = mark_after(node, &c);
+	if (in) {
+		if (marked)
+			colour_open(st, c);
+		style_open(st, open, close);
+	} else {
+		style_close(st, open, close);
+		if (marked)
+			colour_close(st, c);
+	}
+}
+
+/* A paragraph or heading that ends with a mark is coloured inside its
+ * own markup. */
+static void block_colour(struct rstate *st, cmark_node *node, int in)
+{
+	struct colours c;
+	if (!mark_at_end(node, &c))
+		return;
+	if (in)
+		colour_open(st, c);
+	else
+		colour_close(st, c);
+}
+
+static void paragraph(struct rstate *st, cmark_node *node, int in)
+{
+	int p = st->m->fam == F_HTML && !in_tight_item(node);
+	if (in) {
+		block_sep(st, node);
+		if (p)
+			span_open_s(st, "<p>");
+		block_colour(st, node, in);
+	} else {
+		block_colour(st, node, in);
+		if (p)
+			span_close_s(st, "</p>");
+	}
+}
+
+static void html_block(struct rstate *st, cmark_node *node)
+{
+	/* raw HTML is shown, never obeyed */
+	const char *lit = cmark_node_get_literal(node);
+	block_sep(st, node);
+	if (st->m->fam == F_HTML)
+		span_open_s(st, "<p>");
+	if (lit) {
+		size_t n = strlen(lit);
+		while (n && lit[n - 1] == '\n')
+			n--;
+		w_text(st, lit, n);
+	}
+	if (st->m->fam == F_HTML)
+		span_close_s(st, "</p>");
+}
+
+/* A leaf inline (code span, image) inside the colour of a mark after it. */
+static void coloured_leaf(struct rstate *st, cmark_node *node,
+                          void (*write)(struct rstate *, cmark_node *))
+{
+	struct colours c;
+	int marked = mark_after(node, &c);
+	if (marked)
+		colour_open(st, c);
+	write(st, node);
+	if (marked)
+		colour_close(st, c);
+}
+
+static void link_node(struct rstate *st, cmark_iter *it, cmark_node *node, int in)
+{
+	struct colours c;
+	int marked = mark_after(node, &c);
+	if (in) {
+		if (marked)
+			colour_open(st, c);
+		int r = link_enter(st, node);
+		if (r == 2) {
+			/* written whole: its children and exit are skipped */
+			cmark_iter_reset(it, node, CMARK_EVENT_EXIT);
+			if (marked)
+				colour_close(st, c);
+		} else if (r == 0) {
+			cmark_node_set_user_data(node, (void *)1);
+		}
+		return;
+	}
+	if (!cmark_node_get_user_data(node))
+		link_exit(st, node);
+	if (marked)
+		colour_close(st, c);
+}
+
+/* A task list item's box, after the item's marker. */
+static void task_box(struct rstate *st, cmark_node *item)
+{
+	if (is_type(item, "tasklist"))
+		emit_markup(st, cmark_gfm_extensions_get_tasklist_item_checked(item) ?
+		                "[x] " : "[ ] ");
+}
 
 static void walk(struct rstate *st, cmark_node *root)
 {
@@ -1131,6 +2020,8 @@ static void walk(struct rstate *st, cmark_node *root)
 		int in = ev == CMARK_EVENT_ENTER;
 		const char *lit;
 		switch (cmark_node_get_type(node)) {
+		case CMARK_NODE_DOCUMENT:
+			break;
 		case CMARK_NODE_BLOCK_QUOTE:
 			if (in)
 				block_sep(st, node);
@@ -1145,25 +2036,23 @@ static void walk(struct rstate *st, cmark_node *root)
 			if (in)
 				block_sep(st, node);
 			list_item(st, in);
+			if (in)
+				task_box(st, node);
 			break;
 		case CMARK_NODE_PARAGRAPH:
-			if (in && is_attribute_paragraph(node)) {
+			if (in && is_attribute_paragraph(node))
 				cmark_iter_reset(it, node, CMARK_EVENT_EXIT);
-				break;
-			}
-			if (in)
-				block_sep(st, node);
-			if (m->fam == F_HTML && !in_tight_item(node)) {
-				if (in)
-					span_open_s(st, "<p>");
-				else
-					span_close_s(st, "</p>");
-			}
+			else
+				paragraph(st, node, in);
 			break;
 		case CMARK_NODE_HEADING:
 			if (in)
 				block_sep(st, node);
+			if (!in)
+				block_colour(st, node, in);
 			heading(st, node, in);
+			if (in)
+				block_colour(st, node, in);
 			break;
 		case CMARK_NODE_THEMATIC_BREAK:
 			block_sep(st, node);
@@ -1174,67 +2063,86 @@ static void walk(struct rstate *st, cmark_node *root)
 			code_block(st, node);
 			break;
 		case CMARK_NODE_HTML_BLOCK:
-			/* raw HTML is shown, never obeyed */
-			block_sep(st, node);
-			lit = cmark_node_get_literal(node);
-			if (m->fam == F_HTML)
-				span_open_s(st, "<p>");
-			if (lit) {
-				size_t n = strlen(lit);
-				while (n && lit[n - 1] == '\n')
-					n--;
-				w_text(st, lit, n);
-			}
-			if (m->fam == F_HTML)
-				span_close_s(st, "</p>");
+			html_block(st, node);
 			break;
 		case CMARK_NODE_TEXT:
+			lit = cmark_node_get_literal(node);
+			if (lit)
+				w_text_unmarked(st, lit);
+			break;
 		case CMARK_NODE_HTML_INLINE:
 			lit = cmark_node_get_literal(node);
 			if (lit)
 				w_text_s(st, lit);
 			break;
 		case CMARK_NODE_SOFTBREAK:
-			softbreak(st, m->hard_newline);
+			if (!is_lone_final_mark(cmark_node_next(node)))
+				softbreak(st, m->hard_newline);
 			break;
 		case CMARK_NODE_LINEBREAK:
-			softbreak(st, 1);
+			if (!is_lone_final_mark(cmark_node_next(node)))
+				softbreak(st, 1);
 			break;
 		case CMARK_NODE_CODE:
-			code_span(st, node);
+			coloured_leaf(st, node, code_span);
 			break;
 		case CMARK_NODE_EMPH:
-			if (in)
-				style_open(st, m->emph_open, m->emph_close);
-			else
-				style_close(st, m->emph_open, m->emph_close);
+			styled(st, node, in, m->emph_open, m->emph_close);
 			break;
 		case CMARK_NODE_STRONG:
-			if (in)
-				style_open(st, m->strong_open, m->strong_close);
-			else
-				style_close(st, m->strong_open, m->strong_close);
+			styled(st, node, in, m->strong_open, m->strong_close);
 			break;
 		case CMARK_NODE_LINK:
-			if (in) {
-				int r = link_enter(st, node);
-				if (r == 2)
-					cmark_iter_reset(it, node, CMARK_EVENT_EXIT);
-				else if (r == 0)
-					cmark_node_set_user_data(node, (void *)1);
-			} else if (!cmark_node_get_user_data(node)) {
-				link_exit(st, node);
-			}
+			link_node(st, it, node, in);
 			break;
 		case CMARK_NODE_IMAGE:
-			image(st, node);
+			coloured_leaf(st, node, image);
 			cmark_iter_reset(it, node, CMARK_EVENT_EXIT);
 			break;
 		default:
+			extension_node(st, it, node, in);
 			break;
 		}
 	}
 	cmark_iter_free(it);
+}
+
+/* The extensions chat users type: GitHub's tables, ~~strikethrough~~,
+ * bare URLs, task lists.  cmark-gfm registers them in a process-wide list
+ * (guarded by its own flag); looking them up by name is cheap. */
+static const char *const gfm_extensions[] = {
+	"table", "strikethrough", "autolink", "tasklist",
+};
+
+static cmark_node *parse_markdown(const char *md, size_t len,
+                                  cmark_parser **parser)
+{
+	cmark_gfm_core_extensions_ensure_registered();
+	cmark_parser *p = cmark_parser_new(CMARK_OPT_VALIDATE_UTF8);
+	if (!p)
+		abort();
+	for (size_t i = 0; i < sizeof gfm_extensions / sizeof *gfm_extensions; i++) {
+		cmark_syntax_extension *e = cmark_find_syntax_extension(gfm_extensions[i]);
+		if (e)
+			cmark_parser_attach_syntax_extension(p, e);
+	}
+	cmark_parser_feed(p, md, len);
+	*parser = p;
+	return cmark_parser_finish(p);
+}
+
+jv bot_mention_body(const char *prefix, jv body)
+{
+	const char *b = jv_get_kind(body) == JV_KIND_STRING ? jv_string_value(body) : "";
+	cmark_parser *parser = NULL;
+	cmark_node *doc = parse_markdown(b, strlen(b), &parser);
+	cmark_node *first = cmark_node_first_child(doc);
+	int block = first && cmark_node_get_type(first) != CMARK_NODE_PARAGRAPH;
+	cmark_node_free(doc);
+	cmark_parser_free(parser);
+	jv out = jv_string_fmt("%s%s%s", prefix ? prefix : "", block ? "\n\n" : " ", b);
+	jv_free(body);
+	return out;
 }
 
 static const struct markup *markup_find(const char *name)
@@ -1264,13 +2172,15 @@ int bot_render_into(const char *markup, const char *md, size_t len,
 	st.m = m;
 	st.bol = 1;
 	st.line_empty = 1;
+	st.table_rec = (size_t)-1;
 	o->semantic_prefix = m->semantic_prefix;
 	out_reserve(o, len + 16);
 	o->s[0] = '\0';
-	cmark_node *doc = cmark_parse_document(md ? md : "", md ? len : 0,
-	                                       CMARK_OPT_VALIDATE_UTF8);
+	cmark_parser *parser = NULL;
+	cmark_node *doc = parse_markdown(md ? md : "", md ? len : 0, &parser);
 	walk(&st, doc);
 	cmark_node_free(doc);
+	cmark_parser_free(parser);
 	/* trailing whitespace of the last line says nothing */
 	while (o->len && (o->s[o->len - 1] == '\n' || o->s[o->len - 1] == ' ') &&
 	       !(o->f[o->len - 1] & RF_MARKUP))
@@ -1278,6 +2188,9 @@ int bot_render_into(const char *markup, const char *md, size_t len,
 	free(st.fr);
 	free(st.op);
 	free(st.ls);
+	for (int i = 0; i < st.nkeep; i++)
+		free(st.keep[i]);
+	free(st.keep);
 	return 0;
 }
 

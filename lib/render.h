@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <jv.h>
 
-/* ---- render.c: markdown (cmark's AST) into each backend's markup ------- */
+/* ---- render.c: markdown (cmark-gfm's AST) into each backend's markup --- */
 
 /* Markups: "text" (errbot's text()), "ansi" (errbot's ansi()), "irc"
  * (mIRC codes), "markdown" (pass-through, attributes stripped), "html",
@@ -18,6 +18,12 @@
 char *bot_render(const char *markup, const char *md, size_t len);
 /* 1 when markup names a renderer above. */
 int bot_markup_known(const char *markup);
+/* errbot's prefix_groupchat_reply, joined the markdown way: "PREFIX body",
+ * or PREFIX as a paragraph of its own when the body starts with a block
+ * (a list, a code block, a heading, a table, a quote, a thematic break,
+ * an HTML block), which the prefix would otherwise break.  Consumes body
+ * (a string; anything else counts as ""). */
+jv bot_mention_body(const char *prefix, jv body);
 
 /* ---- split.c: cut a message to the backend's size ---------------------- */
 

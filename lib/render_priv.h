@@ -28,6 +28,8 @@ enum rcut {
 struct rspan {
 	size_t open_pos, open_len;      /* the opening markup */
 	size_t close_pos, close_len;    /* the closing markup */
+	int table;      /* a table's header and borders: repeated at a cut only
+	                 * when they take at most half the limit */
 };
 
 struct rout {

@@ -1,5 +1,6 @@
 /* send.c: bot-send's engine.  Every event in gives exactly one event out:
- * "sent" (with the backend's id) or "error" (with the original event).
+ * for a delivery, "sent" (with the backend's id) or "error" (with the
+ * original event); a report (any other type) is passed on unchanged.
  * Markdown is rendered into the backend's markup and cut to its size.
  * Each part is retried by the one retry policy (retry.c); with an outbox
  * (outbox.c) an event is stored before it is sent, so that nothing is
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "bot.h"
+#include "failure.h"
 #include "outbox.h"
 #include "render.h"
 #include "send.h"
@@ -28,32 +30,11 @@ struct sender {
 	int retries;            /* --retries */
 	double give_up_after;   /* --give-up-after, seconds; 0 = no limit */
 	const char *outbox;     /* --outbox DIR, or NULL */
+	struct bot_outbox *ob;  /* the open outbox; NULL when none or it failed for now */
 	int queue_rest;         /* an event was queued: queue the rest behind it */
 	struct bot_session_client *session;   /* a running bot-listen's, or NULL */
 	char session_path[4096];              /* where to look for one, or "" */
 };
-
-/* The exit code for a failure, by its code and whether it may pass. */
-static int failure_exit(jv failure)
-{
-	jv msg = jv_invalid_get_msg(jv_copy(failure));
-	const char *code = bot_str(msg, "code");
-	int temporary = bot_true(msg, "temporary"), ex = BOT_EX_UNAVAILABLE;
-	if (temporary)
-		ex = BOT_EX_TEMPFAIL;
-	else if (code && (!strcmp(code, "denied") || !strcmp(code, "unauthorized")))
-		ex = BOT_EX_NOPERM;
-	else if (code && !strcmp(code, "bad_input"))
-		ex = BOT_EX_DATAERR;
-	else if (code && (!strcmp(code, "bad_config") || !strcmp(code, "bad_template")))
-		ex = BOT_EX_CONFIG;
-	else if (code && !strcmp(code, "room_not_joined"))
-		ex = BOT_EX_ROOM_NOT_JOINED;
-	else if (code && !strcmp(code, "room_does_not_exist"))
-		ex = BOT_EX_ROOM_DOES_NOT_EXIST;
-	jv_free(msg);
-	return ex;
-}
 
 /* A failure with its message prefixed (code, temporary etc. kept). */
 static jv failure_reword(jv failure, const char *prefix)
@@ -268,6 +249,24 @@ static jv deliver(struct sender *s, jv ev)
 	return sent;
 }
 
+/* What bot-send does with an event, by its type (bot-send(1), EVENTS). */
+enum disposition {
+	DELIVER,        /* message, card: delivered, answered sent or error */
+	UNDELIVERABLE,  /* a request this backend cannot carry out */
+	REPORT,         /* everything else: passed on unchanged */
+};
+
+static enum disposition disposition_of(const char *type)
+{
+	if (!strcmp(type, "message") || !strcmp(type, "card"))
+		return DELIVER;
+	/* A reaction asks for an action on the network, but no backend can
+	 * carry one out yet (struct bot_backend has no hook for it). */
+	if (!strcmp(type, "reaction"))
+		return UNDELIVERABLE;
+	return REPORT;
+}
+
 /* Check an input event: the valid event, or a failure saying why not. */
 static jv check(jv ev)
 {
@@ -296,7 +295,7 @@ static void answer(struct sender *s, jv result, jv ev)
 		char why[1024], code[64];
 		bot_fail_message(result, why, sizeof why);
 		bot_fail_code_of(result, code, sizeof code);
-		int ex = failure_exit(result);
+		int ex = bot_fail_exit(result);
 		if (ex > s->worst || s->worst == BOT_EX_OK)
 			s->worst = ex;
 		bot_error("%s: %s", code, why);
@@ -320,32 +319,68 @@ static jv queued(const char *dir, jv failure)
 	return bot_fail_code("queued", 1, "%s; kept in the outbox %s for bot-send --flush", why, dir);
 }
 
+/* The outbox, opened (made when missing) at the first event that needs
+ * it after one that failed for now (no space, ...); NULL while it fails,
+ * with a warning: the event is then sent without it. */
+static struct bot_outbox *outbox(struct sender *s)
+{
+	if (!s->ob) {
+		jv err = jv_invalid();
+		s->ob = bot_outbox_open(s->outbox, 1, &err);
+		if (!s->ob) {
+			char why[512];
+			bot_warn("%s; sending without it", bot_fail_message(err, why, sizeof why));
+			jv_free(err);
+		}
+	}
+	return s->ob;
+}
+
 /* Deliver through the outbox: store, send, then remove (or keep). */
 static jv deliver_spooled(struct sender *s, jv ev)
 {
 	struct bot_outbox_item it;
+	struct bot_outbox *ob = outbox(s);
+	if (!ob)
+		return deliver(s, ev);
 	if (s->queue_rest) {
 		/* Something earlier waits: keep the order, queue behind it. */
-		if (bot_outbox_put(s->outbox, ev) < 0)
+		if (bot_outbox_put(ob, ev) < 0)
 			return bot_fail_code("send_failed", 1, "outbox %s: %s", s->outbox, strerror(errno));
 		return bot_fail_code("queued", 1, "an earlier message waits; kept in the outbox %s for bot-send --flush",
 		                     s->outbox);
 	}
-	if (bot_outbox_hold(s->outbox, jv_copy(ev), &it) < 0) {
+	if (bot_outbox_hold(ob, jv_copy(ev), &it) < 0) {
 		/* Cannot store it (ENOSPC, ...): still try to send it now. */
 		bot_warn("outbox %s: %s; sending without it", s->outbox, strerror(errno));
 		return deliver(s, ev);
 	}
 	jv r = deliver(s, ev);
 	if (jv_is_valid(r) || !bot_fail_temporary(r)) {
-		if (bot_outbox_done(s->outbox, &it) < 0)
+		if (bot_outbox_done(ob, &it) < 0)
 			bot_warn("outbox %s: %s: %s (it may be sent again)", s->outbox, it.entry, strerror(errno));
 		return r;
 	}
-	if (bot_outbox_keep(s->outbox, &it) < 0)
+	if (bot_outbox_keep(ob, &it) < 0)
 		bot_warn("outbox %s: %s: %s", s->outbox, it.entry, strerror(errno));
 	s->queue_rest = 1;
 	return queued(s->outbox, r);
+}
+
+/* An event this backend cannot deliver (consumed): its answer is an
+ * unsupported error event carrying it, on stdout only.  Not a failure of
+ * the run: a rule that reacts on every network is not wrong on this one. */
+static void answer_undeliverable(struct sender *s, jv ev)
+{
+	char why[160];
+	snprintf(why, sizeof why, "backend %s cannot deliver %s events", s->b->name,
+	         bot_str(ev, "type"));
+	bot_debug("%s", why);
+	if (bot_write(s->w, bot_error_event("unsupported", why, ev)) < 0
+	    || bot_writer_flush(s->w) < 0) {
+		bot_error("stdout: %s", strerror(errno));
+		s->worst = BOT_EX_IOERR;
+	}
 }
 
 /* Handle one input event; write its one answer. */
@@ -363,9 +398,10 @@ static void handle(struct sender *s, jv ev)
 /* bot-send --flush DIR: deliver what waits, oldest first.  Each entry
  * taken gives one answer; at the first that fails for now the flush stops
  * (the rest stay, in order) and the exit is 75. */
-static int run_flush(struct sender *s, const char *dir)
+static int run_flush(struct sender *s, struct bot_outbox *ob)
 {
-	jv list = bot_outbox_list(dir);
+	const char *dir = bot_outbox_dir(ob);
+	jv list = bot_outbox_list(ob);
 	if (!jv_is_valid(list)) {
 		char why[512];
 		bot_error("outbox %s: %s", dir, bot_fail_message(list, why, sizeof why));
@@ -374,7 +410,7 @@ static int run_flush(struct sender *s, const char *dir)
 	}
 	jv_array_foreach(list, i, entry) {
 		struct bot_outbox_item it;
-		jv ev = bot_outbox_take(dir, jv_string_value(entry), &it);
+		jv ev = bot_outbox_take(ob, jv_string_value(entry), &it);
 		jv_free(entry);
 		if (jv_get_kind(ev) == JV_KIND_NULL)
 			continue;       /* another process is sending it */
@@ -390,7 +426,7 @@ static int run_flush(struct sender *s, const char *dir)
 		if (keep) {
 			bot_outbox_release(&it);
 			r = failure_reword(r, "still in the outbox: ");
-		} else if (bot_outbox_done(dir, &it) < 0)
+		} else if (bot_outbox_done(ob, &it) < 0)
 			bot_warn("outbox %s: %s: %s (it may be sent again)", dir, it.entry, strerror(errno));
 		answer(s, r, ev);
 		if (keep || s->worst == BOT_EX_IOERR)
@@ -400,17 +436,99 @@ static int run_flush(struct sender *s, const char *dir)
 	return s->worst;
 }
 
-/* The message of a one-shot send: the operands, or all of stdin. */
-static jv one_shot_event(const struct bot_config *cfg)
+/* Open the outbox of --flush (which must exist) or --outbox (made when
+ * missing) before anything is read or sent: one it must not trust, or
+ * cannot be, stops bot-send.  One that fails for now (no space) is tried
+ * again at each event.  -1 with the exit code in *code when it stops. */
+static int open_outbox(struct sender *s, const char *flush, int *code)
 {
-	jv text = bot_operand_text(cfg, STDIN_FILENO);
-	if (bot_cfg_flag(cfg, "code")) {
+	const char *dir = flush ? flush : s->outbox;
+	if (!dir)
+		return 0;
+	jv err = jv_invalid();
+	s->ob = bot_outbox_open(dir, !flush, &err);
+	if (s->ob || (!flush && bot_fail_temporary(err))) {
+		jv_free(err);
+		return 0;
+	}
+	char why[512];
+	bot_error("%s", bot_fail_message(err, why, sizeof why));
+	*code = bot_fail_exit(err);
+	jv_free(err);
+	return -1;
+}
+
+/* Standard input of a one-shot send as events: each non-blank line a JSON
+ * object whose type bot-send delivers (a card from bot-card, a message),
+ * each given the destination to.  null when any line is not one: then
+ * the input (consumed) is text. */
+static jv stdin_events(jv text, const char *to)
+{
+	const char *p = jv_string_value(text);
+	const char *end = p + jv_string_length_bytes(jv_copy(text));
+	jv evs = jv_array();
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		if (strspn(p, " \t\r") < (size_t)(eol - p)) {
+			jv ev = jv_parse_sized(p, (int)(eol - p));
+			const char *type = jv_get_kind(ev) == JV_KIND_OBJECT ? bot_str(ev, "type") : NULL;
+			if (!type || disposition_of(type) != DELIVER) {
+				jv_free(ev);
+				jv_free(evs);
+				evs = jv_null();
+				break;
+			}
+			evs = jv_array_append(evs, jv_object_set(ev, jv_string("to"), jv_string(to)));
+		}
+		p = eol + 1;
+	}
+	jv_free(text);
+	if (jv_get_kind(evs) == JV_KIND_ARRAY && jv_array_length(jv_copy(evs)) == 0) {
+		jv_free(evs);
+		return jv_null();
+	}
+	return evs;
+}
+
+/* A one-shot send to to: the operands as text; or standard input, as
+ * events when it is event lines (stdin_events), else as text. */
+static void run_one_shot(struct sender *s, const char *to)
+{
+	int operands = jv_array_length(jv_copy(s->cfg->operands)) > 0;
+	int code = bot_cfg_flag(s->cfg, "code");
+	jv text = bot_operand_text(s->cfg, STDIN_FILENO);
+	jv evs = operands || code ? jv_null() : stdin_events(jv_copy(text), to);
+	if (jv_get_kind(evs) == JV_KIND_ARRAY) {
+		jv_free(text);
+		jv_array_foreach(evs, i, ev) {
+			if (s->worst == BOT_EX_IOERR)
+				jv_free(ev);
+			else
+				handle(s, ev);
+		}
+		jv_free(evs);
+		return;
+	}
+	jv_free(evs);
+	if (code) {
 		jv fenced = jv_string("```\n");
 		fenced = jv_string_concat(fenced, text);
 		text = jv_string_append_str(fenced, "\n```");
 	}
-	jv ev = bot_message(jv_null(), jv_string(bot_cfg_str(cfg, "to")), "");
-	return jv_object_set(ev, jv_string("body"), text);
+	jv ev = bot_message(jv_null(), jv_string(to), "");
+	handle(s, jv_object_set(ev, jv_string("body"), text));
+}
+
+/* Where a one-shot send goes: --to; else, for text given as arguments,
+ * BOT_REPLY_TO (set by bot-dispatch for a command: who asked); else NULL. */
+static const char *one_shot_to(const struct bot_config *cfg)
+{
+	const char *to = bot_cfg_str(cfg, "to");
+	const char *reply_to = getenv("BOT_REPLY_TO");
+	if (!to && reply_to && *reply_to && jv_array_length(jv_copy(cfg->operands)))
+		to = reply_to;
+	return to;
 }
 
 static int run_filter(struct sender *s)
@@ -432,7 +550,21 @@ static int run_filter(struct sender *s)
 				s->worst = BOT_EX_IOERR;
 			continue;
 		}
-		handle(s, ev);
+		enum disposition d = disposition_of(bot_str(ev, "type"));
+		if (d == DELIVER) {
+			handle(s, ev);
+		} else if (d == UNDELIVERABLE) {
+			answer_undeliverable(s, ev);
+		} else {
+			/* a report: the line as it came, byte for byte */
+			size_t len;
+			const char *line = bot_reader_raw(r, &len);
+			jv_free(ev);
+			if (bot_write_raw(s->w, line, len) < 0 || bot_writer_flush(s->w) < 0) {
+				bot_error("stdout: %s", strerror(errno));
+				s->worst = BOT_EX_IOERR;
+			}
+		}
 	}
 	bot_reader_free(r);
 	return s->worst;
@@ -472,18 +604,23 @@ int bot_send_run(const struct bot_config *cfg)
 	const char *flush = bot_cfg_str(cfg, "flush");
 	if (parse_retry_options(&s, cfg) < 0)
 		return BOT_EX_USAGE;
-	if (flush && (bot_cfg_str(cfg, "to") || jv_array_length(jv_copy(cfg->operands)))) {
+	if (flush && (one_shot_to(cfg) || jv_array_length(jv_copy(cfg->operands)))) {
 		bot_error("--flush delivers what waits in the outbox: it takes no --to and no text");
 		return BOT_EX_USAGE;
 	}
+	int code = BOT_EX_OK;
+	if (open_outbox(&s, flush, &code) < 0)
+		return code;
 	jv err = jv_invalid();
 	if (!s.b->send) {
 		bot_error("backend %s cannot send", s.b->name);
+		bot_outbox_close(s.ob);
 		return BOT_EX_USAGE;
 	}
 	s.be = s.b->open(cfg, &err);
 	if (!s.be) {
 		bot_error_jv(s.b->name, err);
+		bot_outbox_close(s.ob);
 		return BOT_EX_CONFIG;
 	}
 	s.markup = bot_cfg_str(cfg, "markup");
@@ -492,16 +629,17 @@ int bot_send_run(const struct bot_config *cfg)
 	if (!bot_markup_known(s.markup)) {
 		bot_error("--markup %s: unknown markup", s.markup);
 		s.b->close(s.be);
+		bot_outbox_close(s.ob);
 		return BOT_EX_USAGE;
 	}
 	if (flush || bot_session_path(cfg, s.session_path, sizeof s.session_path) < 0)
 		s.session_path[0] = 0;
 	s.w = bot_writer_new(STDOUT_FILENO);
-	int code;
+	const char *to = one_shot_to(cfg);
 	if (flush) {
-		code = run_flush(&s, flush);
-	} else if (bot_cfg_str(cfg, "to")) {
-		handle(&s, one_shot_event(cfg));
+		code = run_flush(&s, s.ob);
+	} else if (to) {
+		run_one_shot(&s, to);
 		code = s.worst;
 	} else if (jv_array_length(jv_copy(cfg->operands))) {
 		bot_error("text to send needs --to (or give events on standard input)");
@@ -511,6 +649,7 @@ int bot_send_run(const struct bot_config *cfg)
 	bot_writer_free(s.w);
 	bot_session_disconnect(s.session);
 	s.b->close(s.be);
+	bot_outbox_close(s.ob);
 	return code;
 }
 

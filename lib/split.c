@@ -35,6 +35,7 @@ struct splitter {
 	size_t *close_at;    /* close_len of a span whose closer starts at i */
 	unsigned char *opener_end;   /* 1 when a span's opening ends at i */
 	size_t *LS;          /* where the line holding byte i starts */
+	unsigned char *loose;   /* spans too big to repeat (see splitter_init) */
 	/* the spans open at a position, found by a sweep: positions are
 	 * asked for in increasing order, and spans nest */
 	size_t *stack, depth, next;
@@ -91,11 +92,23 @@ static void splitter_init(struct splitter *sp, const struct rout *o,
 	sp->opener_end = xcalloc(n + 1, 1);
 	sp->LS = xcalloc(n + 1, sizeof *sp->LS);
 	sp->stack = xcalloc(o->nsp + 1, sizeof *sp->stack);
+	sp->loose = xcalloc(o->nsp + 1, 1);
 	sp->depth = sp->next = 0;
 	for (size_t i = 1; i <= n; i++)
 		sp->LS[i] = o->s[i - 1] == '\n' ? i : sp->LS[i - 1];
 	for (size_t i = 0; i < n; i++)
 		sp->U[i + 1] = sp->U[i] + unit_of((unsigned char)o->s[i], unit);
+	/* A table's header and borders that take more than half the limit
+	 * are neither repeated nor closed at a cut: the parts would hold
+	 * little else. */
+	for (size_t k = 0; k < o->nsp; k++) {
+		const struct rspan *r = &o->sp[k];
+		if (!r->table || r->close_pos == (size_t)-1 || r->close_pos > n)
+			continue;
+		size_t mu = sp->U[r->open_pos + r->open_len] - sp->U[r->open_pos] +
+		            sp->U[r->close_pos + r->close_len] - sp->U[r->close_pos];
+		sp->loose[k] = mu * 2 > limit;
+	}
 	for (size_t i = 0; i <= n; i++)
 		sp->TB[i] = i > 0 && trimmable(o, i - 1) ? sp->TB[i - 1] : i;
 	/* C by a difference array: a span's closer counts for every end
@@ -103,7 +116,7 @@ static void splitter_init(struct splitter *sp, const struct rout *o,
 	long long *d = xcalloc(n + 2, sizeof *d);
 	for (size_t k = 0; k < o->nsp; k++) {
 		const struct rspan *r = &o->sp[k];
-		if (r->close_pos == (size_t)-1 || r->close_pos > n)
+		if (r->close_pos == (size_t)-1 || r->close_pos > n || sp->loose[k])
 			continue;
 		size_t oe = r->open_pos + r->open_len;
 		size_t cu = sp->U[r->close_pos + r->close_len] - sp->U[r->close_pos];
@@ -112,6 +125,7 @@ static void splitter_init(struct splitter *sp, const struct rout *o,
 		if (r->close_len > sp->close_at[r->close_pos])
 			sp->close_at[r->close_pos] = r->close_len;
 		sp->opener_end[oe] = 1;
+		sp->opener_end[sp->TB[oe]] = 1;   /* an opening ending in a newline */
 	}
 	long long acc = 0;
 	for (size_t i = 0; i <= n; i++) {
@@ -130,6 +144,7 @@ static void splitter_free(struct splitter *sp)
 	free(sp->opener_end);
 	free(sp->LS);
 	free(sp->stack);
+	free(sp->loose);
 }
 
 /* Move the sweep to pos: afterwards stack[0..depth) holds the spans whose
@@ -234,7 +249,7 @@ static void part_lead(struct splitter *sp, size_t a, struct sbuf *lead,
 	for (size_t i = 0; i < sp->depth; i++) {
 		const struct rspan *r = &o->sp[sp->stack[i]];
 		size_t oe = r->open_pos + r->open_len;
-		if (oe > a || r->close_pos <= a)
+		if (oe > a || r->close_pos <= a || sp->loose[sp->stack[i]])
 			continue;
 		sb_add(lead, o->s + r->open_pos, r->open_len);
 		if (r->open_len && o->s[oe - 1] == '\n')
@@ -251,7 +266,7 @@ static void part_tail(struct splitter *sp, size_t b, struct sbuf *out)
 	for (size_t i = sp->depth; i-- > 0;) {
 		const struct rspan *r = &o->sp[sp->stack[i]];
 		size_t oe = r->open_pos + r->open_len;
-		if (oe > b || r->close_pos < b)
+		if (oe > b || r->close_pos < b || sp->loose[sp->stack[i]])
 			continue;
 		sb_add(out, o->s + r->close_pos, r->close_len);
 	}
@@ -267,6 +282,9 @@ static size_t choose_cut(const struct splitter *sp, size_t a, size_t lead)
 	for (size_t b = a + 1; b <= n; b++) {
 		int cls = b == n ? RCUT_PARA : (o->f[b] & RF_CUT);
 		if (cls == RCUT_NONE)
+			continue;
+		/* right after a line prefix: the cut before it is the one */
+		if (b < n && (o->f[b - 1] & RF_PREFIX) && !(o->f[b] & RF_PREFIX))
 			continue;
 		size_t tb = sp->TB[b];
 		if (tb <= a || sp->opener_end[tb])

@@ -10,6 +10,13 @@ def is_group: ((.to | type) == "object" and .to.kind == "room") or .is_group == 
 def is_direct: is_message and (is_group | not);
 def is_threaded: .parent != null;
 
+# An identifier with its derived fields, as libbot's bot_ident_derive: an
+# occupant without "person" gets "@" + its nick.
+def derive_ident:
+  if type == "object" and .kind == "occupant" and .person == null
+     and (.nick | type) == "string" and .nick != ""
+  then .person = "@" + .nick else . end;
+
 # opts: {private: bool, threaded: bool, mention: bool (default true)}
 def reply(text; opts):
   . as $m
@@ -27,7 +34,7 @@ def reply(text; opts):
     elif $o.threaded and $m.id != null then .parent = {id: $m.id}
     else . end
   | if $group_reply and $o.mention != false and $m.from != null
-    then .mention = $m.from else . end;
+    then .mention = ($m.from | derive_ident) else . end;
 def reply(text): reply(text; {});
 
 # A card to where a reply would go; card holds title, summary, link,

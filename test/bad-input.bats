@@ -38,6 +38,32 @@ nested_line() {
 	assert_rss_below 40000
 }
 
+@test "a 10 MB bad line: its error event carries 4,096 bytes of it and its length, memory stays small" {
+	# invalid UTF-8 needs no parse: what costs memory is the event it makes
+	{ printf '{"type":"message","to":"#ops","body":"\xff'; head -c 10000000 /dev/zero | tr '\0' a; printf '"}\n'; echo "$NEXT"; } |
+		with_rss bot-dispatch --pass > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" || echo $? > "$BATS_TEST_TMPDIR/rc"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/rc")" 65
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" "bot-dispatch: error: <stdin>:1: invalid UTF-8"
+	run jq -c '[.type, .code, (.event | length), .length, .truncated]' "$BATS_TEST_TMPDIR/out"
+	assert_output $'["error","bad_input",4096,10000041,true]\n["message",null,0,null,null]'
+	[ "$(stat -c %s "$BATS_TEST_TMPDIR/out")" -lt 10000 ]
+	assert_rss_below 20000
+}
+
+@test "150 lines of 10 MB waiting behind a slow command: the read-ahead is bounded in bytes" {
+	dir=$(plugin sleep 'sleep "$1"; echo "slept $1"')
+	{ printf '{"type":"message","id":"x","from":"@bob","to":{"kind":"person","id":"@bot"},"body":"!echo big","x":"'
+	  head -c 10000000 /dev/zero | tr '\0' y; printf '"}\n'; } > "$BATS_TEST_TMPDIR/line"
+	# with --jobs 1 every !echo waits for the !sleep: read ahead, they would all be held
+	{ echo '{"type":"message","id":"0","from":"@bob","to":{"kind":"person","id":"@bot"},"body":"!sleep 3"}'
+	  for i in $(seq 149); do cat "$BATS_TEST_TMPDIR/line"; done; } |
+		with_rss bot-dispatch -j 1 -d "$dir" > "$BATS_TEST_TMPDIR/out"
+	run sh -c "jq -r .body '$BATS_TEST_TMPDIR/out' | uniq -c | awk '{\$1=\$1; print}'"
+	assert_output $'1 slept 3\n149 big'
+	# 64 MiB of waiting lines, then the pipe pushes back (128 held 1.3 GB)
+	assert_rss_below 150000
+}
+
 @test "--max-line lowers the bound: a 2 MB line with --max-line 65536 stays under 10 MB" {
 	{ big_line 2000000; echo "$NEXT"; } | with_rss bot-dispatch --pass --max-line 65536 > "$BATS_TEST_TMPDIR/out" 2>/dev/null || true
 	run jq -r '.type' "$BATS_TEST_TMPDIR/out"
@@ -125,9 +151,10 @@ message  ok é"
 ["type","message"]
 IN
 	bot-send --text-output "$BATS_TEST_TMPDIR/chat" < "$BATS_TEST_TMPDIR/in" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" || echo $? > "$BATS_TEST_TMPDIR/rc"
-	# one answer per input line, none of them sent
+	# one answer per input line, none of them sent; a report (any type but
+	# message, card, reaction) passes unchanged and says nothing on stderr
 	assert_equal "$(wc -l < "$BATS_TEST_TMPDIR/out")" 20
-	assert_equal "$(wc -l < "$BATS_TEST_TMPDIR/err")" 20
+	assert_equal "$(wc -l < "$BATS_TEST_TMPDIR/err")" 12
 	[ ! -s "$BATS_TEST_TMPDIR/chat" ]
 	run jq -r '[.type, .code, .message] | join(" | ")' "$BATS_TEST_TMPDIR/out"
 	assert_output 'error | bad_input | message: missing field "to"
@@ -140,18 +167,20 @@ error | bad_input | card: missing field "to"
 error | bad_input | card: field "fields": expected an array of [key, value] string pairs
 error | bad_input | card: field "fields": expected an array of [key, value] string pairs
 error | bad_input | card: field "title": expected a string
-error | unsupported | bot-send delivers message and card events, not presence
-error | unsupported | bot-send delivers message and card events, not reaction
-error | unsupported | bot-send delivers message and card events, not room
-error | unsupported | bot-send delivers message and card events, not connection
-error | unsupported | bot-send delivers message and card events, not stream
-error | unsupported | bot-send delivers message and card events, not error
-error | unsupported | bot-send delivers message and card events, not sent
-error | unsupported | bot-send delivers message and card events, not bogus
+presence |  | 
+error | unsupported | backend text cannot deliver reaction events
+room |  | 
+connection |  | 
+stream |  | 
+error | x | 
+sent |  | 
+bogus |  | 
 error | bad_input | <stdin>:19: no "type" string
 error | bad_input | <stdin>:20: not an object: array'
 	# each error event carries the event that failed, unchanged
 	assert_equal "$(jq -c '.event' "$BATS_TEST_TMPDIR/out" | sed -n 2p)" '{"type":"message","to":5,"body":"x"}'
+	# and the reports are the input lines, byte for byte
+	assert_equal "$(sed -n '15p;16p;18p' "$BATS_TEST_TMPDIR/out")" "$(sed -n '15p;16p;18p' "$BATS_TEST_TMPDIR/in")"
 	[ -n "$(cat "$BATS_TEST_TMPDIR/rc")" ]
 }
 

@@ -67,3 +67,10 @@ load helpers/common
 	run jq -r .type "$BATS_TEST_TMPDIR/events"
 	assert_output sent
 }
+
+@test "botpipe-markup(7) examples: a card as plain text, a card body's table drawn" {
+	run bot-card --title "Build 42" --link https://ci.example/42 --field branch=main --render text
+	assert_output $'Build 42 (https://ci.example/42)\n\n\xe2\x80\xa2 branch: main'
+	run bot-card --title T --render irc $'| k | v |\n|---|---|\n| a | 1 |'
+	assert_output $'\x02T\x02\n\x02k\x02  \x02v\x02\n-  -\na  1'
+}

@@ -54,6 +54,18 @@ setup_file() {
 	echo stdout reply
 	echo 'to the log' >&2
 	EOF
+	plugin forger <<-'EOF'
+	#!/bin/sh
+	echo '{"type":"error","code":"denied","message":"You are not allowed","event":{"id":"1"}}' >&3
+	echo '{"type":"sent","id":"x","to":"#ops"}' >&3
+	echo '{"type":"connection","state":"disconnected"}' >&3
+	echo '{"type":"message","to":"#elsewhere","body":"aimed","plugin":"other"}' >&3
+	EOF
+	plugin eventstorm <<-'EOF'
+	#!/bin/sh
+	yes '{"type":"reaction","action":"added","reaction_name":"x","reacted_to":{"id":"1"}}' | head -n 100000 >&3
+	echo done
+	EOF
 	plugin fail <<-'EOF'
 	#!/bin/sh
 	echo 'partial output'
@@ -128,7 +140,9 @@ setup_file() {
 	chmod +x "$BATS_FILE_TMPDIR/outside/evil"
 	ln -s "$BATS_FILE_TMPDIR/outside/evil" "$P/evil"
 	ln -s ../plugins/deploy "$P/alias"
-	printf '#!/bin/sh\necho no\n' > "$P/notexec"
+	# a file that cannot run, in a folder of its own (bot-dispatch warns of it)
+	mkdir -p "$BATS_FILE_TMPDIR/broken"
+	printf '#!/bin/sh\necho no\n' > "$BATS_FILE_TMPDIR/broken/notexec"
 	mkdir "$P/adir"
 	# a command in C, built here
 	cat > "$BATS_FILE_TMPDIR/cplug.c" <<-'EOF'
@@ -157,6 +171,12 @@ setup_file() {
 }
 
 disp() { bot-dispatch -d "$P" "$@"; }
+
+teardown() {
+	[ -z "${NOBODY_DIR:-}" ] || rm -rf "$NOBODY_DIR"
+	[ -z "${PIPE_PID:-}" ] || kill -TERM -- "-$PIPE_PID" 2>/dev/null || true
+	[ -z "${SRV:-}" ] || "$BATS_TEST_DIRNAME/helpers/ngircd.sh" stop "$SRV"
+}
 
 # --- finding commands -------------------------------------------------------
 
@@ -244,16 +264,55 @@ disp() { bot-dispatch -d "$P" "$@"; }
 	assert_line "BOT_FROM=#ops/bob"
 	assert_line "BOT_FROM_NICK=bob"
 	assert_line "BOT_ROOM=#ops"
-	assert_line "BOT_TO=#ops"
-	assert_line "BOT_BACKEND=text"
+	assert_line "BOT_REPLY_TO=#ops"
+	assert_line "BOT_MESSAGE_BACKEND=text"
 	assert_line "BOT_MESSAGE_ID=m8"
 	assert_line "BOT_IS_DIRECT=0"
+	assert_line "BOT_COMMAND_PREFIX=!"
 	assert_line "BOT_EVENTS_FD=3"
 	refute_output --partial "t0k"
 	refute_output --partial "FOO"
 	run -0 bash -c "$(declare -f dm); dm '!env' | FOO=bar bot-dispatch -d '$P' --env FOO | jq -r .body"
 	assert_line "FOO=bar"
 	assert_line "BOT_IS_DIRECT=1"
+	assert_line "BOT_REPLY_TO=@bob"
+	run -0 bash -c "$(declare -f room); room '!env' | bot-dispatch -d '$P' --divert-to-private env | jq -r .body"
+	assert_line "BOT_REPLY_TO=#ops/bob"
+}
+
+@test "no BOT_* variable a plugin gets is a setting of a botpipe program" {
+	# every setting of every program, with every backend, as its variable
+	settings=$(for prog in bot-listen bot-dispatch bot-send bot-card bot-room; do
+		for b in "" "-b text" "-b irc" "-b webhook"; do
+			"$prog" $b --help 2>/dev/null || true
+		done
+	done | grep -oE -- '--[a-z][a-z0-9-]*|BOT_[A-Z0-9_]+' | sed 's/^--//; s/^BOT_//' |
+		tr 'a-z-' 'A-Z_' | sort -u)
+	[ "$(echo "$settings" | wc -l)" -gt 50 ]
+	echo "$settings" | grep -qx TO
+	run -0 bash -c "$(declare -f dm room); { dm '!env' 1; room '!env' 2; } | bot-dispatch -j 1 -d '$P' |
+		jq -r .body | grep -oE '^BOT_[A-Z0-9_]+' | sed 's/^BOT_//' | sort -u"
+	assert_line "REPLY_TO"
+	for v in $output; do
+		if echo "$settings" | grep -qx "$v"; then echo "BOT_$v is a setting"; false; fi
+	done
+}
+
+@test "bot-card without --to in a plugin answers whoever asked, in a direct chat and in a room" {
+	mkdir -p "$BATS_TEST_TMPDIR/p"
+	printf '#!/bin/sh\nbot-card --title Deploy done >&3\n' > "$BATS_TEST_TMPDIR/p/deployed"
+	chmod +x "$BATS_TEST_TMPDIR/p/deployed"
+	printf '!deployed\n!inroom\n!deployed\n' > "$BATS_TEST_TMPDIR/typed"
+	BOT_SESSION=none bot-listen -b text --text-input "$BATS_TEST_TMPDIR/typed" --text-output /dev/null |
+		bot-dispatch -j 1 -d "$BATS_TEST_TMPDIR/p" | tee "$BATS_TEST_TMPDIR/cards" |
+		BOT_SESSION=none bot-send -b text --text-output "$BATS_TEST_TMPDIR/console" > "$BATS_TEST_TMPDIR/sent"
+	run jq -c '[.type, .to.id, .mention.id, .in_reply_to != null, .title]' "$BATS_TEST_TMPDIR/cards"
+	assert_output $'["card","@you",null,true,"Deploy"]\n["card","#room","#room/you",true,"Deploy"]'
+	run jq -c '[.type, .to.id]' "$BATS_TEST_TMPDIR/sent"
+	assert_output $'["sent","@you"]\n["sent","#room"]'
+	run cat "$BATS_TEST_TMPDIR/console"
+	assert_output --partial "Deploy"
+	refute_output --partial "@bot"
 }
 
 @test "a command in C: argv, fds 0-3 only, the event on stdin, help from a sidecar" {
@@ -263,14 +322,40 @@ disp() { bot-dispatch -d "$P" "$@"; }
 	assert_output $'- **!cplug** - A command in C\nusage: cplug ARGS'
 }
 
-@test "fd 3 events are forwarded and aimed like a reply; stderr stays out of the chat" {
-	run -0 --separate-stderr bash -c "$(declare -f room); room '!events' | bot-dispatch -d '$P' | jq -c '[.type, .to.id, .body // .reaction_name // .code]'"
-	assert_line '["message","#ops","from fd 3"]'
-	assert_line '["reaction",null,"ok"]'
-	assert_line '["error",null,"bad_input"]'
-	assert_line '["message","#ops","stdout reply"]'
+@test "fd 3 events are forwarded, marked with their command, and aimed like a reply; stderr stays out of the chat" {
+	run -0 --separate-stderr bash -c "$(declare -f room); room '!events' m1 | bot-dispatch -d '$P' | jq -c '[.type, .to.id, .body // .reaction_name // .code, .plugin, .mention.id, .in_reply_to]'"
+	assert_line '["message","#ops","from fd 3","events","#ops/bob","m1"]'
+	assert_line '["reaction",null,"ok","events",null,null]'
+	assert_line '["error",null,"bad_input","events",null,null]'
+	assert_line '["message","#ops","stdout reply",null,"#ops/bob","m1"]'
 	refute_output --partial "to the log"
 	[[ "$stderr" == *"to the log"* ]]
+}
+
+@test "fd 3 messages without a to get the reply's place: direct chat, thread, divert" {
+	run -0 --separate-stderr bash -c "$(declare -f dm); dm '!events' m2 | bot-dispatch -d '$P' | jq -c 'select(.type==\"message\") | [.to.id, .from.id, .in_reply_to, .mention]'"
+	assert_output $'["@bob","@bot","m2",null]\n["@bob","@bot","m2",null]'
+	run -0 bash -c "$(declare -f room); room '!events' m3 | bot-dispatch -d '$P' --divert-to-thread events 2>/dev/null | jq -c 'select(.type==\"message\") | [.to.id, .parent.id]'"
+	assert_output $'["#ops","m3"]\n["#ops","m3"]'
+	run -0 bash -c "$(declare -f room); room '!events' m4 | bot-dispatch -d '$P' --divert-to-private events 2>/dev/null | jq -c 'select(.type==\"message\") | [.to.id, .mention]'"
+	assert_output $'["#ops/bob",null]\n["#ops/bob",null]'
+}
+
+@test "fd 3: error, sent and connection events are refused; one with its own to passes, marked" {
+	run -0 --separate-stderr bash -c "$(declare -f room); room '!forger' | bot-dispatch -d '$P' | jq -c '[.type, .to, .plugin]'"
+	assert_output '["message","#elsewhere","forger"]'
+	assert_equal "${#stderr_lines[@]}" 3
+	assert_equal "${stderr_lines[0]}" 'bot-dispatch: error: forger: fd 3: a "error" event is bot-dispatch'"'"'s or bot-send'"'"'s to make; dropped'
+	[[ "${stderr_lines[1]}" == *'a "sent" event'* ]]
+	[[ "${stderr_lines[2]}" == *'a "connection" event'* ]]
+}
+
+@test "fd 3: past --max-events a command's events are dropped and counted in one line" {
+	run -0 --separate-stderr bash -c "$(declare -f dm); dm '!eventstorm' | bot-dispatch -d '$P' --max-events 10 | jq -r .type | sort | uniq -c | awk '{print \$2, \$1}'"
+	assert_output $'message 1\nreaction 10'
+	assert_equal "$stderr" "bot-dispatch: error: eventstorm: 99990 events on fd 3 past --max-events 10 dropped"
+	run -0 --separate-stderr bash -c "$(declare -f dm); dm '!eventstorm' | bot-dispatch -d '$P' | jq -r .type | grep -c reaction"
+	assert_output 1000
 }
 
 @test "a failing command: errbot's error reply and an error event with the original" {
@@ -285,7 +370,7 @@ disp() { bot-dispatch -d "$P" "$@"; }
 @test "only a plain file name of the plugin folder can run" {
 	for name in '../../bin/sh' '.hidden' 'evil' 'adir' 'notexec' 'a/b' '/bin/sh' \
 	            "$(printf 'args\001')" 'args.x' '-x' 'cplug.help'; do
-		run -0 bash -c "$(declare -f dm); dm '!$name' | bot-dispatch -d '$P' | jq -r .body"
+		run -0 bash -c "$(declare -f dm); dm '!$name' | bot-dispatch -d '$P' -d '$BATS_FILE_TMPDIR/broken' 2>/dev/null | jq -r .body"
 		[[ "$output" == "Command \""*"\" not found."* ]] || { echo "ran: $name: $output"; false; }
 		refute_output --partial "ran"
 	done
@@ -293,6 +378,97 @@ disp() { bot-dispatch -d "$P" "$@"; }
 	refute_output --partial "["
 	run -0 bash -c "$(declare -f dm); dm '!alias x' | bot-dispatch -d '$P' | jq -r .body"
 	assert_output "deploy: x"
+}
+
+@test "a plugin file that cannot run is named once at start, with the fix" {
+	B="$BATS_TEST_TMPDIR/b"
+	mkdir -p "$B/sub"
+	printf '#!/bin/sh\necho ok\n' > "$B/good"
+	printf '#!/bin/sh\necho sh\n' > "$B/deploy.sh"
+	printf '#!/bin/sh\necho no\n' > "$B/noexec"
+	printf '#!/bin/sh\r\necho crlf\r\n' > "$B/crlf"
+	printf 'echo no hash line\n' > "$B/nohash"
+	printf '#!/usr/bin/nonesuch\necho\n' > "$B/nointerp"
+	printf 'help: a sidecar\n' > "$B/good.help"
+	printf 'x\n' > "$B/.dotfile"
+	printf '# Our plugins\n' > "$B/README.md"
+	chmod +x "$B/good" "$B/deploy.sh" "$B/crlf" "$B/nohash" "$B/nointerp"
+	run -0 --separate-stderr bash -c "$(declare -f dm); { dm '!good' 1; dm '!noexec' 2; dm '!good' 3; } | bot-dispatch -j 1 -d '$B' | jq -r .body"
+	assert_output $'ok\nCommand "noexec" not found.\nok'
+	[ "${#stderr_lines[@]}" -eq 5 ] || { printf '%s\n' "${stderr_lines[@]}"; false; }
+	assert_equal "$(printf '%s\n' "${stderr_lines[@]}" | sort)" "$(sort <<-EOF
+	bot-dispatch: warning: $B/deploy.sh: a command's file name has no suffix (rename it deploy)
+	bot-dispatch: warning: $B/noexec: not executable (chmod +x $B/noexec)
+	bot-dispatch: warning: $B/crlf: CRLF line ends, so its interpreter's name ends in a carriage return (sed -i 's/\r$//' $B/crlf)
+	bot-dispatch: warning: $B/nohash: no #! line, so it cannot be run (make its first line one such as #!/bin/sh)
+	bot-dispatch: warning: $B/nointerp: its interpreter /usr/bin/nonesuch: No such file or directory
+	EOF
+	)"
+}
+
+@test "a plugin file that cannot run is named when the folder changes, and only the new one" {
+	B="$BATS_TEST_TMPDIR/b"
+	mkdir -p "$B"
+	printf '#!/bin/sh\necho ok\n' > "$B/good"
+	printf 'echo\n' > "$B/old"
+	chmod +x "$B/good"
+	{ dm '!good' 1; sleep 1.5; printf '#!/usr/bin/python3\n' > "$B/new.py"; dm '!good' 2; } |
+		bot-dispatch -j 1 -d "$B" > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err"
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output - <<-EOF
+	bot-dispatch: warning: $B/old: not executable (chmod +x $B/old)
+	bot-dispatch: warning: $B/new.py: a command's file name has no suffix (rename it new)
+	EOF
+	assert_equal "$(jq -r .body "$BATS_TEST_TMPDIR/out")" $'ok\nok'
+}
+
+@test "a plugin folder others can write is refused at start, with the fix (exit 78)" {
+	B="$BATS_TEST_TMPDIR/w"
+	mkdir -p "$B"
+	chmod o+w "$B"
+	run -78 bot-dispatch -d "$B" < /dev/null
+	assert_output "bot-dispatch: error: --plugins $B: $B: others may write it (mode 757): refused; chmod go-w"
+	chmod o-w,g+w "$B"
+	run -78 bot-dispatch -d "$B" < /dev/null
+	assert_output "bot-dispatch: error: --plugins $B: $B: others may write it (mode 775): refused; chmod go-w"
+	# a folder above it that others can write, unless sticky (as /tmp)
+	mkdir -p "$BATS_TEST_TMPDIR/open/plugins"
+	chmod 777 "$BATS_TEST_TMPDIR/open"
+	run -78 bot-dispatch -d "$BATS_TEST_TMPDIR/open/plugins" < /dev/null
+	assert_output "bot-dispatch: error: --plugins $BATS_TEST_TMPDIR/open/plugins: $BATS_TEST_TMPDIR/open: others may write it (mode 777): refused; chmod go-w"
+	chmod 1777 "$BATS_TEST_TMPDIR/open"
+	run -0 bot-dispatch -d "$BATS_TEST_TMPDIR/open/plugins" < /dev/null
+	assert_output ""
+}
+
+@test "a plugin file others can write, or another user's, is refused with one line" {
+	B="$BATS_TEST_TMPDIR/f"
+	mkdir -p "$B"
+	printf '#!/bin/sh\necho ran\n' > "$B/gw"
+	cp "$B/gw" "$B/ow"
+	cp "$B/gw" "$B/theirs"
+	cp "$B/gw" "$B/mine"
+	chmod 775 "$B/gw"
+	chmod 757 "$B/ow"
+	chmod 755 "$B/theirs" "$B/mine"
+	[ "$(id -u)" -eq 0 ] || skip "chown needs root"
+	chown 65534 "$B/theirs"
+	run -0 --separate-stderr bash -c "$(declare -f dm); { dm '!gw' 1; dm '!ow' 2; dm '!theirs' 3; dm '!gw' 4; dm '!mine' 5; } | bot-dispatch -j 1 -d '$B' | jq -r .body"
+	assert_output $'Command "gw" not found.\nCommand "ow" not found.\nCommand "theirs" not found.\nCommand "gw" not found.\nran'
+	assert_equal "$(printf '%s\n' "${stderr_lines[@]}" | sort)" "$(sort <<-EOF
+	bot-dispatch: error: $B/gw: others may write it (mode 775): refused; chmod go-w
+	bot-dispatch: error: $B/ow: others may write it (mode 757): refused; chmod go-w
+	bot-dispatch: error: $B/theirs: owned by uid 65534, not by us (uid 0): refused
+	EOF
+	)"
+	[ "${VALGRIND:-}" != 1 ] || skip "under VALGRIND=1 nobody cannot run the wrappers"
+	# as that user, its own file and root's run (the bats folder is root's alone)
+	NOBODY_DIR=$(mktemp -d /tmp/botpipe-nobody.XXXXXX)
+	chmod 755 "$NOBODY_DIR"
+	cp -p "$B/theirs" "$B/mine" "$NOBODY_DIR/"
+	run -0 --separate-stderr bash -c "$(declare -f dm); { dm '!theirs' 1; dm '!mine' 2; } | HOME='$NOBODY_DIR' XDG_CONFIG_HOME='$NOBODY_DIR' setpriv --reuid=65534 --regid=65534 --clear-groups \"\$(command -v bot-dispatch)\" -j 1 -d '$NOBODY_DIR' | jq -r .body"
+	assert_output $'ran\nran'
+	assert_equal "$stderr" ""
 }
 
 # --- concurrency and limits -------------------------------------------------
@@ -423,6 +599,64 @@ disp() { bot-dispatch -d "$P" "$@"; }
 	EOF
 }
 
+@test "history with --jobs 1 lists what came before it, not a command read while it waited" {
+	run -0 bash -c "$(declare -f dm); { dm '!sleep 0.3' 1; dm '!history' 2; dm '!echo later' 3; } | bot-dispatch -j 1 -d '$P' | jq -r .body"
+	assert_output $'slept 0.3\n 1:!sleep 0.3\nlater'
+}
+
+@test "history is answered privately, also to a question in a room" {
+	run -0 bash -c "$(declare -f room); { room '!echo a --secret' 1; room '!history' 2; } | bot-dispatch -j 1 | jq -c '[.body, .to.id, .mention]'"
+	assert_output $'["a --secret","#ops",{"kind":"occupant","id":"#ops/bob","room":"#ops","nick":"bob","person":"@bob","aclattr":"@bob"}]\n[" 1:!echo a --secret","#ops/bob",null]'
+}
+
+# An IRC message as bot-listen -b irc writes it: from nick!user@host.
+irc_dm() {
+	jq -cn --arg b "$1" --arg nick "$2" --arg uh "$3" '{type:"message",id:"1",backend:"irc",
+		from:{kind:"person",id:("@"+$nick),person:("@"+$nick),nick:$nick,client:($nick+"!"+$uh),aclattr:($nick+"!"+$uh)},
+		to:{kind:"person",id:"@bot",person:"@bot",nick:"bot"},body:$b,is_direct:true,is_group:false,is_threaded:false}'
+}
+
+@test "history is the user's, not the nick's: whoever takes a nick next neither reads nor replays it" {
+	run -0 bash -c "$(declare -f irc_dm); { irc_dm '!echo deploy --token s3cr3t' alice alice@home.example;
+		irc_dm '!history' alice mallory@evil.example; irc_dm '!!' alice mallory@evil.example;
+		irc_dm '!echo back' alice2 alice@home.example; irc_dm '!history' alice2 alice@home.example; } | bot-dispatch -j 1 | jq -r .body"
+	assert_output $'deploy --token s3cr3t\nback\n 2:!echo deploy --token s3cr3t\n 1:!echo back'
+}
+
+@test "IRC (a real ngircd): whoever takes a nick after its owner quits neither reads nor replays the owner's history" {
+	command -v ngircd > /dev/null || command -v /usr/sbin/ngircd > /dev/null || skip "no ngircd"
+	H="$BATS_TEST_DIRNAME/helpers"
+	W="$BATS_TEST_TMPDIR"
+	SRV="$W/ngircd"
+	PORT=$("$H/ngircd.sh" start "$SRV")
+	export XDG_RUNTIME_DIR="$W/run" BOT_IRC_SERVER="127.0.0.1:$PORT" BOT_IRC_NICK=histbot BOT_IRC_CHANNELS='#ops'
+	mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+	setsid sh -c 'bot-listen -b irc | tee "$0/events" | bot-dispatch -j 1 2>"$0/dispatch.err" |
+		bot-send -b irc > "$0/sent" 2> "$0/send.err"' "$W" 2> "$W/listen.err" 3>&- &
+	PIPE_PID=$!
+	for i in $(seq 200); do grep -q '"action":"joined"' "$W/events" 2>/dev/null && break; sleep 0.05; done
+	python3 "$H/irc-client.py" --nick alice "$PORT" > "$W/alice" <<-EOF
+		say histbot !echo deploy --token s3cr3t
+		expect PRIVMSG alice :deploy --token s3cr3t
+		quit
+	EOF
+	python3 "$H/irc-client.py" --nick mallory "$PORT" > "$W/mallory" <<-EOF || { cat "$W/mallory" "$W/events" "$W/dispatch.err" "$W/sent"; false; }
+		raw NICK alice
+		expect NICK :alice
+		say histbot !history
+		say histbot !!
+		say histbot !echo mine
+		expect PRIVMSG alice :mine
+		say histbot !history
+		expect PRIVMSG alice : ?1:!echo mine$
+	EOF
+	run grep -c "s3cr3t" "$W/mallory"
+	assert_output 0
+	run jq -r 'select(.type=="message") | [.from.client, .body] | join(" ")' "$W/events"
+	assert_line "alice!~alice@127.0.0.1 !echo deploy --token s3cr3t"
+	assert_line "alice!~mallory@127.0.0.1 !history"
+}
+
 @test "history: empty says nothing" {
 	run -0 bash -c "$(declare -f dm); dm '!history' | bot-dispatch"
 	assert_output ""
@@ -446,6 +680,10 @@ disp() { bot-dispatch -d "$P" "$@"; }
 	assert_line "- **!stdin** - (undocumented)"
 	refute_output --partial "Not listed"
 	refute_output --partial "plugin echo"
+	run -0 bash -c "$(declare -f dm); dm '!help plugins' | bot-dispatch -d '$P' | jq -r .body"
+	assert_line "- **!deploy** - Deploy"
+	refute_output --partial "!secret"
+	refute_output --partial "Not listed"
 	run -0 bash -c "$(declare -f dm); { dm '!help args'; dm '!help beurk'; } | bot-dispatch -j 1 -d '$P' | jq -c .body"
 	assert_output $'"- **!args** - Show each argument in brackets\\nusage: args [WORD...]\\n"\n"That command is not defined."'
 }

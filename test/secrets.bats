@@ -132,7 +132,7 @@ msg_for() { dm_msg "!$1"; }
 	jq -r .body "$BATS_TEST_TMPDIR/out" > "$BATS_TEST_TMPDIR/env"
 	no_token "$BATS_TEST_TMPDIR/env"
 	run sh -c "sed 's/=.*//' '$BATS_TEST_TMPDIR/env' | grep -v '^PWD$' | sort | tr '\n' ' '"
-	assert_output "BOT_ARGS BOT_BACKEND BOT_COMMAND BOT_EVENTS_FD BOT_FROM BOT_FROM_NICK BOT_IS_DIRECT BOT_MESSAGE_ID BOT_PREFIX BOT_TO HOME LANG PATH "
+	assert_output "BOT_ARGS BOT_COMMAND BOT_COMMAND_PREFIX BOT_EVENTS_FD BOT_FROM BOT_FROM_NICK BOT_IS_DIRECT BOT_MESSAGE_BACKEND BOT_MESSAGE_ID BOT_REPLY_TO HOME LANG PATH "
 }
 
 @test "--env passes only what it names, and never a BOT_* secret" {

@@ -128,7 +128,26 @@ no_secret() {
 	run --separate-stderr bot-send -b webhook --to '#builds' \
 		--webhook-template '{content: .text, channel: .to.id, username: "ci"}' 'green'
 	assert_success
-	assert_equal "$(jq -c .json "$d/req.ndjson")" '{"content":"green","channel":"#builds","username":"ci"}'
+	assert_equal "$(jq -c .json "$d/req.ndjson")" '{"content":"green","channel":"#builds","username":"ci","allowed_mentions":{"parse":[]}}'
+}
+
+@test "a Discord-shaped payload pings no one: allowed_mentions parse [] unless the template sets it" {
+	start_fake
+	bot-send -b webhook --to x --webhook-markup discord --webhook-template '{content: .text}' '@everyone hi <@123>' > /dev/null
+	assert_equal "$(jq -ac .json "$d/req.ndjson")" '{"content":"@\u200beveryone hi \\<@123\\>","allowed_mentions":{"parse":[]}}'
+	bot-send -b webhook --to x --webhook-template '{content: .text, allowed_mentions: {parse: ["users"]}}' 'hi' > /dev/null
+	assert_equal "$(tail -n 1 "$d/req.ndjson" | jq -r .body)" '{"content":"hi","allowed_mentions":{"parse":["users"]}}'
+}
+
+@test "a Slack-shaped payload has no live mention: <!here>, <@U1>, @channel defused, links kept" {
+	start_fake
+	bot-send -b webhook --to x --webhook-markup slack '@here <!channel> see [x](https://x.org/?a=1&b=2) @heretic' > /dev/null
+	bot-send -b webhook --to x --raw '<!everyone> and <@U123> and @all, <https://x.org|x>' > /dev/null
+	bot-send -b webhook --to x --webhook-markup mattermost '@channel @all' > /dev/null
+	run jq -ac .json "$d/req.ndjson"
+	assert_line --index 0 '{"text":"@\u200bhere &lt;!channel&gt; see <https://x.org/?a=1&amp;b=2|x> @heretic"}'
+	assert_line --index 1 '{"text":"&lt;!everyone> and &lt;@U123> and @\u200ball, <https://x.org|x>"}'
+	assert_line --index 2 '{"text":"@\u200bchannel @\u200ball"}'
 }
 
 @test "a template that does not compile is a configuration error" {
@@ -263,7 +282,7 @@ no_secret() {
 	[[ "$stderr" == *"BOT_WEBHOOK_URL"* ]]
 }
 
-@test "as a filter: one sent or error event for every input event, in order" {
+@test "as a filter: one sent or error event for every delivery, a report passed on, in order" {
 	start_fake '[{"status":200},{"status":400},{"status":500},{"status":200},{"status":200}]'
 	{
 		echo '{"type":"message","id":"m1","to":"#a","body":"one"}'
@@ -277,7 +296,7 @@ no_secret() {
 	[ "$status" -ne 0 ]
 	assert_equal "${#lines[@]}" 6
 	assert_equal "$(jq -r '.type + ":" + (.ref // (.event | objects | .id) // .code)' <<< "$output" | tr '\n' ' ')" \
-		"sent:m1 error:m2 error:bad_input error:unsupported sent:m3 sent:m4 "
+		"sent:m1 error:m2 error:bad_input presence: sent:m3 sent:m4 "
 	assert_equal "$(delivered | tr '\n' ' ')" "one three four "
 }
 
@@ -394,6 +413,100 @@ queue_five() {
 	wait "$pid"
 	assert_equal "$(delivered)" held
 	assert_equal "$(jq -r .type "$d/out1")" sent
+}
+
+@test "--outbox makes a missing folder (and its parents) 0700 and keeps the message there" {
+	dead_url
+	run --separate-stderr bot-send -b webhook --retries 0 --outbox "$d/state/botpipe/outbox" --to '#ops' kept
+	assert_failure 75
+	assert_equal "$(jq -r .code <<< "$output")" queued
+	# one line for the failure, no "sending without it"
+	assert_equal "${#stderr_lines[@]}" 1
+	assert_equal "$(stat -c %a "$d/state" "$d/state/botpipe" "$d/state/botpipe/outbox" | tr '\n' ' ')" "700 700 700 "
+	assert_equal "$(cat "$d"/state/botpipe/outbox/cur/* | jq -r .body)" kept
+}
+
+@test "--flush of a folder that does not exist is an error (64), not a quiet success" {
+	start_fake
+	run --separate-stderr bot-send -b webhook --flush "$d/typo"
+	assert_failure 64
+	assert_output ""
+	assert_equal "$stderr" "bot-send: error: outbox $d/typo: no such folder (bot-send --outbox makes it)"
+	[ ! -e "$d/typo" ]
+	# an empty outbox of ours flushes quietly
+	mkdir -m 700 "$d/empty"
+	run --separate-stderr bot-send -b webhook --flush "$d/empty"
+	assert_success
+	assert_equal "$stderr" ""
+}
+
+# As root, the other local user is nobody (setpriv); a folder both can reach.
+other_user_setup() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to act as a second user"
+	SHARED=$(mktemp -d /tmp/botpipe-spool.XXXXXX)
+	chmod 1777 "$SHARED"   # as /tmp
+	AS="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	echo '{"type":"message","to":"#ops","body":"posted by nobody"}' > "$SHARED/event"
+	chmod 644 "$SHARED/event"
+}
+
+@test "a spool another user owns is refused: nothing of theirs is posted through our webhook" {
+	other_user_setup
+	$AS mkdir -m 700 "$SHARED/outbox"
+	$AS sh -c 'mkdir -m 700 "$0/outbox/new" && cp "$0/event" "$0/outbox/new/1.2.P3R4"' "$SHARED"
+	start_fake
+	for args in "--flush $SHARED/outbox" "--outbox $SHARED/outbox --to #ops hello"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr bot-send -b webhook $args
+		assert_failure 78
+		assert_output ""
+		assert_equal "$stderr" "bot-send: error: outbox $SHARED/outbox: owned by uid 65534, not by us (uid 0): refused; use a folder of our own"
+	done
+	assert_equal "$(nrequests)" 0
+	[ -f "$SHARED/outbox/new/1.2.P3R4" ]
+	rm -rf "$SHARED"
+}
+
+@test "a spool others may write is refused, naming the fix" {
+	other_user_setup
+	mkdir -m 700 "$SHARED/outbox"
+	chmod 777 "$SHARED/outbox"
+	# the other user drops an event into it, and could delete ours
+	$AS sh -c 'mkdir -m 777 "$0/outbox/new" && cp "$0/event" "$0/outbox/new/1.2.P3R4"' "$SHARED"
+	start_fake
+	run --separate-stderr bot-send -b webhook --flush "$SHARED/outbox"
+	assert_failure 78
+	assert_equal "$stderr" "bot-send: error: outbox $SHARED/outbox: others may write it (mode 777): refused; chmod go-w"
+	chmod go-w "$SHARED/outbox"
+	run --separate-stderr bot-send -b webhook --flush "$SHARED/outbox"
+	assert_failure 78
+	assert_equal "$stderr" "bot-send: error: outbox $SHARED/outbox/new: owned by uid 65534, not by us (uid 0): refused; use a folder of our own"
+	assert_equal "$(nrequests)" 0
+	rm -rf "$SHARED"
+}
+
+@test "symlinks in the spool are never followed: a file only root may read is neither posted nor printed" {
+	other_user_setup
+	dead_url
+	bot-send -b webhook --retries 0 --outbox "$d/outbox" --to '#ops' 'queued one' > /dev/null 2>&1 || true
+	printf '%s\n' '{"type":"message","to":"#ops","body":"ROOT-ONLY-SECRET"}' > "$d/private"
+	printf '%s\n' '{"type":"note","token":"ROOT-ONLY-TOKEN"}' > "$d/private2"
+	chmod 600 "$d/private" "$d/private2"
+	ln -s "$d/private" "$d/outbox/new/0000000001.000000000.P1R1"
+	ln -s "$d/private2" "$d/outbox/new/0000000002.000000000.P1R1"
+	# the other user tries to read them through us (they cannot themselves)
+	run $AS cat "$d/private"
+	assert_failure
+	start_fake
+	run --separate-stderr bot-send -b webhook --flush "$d/outbox"
+	assert_failure 65
+	refute_output --partial ROOT-ONLY
+	[[ "$stderr" != *ROOT-ONLY* ]]
+	assert_equal "$(jq -r '.type + ":" + .code' <<< "$output" | tr '\n' ' ')" "error:bad_input error:bad_input sent: "
+	assert_equal "$(jq -r 'select(.type == "error") | .message' <<< "$output" | sed 's/.*: //')" $'a symlink, not read (moved to bad/)\na symlink, not read (moved to bad/)'
+	assert_equal "$(delivered)" "queued one"
+	assert_equal "$(ls "$d/outbox/bad" | wc -l)" 2
+	rm -rf "$SHARED"
 }
 
 @test "with an outbox on a full file system the message is still sent" {

@@ -1,5 +1,5 @@
-/* libFuzzer target: bot_render.  The first byte picks the markup, the rest
- * is the markdown. */
+/* libFuzzer target: bot_render, and bot_mention_body.  The first byte
+ * picks the markup, the rest is the markdown. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!out || (strcmp(m, "irc") == 0 && strchr(out, '\r')))
 		abort();
 	free(out);
+	/* the mention joined before it, as the text and IRC backends do */
+	jv body = bot_mention_body("@a", jv_string_sized(md, (int)strlen(md)));
+	out = bot_render(m, jv_string_value(body), (size_t)jv_string_length_bytes(jv_copy(body)));
+	if (!out)
+		abort();
+	free(out);
+	jv_free(body);
 	free(md);
 	return 0;
 }

@@ -45,7 +45,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
  -fno-omit-frame-pointer -Ilib -DBOT_VERSION=\"fuzz\" -DBOT_LIBDIR=\"/nonexistent\"
  -DBOT_DATADIR=\"$top/share\""
-LIBS="-ljq -lonig -lcmark -lcurl -lcrypto -lm"
+LIBS="-ljq -lonig -lcmark-gfm-extensions -lcmark-gfm -lcurl -lcrypto -lm"
 
 # Compile src into obj unless obj is newer than src and every header.
 compile() {

@@ -363,7 +363,7 @@ static void test_identity(void)
 	CHECK_STR(jv_string_value(m), "alice: hi", "mention: nick: body");
 	jv_free(m);
 	m = irc_mention(c, irc_parse_identifier("@alice"), jv_string("# Title"));
-	CHECK_STR(jv_string_value(m), "alice: \n# Title", "mention: errbot's # fix");
+	CHECK_STR(jv_string_value(m), "alice:\n\n# Title", "mention: a body that starts with a block starts after it");
 	jv_free(m);
 	irc_close(c);
 }

@@ -51,7 +51,17 @@ static void test_identifiers(void)
 	              "text: two slashes");
 	jv occ = bot_occupant("#r", "n", NULL);
 	CHECK_STR(bot_ident_room(occ), "#r", "an occupant's room");
-	CHECK_STR(bot_ident_aclattr(occ), "#r/n", "aclattr falls back to the id");
+	CHECK_STR(bot_ident_person(occ), "@n", "an occupant's person is derived from its nick");
+	CHECK_STR(bot_ident_aclattr(occ), "@n", "aclattr falls back to the person");
+	jv_free(occ);
+	occ = parse("{\"kind\":\"occupant\",\"id\":\"#r/x\",\"room\":\"#r\"}");
+	CHECK_STR(bot_ident_aclattr(occ), "#r/x", "aclattr falls back to the id without a nick");
+	jv_free(occ);
+	occ = bot_ident_derive(parse("{\"kind\":\"occupant\",\"id\":\"#ops/bob\",\"room\":\"#ops\",\"nick\":\"bob\"}"));
+	CHECK_STR(bot_str(occ, "person"), "@bob", "bot_ident_derive: an occupant without person gets @nick");
+	jv_free(occ);
+	occ = bot_ident_derive(parse("{\"kind\":\"occupant\",\"id\":\"#ops/bob\",\"room\":\"#ops\",\"nick\":\"bob\",\"person\":\"bob@example.org\"}"));
+	CHECK_STR(bot_str(occ, "person"), "bob@example.org", "bot_ident_derive: a person field is kept");
 	jv_free(occ);
 	jv p = parse("{\"kind\":\"person\",\"id\":\"@a\",\"aclattr\":\"a!u@h\"}");
 	CHECK_STR(bot_ident_aclattr(p), "a!u@h", "aclattr when the backend sets it");
@@ -121,6 +131,9 @@ static void test_reply(void)
 	check_json(bot_build_reply(parse("{\"type\":\"message\",\"from\":\"#r/a\",\"to\":\"#r\",\"is_group\":true}"), "hi", 0, 0, 1),
 	           "{\"type\":\"message\",\"to\":\"#r\",\"body\":\"hi\",\"mention\":\"#r/a\"}",
 	           "a bare-string room, marked is_group, is answered in the room");
+	check_json(bot_build_reply(parse("{\"type\":\"message\",\"from\":{\"kind\":\"occupant\",\"id\":\"#ops/alice\",\"room\":\"#ops\",\"nick\":\"alice\"},\"to\":{\"kind\":\"room\",\"id\":\"#ops\"}}"), "hi", 0, 0, 1),
+	           "{\"type\":\"message\",\"to\":{\"kind\":\"room\",\"id\":\"#ops\"},\"body\":\"hi\",\"mention\":{\"kind\":\"occupant\",\"id\":\"#ops/alice\",\"room\":\"#ops\",\"nick\":\"alice\",\"person\":\"@alice\"}}",
+	           "the mention of an occupant without person has @nick as its person");
 	const char *thr = "{\"type\":\"message\",\"id\":\"9\",\"parent\":{\"id\":\"1\"},\"from\":\"@a\",\"to\":{\"kind\":\"room\",\"id\":\"#r\"}}";
 	check_json(bot_build_reply(parse(thr), "hi", 0, 0, 0),
 	           "{\"type\":\"message\",\"to\":{\"kind\":\"room\",\"id\":\"#r\"},\"body\":\"hi\",\"in_reply_to\":\"9\",\"parent\":{\"id\":\"1\"}}",

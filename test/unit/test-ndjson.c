@@ -120,6 +120,40 @@ static void test_raw_kept(void)
 	bot_reader_free(bad);
 }
 
+/* A bad line of multi-byte characters: the event keeps at most 4,096
+ * bytes, cut between characters, and says how long the line was. */
+static void test_bad_line_cut(void)
+{
+	size_t chars = 3000;   /* "é" is 2 bytes: 1 byte + 6,000 bytes + "\n" */
+	char *text = malloc(2 * chars + 4);
+	size_t n = 0;
+	text[n++] = '{';
+	for (size_t i = 0; i < chars; i++) {
+		text[n++] = (char)0xc3;
+		text[n++] = (char)0xa9;
+	}
+	text[n++] = '\n';
+	struct bot_reader *r = reader_over(text, n, 0);
+	jv ev;
+	CHECK(bot_read_event(r, &ev) == -1, "a long bad line is an error");
+	jv raw = jv_object_get(jv_copy(ev), jv_string("event"));
+	jv length = jv_object_get(jv_copy(ev), jv_string("length"));
+	CHECK(jv_get_kind(raw) == JV_KIND_STRING && jv_string_length_bytes(jv_copy(raw)) == 4095,
+	      "the event carries the line's first 4,095 bytes: 4,096 would cut a character");
+	CHECK(jv_get_kind(raw) == JV_KIND_STRING &&
+	      bot_utf8_valid(jv_string_value(raw), (size_t)jv_string_length_bytes(jv_copy(raw))) &&
+	      !strstr(jv_string_value(raw), "\xef\xbf\xbd"), "the cut leaves whole characters (no U+FFFD)");
+	CHECK(jv_get_kind(length) == JV_KIND_NUMBER && jv_number_value(length) == (double)(n - 1),
+	      "length is the whole line's");
+	CHECK(bot_true(ev, "truncated"), "marked truncated");
+	jv_free(raw);
+	jv_free(length);
+	jv_free(ev);
+	close(bot_reader_fd(r));
+	bot_reader_free(r);
+	free(text);
+}
+
 static void test_writer(void)
 {
 	int p[2];
@@ -146,6 +180,7 @@ int main(void)
 	test_bad_lines();
 	test_long_lines();
 	test_raw_kept();
+	test_bad_line_cut();
 	test_writer();
 	return unit_done();
 }

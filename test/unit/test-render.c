@@ -43,7 +43,7 @@ static void check_invariants(const struct tcase *c)
 				ok = 0;
 			/* control bytes: only newline, tab, and the markup's own codes */
 			if (*p < 0x20 && *p != '\n' && *p != '\t' &&
-			    !(strcmp(m, "irc") == 0 && (*p == 2 || *p == 0x1f)) &&
+			    !(strcmp(m, "irc") == 0 && (*p == 2 || *p == 3 || *p == 0x1e || *p == 0x1f)) &&
 			    !(strcmp(m, "ansi") == 0 && *p == 0x1b))
 				ok = 0;
 		}
@@ -54,6 +54,45 @@ static void check_invariants(const struct tcase *c)
 		         c->what, m);
 		CHECK(ok, what);
 		free(s);
+	}
+}
+
+/* The mention joined to a body: inline before a paragraph, a paragraph
+ * of its own before any other block. */
+static void test_mention(void)
+{
+	static const struct { const char *body, *want, *what; } cases[] = {
+		{ "hi", "@a hi", "mention: before a paragraph, inline" },
+		{ "", "@a ", "mention: an empty body" },
+		{ "#hashtag", "@a #hashtag", "mention: a # that starts no heading" },
+		{ "# Title", "@a\n\n# Title", "mention: before a heading" },
+		{ "Title\n===", "@a\n\nTitle\n===", "mention: before a setext heading" },
+		{ "- !hello - hi", "@a\n\n- !hello - hi", "mention: before a list" },
+		{ "1. one", "@a\n\n1. one", "mention: before an ordered list" },
+		{ "```\ncode\n```", "@a\n\n```\ncode\n```", "mention: before a code fence" },
+		{ "    code", "@a\n\n    code", "mention: before an indented code block" },
+		{ "> q", "@a\n\n> q", "mention: before a quote" },
+		{ "---", "@a\n\n---", "mention: before a thematic break" },
+		{ "| a | b |\n|---|---|", "@a\n\n| a | b |\n|---|---|", "mention: before a table" },
+		{ "<div>x</div>", "@a\n\n<div>x</div>", "mention: before an HTML block" },
+		{ "<https://x.org> hi", "@a <https://x.org> hi", "mention: an autolink starts a paragraph" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		jv r = bot_mention_body("@a", jv_string(cases[i].body));
+		CHECK_STR(jv_string_value(r), cases[i].want, cases[i].what);
+		jv_free(r);
+	}
+	/* and rendered: the mention stands on its own line in every markup */
+	for (size_t i = 0; i < sizeof all_markups / sizeof *all_markups; i++) {
+		jv r = bot_mention_body("alice:", jv_string("```\ncode line\n```"));
+		char *s = bot_render(all_markups[i], jv_string_value(r),
+		                     (size_t)jv_string_length_bytes(jv_copy(r)));
+		char what[128];
+		snprintf(what, sizeof what, "mention: alone on its first line in %s", all_markups[i]);
+		const char *nl = s ? strchr(s, '\n') : NULL;
+		CHECK(nl && strstr(s, "alice:") < nl && strstr(s, "code line") > nl, what);
+		free(s);
+		jv_free(r);
 	}
 }
 
@@ -102,5 +141,6 @@ int main(int argc, char **argv)
 	s = bot_render("irc", "a\0b\xff\xfe", 5);
 	CHECK_STR(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd", "NUL and bad UTF-8 become U+FFFD");
 	free(s);
+	test_mention();
 	return unit_done();
 }
