@@ -1,0 +1,195 @@
+#!/usr/bin/env bats
+# share/examples: each example script run as its comment says, against the
+# real programs (and a real ngircd for the bridge, a loopback receiver for
+# the webhook).
+load helpers/common
+
+EX="$ROOT/share/examples"
+
+setup() {
+	W=$BATS_TEST_TMPDIR
+	export XDG_RUNTIME_DIR="$W/run" XDG_STATE_HOME="$W/state"
+	mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+	fake_pid= pids=
+}
+
+teardown() {
+	[ -z "$fake_pid" ] || { kill "$fake_pid" 2>/dev/null; wait "$fake_pid" 2>/dev/null; } || true
+	for p in $pids; do kill -TERM -- "-$p" 2>/dev/null || true; done
+	[ -z "${SRV_A:-}" ] || "$BATS_TEST_DIRNAME/helpers/ngircd.sh" stop "$SRV_A"
+	[ -z "${SRV_B:-}" ] || "$BATS_TEST_DIRNAME/helpers/ngircd.sh" stop "$SRV_B"
+	return 0
+}
+
+# The loopback HTTP receiver, answering from a script; BOT_WEBHOOK_URL at it.
+start_fake() {
+	/usr/bin/python3 "$BATS_TEST_DIRNAME/fake-http.py" --port-file "$W/port" \
+		--log "$W/req.ndjson" --script-json "$1" >/dev/null 2>"$W/fake.err" 3>&- &
+	fake_pid=$!
+	for _ in $(seq 100); do [ -s "$W/port" ] && break; sleep 0.05; done
+	export BOT_BACKEND=webhook BOT_WEBHOOK_URL="http://127.0.0.1:$(cat "$W/port")/hook"
+}
+delivered() { jq -r 'select(.answer.status == 200) | .json.text' "$W/req.ndjson"; }
+
+@test "cron-alert.sh: quiet while the check passes; its output kept in the outbox while the hook fails, sent by the flush" {
+	start_fake '[{"status":503},{"status":503},{"status":503},{"status":503},{"status":503}]'
+	export BOT_RETRIES=0
+	run "$EX/cron-alert.sh" '#ops' true
+	assert_success
+	[ ! -s "$W/req.ndjson" ]
+	run "$EX/cron-alert.sh" '#ops' sh -c 'echo "/srv is 97% full"; exit 2'
+	assert_equal "$status" 75
+	outbox="$XDG_STATE_HOME/botpipe/outbox"
+	[ -n "$(ls "$outbox/new" "$outbox/cur" 2>/dev/null)" ]
+	# the crontab's second line, once the receiver answers again
+	kill "$fake_pid"; wait "$fake_pid" 2>/dev/null || true; fake_pid=
+	rm -f "$W/port" "$W/req.ndjson"
+	start_fake '[]'
+	run bot-send --flush "$outbox"
+	assert_success
+	run delivered
+	assert_output --partial "alert: sh -c"
+	assert_output --partial "failed (exit 2)"
+	assert_output --partial "/srv is 97% full"
+}
+
+@test "cron-alert.sh: usage" {
+	run "$EX/cron-alert.sh" '#ops'
+	assert_equal "$status" 64
+	assert_output --partial "usage: cron-alert.sh TO COMMAND"
+}
+
+# A message in #ops from NICK (as the text backend writes an occupant).
+ops_msg() {
+	jq -cn --arg b "$1" --arg who "$2" '{type:"message",id:"1",backend:"text",
+		from:{kind:"occupant",id:"#ops/\($who)",room:"#ops",nick:$who,person:"@\($who)",aclattr:"@\($who)"},
+		to:{kind:"room",id:"#ops"},body:$b,is_direct:false,is_group:true,is_threaded:false}'
+}
+
+@test "deploy: alice deploys in #ops, bob is refused, a bad version is caught by the command" {
+	export DEPLOY_LOG="$W/deploys"
+	{
+		ops_msg '!deploy staging v1.2.3' alice
+		ops_msg '!deploy production v1.2.3' bob
+		ops_msg '!deploy staging $(reboot)' alice
+	} | bot-dispatch -d "$EX/deploy/plugins" --acl "$EX/deploy/acl.json" --env DEPLOY_LOG > "$W/out" 2>"$W/err"
+	run bodies < "$W/out"
+	assert_line --index 0 "Deploying **v1.2.3** to **staging** for alice."
+	assert_line --index 1 --partial "not allowed"
+	assert_line --index 2 "A version looks like v1.2.3."
+	run jq -r 'select(.type=="error") | .code' "$W/out"
+	assert_output denied
+	run cut -d' ' -f2- "$W/deploys"
+	assert_output "#ops/alice staging v1.2.3"
+}
+
+@test "deploy: not in a direct chat, even for alice" {
+	jq -cn '{type:"message",id:"1",backend:"text",from:{kind:"person",id:"@alice",nick:"alice",aclattr:"@alice"},
+		to:{kind:"person",id:"@bot"},body:"!deploy staging",is_direct:true,is_group:false}' |
+		bot-dispatch -d "$EX/deploy/plugins" --acl "$EX/deploy/acl.json" > "$W/out" 2>/dev/null
+	run bodies < "$W/out"
+	refute_output --partial "Deploying"
+}
+
+@test "jq-bot.jq: the same answers from plain jq and from bot-dispatch -f, with no plugin" {
+	{ dm '!ping'; dm '!rot13 Hello, World'; dm '!count a b  c'; room_msg 'Good morning all'; dm 'just talk'; } > "$W/in"
+	jq -c --unbuffered -L "$ROOT/share" -f "$EX/jq-bot.jq" < "$W/in" > "$W/jq.out"
+	run bodies < "$W/jq.out"
+	assert_output "pong
+Uryyb, Jbeyq
+3 words
+Good morning, you!"
+	bot-dispatch -f "$EX/jq-bot.jq" < "$W/in" > "$W/d.out"
+	run bodies < "$W/d.out"
+	assert_output "pong
+Uryyb, Jbeyq
+3 words
+Good morning, you!"
+	# in the room, to the room
+	run jq -r 'select(.body | startswith("Good")) | .to.id' "$W/d.out"
+	assert_output "#room"
+}
+
+@test "ci-card.sh: a red card with the counts for a failed run, the log passed through" {
+	printf 'ok 1 a\nnot ok 2 b\n1 passed, 1 failed\n' > "$W/log"
+	CI_COMMIT=abc123 CI_JOB_URL=https://ci.example.org/42 BOT_BACKEND=text BOT_TEXT_OUTPUT="$W/chat" \
+		run "$EX/ci-card.sh" '#ops' build < "$W/log"
+	assert_equal "$status" 1
+	assert_output "$(cat "$W/log")"
+	run cat "$W/chat"
+	assert_output --partial "build: failed"
+	assert_output --partial "passed: 1"
+	assert_output --partial "failed: 1"
+	assert_output --partial "commit: abc123"
+	# the card itself, as bot-card makes it
+	printf '3 passed, 0 failed\n' | CI_COMMIT=abc123 BOT_BACKEND=text BOT_TEXT_OUTPUT="$W/chat2" "$EX/ci-card.sh" '#ops'
+	run cat "$W/chat2"
+	assert_output --partial "tests: passed"
+}
+
+@test "digest.sh: a channel log through jq and grep: counts, top speakers, alert lines, last hours only" {
+	now=$(date +%s)
+	{
+		for m in 'alice|web is down' 'bob|looking' 'alice|fixed it' 'carol|the error was DNS'; do
+			jq -cn --arg who "${m%%|*}" --arg b "${m#*|}" --argjson ts "$now" \
+				'{type:"message",from:{kind:"occupant",id:"#ops/\($who)",nick:$who},to:{kind:"room",id:"#ops"},body:$b,ts:$ts}'
+		done
+		echo 'not an event'
+		jq -cn '{type:"message",from:{nick:"old"},to:{kind:"room",id:"#ops"},body:"old failure",ts:5}'
+		jq -cn --argjson ts "$now" '{type:"message",from:{nick:"zed"},to:"#other",body:"error elsewhere",ts:$ts}'
+		jq -cn --argjson ts "$now" '{type:"presence",identifier:"@alice",status:"away"}'
+	} > "$W/ops.ndjson"
+	run "$EX/digest.sh" '#ops' < "$W/ops.ndjson"
+	assert_success
+	assert_line --index 0 "**#ops, the last 24 hours:** 4 messages from 3 people."
+	assert_line --index 2 "- alice (2)"
+	assert_line "- **alice**: web is down"
+	assert_line "- **carol**: the error was DNS"
+	refute_output --partial "old"
+	refute_output --partial "zed"
+	# and to the chat, as the crontab line has it
+	"$EX/digest.sh" '#ops' < "$W/ops.ndjson" | bot-send -b text --text-output "$W/chat" --to '#ops' > /dev/null
+	grep -q "4 messages from 3 people" "$W/chat"
+	# a quiet day sends nothing
+	run "$EX/digest.sh" '#quiet' < "$W/ops.ndjson"
+	assert_success
+	assert_output ""
+}
+
+@test "bridge.sh: two IRC networks, one line each way, who said what kept, nothing echoed back" {
+	H="$BATS_TEST_DIRNAME/helpers"
+	SRV_A="$W/srv-a" SRV_B="$W/srv-b"
+	port_a=$("$H/ngircd.sh" start "$SRV_A")
+	port_b=$("$H/ngircd.sh" start "$SRV_B")
+	cat > "$W/config" <<CONF
+backend = irc
+irc-nick = bridge
+[left]
+irc-server = 127.0.0.1:$port_a
+irc-channels = #a
+[right]
+irc-server = 127.0.0.1:$port_b
+irc-channels = #b
+CONF
+	chmod 600 "$W/config"
+	export BOT_CONFIG="$W/config"
+	setsid "$EX/bridge.sh" left '#a' right '#b' bridge 2>"$W/bridge.err" &
+	pids=$!
+	# the people: alice on one network, bob on the other; each waits for
+	# the bridge to be in the channel before speaking
+	printf 'join #a\nexpect (bridge!.* JOIN|353 .*bridge) 20\nsay #a hi from a\nexpect <bob> hi from b 20\nsleep 1\n' |
+		python3 "$H/irc-client.py" --nick alice "$port_a" > "$W/alice.out" &
+	a=$!
+	printf 'join #b\nexpect (bridge!.* JOIN|353 .*bridge) 20\nexpect <alice> hi from a 20\nsay #b hi from b\nsleep 2\n' |
+		python3 "$H/irc-client.py" --nick bob "$port_b" > "$W/bob.out" &
+	b=$!
+	wait "$a" || { cat "$W/alice.out" "$W/bridge.err"; return 1; }
+	wait "$b" || { cat "$W/bob.out" "$W/bridge.err"; return 1; }
+	grep -q ':bridge!.* PRIVMSG #b :<alice> hi from a' "$W/bob.out"
+	grep -q ':bridge!.* PRIVMSG #a :<bob> hi from b' "$W/alice.out"
+	# the relayed line is not relayed back
+	run grep -c 'PRIVMSG' "$W/alice.out"
+	assert_output 1
+	run grep -c 'PRIVMSG #b' "$W/bob.out"
+	assert_output 1
+}
