@@ -193,3 +193,76 @@ CONF
 	run grep -c 'PRIVMSG #b' "$W/bob.out"
 	assert_output 1
 }
+
+# The example config with its absolute paths moved under $W (the secrets,
+# the outbox) and the plugin and ACL paths at this tree's share/.
+example_config() {
+	mkdir -p "$W/secrets"
+	sed -e "s|/etc/botpipe/|$W/|g" -e "s|/var/lib/botpipe/|$W/state/|g" \
+		-e "s|/usr/share/botpipe/|$ROOT/share/|g" "$EX/config" > "$W/config"
+	chmod 600 "$W/config"
+}
+
+@test "config: every program loads every profile of the example without a word on stderr" {
+	example_config
+	for profile in text irc irc-local webhook; do
+		for prog in bot-listen bot-dispatch bot-send bot-card bot-room; do
+			run --separate-stderr "$prog" -c "$W/config" --profile "$profile" --help
+			assert_success
+			[ -z "$stderr" ] || { echo "$prog --profile $profile: $stderr"; return 1; }
+		done
+		run bot-send -c "$W/config" --profile "$profile" --help
+		assert_line "Backend ${profile%-local}:"
+	done
+}
+
+@test "config: the settings in effect: plugins, ACL and prefix for bot-dispatch, the console's names" {
+	example_config
+	{ dm 'help' 1; room_msg '!roll 2d6' 2; room_msg '!hello' 3; } |
+		bot-dispatch -c "$W/config" --profile text > "$W/out" 2>/dev/null
+	# prefix-optional: "help" in a direct chat is a command; plugins listed
+	run jq -r 'select(.in_reply_to=="1") | .body' "$W/out"
+	assert_output --partial "roll"
+	assert_output --partial "whereami"
+	# the ACL: roll is not for rooms
+	run jq -r 'select(.in_reply_to=="2") | .body' "$W/out"
+	assert_output --partial "not allowed"
+	run jq -r 'select(.in_reply_to=="3") | .body' "$W/out"
+	assert_output --partial "Hello"
+	bot-send -c "$W/config" --profile text --text-output "$W/chat" --to '#room' 'hello there' > "$W/sent"
+	run jq -r .type "$W/sent"
+	assert_output sent
+	grep -q 'hello there' "$W/chat"
+}
+
+@test "config: the webhook profile reads its URL from the secret file, posts its template, keeps its outbox" {
+	example_config
+	start_fake '[{"status":503}]'
+	unset BOT_BACKEND
+	printf '%s\n' "$BOT_WEBHOOK_URL" > "$W/secrets/webhook-url"
+	chmod 600 "$W/secrets/webhook-url"
+	unset BOT_WEBHOOK_URL
+	run bot-send -c "$W/config" --profile webhook --retries 0 --to '#ops' 'disk full'
+	assert_equal "$status" 75
+	[ -d "$W/state/webhook/outbox" ]
+	run bot-send -c "$W/config" --profile webhook --flush "$W/state/webhook/outbox"
+	assert_success
+	run jq -c 'select(.answer.status == 200) | .json' "$W/req.ndjson"
+	assert_output '{"text":"disk full","channel":"#ops"}'
+}
+
+@test "config: the IRC profile's nick and channels, against a real ngircd" {
+	H="$BATS_TEST_DIRNAME/helpers"
+	SRV_A="$W/srv-a"
+	port=$("$H/ngircd.sh" start "$SRV_A")
+	example_config
+	# only the server is moved to this machine's ngircd; the rest is the file's
+	export BOT_IRC_SERVER="127.0.0.1:$port"
+	setsid bot-listen -c "$W/config" --profile irc-local > "$W/events" 2>"$W/err" &
+	pids=$!
+	printf 'join #test\nexpect (botpipe!.* JOIN|353 .*botpipe) 20\nsay #test ping\nsleep 0.5\n' |
+		python3 "$H/irc-client.py" --nick alice "$port" > "$W/alice.out"
+	for _ in $(seq 100); do grep -q '"body":"ping"' "$W/events" && break; sleep 0.1; done
+	run jq -r 'select(.type=="message") | "\(.to.id) \(.from.nick) \(.body)"' "$W/events"
+	assert_output "#test alice ping"
+}
