@@ -6,6 +6,10 @@ LIBDIR   ?= $(PREFIX)/lib
 DATADIR  ?= $(PREFIX)/share
 MANDIR   ?= $(DATADIR)/man
 DESTDIR  ?=
+# systemd's units (Debian's packages: /lib/systemd/system), and where
+# botpipe-run, the units' pipeline runner, lives.
+SYSTEMDUNITDIR ?= $(LIBDIR)/systemd/system
+LIBEXECDIR     ?= $(LIBDIR)/botpipe
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -43,6 +47,7 @@ BACKENDS  = $(filter-out text,$(patsubst backends/%.c,%,$(wildcard backends/*.c)
 MODULES   = $(BACKENDS:%=$(B)/lib/botpipe/%.so)
 UNITS     = $(patsubst test/unit/%.c,$(B)/test/%,$(wildcard test/unit/test-*.c))
 MANS      = $(wildcard doc/*.1 doc/*.7)
+UNITFILES = $(wildcard share/systemd/*.service share/systemd/*.timer)
 
 # Extra libraries per backend module: BACKEND_LIBS_<name>.
 HTTP_BACKEND = -L$(B)/lib -lbothttp -Wl,-rpath,'$$ORIGIN/..'
@@ -121,6 +126,10 @@ install: all
 	cp $(MODULES) $(DESTDIR)$(LIBDIR)/botpipe/
 	cp -R share/. $(DESTDIR)$(DATADIR)/botpipe/
 	for m in $(MANS); do s=$${m##*.}; sed 's/@VERSION@/$(VERSION)/g' $$m > $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	mkdir -p $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(LIBEXECDIR)
+	for u in $(UNITFILES); do sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+		$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; done
+	cp share/systemd/botpipe-run $(DESTDIR)$(LIBEXECDIR)/
 
 clean:
 	rm -rf build build-san
