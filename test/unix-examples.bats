@@ -266,3 +266,117 @@ example_config() {
 	run jq -r 'select(.type=="message") | "\(.to.id) \(.from.nick) \(.body)"' "$W/events"
 	assert_output "#test alice ping"
 }
+
+# ---- botpipe-tutorial(7): each literal block run as the page has it ----
+
+# The Nth literal block of the page (1-based), its escapes undone.
+page_block() {
+	awk -v n="$1" '/^\.Bd -literal/ { k++; next } /^\.Ed/ { if (k == n) exit; next }
+		k == n { print }' "$ROOT/doc/botpipe-tutorial.7" | sed 's/\\e/\\/g'
+}
+
+# The installed paths of the page, at this tree.
+here() { sed -e "s|/usr/share/botpipe/|$ROOT/share/|g" -e "s|/home/you|$HOME|g"; }
+
+tutorial_setup() {
+	export HOME="$W/home" XDG_CONFIG_HOME="$W/home/.config"
+	mkdir -p "$HOME/.config/botpipe"
+	chmod 700 "$HOME" "$HOME/.config" "$HOME/.config/botpipe"
+}
+
+@test "tutorial: the console quick start, and a plugin of one's own" {
+	tutorial_setup
+	printf '!echo hi there\n!roll 2d6\n' > "$W/typed"
+	BOT_TEXT_INPUT="$W/typed" BOT_TEXT_OUTPUT="$W/chat" sh -c "$(page_block 1 | here)" > /dev/null
+	grep -q 'hi there' "$W/chat"
+	grep -Eq '\*?\*?[0-9]+' "$W/chat"
+	sh -c "$(page_block 2)"
+	[ -x "$HOME/plugins/hi" ]
+	printf '!hi\n' > "$W/typed"
+	bot-listen -b text --text-input "$W/typed" --text-output "$W/chat2" |
+		bot-dispatch -d ~/plugins | bot-send -b text --text-output "$W/chat2" > /dev/null
+	grep -q 'Hello, you!' "$W/chat2"
+}
+
+@test "tutorial: the IRC quick start against a real ngircd: !hi, 'mybot: hi', a private !hi, and !whoami's nick!user@host" {
+	tutorial_setup
+	H="$BATS_TEST_DIRNAME/helpers"
+	SRV_A="$W/srv-a"
+	port=$("$H/ngircd.sh" start "$SRV_A")
+	page_block 3 > "$HOME/.config/botpipe/config"
+	chmod 600 "$HOME/.config/botpipe/config"
+	sh -c "$(page_block 2)"
+	# this machine's server instead of irc.example.org, without TLS: the
+	# environment wins over the file; the rest is the page's
+	export BOT_IRC_SERVER="127.0.0.1:$port" BOT_IRC_TLS=false
+	setsid sh -c "$(page_block 4)" > /dev/null 2>"$W/bot.err" &
+	pids=$!
+	printf '%s\n' 'join #mychannel' 'expect (mybot!.* JOIN|353 .*mybot) 20' \
+		'say #mychannel !hi' 'expect PRIVMSG #mychannel :.*Hello, alice!' \
+		'say #mychannel mybot: hi' 'expect PRIVMSG #mychannel :.*Hello, alice!.*' \
+		'say mybot !hi' 'expect PRIVMSG alice :Hello, alice!' \
+		'say mybot !whoami' 'expect alice!~?alice@127.0.0.1' |
+		python3 "$H/irc-client.py" --nick alice "$port" > "$W/alice.out" ||
+		{ cat "$W/alice.out" "$W/bot.err"; return 1; }
+	run grep -c ':mybot!.* PRIVMSG .*Hello, alice!' "$W/alice.out"
+	assert_output 3
+}
+
+@test "tutorial: the webhook quick start posts 'deploy done' with the URL from its file" {
+	tutorial_setup
+	start_fake '[]'
+	unset BOT_BACKEND
+	url=$BOT_WEBHOOK_URL
+	unset BOT_WEBHOOK_URL
+	sh -c "$(page_block 5 | here | sed "s|https://chat.example.org/hooks/T0KEN|$url|")"
+	run stat -c %a "$HOME/.config/botpipe/hook-url"
+	assert_output 600
+	page_block 6 | here > "$HOME/.config/botpipe/config"
+	chmod 600 "$HOME/.config/botpipe/config"
+	run sh -c "$(page_block 7)"
+	assert_success
+	run delivered
+	assert_output "deploy done"
+}
+
+@test "tutorial: the crontab's lines: a failed send waits in the outbox, the flush line sends it" {
+	tutorial_setup
+	start_fake '[{"status":503},{"status":503},{"status":503},{"status":503},{"status":503},{"status":503}]'
+	unset BOT_BACKEND
+	printf '%s\n' "$BOT_WEBHOOK_URL" > "$HOME/.config/botpipe/hook-url"
+	chmod 600 "$HOME/.config/botpipe/hook-url"
+	unset BOT_WEBHOOK_URL
+	page_block 6 | here > "$HOME/.config/botpipe/config"
+	chmod 600 "$HOME/.config/botpipe/config"
+	page_block 8 | here > "$W/crontab"
+	# cron's way: the NAME=VALUE lines are the environment, and each job
+	# runs through sh from HOME ("backup-home" is the user's own program)
+	backup_home() { echo "3 files backed up"; }
+	envs=$(grep -E '^[A-Z_]+=' "$W/crontab")
+	job() { grep -E '^[0-9*]' "$W/crontab" | sed -n "${1}p" | cut -d' ' -f6-; }
+	mkdir -p "$W/bin"
+	printf '#!/bin/sh\necho "3 files backed up"\n' > "$W/bin/backup-home"
+	chmod +x "$W/bin/backup-home"
+	run env -i HOME="$HOME" $envs PATH="$W/bin:$BOT_BUILD/bin:/usr/bin:/bin" BOT_RETRIES=0 sh -c "$(job 1)"
+	assert_equal "$status" 75
+	run delivered
+	assert_output ""
+	kill "$fake_pid"; wait "$fake_pid" 2>/dev/null || true; fake_pid=
+	rm -f "$W/port" "$W/req.ndjson"
+	start_fake '[]'
+	printf '%s\n' "$BOT_WEBHOOK_URL" > "$HOME/.config/botpipe/hook-url"
+	run env -i HOME="$HOME" $envs PATH="$BOT_BUILD/bin:/usr/bin:/bin" sh -c "$(job 2)"
+	assert_success
+	run delivered
+	assert_output --partial "3 files backed up"
+}
+
+@test "tutorial: the service block names the units' folders and credentials as the units have them" {
+	f="$ROOT/share/systemd/botpipe@.service"
+	page_block 9 > "$W/block"
+	grep -q 'install -d -m 0700 /etc/botpipe/credentials/irc' "$W/block"
+	grep -qx 'LoadCredential=botpipe:/etc/botpipe/credentials/%i' "$f"
+	grep -qx 'Environment=BOT_CONFIG=/etc/botpipe/config BOT_PROFILE=%i' "$f"
+	grep -q 'systemctl enable --now botpipe-flush@irc.timer' "$W/block"
+	[ -f "$ROOT/share/systemd/botpipe-flush@.timer" ]
+}
