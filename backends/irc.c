@@ -46,15 +46,15 @@
 #define IRC_HOST_MAX 63             /* the host others see, when unknown */
 
 static const struct bot_option irc_options[] = {
-	{ "irc-server", 0, BOT_OPT_STR, "HOST[:PORT]", "localhost", "the IRC server (port 6667, or 6697 with --irc-tls)" },
-	{ "irc-nick", 0, BOT_OPT_STR, "NICK", "botpipe", "the bot's nick (a collision appends _)" },
-	{ "irc-user", 0, BOT_OPT_STR, "USER", "botpipe", "the user name sent at registration" },
+	{ "irc-server", 0, BOT_OPT_STR | BOT_OPT_IDENTITY, "HOST[:PORT]", "localhost", "the IRC server (port 6667, or 6697 with --irc-tls)" },
+	{ "irc-nick", 0, BOT_OPT_STR | BOT_OPT_IDENTITY, "NICK", "botpipe", "the bot's nick (a collision appends _)" },
+	{ "irc-user", 0, BOT_OPT_STR | BOT_OPT_IDENTITY, "USER", "botpipe", "the user name sent at registration" },
 	{ "irc-realname", 0, BOT_OPT_STR, "TEXT", "botpipe bot", "the real name sent at registration" },
 	{ "irc-password", 0, BOT_OPT_SECRET, "PASSWORD", NULL, "the server password (PASS)" },
-	{ "irc-sasl-user", 0, BOT_OPT_STR, "USER", NULL, "log in with SASL PLAIN as USER" },
+	{ "irc-sasl-user", 0, BOT_OPT_STR | BOT_OPT_IDENTITY, "USER", NULL, "log in with SASL PLAIN as USER" },
 	{ "irc-sasl-password", 0, BOT_OPT_SECRET, "PASSWORD", NULL, "the SASL password" },
 	{ "irc-channels", 0, BOT_OPT_LIST, "#CHAN", NULL, "join #CHAN after connecting (repeat, or a comma list)" },
-	{ "irc-tls", 0, BOT_OPT_FLAG, NULL, NULL, "connect with TLS, checking the certificate and host name" },
+	{ "irc-tls", 0, BOT_OPT_FLAG | BOT_OPT_IDENTITY, NULL, NULL, "connect with TLS, checking the certificate and host name" },
 	{ "irc-cafile", 0, BOT_OPT_STR, "FILE", NULL, "with --irc-tls: trust the CA certificates in FILE" },
 	{ "irc-rate", 0, BOT_OPT_STR, "LINES", "1", "flood control: lines a second after the burst" },
 	{ "irc-burst", 0, BOT_OPT_INT, "LINES", "5", "flood control: lines sent at once before pacing" },

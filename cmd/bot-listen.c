@@ -4,19 +4,13 @@
 #include "bot.h"
 #include "builtin.h"
 
-static const struct bot_option opts[] = {
-	{ "backend", 'b', BOT_OPT_STR, "NAME", "text", "the chat network" },
-	{ "session", 0, BOT_OPT_STR, "PATH", NULL, "the session socket (botpipe-session(7); none: no session)" },
-	BOT_OPTIONS_END
-};
-
 int main(int argc, char **argv)
 {
 	struct bot_config cfg = {
 		.prog = "bot-listen",
 		.synopsis = "[-b NAME] [OPTIONS]",
 		.about = "Connect a chat network and write what happens there as NDJSON events.",
-		.opts = opts,
+		.opts = bot_listen_options,
 	};
 	bot_init(argv[0]);
 	int rc = bot_config_load(&cfg, argc, argv, bot_builtin);

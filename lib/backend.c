@@ -122,6 +122,21 @@ const struct bot_backend *bot_backend_find(const char *name,
 	return NULL;
 }
 
+static int has_module(const char *dir, void *ctx)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s.so", dir, (const char *)ctx);
+	return access(path, F_OK) == 0;
+}
+
+int bot_backend_exists(const char *name, const struct bot_backend *const *builtin)
+{
+	for (const struct bot_backend *const *b = builtin; b && *b; b++)
+		if (!strcmp((*b)->name, name))
+			return 1;
+	return name_ok(name) && each_dir(has_module, (void *)name);
+}
+
 static int list_dir(const char *dir, void *ctx)
 {
 	jv *names = ctx;

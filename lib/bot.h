@@ -45,7 +45,7 @@ void bot_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "prog: error: <where>: message" with message from a jv (consumed): a
  * string, an invalid's message, or an object with "message". */
 void bot_error_jv(const char *where, jv msg);
-/* Write a secret-free, single-line version of s into buf (CR/LF/controls
+/* Write a single-line version of s into buf (CR/LF/controls
  * shown as \n, \r, \xNN; truncated with "..." past n-1 bytes). */
 const char *bot_oneline(char *buf, size_t n, const char *s, size_t len);
 
@@ -80,6 +80,19 @@ int bot_has_line_break(const char *s, size_t len);
 char *bot_slurp(const char *path, size_t max, size_t *len);
 /* Monotonic milliseconds. */
 long long bot_now_ms(void);
+/* Secrets: config.c registers every secret setting it reads (with the
+ * parts a server may quote back: a URL's userinfo and long path or query
+ * pieces, a header's value and its long words); bot_redact copies s into
+ * buf with each one shown as "***" (also a secret's beginning at the very
+ * end of s, where text was cut).  log.c, bot_fail*, bot_fail_message and
+ * the error and connection events call it, so no backend has to. */
+void bot_secret_add(const char *secret);
+void bot_secrets_clear(void);
+const char *bot_redact(const char *s, char *buf, size_t n);
+int bot_has_secret(const char *s);
+/* v (consumed) with every string in it masked likewise: bot-listen's
+ * events, which carry what the server said. */
+jv bot_redact_jv(jv v);
 
 /* ---- config.c: one option table serves flags, environment, file, --help */
 
@@ -89,12 +102,18 @@ enum bot_opt_type {
 	BOT_OPT_INT,
 	BOT_OPT_LIST,     /* may be given several times; collects an array */
 	BOT_OPT_SECRET,   /* environment or file only (BOT_X, BOT_X_FILE) */
+	/* Or'ed into a backend option's type: the setting tells which
+	 * connection this is (server, account, TLS).  A running bot-listen's
+	 * session serves only a program whose identity settings are the same
+	 * (botpipe-session(7)); the others connect on their own. */
+	BOT_OPT_IDENTITY = 0x100,
 };
+#define BOT_OPT_KIND(t) ((enum bot_opt_type)((t) & 0xff))
 
 struct bot_option {
 	const char *name;       /* long name = config key; BOT_NAME in env */
 	char shortopt;          /* 0 for none */
-	enum bot_opt_type type;
+	enum bot_opt_type type;  /* a kind, | BOT_OPT_IDENTITY */
 	const char *metavar;    /* "FILE", "N", ... (NULL for flags) */
 	const char *def;        /* default as text, or NULL */
 	const char *help;       /* one line */
@@ -132,6 +151,12 @@ jv bot_cfg_list(const struct bot_config *cfg, const char *name); /* array */
 jv bot_operand_text(const struct bot_config *cfg, int fd);
 /* Print the --help text for cfg's tables to stdout. */
 void bot_config_help(const struct bot_config *cfg);
+
+/* ---- options.c: each program's table, and all of them ----------------- */
+
+extern const struct bot_option bot_listen_options[], bot_dispatch_options[],
+	bot_send_options[], bot_card_options[], bot_room_options[];
+extern const struct bot_option *const bot_program_options[];   /* NULL-ended */
 
 /* ---- ndjson.c: the event codec ----------------------------------------- */
 
@@ -287,6 +312,8 @@ struct bot_backend {
 const struct bot_backend *bot_backend_find(const char *name,
                                            const struct bot_backend *const *builtin,
                                            jv *err);
+/* 1 when a backend of that name can be found; nothing is loaded. */
+int bot_backend_exists(const char *name, const struct bot_backend *const *builtin);
 /* Names of every backend that can be found (array of strings). */
 jv bot_backend_list(const struct bot_backend *const *builtin);
 /* Expand a bare string identifier (or pass an object through). */

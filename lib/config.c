@@ -4,13 +4,16 @@
  * rule); a secret never comes from the command line. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bot.h"
+#include "state.h"
 
 /* Options every program has. */
 static const struct bot_option common_opts[] = {
@@ -28,7 +31,10 @@ static const struct bot_option common_opts[] = {
 struct parse {
 	struct bot_config *cfg;
 	const struct bot_option *tables[NTABLES];
+	const struct bot_backend *const *builtin;
 	jv file;        /* key -> array of raw values, from the config file */
+	jv lines;       /* every key in the file, any section -> its first line */
+	unsigned mode;  /* the config file's permission bits */
 	jv set;         /* names given on the command line */
 };
 
@@ -67,7 +73,7 @@ static int store(struct parse *ps, const struct bot_option *o, const char *val,
 {
 	jv *values = &ps->cfg->values;
 	jv v;
-	switch (o->type) {
+	switch (BOT_OPT_KIND(o->type)) {
 	case BOT_OPT_FLAG:
 		if (!val || !strcmp(val, "1") || !strcasecmp(val, "true") ||
 		    !strcasecmp(val, "yes") || !strcasecmp(val, "on"))
@@ -107,6 +113,10 @@ static int store(struct parse *ps, const struct bot_option *o, const char *val,
 		v = jv_array_append(old, jv_string(val));
 		break;
 	}
+	case BOT_OPT_SECRET:
+		bot_secret_add(val);   /* masked wherever text is shown from now on */
+		v = jv_string(val);
+		break;
 	default:
 		v = jv_string(val);
 	}
@@ -114,7 +124,7 @@ static int store(struct parse *ps, const struct bot_option *o, const char *val,
 	return 0;
 }
 
-static int needs_arg(const struct bot_option *o) { return o->type != BOT_OPT_FLAG; }
+static int needs_arg(const struct bot_option *o) { return BOT_OPT_KIND(o->type) != BOT_OPT_FLAG; }
 
 static int refuse_secret(const struct bot_option *o, jv *err)
 {
@@ -134,7 +144,7 @@ static int parse_long(struct parse *ps, int argc, char **argv, int *i, jv *err)
 	int negate = 0;
 	if (!o && len > 3 && !strncmp(arg, "no-", 3)) {
 		o = find_long(ps, arg + 3, len - 3);
-		negate = o && o->type == BOT_OPT_FLAG;
+		negate = o && BOT_OPT_KIND(o->type) == BOT_OPT_FLAG;
 		if (!negate)
 			o = NULL;
 	}
@@ -142,7 +152,7 @@ static int parse_long(struct parse *ps, int argc, char **argv, int *i, jv *err)
 		*err = bot_fail("unknown option --%.*s (see --help)", (int)len, arg);
 		return -1;
 	}
-	if (o->type == BOT_OPT_SECRET)
+	if (BOT_OPT_KIND(o->type) == BOT_OPT_SECRET)
 		return refuse_secret(o, err);
 	const char *val = NULL;
 	if (needs_arg(o)) {
@@ -171,7 +181,7 @@ static int parse_short(struct parse *ps, int argc, char **argv, int *i, jv *err)
 			*err = bot_fail("unknown option -%c (see --help)", *p);
 			return -1;
 		}
-		if (o->type == BOT_OPT_SECRET)
+		if (BOT_OPT_KIND(o->type) == BOT_OPT_SECRET)
 			return refuse_secret(o, err);
 		const char *val = NULL;
 		if (needs_arg(o)) {
@@ -244,6 +254,40 @@ static int check_text(const char *path, const char *text, size_t len, jv *err)
 	return 0;
 }
 
+/* A config file says which plugins run and where the password goes: one
+ * that another user could have written is refused, as ssh refuses such a
+ * key file.  The file and its folder (after symbolic links) must be ours
+ * or root's and writable by no one else; a sticky folder such as /tmp
+ * excepted, where no one else may replace a file of ours.  0 and the
+ * file's mode, 1 when the file is missing (errno kept), -1 with *err. */
+static int check_config_file(const char *path, unsigned *mode, jv *err)
+{
+	char *real = realpath(path, NULL);
+	int fd = real ? open(real, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) {
+		free(real);
+		return 1;
+	}
+	struct stat st;
+	int rc = fstat(fd, &st) == 0 ? bot_fd_private(fd, path, 1, err) : 1;
+	close(fd);
+	*mode = (unsigned)st.st_mode;
+	char *slash = strrchr(real, '/');
+	if (rc == 0 && slash) {
+		*(slash == real ? slash + 1 : slash) = 0;
+		char what[4200];
+		snprintf(what, sizeof what, "%s: its folder %s", path, real);
+		int dfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct stat dst;
+		if (dfd >= 0 && fstat(dfd, &dst) == 0 && !(dst.st_mode & S_ISVTX))
+			rc = bot_fd_private(dfd, what, 1, err);
+		if (dfd >= 0)
+			close(dfd);
+	}
+	free(real);
+	return rc;
+}
+
 /* Parse "key = value", "key value" or "key"; [section] picks a profile.
  * Keys before any section apply to all profiles; the chosen profile's
  * keys come after them and so win. */
@@ -251,7 +295,10 @@ static int read_config(struct parse *ps, const char *path, const char *profile,
                        int must_exist, jv *err)
 {
 	size_t len;
-	char *text = bot_slurp(path, 1 << 20, &len);
+	int perm = check_config_file(path, &ps->mode, err);
+	if (perm < 0)
+		return -1;
+	char *text = perm == 0 ? bot_slurp(path, 1 << 20, &len) : NULL;
 	if (!text) {
 		if (!must_exist && errno == ENOENT)
 			return 0;
@@ -306,6 +353,8 @@ static int read_config(struct parse *ps, const char *path, const char *profile,
 			}
 		if (rc)
 			break;
+		if (!jv_object_has(jv_copy(ps->lines), jv_string(s)))
+			ps->lines = jv_object_set(ps->lines, jv_string(s), jv_number(lineno));
 		jv *dst = !section ? &global : (profile && !strcmp(section, profile)) ? &chosen : NULL;
 		if (!dst)
 			continue;
@@ -387,7 +436,7 @@ static int fill_option(struct parse *ps, const struct bot_option *o, jv *err)
 	env_name(env, sizeof env, o->name, NULL);
 	env_name(envfile, sizeof envfile, o->name, "_FILE");
 	const char *ev = getenv(env);
-	if (ev && o->type == BOT_OPT_LIST) {
+	if (ev && BOT_OPT_KIND(o->type) == BOT_OPT_LIST) {
 		char *copy = strdup(ev), *save = NULL;
 		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
 			if (store(ps, o, t, env, err) < 0) {
@@ -399,7 +448,7 @@ static int fill_option(struct parse *ps, const struct bot_option *o, jv *err)
 	}
 	if (ev)
 		return store(ps, o, ev, env, err);
-	if (o->type == BOT_OPT_SECRET && getenv(envfile)) {
+	if (BOT_OPT_KIND(o->type) == BOT_OPT_SECRET && getenv(envfile)) {
 		char *s = read_secret_file(getenv(envfile), err, envfile);
 		if (!s)
 			return -1;
@@ -414,7 +463,7 @@ static int fill_option(struct parse *ps, const struct bot_option *o, jv *err)
 		snprintf(where, sizeof where, "%s", ps->cfg->file ? ps->cfg->file : "config");
 		int rc = 0;
 		int n = jv_array_length(jv_copy(fv));
-		for (int i = (o->type == BOT_OPT_LIST ? 0 : n - 1); i < n && rc == 0; i++) {
+		for (int i = (BOT_OPT_KIND(o->type) == BOT_OPT_LIST ? 0 : n - 1); i < n && rc == 0; i++) {
 			jv x = jv_array_get(jv_copy(fv), i);
 			rc = store(ps, o, jv_string_value(x), where, err);
 			jv_free(x);
@@ -423,7 +472,7 @@ static int fill_option(struct parse *ps, const struct bot_option *o, jv *err)
 		return rc;
 	}
 	jv_free(fv);
-	if (o->type == BOT_OPT_SECRET) {
+	if (BOT_OPT_KIND(o->type) == BOT_OPT_SECRET) {
 		char key[160];
 		snprintf(key, sizeof key, "%s-file", o->name);
 		jv ff = jv_object_get(jv_copy(ps->file), jv_string(key));
@@ -456,6 +505,88 @@ static int fill_rest(struct parse *ps, jv *err)
 				return -1;
 		}
 	return 0;
+}
+
+/* ---- what the file holds that no one reads ---- */
+
+static const struct bot_option *in_table(const struct bot_option *t, const char *key)
+{
+	for (const struct bot_option *o = t; o && o->name; o++)
+		if (!strcmp(o->name, key))
+			return o;
+	return NULL;
+}
+
+/* The option a config key sets in one table: NAME, or NAME-file for a
+ * secret. */
+static const struct bot_option *key_in(const struct bot_option *t, const char *key)
+{
+	const struct bot_option *o = in_table(t, key);
+	size_t n = strlen(key);
+	if (!o && n > 5 && !strcmp(key + n - 5, "-file")) {
+		char name[256];
+		snprintf(name, sizeof name, "%.*s", (int)(n - 5), key);
+		o = in_table(t, name);
+		if (o && BOT_OPT_KIND(o->type) != BOT_OPT_SECRET)
+			o = NULL;
+	}
+	return o;
+}
+
+/* 1 when some program or backend reads key.  The programs' tables and
+ * the chosen backend's are at hand; a key of another backend is left to
+ * the programs that use it when its prefix names one ("webhook-url"):
+ * nothing is loaded for that.  Only a key that fits none of these has
+ * every backend loaded to look (a third party's may name its settings
+ * otherwise), and then it is most likely a typo. */
+static int key_known(struct parse *ps, const char *key)
+{
+	if (key_in(common_opts, key) || key_in(ps->tables[2], key))
+		return 1;
+	for (const struct bot_option *const *t = bot_program_options; *t; t++)
+		if (key_in(*t, key))
+			return 1;
+	char prefix[80];
+	snprintf(prefix, sizeof prefix, "%.*s", (int)strcspn(key, "-"), key);
+	const char *chosen = ps->cfg->backend ? ps->cfg->backend->name : NULL;
+	if (key[strlen(prefix)] == '-' && (!chosen || strcmp(prefix, chosen)) &&
+	    bot_backend_exists(prefix, ps->builtin))
+		return 1;
+	int found = 0;
+	jv names = bot_backend_list(ps->builtin);
+	jv_array_foreach(names, i, name) {
+		jv err = jv_invalid();
+		const struct bot_backend *b = found ? NULL : bot_backend_find(jv_string_value(name), ps->builtin, &err);
+		found |= b && key_in(b->options, key);
+		jv_free(err);
+		jv_free(name);
+		(void)i;
+	}
+	jv_free(names);
+	return found;
+}
+
+/* Warn, once each, about a key that nothing reads (a typo would
+ * otherwise leave the default in force silently), and about a secret in
+ * a file that others can read. */
+static void check_keys(struct parse *ps)
+{
+	const char *path = ps->cfg->file;
+	int told_secret = 0;
+	jv_object_foreach(ps->lines, key, line) {
+		const char *k = jv_string_value(key);
+		int at = (int)jv_number_value(line);
+		if (!key_known(ps, k))
+			bot_warn("%s:%d: unknown key '%s'", path, at, k);
+		const struct bot_option *o = in_table(ps->tables[1], k);
+		if (!o)
+			o = in_table(ps->tables[2], k);
+		if (o && BOT_OPT_KIND(o->type) == BOT_OPT_SECRET && (ps->mode & 044) && !told_secret++)
+			bot_warn("%s:%d: '%s' is a secret and others can read this file (mode %04o): chmod go-r %s",
+			         path, at, k, ps->mode & 07777, path);
+		jv_free(key);
+		jv_free(line);
+	}
 }
 
 /* ---- backend choice ---- */
@@ -494,7 +625,8 @@ static const char *backend_name(struct parse *ps, int argc, char **argv)
 int bot_config_load(struct bot_config *cfg, int argc, char **argv,
                     const struct bot_backend *const *builtin)
 {
-	struct parse ps = { .cfg = cfg, .file = jv_object(), .set = jv_object() };
+	struct parse ps = { .cfg = cfg, .builtin = builtin, .file = jv_object(), .lines = jv_object(),
+	                    .set = jv_object() };
 	jv err = jv_invalid();
 	int code = BOT_EX_USAGE;
 	cfg->values = jv_object();
@@ -533,7 +665,9 @@ int bot_config_load(struct bot_config *cfg, int argc, char **argv,
 		goto fail;
 	}
 	bot_verbosity = bot_cfg_flag(cfg, "quiet") ? 0 : bot_cfg_flag(cfg, "verbose") ? 2 : 1;
+	check_keys(&ps);
 	jv_free(ps.file);
+	jv_free(ps.lines);
 	jv_free(ps.set);
 	return -1;
 fail:
@@ -542,6 +676,7 @@ fail:
 done:
 	jv_free(err);
 	jv_free(ps.file);
+	jv_free(ps.lines);
 	jv_free(ps.set);
 	bot_config_free(cfg);   /* the program stops here: nothing to keep */
 	return code;
@@ -654,7 +789,7 @@ static void help_table(const struct bot_option *opts)
 	for (const struct bot_option *o = opts; o && o->name; o++) {
 		char left[200], env[128];
 		int n = 0;
-		if (o->type == BOT_OPT_SECRET) {
+		if (BOT_OPT_KIND(o->type) == BOT_OPT_SECRET) {
 			env_name(env, sizeof env, o->name, NULL);
 			snprintf(left, sizeof left, "    %s[_FILE]", env);
 			printf("  %-30s %s (a secret: environment or file only)\n", left, o->help);

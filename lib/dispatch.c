@@ -451,9 +451,13 @@ static void free_strv(char **v)
 	free(v);
 }
 
+/* Failures of one event (a command that failed, a refusal, a rule's
+ * error) are reported as error events on stdout, for whoever reads the
+ * stream; stderr has them only with -v, so that a normal session of a
+ * supervised bot leaves its log quiet. */
 static void fail_command(struct dispatch *d, struct item *it, const char *why)
 {
-	bot_error("%s", why);
+	bot_debug("%s", why);
 	char body[1200];
 	snprintf(body, sizeof body, "%s:\n%s", BOT_MSG_ERROR_OCCURRED, why);
 	dispatch_reply(d, it, body);
@@ -682,7 +686,7 @@ static void command(struct dispatch *d, jv msg, const char *name, const char *ar
 	const char *why = bot_acl_check(d->acl, msg, it->plugin, it->name, it->args, admin_only(it));
 	if (why) {
 		jv from = bot_get(msg, "from");
-		bot_info("%s: denied to %s: %s", it->name, bot_ident_id(from) ? bot_ident_id(from) : "?",
+		bot_debug("%s: denied to %s: %s", it->name, bot_ident_id(from) ? bot_ident_id(from) : "?",
 		         why);
 		jv_free(from);
 		jv events = jv_array();
@@ -761,7 +765,7 @@ static void on_rule_error(void *ctx, const char *rule, jv msg)
 	jv text = jv_get_kind(msg) == JV_KIND_STRING ? msg : jv_dump_string(msg, 0);
 	char line[600];
 	bot_oneline(line, sizeof line, jv_string_value(text), strlen(jv_string_value(text)));
-	bot_error("%s:%ld: rule %s: %s", bot_reader_name(rc->d->r), bot_reader_lineno(rc->d->r),
+	bot_debug("%s:%ld: rule %s: %s", bot_reader_name(rc->d->r), bot_reader_lineno(rc->d->r),
 	          rule, line);
 	char why[700];
 	snprintf(why, sizeof why, "rule %s: %s", rule, line);

@@ -31,14 +31,16 @@ void bot_init(const char *argv0)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-/* Format into one line: newlines and other controls (C0, DEL, C1) in the
- * text are shown escaped, so that one message stays one line and text from
- * the network cannot drive the terminal. */
+/* Format into one line: every configured secret masked (bot_redact);
+ * newlines and other controls (C0, DEL, C1) in the text shown escaped, so
+ * that one message stays one line and text from the network cannot drive
+ * the terminal. */
 static void log_line(const char *level, const char *fmt, va_list ap)
 {
-	char msg[2048], line[2400];
+	char msg[2048], clean[2048], line[2400];
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	bot_oneline(line, sizeof line, msg, strlen(msg));
+	bot_redact(msg, clean, sizeof clean);
+	bot_oneline(line, sizeof line, clean, strlen(clean));
 	fprintf(stderr, "%s: %s%s%s\n", bot_progname, level, *level ? ": " : "", line);
 	fflush(stderr);
 }

@@ -124,7 +124,8 @@ jv bot_error_event(const char *code, const char *message, jv event)
 	jv e = jv_object();
 	e = jv_object_set(e, jv_string("type"), jv_string("error"));
 	e = set_str(e, "code", code);
-	e = set_str(e, "message", message);
+	if (message)   /* a server's text may quote a secret */
+		e = jv_object_set(e, jv_string("message"), bot_redact_jv(jv_string(message)));
 	if (jv_is_valid(event) && jv_get_kind(event) != JV_KIND_NULL)
 		e = jv_object_set(e, jv_string("event"), event);
 	else
@@ -141,7 +142,8 @@ jv bot_connection_event(const char *state, int attempt, double retry_in,
 	e = jv_object_set(e, jv_string("attempt"), jv_number(attempt));
 	if (retry_in >= 0)
 		e = jv_object_set(e, jv_string("retry_in"), jv_number(retry_in));
-	e = set_str(e, "reason", reason);
+	if (reason)
+		e = jv_object_set(e, jv_string("reason"), bot_redact_jv(jv_string(reason)));
 	return e;
 }
 

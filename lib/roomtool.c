@@ -265,7 +265,7 @@ int bot_room_run(const struct bot_config *cfg)
 	}
 	char spath[4096];
 	struct bot_session_client *sc = NULL;
-	if (bot_session_path(cfg, spath, sizeof spath) == 0)
+	if (bot_session_path(cfg, spath, sizeof spath) >= 0)
 		sc = bot_session_connect(spath);
 	jv ans = perform(b, be, &sc, req);
 	bot_session_disconnect(sc);

@@ -60,10 +60,12 @@ struct serve {
 };
 
 /* The sink a backend emits into: drop our own messages, add the derived
- * fields and the backend's name, write one flushed line. */
+ * fields and the backend's name, mask the secrets (a server may quote the
+ * password back in a NOTICE), write one flushed line. */
 static void serve_emit(void *ctx, jv ev)
 {
 	struct serve *s = ctx;
+	ev = bot_redact_jv(ev);
 	const char *type = bot_str(ev, "type");
 	if (type && (!strcmp(type, "message") || !strcmp(type, "card"))) {
 		if (s->b->is_from_self && s->b->is_from_self(s->be, ev)) {
@@ -128,7 +130,7 @@ static int serve_once(struct serve *s, const struct bot_sink *sink, int *connect
 			s->write_failed = errno ? errno : EIO;
 			return 1;
 		}
-		if (ns && n > 0)
+		if (ns)   /* timeouts too: a client that stopped reading is dropped */
 			bot_session_ready(s->session, p + 2, ns);
 		if (n > 0 && !p[0].revents)
 			continue;   /* only stdout or the session */
@@ -189,13 +191,15 @@ int bot_serve(const struct bot_config *cfg, struct bot_writer *w)
 	}
 	struct bot_sink sink = { serve_emit, &s };
 	char spath[4096];
-	if (s.b->send && bot_session_path(cfg, spath, sizeof spath) == 0) {
+	int chosen = s.b->send ? bot_session_path(cfg, spath, sizeof spath) : -1;
+	if (chosen >= 0) {
 		jv serr = jv_invalid();
-		s.session = bot_session_listen(spath, session_answer, &s, &serr);
-		if (s.session)
+		s.session = bot_session_listen(spath, chosen, session_answer, &s, &serr);
+		if (s.session) {
 			s.sender = bot_sender_new(cfg, s.b, s.be);
-		else
-			bot_error_jv("session", serr);   /* go on without one */
+			bot_debug("session: %s", spath);
+		} else
+			bot_error_jv(NULL, serr);   /* "session: ...": go on without one */
 	}
 	double delay = 1;
 	int attempt = 0, code = BOT_EX_OK;

@@ -17,11 +17,15 @@
 #include "session.h"
 
 #define SESSION_LINE_MAX (16u << 20)
+/* Answers queued for one client past which its requests wait unread. */
+#define SESSION_QUEUE_MAX (64u << 10)
 
 struct client {
 	int fd;
 	struct bot_reader *r;
-	struct bot_writer *w;
+	struct bot_writer *w;      /* async: bot-listen never waits for a client */
+	long long stuck_since;     /* ms since answers wait unwritten; 0 none */
+	int eof;                   /* it sent all it will: close once answered */
 };
 
 struct bot_session {
@@ -39,22 +43,72 @@ struct bot_session_client {
 	struct bot_writer *w;
 };
 
+/* The folder for the session sockets when --session does not name one:
+ * $XDG_RUNTIME_DIR/botpipe, else (cron gives no XDG_RUNTIME_DIR) the
+ * folder systemd makes for us, /run/user/UID/botpipe, when it is there,
+ * else ${TMPDIR:-/tmp}/botpipe-UID, as tmux does.  0, or -1. */
+static int runtime_dir(char *buf, size_t n)
+{
+	const char *run = getenv("XDG_RUNTIME_DIR"), *tmp = getenv("TMPDIR");
+	unsigned uid = (unsigned)getuid();
+	char sysd[64];
+	struct stat st;
+	int len;
+	snprintf(sysd, sizeof sysd, "/run/user/%u", uid);
+	if (run && *run)
+		len = snprintf(buf, n, "%s/botpipe", run);
+	else if (lstat(sysd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid &&
+	         !(st.st_mode & 077))
+		len = snprintf(buf, n, "%s/botpipe", sysd);
+	else
+		len = snprintf(buf, n, "%s/botpipe-%u", tmp && *tmp ? tmp : "/tmp", uid);
+	return len > 0 && (size_t)len < n ? 0 : -1;
+}
+
+/* FNV-1a over the backend's identity settings (BOT_OPT_IDENTITY), each
+ * "name=value\n" as resolved: the same for two programs exactly when
+ * they would make the same connection.  Secrets are never identity. */
+static unsigned long long identity_hash(const struct bot_config *cfg, int *any)
+{
+	unsigned long long h = 0xcbf29ce484222325ull;
+	*any = 0;
+	for (const struct bot_option *o = cfg->backend ? cfg->backend->options : NULL; o && o->name; o++) {
+		if (!(o->type & BOT_OPT_IDENTITY))
+			continue;
+		*any = 1;
+		jv v = jv_object_get(jv_copy(cfg->values), jv_string(o->name));
+		jv text = jv_dump_string(jv_is_valid(v) ? v : jv_null(), 0);
+		if (!jv_is_valid(v))
+			jv_free(v);
+		char line[4096];
+		int len = snprintf(line, sizeof line, "%s=%s\n", o->name, jv_string_value(text));
+		jv_free(text);
+		for (int i = 0; i < len && i < (int)sizeof line - 1; i++)
+			h = (h ^ (unsigned char)line[i]) * 0x100000001b3ull;
+	}
+	return h;
+}
+
 int bot_session_path(const struct bot_config *cfg, char *buf, size_t n)
 {
-	const char *set = bot_cfg_str(cfg, "session"), *run = getenv("XDG_RUNTIME_DIR");
+	const char *set = bot_cfg_str(cfg, "session");
 	const char *profile = bot_cfg_str(cfg, "profile");
 	const char *backend = cfg->backend ? cfg->backend->name : "text";
-	int len;
+	char dir[4096], id[24] = "";
+	int len, any;
 	if (set && !strcmp(set, "none"))
 		return -1;   /* no session: act on a connection of one's own */
-	if (set && *set)
+	if (set && *set) {
 		len = snprintf(buf, n, "%s", set);
-	else if (run && *run && profile)
-		len = snprintf(buf, n, "%s/botpipe/%s@%s.sock", run, backend, profile);
-	else if (run && *run)
-		len = snprintf(buf, n, "%s/botpipe/%s.sock", run, backend);
-	else
+		return len > 0 && (size_t)len < n ? 1 : -1;
+	}
+	if (runtime_dir(dir, sizeof dir) < 0)
 		return -1;
+	unsigned long long h = identity_hash(cfg, &any);
+	if (any)
+		snprintf(id, sizeof id, "-%016llx", h);
+	len = snprintf(buf, n, "%s/%s%s%s%s.sock", dir, backend, profile ? "@" : "",
+	               profile ? profile : "", id);
 	return len > 0 && (size_t)len < n ? 0 : -1;
 }
 
@@ -68,24 +122,40 @@ static int fill_addr(struct sockaddr_un *a, const char *path)
 	return 0;
 }
 
-/* The folder of path, made 0700 when we create it; one that others can
- * write into is refused. */
-static int make_dir(const char *path, jv *err)
+/* The folder of path, made 0700 when we create it.  One that is not ours
+ * (a symlink, another user's) or that others may write into is refused;
+ * so is one where others may look, unless --session named it. */
+static int check_dir(const char *dir, mode_t refused)
+{
+	struct stat st;
+	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid() &&
+	       !(st.st_mode & refused) ? 0 : -1;
+}
+
+static int dir_of(const char *path, char *dir, size_t n)
+{
+	snprintf(dir, n, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return -1;
+	if (slash == dir)
+		slash[1] = 0;
+	else
+		*slash = 0;
+	return 0;
+}
+
+static int make_dir(const char *path, int chosen, jv *err)
 {
 	char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
-	snprintf(dir, sizeof dir, "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = 0;
+	if (dir_of(path, dir, sizeof dir) < 0)
+		return 0;   /* a bare name: the current folder, the user's choice */
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		*err = bot_fail("session: %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	struct stat st;
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
-	    (st.st_mode & 022)) {
-		*err = bot_fail("session: %s: not a private folder of ours", dir);
+	if (check_dir(dir, chosen ? 022 : 077) < 0) {
+		*err = bot_fail("session: %s: not a private folder of ours (it must be owned by us, mode 0700)", dir);
 		return -1;
 	}
 	return 0;
@@ -105,15 +175,15 @@ static int alive(const char *path)
 	return ok;
 }
 
-struct bot_session *bot_session_listen(const char *path, bot_session_handler h,
-                                       void *ctx, jv *err)
+struct bot_session *bot_session_listen(const char *path, int chosen,
+                                       bot_session_handler h, void *ctx, jv *err)
 {
 	struct sockaddr_un a;
 	if (fill_addr(&a, path) < 0) {
 		*err = bot_fail("session: path too long");
 		return NULL;
 	}
-	if (make_dir(path, err) < 0)
+	if (make_dir(path, chosen, err) < 0)
 		return NULL;
 	if (alive(path)) {
 		*err = bot_fail("session: %s: another bot-listen holds this session", path);
@@ -140,21 +210,34 @@ struct bot_session *bot_session_listen(const char *path, bot_session_handler h,
 	return s;
 }
 
+/* A client is read while it has few answers waiting, and written to
+ * while any wait. */
 int bot_session_pollfds(struct bot_session *s, struct pollfd *fds, int max)
 {
 	int n = 0;
 	if (max > 0)
 		fds[n++] = (struct pollfd){ .fd = s->fd, .events = POLLIN };
-	for (int i = 0; i < s->nclients && n < max; i++)
-		fds[n++] = (struct pollfd){ .fd = s->clients[i].fd, .events = POLLIN };
+	for (int i = 0; i < s->nclients && n < max; i++) {
+		struct client *c = &s->clients[i];
+		short ev = 0;
+		if (!c->eof && bot_writer_queued(c->w) < SESSION_QUEUE_MAX)
+			ev |= POLLIN;
+		if (bot_writer_pending(c->w))
+			ev |= POLLOUT;
+		fds[n++] = (struct pollfd){ .fd = c->fd, .events = ev };
+	}
 	return n;
 }
 
 static void drop_client(struct bot_session *s, int i)
 {
-	bot_reader_free(s->clients[i].r);
-	bot_writer_free(s->clients[i].w);
-	close(s->clients[i].fd);
+	struct client *c = &s->clients[i];
+	/* what is still queued is dropped with it: the writer's last flush
+	 * fails at once instead of waiting for a reader that is not there */
+	shutdown(c->fd, SHUT_RDWR);
+	bot_reader_free(c->r);
+	bot_writer_free(c->w);
+	close(c->fd);
 	s->clients[i] = s->clients[--s->nclients];
 }
 
@@ -176,43 +259,90 @@ static void accept_clients(struct bot_session *s)
 			close(fd);
 			continue;
 		}
-		/* answers are small; a client that stops reading is dropped */
-		struct timeval tv = { .tv_sec = 5 };
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 		struct client *c = &s->clients[s->nclients++];
-		c->fd = fd;
+		*c = (struct client){ .fd = fd };
 		c->r = bot_reader_new(fd, "<session>", SESSION_LINE_MAX);
 		c->w = bot_writer_new(fd);
+		bot_writer_set_async(c->w, 1);
 	}
 }
 
-/* Answer every complete request of client i; 0 keeps it, -1 drops it. */
-static int serve_client(struct bot_session *s, int i)
+/* Write what client c takes now; note since when it takes nothing.
+ * 0, or -1 when it is gone. */
+static int flush_client(struct client *c)
 {
-	struct client *c = &s->clients[i];
+	size_t before = bot_writer_queued(c->w);
+	if (!before) {
+		c->stuck_since = 0;
+		return 0;
+	}
+	if (bot_writer_try_flush(c->w) < 0)
+		return -1;
+	size_t after = bot_writer_queued(c->w);
+	if (!after)
+		c->stuck_since = 0;
+	else if (after < before || !c->stuck_since)
+		c->stuck_since = bot_now_ms();   /* it reads: the clock starts again */
+	return 0;
+}
+
+/* Answer every complete request of client c; 0 keeps it, -1 drops it. */
+static int serve_client(struct bot_session *s, struct client *c)
+{
 	int rc = bot_reader_fill(c->r);
 	jv ev;
 	int got;
-	while ((got = bot_reader_next(c->r, &ev)) != 0) {
+	while (bot_writer_queued(c->w) < SESSION_QUEUE_MAX && (got = bot_reader_next(c->r, &ev)) != 0) {
 		jv answer = got > 0 ? s->handle(s->ctx, ev) : jv_copy(ev);
 		jv_free(ev);
-		if (bot_write(c->w, answer) < 0 || bot_writer_flush(c->w) < 0)
+		if (bot_write(c->w, answer) < 0)
 			return -1;
 	}
-	return rc <= 0 ? -1 : 0;
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		c->eof = 1;   /* a half-close (socat, shutdown): answer, then close */
+	return flush_client(c);
 }
+
+/* A client whose answers could not be written for this long is dropped,
+ * so one that stops reading never holds bot-listen up. */
+#define SESSION_SEND_MS 5000
 
 void bot_session_ready(struct bot_session *s, const struct pollfd *fds, int n)
 {
 	for (int k = n - 1; k >= 1; k--) {
-		if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (!fds[k].revents)
 			continue;
-		for (int i = 0; i < s->nclients; i++)
-			if (s->clients[i].fd == fds[k].fd) {
-				if (serve_client(s, i) < 0)
-					drop_client(s, i);
-				break;
-			}
+		for (int i = 0; i < s->nclients; i++) {
+			struct client *c = &s->clients[i];
+			if (c->fd != fds[k].fd)
+				continue;
+			int rc = 0;
+			if (fds[k].revents & POLLOUT)
+				rc = flush_client(c);
+			if (rc == 0 && (fds[k].revents & (POLLIN | POLLHUP | POLLERR)) && !c->eof)
+				rc = serve_client(s, c);
+			if (rc == 0 && (fds[k].revents & POLLERR))
+				rc = -1;
+			if (rc < 0)
+				drop_client(s, i);
+			break;
+		}
+	}
+	long long now = bot_now_ms();
+	for (int i = s->nclients - 1; i >= 0; i--) {
+		struct client *c = &s->clients[i];
+		/* requests read while answers waited, answered now there is room */
+		if (!c->eof && bot_reader_pending(c->r) && bot_writer_queued(c->w) < SESSION_QUEUE_MAX &&
+		    serve_client(s, c) < 0) {
+			drop_client(s, i);
+			continue;
+		}
+		int done = c->eof && !bot_writer_pending(c->w) && !bot_reader_pending(c->r);
+		int stuck = c->stuck_since && now - c->stuck_since > SESSION_SEND_MS;
+		if (done || stuck)
+			drop_client(s, i);
 	}
 	if (n > 0 && (fds[0].revents & POLLIN))
 		accept_clients(s);
@@ -229,17 +359,22 @@ void bot_session_close(struct bot_session *s)
 	free(s);
 }
 
+/* Our events go only to a bot-listen of our own user, found in a folder
+ * that no one else could have put a socket into. */
 struct bot_session_client *bot_session_connect(const char *path)
 {
 	struct sockaddr_un a;
 	struct stat st;
+	char dir[sizeof a.sun_path];
 	if (!path || fill_addr(&a, path) < 0 || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
 	    st.st_uid != getuid())
+		return NULL;
+	if (dir_of(path, dir, sizeof dir) == 0 && check_dir(dir, 022) < 0)
 		return NULL;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
-	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 || !peer_is_us(fd)) {
 		close(fd);
 		return NULL;
 	}

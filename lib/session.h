@@ -9,9 +9,12 @@
 
 #define BOT_SESSION_CLIENTS 16
 
-/* The socket's path: --session when set, else
- * $XDG_RUNTIME_DIR/botpipe/BACKEND.sock (BACKEND@PROFILE.sock with a
- * profile).  0, or -1 when there is none: no runtime directory, or
+/* The socket's path: --session when set (returns 1), else (returns 0)
+ * DIR/BACKEND[@PROFILE][-HASH].sock, where DIR is $XDG_RUNTIME_DIR/botpipe,
+ * else /run/user/UID/botpipe when that is ours, else
+ * ${TMPDIR:-/tmp}/botpipe-UID, and HASH names the backend's identity
+ * settings (BOT_OPT_IDENTITY: server, account, TLS), so that a sender
+ * meant for another connection never finds this one.  -1 with
  * --session none. */
 int bot_session_path(const struct bot_config *cfg, char *buf, size_t n);
 
@@ -22,16 +25,20 @@ int bot_session_path(const struct bot_config *cfg, char *buf, size_t n);
 typedef jv (*bot_session_handler)(void *ctx, jv request);
 
 struct bot_session;
-/* Listen at path (its folder made 0700, the socket 0600).  A stale socket
- * left by a dead bot-listen is replaced; a live one is an error (another
- * bot-listen holds this session).  NULL + *err. */
-struct bot_session *bot_session_listen(const char *path, bot_session_handler h,
-                                       void *ctx, jv *err);
+/* Listen at path (its folder made 0700, the socket 0600; a folder that is
+ * not ours, or where others may write, or, unless chosen with --session,
+ * look, is refused).  A stale socket left by a dead bot-listen is
+ * replaced; a live one is an error (another bot-listen holds this
+ * session).  NULL + *err. */
+struct bot_session *bot_session_listen(const char *path, int chosen,
+                                       bot_session_handler h, void *ctx, jv *err);
 /* The fds to poll for input: the socket and its clients.  Returns how
  * many were written (at most max). */
 int bot_session_pollfds(struct bot_session *s, struct pollfd *fds, int max);
-/* After poll: accept new clients, answer every complete request, drop
- * clients that left.  fds, n as filled by bot_session_pollfds. */
+/* After poll (call it after every poll, timeouts too): accept new
+ * clients, answer every complete request, write what waits, drop clients
+ * that left or whose answers could not be written for 5 seconds.  fds, n
+ * as filled by bot_session_pollfds. */
 void bot_session_ready(struct bot_session *s, const struct pollfd *fds, int n);
 /* Close every client and remove the socket. */
 void bot_session_close(struct bot_session *s);

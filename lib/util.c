@@ -47,24 +47,24 @@ jv bot_get(jv obj, const char *key)
 
 jv bot_fail(const char *fmt, ...)
 {
-	char buf[1024];
+	char buf[1024], clean[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	return jv_invalid_with_msg(jv_string(buf));
+	return jv_invalid_with_msg(jv_string(bot_redact(buf, clean, sizeof clean)));
 }
 
 jv bot_fail_code(const char *code, int temporary, const char *fmt, ...)
 {
-	char buf[1024];
+	char buf[1024], clean[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
 	jv o = jv_object();
 	o = jv_object_set(o, jv_string("code"), jv_string(code));
-	o = jv_object_set(o, jv_string("message"), jv_string(buf));
+	o = jv_object_set(o, jv_string("message"), jv_string(bot_redact(buf, clean, sizeof clean)));
 	o = jv_object_set(o, jv_string("temporary"), jv_bool(temporary));
 	return jv_invalid_with_msg(o);
 }
@@ -77,10 +77,11 @@ const char *bot_fail_message(jv invalid, char *buf, size_t n)
 	if (jv_is_valid(invalid))
 		return buf;
 	jv msg = jv_invalid_get_msg(jv_copy(invalid));
+	/* masked again: a failure may have been made without bot_fail */
 	if (jv_get_kind(msg) == JV_KIND_STRING)
-		snprintf(buf, n, "%s", jv_string_value(msg));
+		bot_redact(jv_string_value(msg), buf, n);
 	else if (bot_str(msg, "message"))
-		snprintf(buf, n, "%s", bot_str(msg, "message"));
+		bot_redact(bot_str(msg, "message"), buf, n);
 	jv_free(msg);
 	return buf;
 }
@@ -205,4 +206,217 @@ long long bot_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- secrets ------------------------------------------------------------
+ * Every configured secret is registered here as config.c reads it, so that
+ * whatever shows text a server sent (log lines, failures, connection
+ * reasons, error events) masks it without the backend having to think of
+ * it.  The process's one table, as bot_progname is its one name: secrets
+ * belong to the process, not to one part of it. */
+
+#define SECRET_PIECES 64
+#define SECRET_MIN 4            /* shorter than this is no secret to hide */
+#define SECRET_PIECE_MIN 8      /* a part of a URL or header worth hiding */
+#define SECRET_MASK "***"
+
+static struct { char *s; size_t len; int url; } secrets[SECRET_PIECES];
+static int nsecrets;
+
+/* Room kept for whole secrets, so that pieces never crowd one out. */
+#define SECRET_WHOLE_RESERVE 16
+
+static void secret_piece(const char *s, size_t len, size_t min, int whole)
+{
+	if (len < min || nsecrets == SECRET_PIECES ||
+	    (!whole && nsecrets >= SECRET_PIECES - SECRET_WHOLE_RESERVE))
+		return;
+	for (int i = 0; i < nsecrets; i++)
+		if (secrets[i].len == len && !memcmp(secrets[i].s, s, len))
+			return;
+	char *copy = malloc(len + 1);
+	if (!copy)
+		abort();
+	memcpy(copy, s, len);
+	copy[len] = 0;
+	/* longest first, so that a piece inside a longer one never splits it */
+	int at = nsecrets++;
+	while (at > 0 && secrets[at - 1].len < len) {
+		secrets[at] = secrets[at - 1];
+		at--;
+	}
+	secrets[at].s = copy;
+	secrets[at].len = len;
+	secrets[at].url = strstr(copy, "://") != NULL;   /* its start is no secret */
+}
+
+/* A URL's userinfo ("user:password", and the password alone) and every
+ * piece of its path, query and fragment that is long enough to be a
+ * token: a server quotes these back ("Cannot POST /hooks/T0K3N"). */
+static void secret_url_pieces(const char *url)
+{
+	const char *p = strstr(url, "://") + 3;
+	size_t hostpart = strcspn(p, "/?#");
+	const char *at = memchr(p, '@', hostpart);
+	if (at) {
+		secret_piece(p, (size_t)(at - p), SECRET_MIN, 0);
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		if (colon)
+			secret_piece(colon + 1, (size_t)(at - colon - 1), SECRET_MIN, 0);
+	}
+	for (p += hostpart; *p;) {
+		size_t len = strcspn(p, "/?&=#;");
+		secret_piece(p, len, SECRET_PIECE_MIN, 0);
+		p += len + (p[len] ? 1 : 0);
+	}
+}
+
+/* "Name: value": the value, and each long word of it (the token after
+ * "Bearer "). */
+static void secret_header_pieces(const char *s)
+{
+	size_t name = strcspn(s, ": \t");
+	if (!name || s[name] != ':')
+		return;
+	const char *v = s + name + 1;
+	v += strspn(v, " \t");
+	secret_piece(v, strlen(v), SECRET_MIN, 0);
+	while (*v) {
+		size_t len = strcspn(v, " \t");
+		secret_piece(v, len, SECRET_PIECE_MIN, 0);
+		v += len;
+		v += strspn(v, " \t");
+	}
+}
+
+void bot_secret_add(const char *secret)
+{
+	if (!secret)
+		return;
+	secret_piece(secret, strlen(secret), SECRET_MIN, 1);
+	if (strstr(secret, "://"))
+		secret_url_pieces(secret);
+	else
+		secret_header_pieces(secret);
+}
+
+void bot_secrets_clear(void)
+{
+	for (int i = 0; i < nsecrets; i++) {
+		explicit_bzero(secrets[i].s, secrets[i].len);
+		free(secrets[i].s);
+	}
+	nsecrets = 0;
+}
+
+/* How many bytes at the end of s (len bytes) mark a cut: "...", "…" or
+ * nothing (the text simply ends). */
+static size_t cut_mark(const char *s, size_t len)
+{
+	if (len >= 3 && !memcmp(s + len - 3, "...", 3))
+		return 3;
+	if (len >= 3 && !memcmp(s + len - 3, "\xe2\x80\xa6", 3))
+		return 3;
+	return 0;
+}
+
+/* The length of the registered piece that starts at s (len bytes left
+ * in the text, whose last mark bytes are a cut mark), or 0.  Where the
+ * text ends, or ends in a cut mark, a piece's beginning counts too: text
+ * cut at a size ("%.200s", bot_oneline's "...") must not show half a
+ * password. */
+static size_t secret_at(const char *s, size_t len, size_t mark)
+{
+	size_t ends[2] = { len, mark <= len ? len - mark : len };
+	for (int i = 0; i < nsecrets; i++) {
+		size_t k = secrets[i].len;
+		if (k <= len && !memcmp(s, secrets[i].s, k))
+			return k;
+		for (int e = 0; e < 2 && !secrets[i].url; e++)
+			if (k > ends[e] && ends[e] >= SECRET_MIN && !memcmp(s, secrets[i].s, ends[e]))
+				return ends[e];
+	}
+	return 0;
+}
+
+const char *bot_redact(const char *s, char *buf, size_t n)
+{
+	size_t o = 0, len = strlen(s), mark = cut_mark(s, len);
+	if (n == 0)
+		return buf;
+	for (size_t i = 0; i < len && o + 1 < n;) {
+		size_t k = nsecrets ? secret_at(s + i, len - i, mark) : 0;
+		if (k) {
+			size_t m = sizeof SECRET_MASK - 1;
+			if (o + m >= n)
+				break;   /* no room for the mask: end here, never show the rest */
+			memcpy(buf + o, SECRET_MASK, m);
+			o += m;
+			i += k;
+		} else
+			buf[o++] = s[i++];
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+int bot_has_secret(const char *s)
+{
+	size_t len = strlen(s), mark = cut_mark(s, len);
+	for (size_t i = 0; nsecrets && i < len; i++)
+		if (secret_at(s + i, len - i, mark))
+			return 1;
+	return 0;
+}
+
+/* Each string in v (object values and array elements, at any depth) with
+ * the secrets masked.  Untouched, and cheap, while no secret is set or
+ * none is in v. */
+jv bot_redact_jv(jv v)
+{
+	if (!nsecrets)
+		return v;
+	switch (jv_get_kind(v)) {
+	case JV_KIND_STRING: {
+		const char *s = jv_string_value(v);
+		if (!bot_has_secret(s))
+			return v;
+		size_t n = strlen(s) + 1;   /* the mask is never longer than a secret */
+		char *buf = malloc(n);
+		if (!buf)
+			abort();
+		jv out = jv_string(bot_redact(s, buf, n));
+		free(buf);
+		jv_free(v);
+		return out;
+	}
+	case JV_KIND_OBJECT: {
+		jv keys = jv_keys(jv_copy(v));
+		jv_array_foreach(keys, i, k) {
+			jv x = jv_object_get(jv_copy(v), jv_copy(k));
+			jv y = bot_redact_jv(jv_copy(x));
+			if (jv_identical(x, jv_copy(y)))
+				jv_free(y), jv_free(k);
+			else
+				v = jv_object_set(v, k, y);
+			(void)i;
+		}
+		jv_free(keys);
+		return v;
+	}
+	case JV_KIND_ARRAY: {
+		int n = jv_array_length(jv_copy(v));
+		for (int i = 0; i < n; i++) {
+			jv x = jv_array_get(jv_copy(v), i);
+			jv y = bot_redact_jv(jv_copy(x));
+			if (jv_identical(x, jv_copy(y)))
+				jv_free(y);
+			else
+				v = jv_array_set(v, i, y);
+		}
+		return v;
+	}
+	default:
+		return v;
+	}
 }

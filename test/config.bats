@@ -117,3 +117,80 @@ try_prefixes() {
 		assert_output --regexp "^$p \(botpipe\) [0-9]+\.[0-9]+\.[0-9]+$"
 	done
 }
+
+@test "an unknown key in the config file is a warning naming file, line and key, once; another program's or backend's key is not" {
+	printf 'prefix = ?\nirc-servr = x\njobs = 2\nirc-server = h\nwebhook-url-file = /x\n[other]\njobz = 3\nirc-servr = y\n' > "$conf"
+	run --separate-stderr try_prefixes
+	assert_output "file"
+	# irc-servr is left to the programs that use the irc backend
+	assert_equal "$stderr" "bot-dispatch: warning: $conf:7: unknown key 'jobz'"
+	# the program that uses the backend knows its keys, and says which is wrong
+	[ -f "$BOT_BUILD/lib/botpipe/irc.so" ] || skip "the irc backend is not built"
+	printf 'irc-servr = x\nirc-nick = b\ntitle = T\n' > "$conf"
+	run --separate-stderr bot-card --to '#x' body
+	assert_success
+	assert_equal "$stderr" ""
+	run --separate-stderr bot-send -b irc --irc-server 127.0.0.1:1 --retries 0 --to '#x' hi
+	assert_equal "$status" 75
+	assert_equal "${stderr_lines[0]}" "bot-send: warning: $conf:1: unknown key 'irc-servr'"
+	run --separate-stderr bot-send -q -b irc --irc-server 127.0.0.1:1 --retries 0 --to '#x' hi
+	[[ "$stderr" != *warning* ]]
+}
+
+@test "a config file that others can write, or in a folder they can, or not ours: refused, one line naming the fix" {
+	echo 'prefix = ?' > "$conf"
+	chmod 666 "$conf"
+	run --separate-stderr bot-dispatch < /dev/null
+	assert_equal "$status" 78
+	assert_equal "$stderr" "bot-dispatch: error: $conf: others may write it (mode 666): refused; chmod go-w"
+	chmod 620 "$conf"
+	run --separate-stderr bot-dispatch < /dev/null
+	assert_equal "$status" 78
+	chmod 644 "$conf"
+	chmod 777 "${conf%/*}"
+	run --separate-stderr bot-dispatch < /dev/null
+	assert_equal "$status" 78
+	assert_equal "$stderr" "bot-dispatch: error: $conf: its folder ${conf%/*}: others may write it (mode 777): refused; chmod go-w"
+	# a sticky folder (/tmp): no one else can replace our file there
+	chmod 1777 "${conf%/*}"
+	run try_prefixes
+	assert_output "file"
+	chmod 755 "${conf%/*}"
+	chown 65534 "$conf"
+	run --separate-stderr bot-dispatch < /dev/null
+	assert_equal "$status" 78
+	assert_equal "$stderr" "bot-dispatch: error: $conf: owned by uid 65534, not by us (uid 0): refused"
+	chown "$(id -u)" "$conf"
+	run try_prefixes
+	assert_output "file"
+}
+
+@test "a config file of root's is read by another user; one of another user is not read by root (-c, BOT_CONFIG alike)" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to act as another user"
+	# VALGRIND=1 puts wrappers in a folder only root may enter
+	[ "${VALGRIND:-}" != 1 ] || skip "under VALGRIND=1 nobody cannot run the wrappers"
+	dir=$(mktemp -d /tmp/botpipe-cfg.XXXXXX)
+	chmod 755 "$dir"
+	echo 'prefix = ?' > "$dir/config"
+	chmod 644 "$dir/config"
+	run --separate-stderr sh -c "$(declare -f dm); dm '?echo as nobody' | setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env HOME=$dir XDG_CONFIG_HOME=$dir '$(command -v bot-dispatch)' -c '$dir/config' | jq -r .body"
+	assert_output "as nobody"
+	chown 65534:65534 "$dir/config"
+	BOT_CONFIG="$dir/config" run --separate-stderr bot-dispatch < /dev/null
+	assert_equal "$status" 78
+	assert_equal "$stderr" "bot-dispatch: error: $dir/config: owned by uid 65534, not by us (uid 0): refused"
+	rm -rf "$dir"
+}
+
+@test "a secret in a config file that others can read is a warning; in a private one it is not" {
+	printf 'webhook-url = http://127.0.0.1:1/hook\n' > "$conf"
+	chmod 644 "$conf"
+	run --separate-stderr bot-send -b webhook --retries 0 --to '#x' hi
+	assert_equal "$status" 75
+	assert_equal "${stderr_lines[0]}" "bot-send: warning: $conf:1: 'webhook-url' is a secret and others can read this file (mode 0644): chmod go-r $conf"
+	chmod 600 "$conf"
+	run --separate-stderr bot-send -b webhook --retries 0 --to '#x' hi
+	assert_equal "$status" 75
+	[[ "$stderr" != *warning* ]]
+}

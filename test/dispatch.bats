@@ -786,7 +786,22 @@ acl() { printf '%s\n' "$1" > "$BATS_TEST_TMPDIR/acl.json"; }
 	run -0 --separate-stderr bash -c "{ echo '{\"type\":\"x\",\"n\":1}'; echo '{\"type\":\"x\",\"n\":\"a\"}'; echo '{\"type\":\"x\",\"n\":3}'; } |
 		bot-dispatch -e '{type:\"y\", n:(.n + 1)}' | jq -c '[.type, .n // .code]'"
 	assert_output $'["y",2]\n["error","rule_failed"]\n["y",4]'
-	[ "$stderr" = 'bot-dispatch: error: <stdin>:2: rule -e #1: string ("a") and number (1) cannot be added' ]
+	[ -z "$stderr" ]   # reported on stdout; stderr only with -v
+}
+
+@test "a refusal, a failed command and a rule error are error events; stderr names them only with -v" {
+	d="$BATS_TEST_TMPDIR/p"; mkdir -p "$d"
+	printf '#!/bin/sh\nexit 3\n' > "$d/fail"; chmod 755 "$d/fail"
+	echo '{"ACCESS_CONTROLS":{"echo":{"allowusers":["@boss"]}}}' > "$BATS_TEST_TMPDIR/acl.json"
+	{ dm '!fail' a; dm '!echo hi' b; echo '{"type":"x","n":"a"}'; } > "$BATS_TEST_TMPDIR/in"
+	rule='select(.type=="x") | {type:"y", n:(.n + 1)}'
+	run -0 --separate-stderr bot-dispatch -d "$d" --acl "$BATS_TEST_TMPDIR/acl.json" -e "$rule" < "$BATS_TEST_TMPDIR/in"
+	[ -z "$stderr" ]
+	assert_equal "$(printf '%s\n' "$output" | jq -r 'select(.type=="error") | .code' | sort | paste -sd,)" "command_failed,denied,rule_failed"
+	run -0 --separate-stderr bot-dispatch -v -d "$d" --acl "$BATS_TEST_TMPDIR/acl.json" -e "$rule" < "$BATS_TEST_TMPDIR/in"
+	[[ "$stderr" == *"fail: exited with status 3"* ]]
+	[[ "$stderr" == *"echo: denied to @bob"* ]]
+	[[ "$stderr" == *'rule -e #1: string ("a") and number (1) cannot be added'* ]]
 }
 
 @test "rules: a compile error stops the start with jq's message (exit 78)" {

@@ -224,7 +224,7 @@ sleep 300")
 	msg_for hang | bot-dispatch -d "$dir" --timeout 1 > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err"
 	[ $(( $(date +%s) - start )) -lt 10 ]
 	assert_equal "$(jq -r 'select(.type=="error") | .message' "$BATS_TEST_TMPDIR/out")" "hang: timed out"
-	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" "bot-dispatch: error: hang: timed out"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" ""   # reported on stdout; stderr only with -v
 	child=$(cat "$BATS_TEST_TMPDIR/child")
 	# gone: no such process, or a zombie that whoever adopted it has not
 	# reaped yet (in a container pid 1 may never reap)
@@ -287,4 +287,54 @@ while :; do sleep 1; done")
 	sleep 0.2
 	state=$(ps -o stat= -p "$(cat "$BATS_TEST_TMPDIR/child")" || true)
 	[ -z "$state" ] || [ "${state#Z}" != "$state" ]
+}
+
+# ---- a server that quotes the secret back ----
+
+@test "an IRC server quoting the password (464 :you sent ..., ERROR): masked in bot-listen's events and log, and bot-send's" {
+	[ -f "$BOT_BUILD/lib/botpipe/irc.so" ] || skip "the irc backend is not built"
+	fake_ircd echopass
+	export BOT_IRC_PASSWORD=$TOK
+	# bot-listen reconnects after each refusal: two rounds are enough
+	timeout 4 bot-listen -v -b irc --irc-server "127.0.0.1:$IRC_PORT" > "$BATS_TEST_TMPDIR/events" 2> "$BATS_TEST_TMPDIR/listen.err" || true
+	bot-send -v -b irc --irc-server "127.0.0.1:$IRC_PORT" --retries 0 --to '#ops' hello > "$BATS_TEST_TMPDIR/sent" 2> "$BATS_TEST_TMPDIR/send.err" || true
+	# the server was sent the password, and quoted it back
+	grep -qx "PASS :$TOK" "$IRC_LOG"
+	for f in events listen.err sent send.err; do no_token "$BATS_TEST_TMPDIR/$f"; done
+	# which of 464 and ERROR is seen first varies; both quote the password
+	said='(the server refused the password: Password incorrect: you sent|the server closed the link: Closing link \(bad password) \*\*\*'
+	run jq -r 'select(.state == "disconnected") | .reason' "$BATS_TEST_TMPDIR/events"
+	assert_line --regexp "^$said\\)?$"
+	run jq -r '.code + ": " + .message' "$BATS_TEST_TMPDIR/sent"
+	assert_output --regexp "^[a-z_]+: $said\\)?$"
+	grep -Eq "$said\\)?; reconnecting" "$BATS_TEST_TMPDIR/listen.err"
+	grep -Eqx "bot-send: error: [a-z_]+: $said\\)?" "$BATS_TEST_TMPDIR/send.err"
+}
+
+@test "an HTTP 401 quoting the URL's userinfo or the auth header's token: masked in stderr, error events and -v" {
+	fake_http "{\"responses\": [{\"status\": 401, \"body\": \"user bot:$TOK is not allowed\"},
+		{\"status\": 401, \"body\": {\"error\": \"bad password $TOK\"}},
+		{\"status\": 401, \"body\": \"Authorization: Bearer $TOK is not valid\"},
+		{\"status\": 403, \"body\": {\"message\": \"token $TOK revoked\"}}]}"
+	BOT_WEBHOOK_URL="http://bot:$TOK@127.0.0.1:$FAKE_PORT/hooks" webhook_try --retries 0
+	BOT_WEBHOOK_URL="http://bot:$TOK@127.0.0.1:$FAKE_PORT/hooks" webhook_try -v --retries 0
+	BOT_WEBHOOK_URL="http://127.0.0.1:$FAKE_PORT/hooks" BOT_WEBHOOK_AUTH_HEADER="Authorization: Bearer $TOK" webhook_try --retries 0
+	BOT_WEBHOOK_URL="http://127.0.0.1:$FAKE_PORT/hooks" BOT_WEBHOOK_AUTH_HEADER="Authorization: Bearer $TOK" webhook_try -v --retries 0
+	no_token "$BATS_TEST_TMPDIR/all"
+	# each was refused, and said so with the server's words, the token masked
+	assert_equal "$(grep -c '^77$' "$BATS_TEST_TMPDIR/codes")" 4
+	run sh -c "grep '^{' '$BATS_TEST_TMPDIR/all' | jq -r 'select(.type == \"error\") | .message | sub(\"^[^ ]* \"; \"\")' | uniq"
+	assert_output $'HTTP 401: user *** is not allowed\nHTTP 401: bad password ***\nHTTP 401: *** is not valid\nHTTP 403: token *** revoked'
+	# the fake got the credentials: they were really used
+	jq -e -s --arg t "$TOK" 'map(.headers.authorization // "") | any(contains($t))' "$FAKE_LOG" > /dev/null
+}
+
+@test "a server's text cut in the middle of the token shows none of it" {
+	pad=$(printf '%0190d' 0)
+	fake_http "{\"responses\": [{\"status\": 401, \"body\": \"$pad$TOK and more\"}]}"
+	BOT_WEBHOOK_URL="http://127.0.0.1:$FAKE_PORT/hooks" BOT_WEBHOOK_AUTH_HEADER="Authorization: Bearer $TOK" webhook_try --retries 0
+	# the message was cut inside the token
+	grep -q "$pad" "$BATS_TEST_TMPDIR/all"
+	no_match "${TOK:0:4}" "$BATS_TEST_TMPDIR/all"
+	grep -q "$pad\*\*\*\.\.\." "$BATS_TEST_TMPDIR/all"
 }

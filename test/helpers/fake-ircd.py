@@ -2,6 +2,7 @@
 """fake-ircd.py MODE PORTFILE LOG: a loopback IRC server for the secrets
 tests.  Writes its port to PORTFILE (atomically) and every line it reads to
 LOG.  MODE: ok (welcome, answer PING and JOIN), badpass (464 after USER),
+echopass (464 quoting the PASS it was sent, in the reason and in ERROR),
 sasl (CAP ACK, then 904 for any AUTHENTICATE), close (hang up after the
 first line)."""
 import os
@@ -18,6 +19,7 @@ os.rename(portfile + ".tmp", portfile)
 def serve(conn):
     f = conn.makefile("rb")
     nick = "bot"
+    password = ""
     def send(s): conn.sendall(s.encode() + b"\r\n")
     try:
         for raw in f:
@@ -31,8 +33,13 @@ def serve(conn):
             elif cmd == "AUTHENTICATE" and arg == "PLAIN": send("AUTHENTICATE +")
             elif cmd == "AUTHENTICATE": send(":fake 904 %s :SASL authentication failed" % nick)
             elif cmd == "NICK": nick = arg
+            elif cmd == "PASS": password = arg.lstrip(":")
             elif cmd == "USER":
                 if mode == "badpass": send(":fake 464 %s :Password incorrect" % nick); send("ERROR :Closing link"); conn.close(); return
+                if mode == "echopass":
+                    send(":fake NOTICE * :*** you sent %s" % password)
+                    send(":fake 464 %s :Password incorrect: you sent %s" % (nick, password))
+                    send("ERROR :Closing link (bad password %s)" % password); conn.close(); return
                 if mode == "sasl": continue
                 send(":fake 001 %s :Welcome" % nick)
             elif cmd == "PING": send(":fake PONG fake %s" % arg)

@@ -1,0 +1,96 @@
+/* options.c: the option table of each program.  They live together so
+ * that every program knows every setting a config file shared by all five
+ * may hold: a key that none of them (nor any backend) has is a typo, and
+ * config.c says so.  The tables drive getopt, BOT_* variables, config keys
+ * and --help (config.c). */
+#include "bot.h"
+
+/* bot-listen */
+const struct bot_option bot_listen_options[] = {
+	{ "backend", 'b', BOT_OPT_STR, "NAME", "text", "the chat network" },
+	{ "session", 0, BOT_OPT_STR, "PATH", NULL, "the session socket (botpipe-session(7); none: no session)" },
+	BOT_OPTIONS_END
+};
+
+/* bot-dispatch */
+const struct bot_option bot_dispatch_options[] = {
+	{ "plugins", 'd', BOT_OPT_LIST, "DIR", NULL, "a folder of commands (several allowed; the first that has a name wins)" },
+	{ "prefix", 'p', BOT_OPT_STR, "TEXT", "!", "the command prefix" },
+	{ "alt-prefix", 'a', BOT_OPT_LIST, "TEXT", NULL, "another prefix, such as the bot's name (several allowed)" },
+	{ "alt-prefix-separators", 0, BOT_OPT_STR, "CHARS", ":,;", "characters stripped after an alternative prefix, each once, in order" },
+	{ "alt-prefix-caseless", 0, BOT_OPT_FLAG, NULL, NULL, "match alternative prefixes without regard to case" },
+	{ "prefix-optional", 0, BOT_OPT_FLAG, NULL, NULL, "in a direct chat, every message is a command" },
+	{ "suppress-not-found", 0, BOT_OPT_FLAG, NULL, NULL, "say nothing when a command does not exist" },
+	{ "override", 0, BOT_OPT_FLAG, NULL, NULL, "let a plugin replace a built-in command of the same name" },
+	{ "acl", 0, BOT_OPT_STR, "FILE", NULL, "access controls (errbot's ACCESS_CONTROLS) from a JSON file" },
+	{ "admin", 0, BOT_OPT_LIST, "GLOB", NULL, "a bot admin, matched on the sender's aclattr (several allowed)" },
+	{ "hide-restricted-commands", 0, BOT_OPT_FLAG, NULL, NULL, "leave out of help what the asker may not run" },
+	{ "hide-restricted-access", 0, BOT_OPT_FLAG, NULL, NULL, "deny without a reply (the error event stays)" },
+	{ "divert-to-private", 0, BOT_OPT_LIST, "NAME", NULL, "answer this command privately (several allowed)" },
+	{ "divert-to-thread", 0, BOT_OPT_LIST, "NAME", NULL, "answer this command in a thread (several allowed)" },
+	{ "rule", 'e', BOT_OPT_LIST, "FILTER", NULL, "a jq program run on every event; each output is an event (several allowed)" },
+	{ "rules-file", 'f', BOT_OPT_LIST, "FILE", NULL, "a jq program from a file (several allowed)" },
+	{ "jq-library", 0, BOT_OPT_STR, "DIR", NULL, "where bot.jq lives (default: beside the program)" },
+	{ "jobs", 'j', BOT_OPT_INT, "N", "10", "run at most N commands at once" },
+	{ "timeout", 't', BOT_OPT_INT, "SECONDS", "60", "kill a command (its whole process group) after SECONDS" },
+	{ "max-output", 0, BOT_OPT_INT, "BYTES", "1048576", "keep at most BYTES of a command's output" },
+	{ "max-events", 0, BOT_OPT_INT, "N", "1000", "forward at most N events a command writes on fd 3" },
+	{ "max-line", 0, BOT_OPT_INT, "BYTES", "16777216", "refuse input lines longer than BYTES" },
+	{ "limit-cpu", 0, BOT_OPT_INT, "SECONDS", "0", "a command's CPU time limit (0: none)" },
+	{ "limit-memory", 0, BOT_OPT_INT, "MB", "0", "a command's address space limit (0: none)" },
+	{ "limit-processes", 0, BOT_OPT_INT, "N", "0", "a command's process limit (0: none)" },
+	{ "env", 0, BOT_OPT_LIST, "NAME", NULL, "pass this environment variable on to commands (several allowed)" },
+	{ "nick-prefix", 0, BOT_OPT_FLAG, NULL, "true", "mention the sender in replies to a room (--no-nick-prefix: not)" },
+	{ "pass", 0, BOT_OPT_FLAG, NULL, NULL, "pass on events that no command or rule consumed" },
+	BOT_OPTIONS_END
+};
+
+/* bot-send */
+const struct bot_option bot_send_options[] = {
+	{ "backend", 'b', BOT_OPT_STR, "NAME", "text", "the chat network" },
+	{ "session", 0, BOT_OPT_STR, "PATH", NULL, "the session socket (botpipe-session(7); none: no session)" },
+	{ "to", 'T', BOT_OPT_STR, "ID", NULL, "send to ID: the arguments as text, or standard input (text, or event lines)" },
+	{ "code", 0, BOT_OPT_FLAG, NULL, NULL, "with --to: send the text as a code block" },
+	{ "raw", 0, BOT_OPT_FLAG, NULL, NULL, "send bodies as they are, without rendering markdown" },
+	{ "markup", 0, BOT_OPT_STR, "NAME", NULL, "render into this markup instead of the backend's" },
+	{ "max-line", 0, BOT_OPT_INT, "BYTES", "16777216", "refuse input lines longer than BYTES" },
+	{ "retries", 0, BOT_OPT_INT, "N", "4", "try a failed part again up to N times (429, 5xx, dropped connections)" },
+	{ "give-up-after", 0, BOT_OPT_STR, "SECONDS", "120", "stop retrying a message after SECONDS (0: no limit)" },
+	{ "timeout", 0, BOT_OPT_STR, "SECONDS", "30", "give up on one request after SECONDS" },
+	{ "outbox", 0, BOT_OPT_STR, "DIR", NULL, "store each message in DIR (made 0700 when missing) before sending; keep it there when it cannot be sent now" },
+	{ "flush", 0, BOT_OPT_STR, "DIR", NULL, "send what waits in the outbox DIR (which must exist), oldest first, and exit" },
+	BOT_OPTIONS_END
+};
+
+/* bot-card */
+const struct bot_option bot_card_options[] = {
+	{ "title", 't', BOT_OPT_STR, "TEXT", NULL, "the card's title" },
+	{ "summary", 's', BOT_OPT_STR, "TEXT", NULL, "a line above the title" },
+	{ "link", 'l', BOT_OPT_STR, "URL", NULL, "where the title links to" },
+	{ "image", 0, BOT_OPT_STR, "URL", NULL, "a picture" },
+	{ "thumbnail", 0, BOT_OPT_STR, "URL", NULL, "a small picture" },
+	{ "color", 0, BOT_OPT_STR, "COLOR", NULL, "red, green, yellow, blue, white, cyan, black or #RRGGBB" },
+	{ "text-color", 0, BOT_OPT_STR, "COLOR", NULL, "the text colour (default: white on black or blue, else black)" },
+	{ "field", 'f', BOT_OPT_LIST, "KEY=VALUE", NULL, "a field; several keep their order" },
+	{ "to", 'T', BOT_OPT_STR, "ID", NULL, "where bot-send delivers the card" },
+	{ "render", 'r', BOT_OPT_STR, "HOW", NULL, "print the card rendered: markdown, a markup (text, ansi, irc, ...) or a backend's name" },
+	{ "template", 0, BOT_OPT_STR, "FILE", NULL, "with --render: the card template (default: share/templates/card.md)" },
+	BOT_OPTIONS_END
+};
+
+/* bot-room */
+const struct bot_option bot_room_options[] = {
+	{ "backend", 'b', BOT_OPT_STR, "NAME", "text", "the chat network" },
+	{ "json", 'j', BOT_OPT_FLAG, NULL, NULL, "print the answer (or the error) as an event" },
+	{ "session", 0, BOT_OPT_STR, "PATH", NULL, "a running bot-listen's session socket (none: act on a connection of its own)" },
+	BOT_OPTIONS_END
+};
+
+const struct bot_option *const bot_program_options[] = {
+	bot_listen_options,
+	bot_dispatch_options,
+	bot_send_options,
+	bot_card_options,
+	bot_room_options,
+	NULL
+};
