@@ -48,6 +48,9 @@ MODULES   = $(BACKENDS:%=$(B)/lib/botpipe/%.so)
 UNITS     = $(patsubst test/unit/%.c,$(B)/test/%,$(wildcard test/unit/test-*.c))
 MANS      = $(wildcard doc/*.1 doc/*.7)
 UNITFILES = $(wildcard share/systemd/*.service share/systemd/*.timer)
+# bash and zsh completion, generated from the programs' option tables
+# (their --help) and the backends built.
+COMPLETION = $(B)/completion/botpipe.bash $(B)/completion/_botpipe
 
 # Extra libraries per backend module: BACKEND_LIBS_<name>.
 HTTP_BACKEND = -L$(B)/lib -lbothttp -Wl,-rpath,'$$ORIGIN/..'
@@ -65,7 +68,7 @@ else
 Q = @
 endif
 
-all: $(BINS) $(MODULES)
+all: $(BINS) $(MODULES) $(COMPLETION)
 
 $(B)/obj/%.o: %.c $(wildcard lib/*.h) Makefile
 	@mkdir -p $(@D)
@@ -101,6 +104,15 @@ $(B)/test/%: test/unit/%.c $(wildcard test/unit/*.h lib/*.h) $(B)/obj/backends/t
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib -lbot -ljq -lcmark-gfm-extensions -lcmark-gfm -Wl,-rpath,'$$ORIGIN/../lib'
 
+$(B)/completion/botpipe.bash: share/completion/gen.sh share/completion/botpipe.bash $(BINS) $(MODULES)
+	@mkdir -p $(@D)
+	@[ "$(V)" = 1 ] || echo "  GEN     $@"
+	$(Q)sh share/completion/gen.sh bash $(B) > $@.tmp && mv $@.tmp $@
+$(B)/completion/_botpipe: share/completion/gen.sh share/completion/botpipe.zsh $(BINS) $(MODULES)
+	@mkdir -p $(@D)
+	@[ "$(V)" = 1 ] || echo "  GEN     $@"
+	$(Q)sh share/completion/gen.sh zsh $(B) > $@.tmp && mv $@.tmp $@
+
 # Debian packages every target needs; installed only when missing.
 deps:
 	@sh test/deps.sh
@@ -130,6 +142,9 @@ install: all
 	for u in $(UNITFILES); do sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 		$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; done
 	cp share/systemd/botpipe-run $(DESTDIR)$(LIBEXECDIR)/
+	mkdir -p $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/vendor-completions
+	for p in $(CMDS); do cp $(B)/completion/botpipe.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/$$p; done
+	cp $(B)/completion/_botpipe $(DESTDIR)$(DATADIR)/zsh/vendor-completions/
 
 clean:
 	rm -rf build build-san
