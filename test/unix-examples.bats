@@ -380,3 +380,18 @@ tutorial_setup() {
 	grep -q 'systemctl enable --now botpipe-flush@irc.timer' "$W/block"
 	[ -f "$ROOT/share/systemd/botpipe-flush@.timer" ]
 }
+
+@test "bot.jq relay: a room's message keeps its sender; direct chats, backlog and the named nicks are not relayed" {
+	{
+		room_msg 'hello all'
+		room_msg 'old news' | jq -c '.delayed = true'
+		dm 'just to the bot'
+		room_msg 'from the other bridge' | jq -c '.from.nick = "bridge"'
+	} | jq -c -L "$ROOT/share" 'include "bot"; relay("#b"; ["bridge"])' > "$W/out"
+	run jq -c '{to, body}' "$W/out"
+	assert_output '{"to":"#b","body":"<you> hello all"}'
+	# relay(to): no nick left out
+	room_msg 'x' | jq -c '.from.nick = "bridge"' | jq -c -L "$ROOT/share" 'include "bot"; relay("#b")' > "$W/out2"
+	run jq -r .body "$W/out2"
+	assert_output "<bridge> x"
+}
