@@ -269,10 +269,19 @@ example_config() {
 
 # ---- botpipe-tutorial(7): each literal block run as the page has it ----
 
-# The Nth literal block of the page (1-based), its escapes undone.
-page_block() {
-	awk -v n="$1" '/^\.Bd -literal/ { k++; next } /^\.Ed/ { if (k == n) exit; next }
-		k == n { print }' "$ROOT/doc/botpipe-tutorial.7" | sed 's/\\e/\\/g'
+# The one example of FILE (from the top of the tree) that holds KEY, as
+# test/examples.bats reads it (helpers/examples.py, which renders the page
+# with mandoc) when that is here, else the page's literal block itself.
+example() {
+	if [ -f "$ROOT/test/helpers/examples.py" ]; then
+		python3 "$ROOT/test/helpers/examples.py" get "$ROOT/$1" "$2"
+	else
+		local text
+		text=$(awk -v key="$2" '/^\.Bd -literal/ { b = ""; on = 1; next }
+			/^\.Ed/ { if (on && index(b, key)) { printf "%s", b; n++ } on = 0; next }
+			on { b = b $0 "\n" } END { exit n != 1 }' "$ROOT/$1") || return 1
+		printf '%s\n' "$text" | sed 's/\\e/\\/g'
+	fi
 }
 
 # The installed paths of the page, at this tree.
@@ -284,13 +293,26 @@ tutorial_setup() {
 	chmod 700 "$HOME" "$HOME/.config" "$HOME/.config/botpipe"
 }
 
+@test "tutorial: each key the tests below use names exactly one example of the page" {
+	# (the tests take the examples inside \$(...), where a missing one
+	# would pass unseen)
+	keys=$(grep -o "example doc/botpipe-tutorial.7 '[^']*'" "$BATS_TEST_FILENAME" | grep -vF "'[^'" | sed "s/^example doc\/botpipe-tutorial.7 '//; s/'\$//" | sort -u)
+	[ -n "$keys" ]
+	while IFS= read -r k; do
+		example doc/botpipe-tutorial.7 "$k" > /dev/null || { echo "no one example holds '$k'"; return 1; }
+	done <<< "$keys"
+	example doc/botpipe-tutorial.7 "bot-send --profile webhook --to '#ops' 'deploy done'" > /dev/null
+	page=doc/botpipe-tutorial.7
+	run ! example "$page" 'no such example'
+}
+
 @test "tutorial: the console quick start, and a plugin of one's own" {
 	tutorial_setup
 	printf '!echo hi there\n!roll 2d6\n' > "$W/typed"
-	BOT_TEXT_INPUT="$W/typed" BOT_TEXT_OUTPUT="$W/chat" sh -c "$(page_block 1 | here)" > /dev/null
+	BOT_TEXT_INPUT="$W/typed" BOT_TEXT_OUTPUT="$W/chat" sh -c "$(example doc/botpipe-tutorial.7 'bot-listen -b text |' | here)" > /dev/null
 	grep -q 'hi there' "$W/chat"
 	grep -Eq '\*?\*?[0-9]+' "$W/chat"
-	sh -c "$(page_block 2)"
+	sh -c "$(example doc/botpipe-tutorial.7 'mkdir -p ~/plugins')"
 	[ -x "$HOME/plugins/hi" ]
 	printf '!hi\n' > "$W/typed"
 	bot-listen -b text --text-input "$W/typed" --text-output "$W/chat2" |
@@ -303,13 +325,13 @@ tutorial_setup() {
 	H="$BATS_TEST_DIRNAME/helpers"
 	SRV_A="$W/srv-a"
 	port=$("$H/ngircd.sh" start "$SRV_A")
-	page_block 3 > "$HOME/.config/botpipe/config"
+	example doc/botpipe-tutorial.7 '[irc]' > "$HOME/.config/botpipe/config"
 	chmod 600 "$HOME/.config/botpipe/config"
-	sh -c "$(page_block 2)"
+	sh -c "$(example doc/botpipe-tutorial.7 'mkdir -p ~/plugins')"
 	# this machine's server instead of irc.example.org, without TLS: the
 	# environment wins over the file; the rest is the page's
 	export BOT_IRC_SERVER="127.0.0.1:$port" BOT_IRC_TLS=false
-	setsid sh -c "$(page_block 4)" > /dev/null 2>"$W/bot.err" &
+	setsid sh -c "$(example doc/botpipe-tutorial.7 'bot-listen --profile irc |')" > /dev/null 2>"$W/bot.err" &
 	pids=$!
 	printf '%s\n' 'join #mychannel' 'expect (mybot!.* JOIN|353 .*mybot) 20' \
 		'say #mychannel !hi' 'expect PRIVMSG #mychannel :.*Hello, alice!' \
@@ -328,12 +350,12 @@ tutorial_setup() {
 	unset BOT_BACKEND
 	url=$BOT_WEBHOOK_URL
 	unset BOT_WEBHOOK_URL
-	sh -c "$(page_block 5 | here | sed "s|https://chat.example.org/hooks/T0KEN|$url|")"
+	sh -c "$(example doc/botpipe-tutorial.7 'umask 077' | here | sed "s|https://chat.example.org/hooks/T0KEN|$url|")"
 	run stat -c %a "$HOME/.config/botpipe/hook-url"
 	assert_output 600
-	page_block 6 | here > "$HOME/.config/botpipe/config"
+	example doc/botpipe-tutorial.7 '[webhook]' | here > "$HOME/.config/botpipe/config"
 	chmod 600 "$HOME/.config/botpipe/config"
-	run sh -c "$(page_block 7)"
+	run sh -c "$(example doc/botpipe-tutorial.7 "bot-send --profile webhook --to '#ops' 'deploy done'")"
 	assert_success
 	run delivered
 	assert_output "deploy done"
@@ -346,9 +368,9 @@ tutorial_setup() {
 	printf '%s\n' "$BOT_WEBHOOK_URL" > "$HOME/.config/botpipe/hook-url"
 	chmod 600 "$HOME/.config/botpipe/hook-url"
 	unset BOT_WEBHOOK_URL
-	page_block 6 | here > "$HOME/.config/botpipe/config"
+	example doc/botpipe-tutorial.7 '[webhook]' | here > "$HOME/.config/botpipe/config"
 	chmod 600 "$HOME/.config/botpipe/config"
-	page_block 8 | here > "$W/crontab"
+	example doc/botpipe-tutorial.7 'PATH=/usr/local/bin:/usr/bin:/bin' | here > "$W/crontab"
 	# cron's way: the NAME=VALUE lines are the environment, and each job
 	# runs through sh from HOME ("backup-home" is the user's own program)
 	backup_home() { echo "3 files backed up"; }
@@ -373,7 +395,7 @@ tutorial_setup() {
 
 @test "tutorial: the service block names the units' folders and credentials as the units have them" {
 	f="$ROOT/share/systemd/botpipe@.service"
-	page_block 9 > "$W/block"
+	example doc/botpipe-tutorial.7 'install -d -m 0700 /etc/botpipe/credentials/irc' > "$W/block"
 	grep -q 'install -d -m 0700 /etc/botpipe/credentials/irc' "$W/block"
 	grep -qx 'LoadCredential=botpipe:/etc/botpipe/credentials/%i' "$f"
 	grep -qx 'Environment=BOT_CONFIG=/etc/botpipe/config BOT_PROFILE=%i' "$f"
