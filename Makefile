@@ -130,6 +130,15 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@B=$(B) FUZZ_SECONDS=$(FUZZ_SECONDS) sh test/fuzz/run.sh
 
+# What install puts where; uninstall removes exactly these, then the
+# folders of botpipe's own that are left empty.
+SHARE     = $(shell find share -type f)
+INSTALLED = $(CMDS:%=$(BINDIR)/%) $(LIBDIR)/libbot.so.0 $(LIBDIR)/libbothttp.so.0 \
+            $(BACKENDS:%=$(LIBDIR)/botpipe/%.so) $(SHARE:share/%=$(DATADIR)/botpipe/%) \
+            $(foreach m,$(MANS),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+            $(UNITFILES:share/systemd/%=$(SYSTEMDUNITDIR)/%) $(LIBEXECDIR)/botpipe-run \
+            $(CMDS:%=$(DATADIR)/bash-completion/completions/%) $(DATADIR)/zsh/vendor-completions/_botpipe
+
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/botpipe $(DESTDIR)$(DATADIR)/botpipe \
 	         $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
@@ -137,7 +146,7 @@ install: all
 	cp $(B)/lib/libbot.so.0 $(B)/lib/libbothttp.so.0 $(DESTDIR)$(LIBDIR)/
 	cp $(MODULES) $(DESTDIR)$(LIBDIR)/botpipe/
 	cp -R share/. $(DESTDIR)$(DATADIR)/botpipe/
-	for m in $(MANS); do s=$${m##*.}; sed 's/@VERSION@/$(VERSION)/g' $$m > $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	for m in $(MANS); do s=$${m##*.}; cp $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	mkdir -p $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(LIBEXECDIR)
 	for u in $(UNITFILES); do sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 		$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; done
@@ -146,8 +155,13 @@ install: all
 	for p in $(CMDS); do cp $(B)/completion/botpipe.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/$$p; done
 	cp $(B)/completion/_botpipe $(DESTDIR)$(DATADIR)/zsh/vendor-completions/
 
+uninstall:
+	rm -f $(INSTALLED:%=$(DESTDIR)%)
+	for d in $(DESTDIR)$(DATADIR)/botpipe $(DESTDIR)$(LIBDIR)/botpipe; do \
+		[ ! -d $$d ] || find $$d -depth -type d -empty -delete; done
+
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps check demo bench fuzz install clean
+.PHONY: all deps check demo bench fuzz install uninstall clean
 .SECONDARY:

@@ -78,6 +78,8 @@ int bot_utf8_valid(const char *s, size_t len);
 int bot_has_line_break(const char *s, size_t len);
 /* Read a whole file (capped at max bytes); NULL + errno on failure. */
 char *bot_slurp(const char *path, size_t max, size_t *len);
+/* mkdir -p, each folder made 0700.  0, or -1 with errno. */
+int bot_mkdirs(const char *dir);
 /* Monotonic milliseconds. */
 long long bot_now_ms(void);
 /* Secrets: config.c registers every secret setting it reads (with the

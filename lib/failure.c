@@ -29,7 +29,7 @@ static jv failure_object(jv failure)
 {
 	jv msg = jv_invalid_get_msg(failure);
 	if (jv_get_kind(msg) == JV_KIND_OBJECT)
-		return msg;
+		return bot_str(msg, "code") ? msg : jv_object_set(msg, jv_string("code"), jv_string("send_failed"));
 	jv o = jv_object();
 	o = jv_object_set(o, jv_string("code"), jv_string("send_failed"));
 	if (jv_get_kind(msg) == JV_KIND_STRING)
@@ -80,23 +80,18 @@ jv bot_fail_with_retry(jv failure, double retry_after, const char *scope)
 jv bot_fail_event(jv failure, jv original)
 {
 	jv o = failure_object(failure);
-	jv ev = jv_object_set(jv_object(), jv_string("type"), jv_string("error"));
-	for (size_t i = 0; i < sizeof carried / sizeof *carried; i++) {
+	/* bot_error_event masks the message: a server's text may quote a secret */
+	jv ev = bot_error_event(bot_str(o, "code"), bot_str(o, "message") ? bot_str(o, "message") : "",
+	                        original);
+	ev = jv_object_set(ev, jv_string("temporary"), jv_bool(bot_true(o, "temporary")));
+	for (size_t i = 3; i < sizeof carried / sizeof *carried; i++) {   /* after temporary */
 		jv v = jv_object_get(jv_copy(o), jv_string(carried[i]));
 		if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL)
 			ev = jv_object_set(ev, jv_string(carried[i]), v);
 		else
 			jv_free(v);
 	}
-	if (!bot_str(ev, "message"))
-		ev = jv_object_set(ev, jv_string("message"), jv_string(""));
-	if (!bot_true(ev, "temporary"))
-		ev = jv_object_set(ev, jv_string("temporary"), jv_false());
 	jv_free(o);
-	if (jv_get_kind(original) != JV_KIND_NULL && jv_is_valid(original))
-		ev = jv_object_set(ev, jv_string("event"), original);
-	else
-		jv_free(original);
 	return ev;
 }
 

@@ -376,7 +376,8 @@ int bot_writer_try_flush(struct bot_writer *w)
 		errno = w->err;
 		return -1;
 	}
-	memmove(w->buf, w->buf + done, w->len - done);
+	if (done > 0)   /* (an empty writer has no buffer yet) */
+		memmove(w->buf, w->buf + done, w->len - done);
 	w->len -= done;
 	return 0;
 }

@@ -65,28 +65,6 @@ static jv check_folder(int fd, const char *what)
 	return bot_fail_code("bad_config", 0, "%s; use a folder of our own", why);
 }
 
-/* mkdir -p, each folder made 0700.  0, or -1 with errno. */
-static int make_path(const char *dir)
-{
-	char p[PATH_MAX];
-	size_t n = strlen(dir);
-	if (n == 0 || n >= sizeof p) {
-		errno = n ? ENAMETOOLONG : ENOENT;
-		return -1;
-	}
-	memcpy(p, dir, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (p[i] != '/' && p[i] != 0)
-			continue;
-		char c = p[i];
-		p[i] = 0;
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			return -1;
-		p[i] = c;
-	}
-	return 0;
-}
-
 /* Open (making it first when missing) the folder name inside dfd, never
  * through a symlink, and check it.  The fd, or -1 and *err. */
 static int open_inside(int dfd, const char *dir, const char *name, jv *err)
@@ -118,7 +96,7 @@ static int open_inside(int dfd, const char *dir, const char *name, jv *err)
 
 struct bot_outbox *bot_outbox_open(const char *dir, int create, jv *err)
 {
-	if (create && make_path(dir) < 0) {
+	if (create && bot_mkdirs(dir) < 0) {
 		*err = open_failure(dir, errno);
 		return NULL;
 	}

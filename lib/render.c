@@ -826,20 +826,28 @@ static void colour_close(struct rstate *st, struct colours c)
 		span_close_s(st, close);
 }
 
-/* Text with every mark left out (marks are never shown). */
-static void w_text_unmarked(struct rstate *st, const char *s)
+/* Each run of s between marks, given to put (marks are never shown). */
+static void each_unmarked(const char *s, void (*put)(void *ctx, const char *p, size_t n), void *ctx)
 {
 	size_t n = strlen(s), from = 0;
 	for (size_t i = 0; i + 2 < n; i++) {
 		size_t l = s[i] == '{' ? mark_len(s + i, n - i) : 0;
 		if (!l)
 			continue;
-		w_text(st, s + from, i - from);
+		put(ctx, s + from, i - from);
 		i += l - 1;
 		from = i + 1;
 	}
 	if (from < n)
-		w_text(st, s + from, n - from);
+		put(ctx, s + from, n - from);
+}
+
+static void put_text(void *st, const char *p, size_t n) { w_text(st, p, n); }
+
+/* Text with every mark left out. */
+static void w_text_unmarked(struct rstate *st, const char *s)
+{
+	each_unmarked(s, put_text, st);
 }
 
 /* ---- URLs -------------------------------------------------------------- */
@@ -1502,19 +1510,11 @@ static size_t text_width(const char *s, size_t n)
 	return w;
 }
 
+static void put_sb(void *b, const char *p, size_t n) { sb_add(b, p, n); }
+
 static void sb_add_unmarked(struct sbuf *b, const char *s)
 {
-	size_t n = strlen(s), from = 0;
-	for (size_t i = 0; i + 2 < n; i++) {
-		size_t l = s[i] == '{' ? mark_len(s + i, n - i) : 0;
-		if (!l)
-			continue;
-		sb_add(b, s + from, i - from);
-		i += l - 1;
-		from = i + 1;
-	}
-	if (from < n)
-		sb_add(b, s + from, n - from);
+	each_unmarked(s, put_sb, b);
 }
 
 /* A cell as one line of plain text: code and link text kept, a link's

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "bot.h"
+#include "failure.h"
 #include "roomtool.h"
 #include "session.h"
 
@@ -54,26 +55,26 @@ static jv request(const struct bot_config *cfg, const struct bot_backend *b, voi
 	jv ops = cfg->operands;
 	int n = jv_array_length(jv_copy(ops));
 	if (n < 1)
-		return bot_fail("which action? %s", "info, create, join, leave, destroy, invite, topic, occupants or list");
+		return bot_fail_code("usage", 0, "which action? %s", "info, create, join, leave, destroy, invite, topic, occupants or list");
 	jv a = jv_array_get(jv_copy(ops), 0);
 	char action[32];
 	snprintf(action, sizeof action, "%s", jv_string_value(a));
 	jv_free(a);
 	if (!known_action(action))
-		return bot_fail("unknown action '%.32s'", action);
+		return bot_fail_code("usage", 0, "unknown action '%.32s'", action);
 	jv ev = JV_OBJECT(jv_string("type"), jv_string("room"), jv_string("action"), jv_string(action));
 	if (!strcmp(action, "list"))
 		return ev;
 	if (n < 2) {
 		jv_free(ev);
 		if (!strcmp(action, "occupants"))
-			return bot_fail("Please supply a room to list the occupants of.");
+			return bot_fail_code("usage", 0, "Please supply a room to list the occupants of.");
 		if (!strcmp(action, "invite"))
-			return bot_fail("Please tell me which person(s) to invite into which room.");
+			return bot_fail_code("usage", 0, "Please tell me which person(s) to invite into which room.");
 		if (!strcmp(action, "topic") || !strcmp(action, "info"))
-			return bot_fail("Please tell me which chatroom you want to know the %s of.",
+			return bot_fail_code("usage", 0, "Please tell me which chatroom you want to know the %s of.",
 			                !strcmp(action, "topic") ? "topic" : "state");
-		return bot_fail("Please tell me which chatroom to %s.", action);
+		return bot_fail_code("usage", 0, "Please tell me which chatroom to %s.", action);
 	}
 	jv room = operand_ident(b, be, ops, 1);
 	if (!jv_is_valid(room)) {
@@ -86,7 +87,7 @@ static jv request(const struct bot_config *cfg, const struct bot_backend *b, voi
 	if (!strcmp(action, "invite")) {
 		if (n < 3) {
 			jv_free(ev);
-			return bot_fail("Please tell me which person(s) to invite into which room.");
+			return bot_fail_code("usage", 0, "Please tell me which person(s) to invite into which room.");
 		}
 		jv people = jv_array();
 		for (int k = 2; k < n; k++) {
@@ -101,27 +102,6 @@ static jv request(const struct bot_config *cfg, const struct bot_backend *b, voi
 		ev = jv_object_set(ev, jv_string("identifiers"), people);
 	}
 	return ev;
-}
-
-static int exit_for(jv failure)
-{
-	jv msg = jv_invalid_get_msg(jv_copy(failure));
-	const char *code = bot_str(msg, "code");
-	int ex = BOT_EX_UNAVAILABLE;
-	if (bot_true(msg, "temporary"))
-		ex = BOT_EX_TEMPFAIL;
-	else if (!code)
-		ex = BOT_EX_USAGE;
-	else if (!strcmp(code, "room_not_joined"))
-		ex = BOT_EX_ROOM_NOT_JOINED;
-	else if (!strcmp(code, "room_does_not_exist"))
-		ex = BOT_EX_ROOM_DOES_NOT_EXIST;
-	else if (!strcmp(code, "bad_input"))
-		ex = BOT_EX_DATAERR;
-	else if (!strcmp(code, "denied"))
-		ex = BOT_EX_NOPERM;
-	jv_free(msg);
-	return ex;
 }
 
 static const char *room_name(jv ev)
@@ -208,10 +188,7 @@ static jv ask(const struct bot_backend *b, void *be, struct bot_session_client *
 			const char *type = bot_str(ans, "type");
 			if (!type || strcmp(type, "error"))
 				return ans;
-			jv f = bot_fail_code(bot_str(ans, "code") ? bot_str(ans, "code") : "room_failed", 0,
-			                     "%s", bot_str(ans, "message") ? bot_str(ans, "message") : "");
-			jv_free(ans);
-			return f;
+			return bot_fail_from_event(ans);   /* temporary and retry_after kept */
 		}
 		jv_free(ans);   /* the session went away: on our own */
 		bot_session_disconnect(*sc);
@@ -258,7 +235,7 @@ int bot_room_run(const struct bot_config *cfg)
 	int code = BOT_EX_OK;
 	jv req = request(cfg, b, be);
 	if (!jv_is_valid(req)) {
-		code = exit_for(req);
+		code = bot_fail_exit(req);
 		bot_error_jv(NULL, req);
 		b->close(be);
 		return code;
@@ -275,12 +252,13 @@ int bot_room_run(const struct bot_config *cfg)
 		jv msg = jv_invalid_get_msg(jv_copy(ans));
 		const char *ecode = bot_str(msg, "code") ? bot_str(msg, "code") : "room_failed";
 		bot_fail_message(ans, why, sizeof why);
-		code = exit_for(ans);
+		code = bot_fail_exit(ans);
 		bot_error("%s: %s", ecode, why);
-		if (w)
-			bot_write(w, bot_error_event(ecode, why, jv_copy(req)));
 		jv_free(msg);
-		jv_free(ans);
+		if (w)
+			bot_write(w, bot_fail_event(ans, jv_copy(req)));
+		else
+			jv_free(ans);
 	} else if (w) {
 		bot_write(w, ans);
 	} else {

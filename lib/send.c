@@ -204,12 +204,8 @@ static jv deliver_by_session(struct sender *s, jv ev)
 		jv_free(ans);
 		return jv_invalid();
 	}
-	if (type && !strcmp(type, "error")) {
-		jv f = bot_fail_code(bot_str(ans, "code") ? bot_str(ans, "code") : "send_failed",
-		                     0, "%s", bot_str(ans, "message") ? bot_str(ans, "message") : "");
-		jv_free(ans);
-		return f;
-	}
+	if (type && !strcmp(type, "error"))
+		return bot_fail_from_event(ans);   /* temporary and retry_after kept */
 	return ans;
 }
 
@@ -299,8 +295,7 @@ static void answer(struct sender *s, jv result, jv ev)
 		if (ex > s->worst || s->worst == BOT_EX_OK)
 			s->worst = ex;
 		bot_error("%s: %s", code, why);
-		jv_free(result);
-		result = bot_error_event(code, why, ev);
+		result = bot_fail_event(result, ev);
 	} else
 		jv_free(ev);
 	if (bot_write(s->w, result) < 0 || bot_writer_flush(s->w) < 0) {
@@ -675,11 +670,7 @@ jv bot_sender_answer(struct bot_sender *bs, jv ev)
 	jv r = jv_is_valid(valid) ? deliver(s, valid) : valid;
 	if (jv_is_valid(r))
 		return r;
-	char why[1024], code[64];
-	bot_fail_message(r, why, sizeof why);
-	bot_fail_code_of(r, code, sizeof code);
-	jv_free(r);
-	return bot_error_event(code, why, jv_copy(ev));
+	return bot_fail_event(r, jv_copy(ev));
 }
 
 void bot_sender_free(struct bot_sender *s)

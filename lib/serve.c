@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bot.h"
+#include "failure.h"
 #include "send.h"
 #include "session.h"
 
@@ -156,13 +157,7 @@ static jv session_answer(void *ctx, jv req)
 	                    : bot_fail_code("unsupported", 0, "backend %s has no rooms", s->b->name);
 	if (jv_is_valid(ans))
 		return ans;
-	char why[1024];
-	jv msg = jv_invalid_get_msg(jv_copy(ans));
-	jv e = bot_error_event(bot_str(msg, "code") ? bot_str(msg, "code") : "room_failed",
-	                       bot_fail_message(ans, why, sizeof why), jv_copy(req));
-	jv_free(msg);
-	jv_free(ans);
-	return e;
+	return bot_fail_event(ans, jv_copy(req));   /* temporary and retry_after kept */
 }
 
 int bot_serve(const struct bot_config *cfg, struct bot_writer *w)

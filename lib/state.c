@@ -31,21 +31,6 @@ int bot_fd_private(int fd, const char *what, int root_ok, jv *err)
 	return 0;
 }
 
-/* mkdir -p, each new folder 0700. */
-static int make_path(char *path)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		int r = mkdir(path, 0700);
-		*p = '/';
-		if (r < 0 && errno != EEXIST)
-			return -1;
-	}
-	return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int valid_name(const char *s, int allow_at)
 {
 	if (!s || !*s || *s == '.' || strlen(s) > 200)
@@ -77,7 +62,7 @@ int bot_state_dir(const char *instance, char *buf, size_t n, jv *err)
 		*err = bot_fail_code("bad_config", 0, "state: path too long");
 		return -1;
 	}
-	if (make_path(buf) < 0) {
+	if (bot_mkdirs(buf) < 0) {
 		*err = bot_fail_code("bad_config", 0, "state: %s: %s", buf, strerror(errno));
 		return -1;
 	}

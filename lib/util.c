@@ -1,6 +1,7 @@
 /* util.c: small helpers over jv and bytes that every part uses. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,4 +420,26 @@ jv bot_redact_jv(jv v)
 	default:
 		return v;
 	}
+}
+
+/* mkdir -p, each folder made 0700.  0, or -1 with errno. */
+int bot_mkdirs(const char *dir)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(dir);
+	if (n == 0 || n >= sizeof p) {
+		errno = n ? ENAMETOOLONG : ENOENT;
+		return -1;
+	}
+	memcpy(p, dir, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (p[i] != '/' && p[i] != 0)
+			continue;
+		char c = p[i];
+		p[i] = 0;
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return -1;
+		p[i] = c;
+	}
+	return 0;
 }

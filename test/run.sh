@@ -3,6 +3,49 @@
 # Ends with one line "N passed, N failed".  TESTS=test/foo.bats narrows it.
 B=${B:-build}
 top=$(pwd)
+
+# Every tool the suite needs, checked before anything runs: a missing one
+# stops here with one line naming it and its Debian package, not with
+# exit 127 deep inside a test.  want TOOL PACKAGE [PATH]: TOOL on PATH (or
+# the file PATH).
+missing="" packages=""
+want() {
+	if [ -n "${3:-}" ]; then [ -e "$3" ] && return 0; else command -v "$1" >/dev/null 2>&1 && return 0; fi
+	missing="$missing ${3:-$1}"
+	case " $packages " in *" $2 "*) ;; *) packages="$packages $2" ;; esac
+}
+# ngircd lives in /usr/sbin, which is not on every user's PATH.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin" ;; esac
+bats_lib=${BATS_LIB_PATH:-/usr/lib/bats}
+want bats bats
+for l in bats-support bats-assert bats-file; do want "$l" "$l" "$bats_lib/$l/load.bash"; done
+want jq jq
+want mandoc mandoc
+want /usr/bin/time time /usr/bin/time
+want python3 python3 /usr/bin/python3
+want ngircd ngircd
+want tmux tmux
+want openssl openssl
+want socat socat
+want setpriv util-linux
+want setsid util-linux
+want pgrep procps
+want timeout coreutils
+[ "${VALGRIND:-}" = 1 ] && want valgrind valgrind
+# LeakSanitizer names frames with llvm-symbolizer; without it the
+# suppressions in test/lsan.supp (by function name) match nothing.  The
+# fuzz corpora replay under ASan whenever clang is here.
+symbolizer=""
+if [ "${SANITIZE:-}" = 1 ] || command -v clang >/dev/null 2>&1; then
+	for s in "$(command -v llvm-symbolizer 2>/dev/null)" /usr/bin/llvm-symbolizer-14 /usr/lib/llvm-14/bin/llvm-symbolizer; do
+		[ -n "$s" ] && [ -x "$s" ] && { symbolizer=$s; break; }
+	done
+	[ -n "$symbolizer" ] || want llvm-symbolizer llvm-14
+fi
+if [ -n "$missing" ]; then
+	echo "test/run.sh: missing:$missing; run 'sh test/deps.sh' (or apt-get install$packages)" >&2
+	exit 69
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
@@ -12,9 +55,10 @@ export XDG_CONFIG_HOME="$tmp/config" XDG_STATE_HOME="$tmp/state" XDG_RUNTIME_DIR
 mkdir -p "$XDG_CONFIG_HOME" "$XDG_STATE_HOME" "$XDG_RUNTIME_DIR"
 export BOT_ROOT="$top" BOT_BUILD="$top/$B" LC_ALL=C.UTF-8
 export PATH="$top/$B/bin:$PATH"
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99:fast_unwind_on_malloc=0"
-export LSAN_OPTIONS="suppressions=$top/test/lsan.supp:print_suppressions=0"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99"
+sym=${symbolizer:+:external_symbolizer_path=$symbolizer}
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99:fast_unwind_on_malloc=0$sym"
+export LSAN_OPTIONS="suppressions=$top/test/lsan.supp:print_suppressions=0$sym"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99$sym"
 
 # VALGRIND=1: every program runs under valgrind; an error fails its test.
 if [ "${VALGRIND:-}" = 1 ]; then

@@ -23,3 +23,51 @@ room_msg() {
 
 # Bodies of the message events on stdin, one a line.
 bodies() { jq -r 'select(.type=="message") | .body'; }
+
+# A real terminal (tmux) for what only a person at the keyboard does:
+# screen_start CMD runs CMD on a 120x40 screen; screen_type LINE WANT types
+# LINE and Enter, then waits for WANT; screen_wait WANT waits (5 s) until
+# the screen shows WANT; screen_gone waits (5 s) until CMD has exited;
+# screen_stop ends it (call it in teardown).
+screen_start() {
+	SCREEN="botpipe-$$-${BATS_TEST_NUMBER:-0}"
+	tmux -L "$SCREEN" new-session -d -x 120 -y 40 "$1"
+}
+screen_wait() {
+	for _ in $(seq 50); do
+		tmux -L "$SCREEN" capture-pane -p | grep -qF -- "$1" && return 0
+		sleep 0.1
+	done
+	tmux -L "$SCREEN" capture-pane -p >&2
+	return 1
+}
+screen_type() {
+	tmux -L "$SCREEN" send-keys "$1" Enter
+	screen_wait "$2"
+}
+screen_gone() {
+	for _ in $(seq 50); do
+		tmux -L "$SCREEN" list-sessions >/dev/null 2>&1 || return 0
+		sleep 0.1
+	done
+	return 1
+}
+screen_stop() { [ -z "${SCREEN:-}" ] || tmux -L "$SCREEN" kill-server 2>/dev/null || true; }
+
+# A loopback HTTP receiver (test/fake-http.py) answering from the JSON
+# script $1 (default: 200 to everything); sets RECEIVER_URL, and
+# RECEIVER_LOG, one JSON line per request.  receiver_stop in teardown.
+receiver_start() {
+	local d=$BATS_TEST_TMPDIR/receiver
+	mkdir -p "$d"
+	RECEIVER_LOG=$d/requests.ndjson
+	/usr/bin/python3 "$ROOT/test/fake-http.py" --port-file "$d/port" \
+		--log "$RECEIVER_LOG" --script-json "${1:-[]}" > /dev/null 2> "$d/err" 3>&- &
+	RECEIVER_PID=$!
+	for _ in $(seq 100); do [ -s "$d/port" ] && break; sleep 0.05; done
+	RECEIVER_URL="http://127.0.0.1:$(cat "$d/port")/hook"
+}
+receiver_stop() {
+	[ -z "${RECEIVER_PID:-}" ] || { kill "$RECEIVER_PID" 2>/dev/null; wait "$RECEIVER_PID" 2>/dev/null; RECEIVER_PID=; }
+	return 0
+}
