@@ -61,7 +61,7 @@ delivered() { jq -r 'select(.answer.status == 200) | .json.text' "$W/req.ndjson"
 
 # A message in #ops from NICK (as the text backend writes an occupant).
 ops_msg() {
-	jq -cn --arg b "$1" --arg who "$2" '{type:"message",id:"1",backend:"text",
+	jq -cn --arg b "$1" --arg who "$2" --arg id "${3:-1}" '{type:"message",id:$id,backend:"text",
 		from:{kind:"occupant",id:"#ops/\($who)",room:"#ops",nick:$who,person:"@\($who)",aclattr:"@\($who)"},
 		to:{kind:"room",id:"#ops"},body:$b,is_direct:false,is_group:true,is_threaded:false}'
 }
@@ -69,14 +69,16 @@ ops_msg() {
 @test "deploy: alice deploys in #ops, bob is refused, a bad version is caught by the command" {
 	export DEPLOY_LOG="$W/deploys"
 	{
-		ops_msg '!deploy staging v1.2.3' alice
-		ops_msg '!deploy production v1.2.3' bob
-		ops_msg '!deploy staging $(reboot)' alice
+		ops_msg '!deploy staging v1.2.3' alice 1
+		ops_msg '!deploy production v1.2.3' bob 2
+		ops_msg '!deploy staging $(reboot)' alice 3
 	} | bot-dispatch -d "$EX/deploy/plugins" --acl "$EX/deploy/acl.json" --env DEPLOY_LOG > "$W/out" 2>"$W/err"
-	run bodies < "$W/out"
-	assert_line --index 0 "Deploying **v1.2.3** to **staging** for alice."
-	assert_line --index 1 --partial "not allowed"
-	assert_line --index 2 "A version looks like v1.2.3."
+	# answers come as they are ready: a refusal before a command's output
+	reply_to() { jq -r --arg id "$1" 'select(.type=="message" and .in_reply_to==$id) | .body' "$W/out"; }
+	assert_equal "$(reply_to 1)" "Deploying **v1.2.3** to **staging** for alice."
+	run reply_to 2
+	assert_output --partial "not allowed"
+	assert_equal "$(reply_to 3)" "A version looks like v1.2.3."
 	run jq -r 'select(.type=="error") | .code' "$W/out"
 	assert_output denied
 	run cut -d' ' -f2- "$W/deploys"
