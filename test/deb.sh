@@ -24,9 +24,10 @@ fresh_root() {
 	[ ! -f /etc/apt/sources.list.d/debian.sources ] || cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
 	git clone -q "$(pwd)" "$root/home/project"
 	mount -t proc proc "$root/proc"
+	mount --rbind /dev "$root/dev"
 	chroot "$root" env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
 	rc=$?
-	umount -l "$root/proc"
+	umount -l "$root/proc" "$root/dev"
 	rm -rf --one-file-system "$root"
 	return $rc
 }
