@@ -36,7 +36,7 @@ units() {
 @test "botpipe@.service restarts on failure, but not on usage, input, permission or configuration errors" {
 	f="$ROOT/share/systemd/botpipe@.service"
 	grep -qx 'Restart=on-failure' "$f"
-	grep -qx 'RestartPreventExitStatus=64 65 77 78' "$f"
+	grep -qx 'RestartPreventExitStatus=64 65 77 78 243' "$f"
 	for k in DynamicUser=yes ProtectSystem=strict NoNewPrivileges=yes 'StateDirectory=botpipe/%i botpipe/%i/outbox' 'RuntimeDirectory=botpipe-%i'; do
 		grep -qxF "$k" "$f" || { echo "missing: $k"; return 1; }
 	done
