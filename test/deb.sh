@@ -79,8 +79,11 @@ http=$(ls /home/botpipe-http_*.deb 2>/dev/null | head -n 1)
 [ -n "$deb" ] && [ -n "$http" ] || { check "two .deb packages" false; finish; }
 # a fresh user, as a new machine has: not the builder's environment
 check "apt installs botpipe alone" apt-get install -y -qq --no-install-recommends "$deb"
-check "botpipe alone pulls neither libcurl nor OpenSSL" \
-	sh -c '! dpkg-query -W -f="\${Status}\n" libcurl4 libssl3 2>/dev/null | grep -q "ok installed"'
+# (this root has them: the build needed them; what botpipe asks for counts)
+check "botpipe alone needs neither libcurl nor OpenSSL: its Depends, and what its files link" \
+	sh -c "! dpkg-deb -f '$deb' Depends | grep -Eq 'libcurl|libssl' &&
+		! ldd /usr/bin/bot-* /usr/lib/botpipe/irc.so | grep -Eq 'libcurl|libssl|libcrypto'"
+check "botpipe-http asks for libcurl" sh -c "dpkg-deb -f '$http' Depends | grep -q libcurl"
 cd /tmp || exit 1
 export HOME=/root XDG_RUNTIME_DIR=/tmp/run XDG_STATE_HOME=/tmp/state PATH=/usr/bin:/bin
 mkdir -p -m 700 /tmp/run
