@@ -30,15 +30,19 @@ override CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-tru
                     -DBOT_DATADIR='"$(DATADIR)/botpipe"' $(SANFLAGS)
 override LDFLAGS += $(SANFLAGS)
 
-# libbot: the model, the codec, rendering, config, the registry.  The HTTP
-# layer (lib/http*.c, lib/ws.c) is a library of its own, libbothttp, so that
-# only the backends that speak HTTP pay for libcurl and OpenSSL at start-up.
-HTTP_SRC  = $(wildcard lib/http*.c lib/ws.c)
-LIB_SRC   = $(filter-out $(HTTP_SRC),$(wildcard lib/*.c))
+# libbot: the model, the codec, rendering, config, the registry, the poll
+# loop (lib/*.c).  The HTTP layer, lib/http/ (see doc/HACKING.md), is a
+# library of its own, libbothttp, so that only the backends that speak HTTP
+# pay for libcurl, OpenSSL and wslay at start-up.
+HTTP_DIR  = lib/http
+HTTP_SRC  = $(HTTP_DIR)/http.c $(HTTP_DIR)/multi.c $(HTTP_DIR)/ratelimit.c \
+            $(HTTP_DIR)/http_stream.c $(HTTP_DIR)/ws.c
+LIB_SRC   = $(wildcard lib/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(B)/obj/%.o)
 HTTP_OBJ  = $(HTTP_SRC:%.c=$(B)/obj/%.o)
 LIB_LIBS  = -ljq -lonig -lcmark-gfm-extensions -lcmark-gfm -lm
-HTTP_LIBS = -lcurl -lcrypto
+HTTP_LIBS = -lcurl -lcrypto -lwslay
+HEADERS   = $(wildcard lib/*.h $(HTTP_DIR)/*.h)
 
 CMDS      = $(patsubst cmd/%.c,%,$(wildcard cmd/bot-*.c))
 BINS      = $(CMDS:%=$(B)/bin/%)
@@ -57,9 +61,23 @@ HTTP_BACKEND = -L$(B)/lib -lbothttp -Wl,-rpath,'$$ORIGIN/..'
 BACKEND_LIBS_webhook  = $(HTTP_BACKEND)
 BACKEND_LIBS_telegram = $(HTTP_BACKEND)
 BACKEND_LIBS_slack    = $(HTTP_BACKEND)
+BACKEND_LIBS_matrix   = $(HTTP_BACKEND)
+BACKEND_LIBS_zulip    = $(HTTP_BACKEND)
+BACKEND_LIBS_mattermost = $(HTTP_BACKEND)
+BACKEND_LIBS_discord  = $(HTTP_BACKEND)
 BACKEND_LIBS_xmpp     = -lstrophe
 
 RPATH = -Wl,-rpath,'$$ORIGIN/../lib'
+
+# What includes lib/http/http.h: libbothttp itself, the backends that link
+# it, and the unit tests of it (which link it too).
+HTTP_BACKENDS = webhook telegram slack matrix zulip mattermost discord
+HTTP_USERS = $(HTTP_OBJ) $(HTTP_BACKENDS:%=$(B)/obj/backends/%.o)
+$(HTTP_USERS): override CFLAGS += -I$(HTTP_DIR)
+HTTP_UNITS = $(B)/test/test-http $(B)/test/test-ws
+$(HTTP_UNITS): override CFLAGS += -I$(HTTP_DIR)
+$(HTTP_UNITS): UNIT_LIBS = -lbothttp -lcurl
+$(HTTP_UNITS): $(B)/lib/libbothttp.so
 
 # Quiet by default; V=1 shows the commands.
 ifeq ($(V),1)
@@ -70,7 +88,7 @@ endif
 
 all: $(BINS) $(MODULES) $(COMPLETION)
 
-$(B)/obj/%.o: %.c $(wildcard lib/*.h) Makefile
+$(B)/obj/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
@@ -99,10 +117,10 @@ $(B)/lib/botpipe/%.so: $(B)/obj/backends/%.o $(B)/lib/libbot.so $(B)/lib/libboth
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $< -L$(B)/lib -lbot -ljq $(BACKEND_LIBS_$*) -Wl,-rpath,'$$ORIGIN/..'
 
-$(B)/test/%: test/unit/%.c $(wildcard test/unit/*.h lib/*.h) $(B)/obj/backends/text.o $(B)/lib/libbot.so
+$(B)/test/%: test/unit/%.c $(wildcard test/unit/*.h) $(HEADERS) $(B)/obj/backends/text.o $(B)/lib/libbot.so
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib -lbot -ljq -lcmark-gfm-extensions -lcmark-gfm -Wl,-rpath,'$$ORIGIN/../lib'
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib $(UNIT_LIBS) -lbot -ljq -lcmark-gfm-extensions -lcmark-gfm -Wl,-rpath,'$$ORIGIN/../lib'
 
 $(B)/completion/botpipe.bash: share/completion/gen.sh share/completion/botpipe.bash $(BINS) $(MODULES)
 	@mkdir -p $(@D)

@@ -830,6 +830,8 @@ static void fail_with(struct irc *c, int permanent, const char *code, const char
 
 static void fail_with(struct irc *c, int permanent, const char *code, const char *fmt, ...)
 {
+	if (c->dead)
+		return;   /* the first reason stands: a 464 says why the ERROR after it came */
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(c->fail, sizeof c->fail, fmt, ap);

@@ -36,9 +36,34 @@ A JSON body is sent as application/json, a string as text/plain.
 
 More responses can be queued while it runs: POST a JSON list (or one
 object) to /__fake/queue.  Such control requests are not logged.
+Each logged request also has "body_b64", the body's exact bytes in base64.
 Stops on SIGTERM or SIGINT.
+
+With --ws it is a WebSocket server instead (Debian's python3-websockets),
+scripted the same way.  The script is a list of connections, or
+{"connections": [...], "default": {...}}; each connection, in the order
+they come, is {"actions": [...]}, run in turn (when the list ends it
+echoes every message until the client closes):
+    {"send": "text"}                 a text message
+    {"send_b64": "AAEC"}             a binary message
+    {"fragments": ["a", "b", "c"]}   one text message in that many frames
+    {"recv": 1}                      wait for that many messages
+    {"echo": true}                   echo every message (until closed)
+    {"sleep": 0.5}
+    {"silence": true}                read nothing more (so no pong): silent
+    {"close": 4000, "reason": "bye"} a close frame, then wait for the answer
+    {"drop": true}                   drop the TCP connection, no close frame
+The log has one line per event, "conn" numbering connections from 1:
+    {"n": 1, "t": ..., "conn": 1, "event": "open", "path": "/socket?x=1",
+     "headers": {...}}
+    {"n": 2, ..., "event": "frame", "opcode": 1, "fin": true,
+     "data": "<text, or the bytes as latin-1>", "data_b64": "..."}
+for every frame received (pings, pongs and close frames too), and
+{"event": "closed", "code": 1000, "reason": ""} at the end.
 """
 import argparse
+import asyncio
+import base64
 import http.server
 import json
 import os
@@ -139,7 +164,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.server.recorder.record({
             "t": t, "method": self.command, "path": self.path,
             "headers": {k.lower(): v for k, v in self.headers.items()},
-            "body": text, "json": parsed, "answer": logged,
+            "body": text, "body_b64": base64.b64encode(body).decode("ascii"),
+            "json": parsed, "answer": logged,
         })
         self.answer(r)
 
@@ -180,7 +206,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = handle_any
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = handle_any
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -200,6 +226,116 @@ class Server(http.server.ThreadingHTTPServer):
         pass  # a client that went away (timeouts in tests) is not news
 
 
+class WsScript:
+    def __init__(self, spec):
+        if isinstance(spec, list):
+            spec = {"connections": spec}
+        self.queue = list(spec.get("connections", []))
+        self.default = spec.get("default", {"actions": [{"echo": True}]})
+
+    def next(self):
+        return self.queue.pop(0) if self.queue else self.default
+
+
+def ws_frame_entry(frame):
+    data = bytes(frame.data)
+    return {"event": "frame", "opcode": int(frame.opcode), "fin": bool(frame.fin),
+            "data": data.decode("utf-8") if int(frame.opcode) == 1 and frame.fin
+            else data.decode("latin-1"),
+            "data_b64": base64.b64encode(data).decode("ascii")}
+
+
+async def ws_run(a, spec):
+    import websockets
+    import websockets.legacy.server as wsserver
+
+    recorder = Recorder(a.log)
+    script = WsScript(spec)
+    counter = [0]
+
+    class Protocol(wsserver.WebSocketServerProtocol):
+        async def read_frame(self, max_size):
+            frame = await super().read_frame(max_size)
+            recorder.record({"t": time.time(), "conn": self.conn_no, **ws_frame_entry(frame)})
+            return frame
+
+    async def act(ws, action):
+        if "send" in action:
+            await ws.send(action["send"])
+        elif "send_b64" in action:
+            await ws.send(base64.b64decode(action["send_b64"]))
+        elif "fragments" in action:
+            await ws.send(list(action["fragments"]))
+        elif "recv" in action:
+            for _ in range(int(action["recv"])):
+                await ws.recv()
+        elif "sleep" in action:
+            await asyncio.sleep(float(action["sleep"]))
+        elif action.get("silence"):
+            ws.transport.pause_reading()
+            await asyncio.sleep(3600)
+        elif "close" in action:
+            await ws.close(int(action["close"]), action.get("reason", ""))
+            return False
+        elif action.get("drop"):
+            ws.transport.abort()
+            return False
+        elif action.get("echo"):
+            async for msg in ws:
+                await ws.send(msg)
+            return False
+        return True
+
+    async def handler(ws, path):
+        try:
+            for action in ws.script.get("actions", []):
+                if not await act(ws, action):
+                    break
+            else:
+                async for msg in ws:
+                    await ws.send(msg)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            try:
+                await asyncio.wait_for(ws.wait_closed(), 5)
+            except Exception:
+                pass
+            recorder.record({"t": time.time(), "conn": ws.conn_no, "event": "closed",
+                             "code": ws.close_code, "reason": ws.close_reason or ""})
+
+    def factory(*args, **kw):
+        # A connection's number and script are fixed when it comes.
+        p = Protocol(*args, **kw)
+        counter[0] += 1
+        p.conn_no = counter[0]
+        p.script = script.next()
+        return p
+
+    ctx = None
+    if a.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.cert, a.key)
+
+    async def log_open(ws, path):
+        recorder.record({"t": time.time(), "conn": ws.conn_no, "event": "open", "path": path,
+                         "headers": {k.lower(): v for k, v in ws.request_headers.raw_items()}})
+        await handler(ws, path)
+
+    # Stop at once: a silenced connection would hold a graceful shutdown.
+    stop = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: os._exit(0))
+    async with websockets.serve(log_open, "127.0.0.1", a.port, create_protocol=factory,
+                                ssl=ctx, ping_interval=None, max_size=None) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        if a.port_file:
+            write_port_file(a.port_file, port)
+        print(port, flush=True)
+        await stop
+
+
 def write_port_file(path, port):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -216,6 +352,7 @@ def main():
     ap.add_argument("--script-json")
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--ws", action="store_true")
     a = ap.parse_args()
 
     spec = []
@@ -224,6 +361,10 @@ def main():
             spec = json.load(f)
     elif a.script_json:
         spec = json.loads(a.script_json)
+
+    if a.ws:
+        asyncio.run(ws_run(a, spec))
+        return
 
     srv = Server(("127.0.0.1", a.port), Handler)
     srv.script = Script(spec)
