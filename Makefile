@@ -150,7 +150,9 @@ fuzz: deps
 
 # What install puts where; uninstall removes exactly these, then the
 # folders of botpipe's own that are left empty.
-SHARE     = $(shell find share -type f)
+# share/ but its completion and systemd folders, which install elsewhere
+# (generated, or with their paths put in)
+SHARE     = $(shell find share -type f ! -path 'share/completion/*' ! -path 'share/systemd/*')
 INSTALLED = $(CMDS:%=$(BINDIR)/%) $(LIBDIR)/libbot.so.0 $(LIBDIR)/libbothttp.so.0 \
             $(BACKENDS:%=$(LIBDIR)/botpipe/%.so) $(SHARE:share/%=$(DATADIR)/botpipe/%) \
             $(foreach m,$(MANS),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
@@ -164,6 +166,7 @@ install: all
 	cp $(B)/lib/libbot.so.0 $(B)/lib/libbothttp.so.0 $(DESTDIR)$(LIBDIR)/
 	cp $(MODULES) $(DESTDIR)$(LIBDIR)/botpipe/
 	cp -R share/. $(DESTDIR)$(DATADIR)/botpipe/
+	rm -rf $(DESTDIR)$(DATADIR)/botpipe/completion $(DESTDIR)$(DATADIR)/botpipe/systemd
 	for m in $(MANS); do s=$${m##*.}; cp $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	mkdir -p $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(LIBEXECDIR)
 	for u in $(UNITFILES); do sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
