@@ -11,7 +11,6 @@
 #include "bot.h"
 #include "dispatch.h"
 
-
 /* ---- guards: events a rule cannot match, found without running jq ----
  *
  * A rule shaped like  select(C1 and C2 and ...) | rest  (or the select
