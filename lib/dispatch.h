@@ -177,6 +177,9 @@ void bot_rules_free(struct bot_rules *r);
 int bot_rules_add(struct bot_rules *r, const char *name, const char *program,
                   jv *err);
 int bot_rules_count(const struct bot_rules *r);
+/* Whether rule i has a guard: events its leading select() rules out are
+ * not given to jq (the output is the same; see rules.c). */
+int bot_rules_guarded(const struct bot_rules *r, int i);
 /* Run every rule on ev (look-only); outputs go to emit (consumed).  A
  * runtime error goes to error (consumed message) and the next rule runs.
  * Returns the number of outputs. */

@@ -259,22 +259,24 @@ static struct cond *read_guard(const char *program, int *n, const char **rest)
 	return g;
 }
 
-/* Whether the jq text defines select or test, or brings in other modules
- * (which might): then no rule gets a guard. */
-static int redefines_guard_words(const char *s)
+static const char *scan_string(const char *p, int level, int *hit);
+
+/* Scans jq text at p for what stops guards: a definition of select or
+ * test, or an import or include (of modules that might define them).
+ * In an interpolation (level > 0) it stops at the ')' that ends it.
+ * Returns where it stopped; *hit when found, or when nested too deep. */
+static const char *scan_words(const char *p, int level, int *hit)
 {
-	int after_def = 0;
-	for (const char *p = s; *p;) {
+	int after_def = 0, depth = 0;
+	if (level > 16) {
+		*hit = 1;
+		return p;
+	}
+	while (*p && !*hit) {
 		if (*p == '#') {
 			p += strcspn(p, "\n");
 		} else if (*p == '"') {
-			const char *e = p + 1;
-			while (*e && *e != '"') {
-				if (e[0] == '\\' && e[1] == '(')
-					return 1;   /* interpolation: not read here */
-				e += e[0] == '\\' && e[1] ? 2 : 1;
-			}
-			p = *e ? e + 1 : e;
+			p = scan_string(p + 1, level, hit);
 			after_def = 0;
 		} else if (is_ident((unsigned char)*p, 1)) {
 			const char *e = p;
@@ -282,19 +284,46 @@ static int redefines_guard_words(const char *s)
 				e++;
 			size_t n = (size_t)(e - p);
 			if ((n == 6 && !strncmp(p, "import", 6)) || (n == 7 && !strncmp(p, "include", 7)))
-				return 1;
+				*hit = 1;
 			if (after_def && ((n == 6 && !strncmp(p, "select", 6)) ||
 			                  (n == 4 && !strncmp(p, "test", 4))))
-				return 1;
+				*hit = 1;
 			after_def = n == 3 && !strncmp(p, "def", 3);
 			p = e;
 		} else {
+			if (*p == '(')
+				depth++;
+			else if (*p == ')' && level && depth-- == 0)
+				return p;
 			if (!strchr(" \t\r\n", *p))
 				after_def = 0;
 			p++;
 		}
 	}
-	return 0;
+	return p;
+}
+
+/* From after a string's opening quote to after its closing one, through
+ * its interpolations. */
+static const char *scan_string(const char *p, int level, int *hit)
+{
+	while (*p && *p != '"' && !*hit) {
+		if (p[0] == '\\' && p[1] == '(') {
+			p = scan_words(p + 2, level + 1, hit);
+			if (*p == ')')
+				p++;
+		} else {
+			p += p[0] == '\\' && p[1] ? 2 : 1;
+		}
+	}
+	return *p == '"' ? p + 1 : p;
+}
+
+static int redefines_guard_words(const char *s)
+{
+	int hit = 0;
+	scan_words(s, 0, &hit);
+	return hit;
 }
 
 struct rule {
@@ -362,6 +391,11 @@ void bot_rules_free(struct bot_rules *r)
 int bot_rules_count(const struct bot_rules *r)
 {
 	return r ? r->n : 0;
+}
+
+int bot_rules_guarded(const struct bot_rules *r, int i)
+{
+	return r && i >= 0 && i < r->n && r->rule[i].guard != NULL;
 }
 
 /* jq's compile messages, one per call; the callback owns msg. */
