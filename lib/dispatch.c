@@ -376,8 +376,8 @@ static void push_env(char **env, int *n, const char *name, const char *value)
 		(*n)++;
 }
 
-/* A clean environment: PATH, HOME, LANG, what --env lets through, and
- * the BOT_* of the contract.  None of these names is a setting of a
+/* A clean environment: PATH, HOME, LANG, the XDG folders, what --env
+ * lets through, and the BOT_* of the contract.  None of these names is a setting of a
  * botpipe program (BOT_TO would be bot-send's and bot-card's --to, and a
  * plugin's bot-send would send to the bot itself): BOT_REPLY_TO is where
  * the reply goes, which a one-shot bot-send takes as its destination. */
@@ -388,6 +388,11 @@ static void build_env(struct dispatch *d, struct item *it, char **env)
 	push_env(env, &n, "PATH", path ? path : "/usr/local/bin:/usr/bin:/bin");
 	push_env(env, &n, "HOME", getenv("HOME"));
 	push_env(env, &n, "LANG", getenv("LANG"));
+	/* a bot-send or bot-room in a plugin reads the bot's config and finds
+	 * its session, as the bot's own programs do */
+	static const char *const xdg[] = {"XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"};
+	for (size_t i = 0; i < sizeof xdg / sizeof *xdg; i++)
+		push_env(env, &n, xdg[i], getenv(xdg[i]));
 	jv_array_foreach(d->env_pass, i, name) {
 		const char *s = jv_string_value(name);
 		if (strncmp(s, "BOT_", 4))
