@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# bot-dispatch --replay: a recorded session gives the same output on every
+# run, whatever --jobs says; bot-dispatch --test: transcripts of plugins
+# (share/examples/tests) and golden transcripts of the built-ins
+# (test/golden) fail with a diff when an answer changes.
+
+load helpers/common
+
+setup_file() {
+	P="$BATS_FILE_TMPDIR/plugins"
+	mkdir -p "$P"
+	cp "$PLUGINS"/* "$P/"
+	plugin() { cat > "$P/$1"; chmod +x "$P/$1"; }
+	plugin fail <<-'EOF2'
+	#!/bin/sh
+	# help: Fail
+	echo "half an answer"
+	exit 3
+	EOF2
+	plugin slow <<-'EOF2'
+	#!/bin/sh
+	# help: Take too long
+	exec sleep 30
+	EOF2
+	plugin now <<-'EOF2'
+	#!/bin/sh
+	# help: Say the time, as the plugin sees it
+	echo "it is $BOT_NOW"
+	EOF2
+	# a few milliseconds, so that later commands finish before earlier ones
+	plugin nap <<-'EOF2'
+	#!/bin/sh
+	# help: Sleep a little, then answer
+	sleep "0.0$1"
+	echo "slept $1"
+	EOF2
+	export P
+}
+
+# A session of N events: commands (plugins, built-ins, failures, one
+# timeout, not found, denied), chatter for the rules, presence, a bad line.
+session() {
+	python3 - "$1" <<-'EOF2'
+	import json, sys
+	n = int(sys.argv[1])
+	cmds = ["!hello", "!hello bob", "!echo hi {i}", "!nap {d}", "!now", "!whoami",
+	        "!nope", "!fail", "!roll 2x", "!uptime", "!status", "!history", "!!",
+	        "ping", "just talking {i}", "!help hello", "!nap {d}", "!echo {i}"]
+	for i in range(n):
+	    who = "p%d" % (i % 7)
+	    ts = 1764581000 + i // 3
+	    if i == n // 2:
+	        body = "!slow"
+	    elif i % 997 == 5:
+	        print('{"type":"message", broken')
+	        continue
+	    elif i % 101 == 7:
+	        print(json.dumps({"type": "presence", "identifier": "@" + who, "status": "away", "ts": ts}))
+	        continue
+	    else:
+	        body = cmds[i % len(cmds)].format(i=i, d=(i * 7) % 10)
+	    if i % 3:
+	        frm = {"kind": "occupant", "id": "#ops/" + who, "room": "#ops", "nick": who, "person": "@" + who}
+	        to = {"kind": "room", "id": "#ops"}
+	    else:
+	        frm = {"kind": "person", "id": "@" + who, "person": "@" + who, "nick": who}
+	        to = {"kind": "person", "id": "@bot", "person": "@bot", "nick": "bot"}
+	    print(json.dumps({"type": "message", "id": str(i + 1), "backend": "text", "from": frm,
+	                      "to": to, "body": body, "ts": ts}))
+	EOF2
+}
+
+RULES='select(.type=="message" and .body=="ping") | reply("pong")'
+
+replay() {
+	bot-dispatch --replay -d "$P" -j 8 -t 1 -e "$RULES" --pass "$@" 2>/dev/null
+}
+
+@test "a 10,000-event session replayed ten times with --jobs 8 gives ten identical outputs" {
+	session 10000 > "$BATS_TEST_TMPDIR/log.ndjson"
+	# two at a time: the one timeout of each run overlaps another's work
+	for r in 1 2 3 4 5 6 7 8 9 10; do
+		replay < "$BATS_TEST_TMPDIR/log.ndjson" > "$BATS_TEST_TMPDIR/out.$r" &
+		[ $((r % 2)) = 1 ] || wait
+	done
+	wait
+	for r in 2 3 4 5 6 7 8 9 10; do
+		cmp "$BATS_TEST_TMPDIR/out.1" "$BATS_TEST_TMPDIR/out.$r"
+	done
+	out="$BATS_TEST_TMPDIR/out.1"
+	# everything is there: the commands answered, the failures, the timeout
+	[ "$(jq -r 'select(.type=="message") | .body' "$out" | grep -c '^Hello, bob!$')" -gt 400 ]
+	[ "$(jq -r 'select(.code=="command_failed") | .message' "$out" | grep -c '^fail: exited with status 3$')" -gt 400 ]
+	[ "$(jq -r 'select(.code=="command_failed") | .message' "$out" | grep -cx 'slow: timed out')" = 1 ]
+	[ "$(jq -r 'select(.body=="pong") | .in_reply_to' "$out" | wc -l)" -gt 400 ]
+	[ "$(jq -c 'select(.code=="bad_input")' "$out" | wc -l)" = 11 ]
+	# passed through (presence), in place
+	[ "$(jq -c 'select(.type=="presence")' "$out" | wc -l)" -gt 90 ]
+}
+
+@test "under --replay every output follows its input's order whatever --jobs says" {
+	session 600 > "$BATS_TEST_TMPDIR/log.ndjson"
+	replay < "$BATS_TEST_TMPDIR/log.ndjson" > "$BATS_TEST_TMPDIR/j8"
+	replay -j 1 < "$BATS_TEST_TMPDIR/log.ndjson" > "$BATS_TEST_TMPDIR/j1"
+	cmp "$BATS_TEST_TMPDIR/j8" "$BATS_TEST_TMPDIR/j1"
+	# each answer's input id (in_reply_to, or the error's event) never goes down
+	run -0 jq -r '(.in_reply_to // .event.id // .id // empty) | tonumber' "$BATS_TEST_TMPDIR/j8"
+	sort -n -c <<< "$output"
+	# while without --replay, naps that end early answer first
+	bot-dispatch -d "$P" -j 8 < "$BATS_TEST_TMPDIR/log.ndjson" 2>/dev/null |
+		jq -r '(.in_reply_to // .event.id // empty) | tonumber' > "$BATS_TEST_TMPDIR/free"
+	! sort -n -c "$BATS_TEST_TMPDIR/free" 2>/dev/null
+}
+
+@test "under --replay the clock is the recorded one: uptime, BOT_NOW, ids" {
+	{
+		room_msg '!uptime' 1 | jq -c '.ts = 1764581000'
+		room_msg '!now' 2 | jq -c '.ts = 1764584725'
+		room_msg '!uptime' 3
+		room_msg '!echo a' 4
+	} > "$BATS_TEST_TMPDIR/in"
+	run -0 bot-dispatch --replay -d "$P" < "$BATS_TEST_TMPDIR/in"
+	run -0 jq -r '[.id, .body] | join(" ")' <<< "$output"
+	assert_output - <<-'EOF2'
+	1.reply I've been up for 0 seconds (since Monday, Dec 01 at 09:23).
+	2.reply it is 1764584725
+	3.reply I've been up for 1 hours and 2 minutes (since Monday, Dec 01 at 09:23).
+	4.reply a
+	EOF2
+	# --clock: the time before any event has a ts
+	run -0 bash -c "room_msg '!uptime' | bot-dispatch --replay --clock 86400 | jq -r .body"
+	assert_output "I've been up for 0 seconds (since Friday, Jan 02 at 00:00)."
+	# BOT_NOW is no setting of any program (a plugin's bot-send would take it)
+	for prog in bot-listen bot-dispatch bot-send bot-card bot-room; do
+		! "$prog" --help | grep -q -- '--now\b'
+	done
+}
+
+@test "a second reply to one input gets its own id" {
+	plugin() { cat > "$P/$1"; chmod +x "$P/$1"; }
+	plugin twice <<-'EOF2'
+	#!/bin/sh
+	echo '{"type":"message","body":"one"}' >&3
+	echo two
+	EOF2
+	run -0 bash -c "dm '!twice' m7 | bot-dispatch --replay -d '$P' | jq -r '[.id, .in_reply_to, .body] | join(\" \")'"
+	assert_output - <<-'EOF2'
+	m7.reply m7 one
+	m7.reply.2 m7 two
+	EOF2
+	rm "$P/twice"
+}
+
+@test "a recorded pipeline replays: bot-send -b text gives the same console and events" {
+	session 300 | jq -c 'select(.body != "!slow")' > "$BATS_TEST_TMPDIR/log.ndjson"
+	for r in 1 2 3; do
+		replay < "$BATS_TEST_TMPDIR/log.ndjson" |
+			BOT_TEXT_OUTPUT="$BATS_TEST_TMPDIR/console.$r" BOT_TEXT_COLOR=never bot-send -b text --session none > "$BATS_TEST_TMPDIR/sent.$r" 2>/dev/null || true
+	done
+	[ -s "$BATS_TEST_TMPDIR/console.1" ]
+	grep -q 'Hello, bob!' "$BATS_TEST_TMPDIR/console.1"
+	for r in 2 3; do
+		cmp "$BATS_TEST_TMPDIR/console.1" "$BATS_TEST_TMPDIR/console.$r"
+		cmp "$BATS_TEST_TMPDIR/sent.1" "$BATS_TEST_TMPDIR/sent.$r"
+	done
+}
