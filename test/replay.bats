@@ -43,9 +43,13 @@ session() {
 	python3 - "$1" <<-'EOF2'
 	import json, sys
 	n = int(sys.argv[1])
-	cmds = ["!hello", "!hello bob", "!echo hi {i}", "!nap {d}", "!now", "!whoami",
-	        "!nope", "!fail", "!roll 2x", "!uptime", "!status", "!history", "!!",
-	        "ping", "just talking {i}", "!help hello", "!nap {d}", "!echo {i}"]
+	# one in eight is a plugin's: forks are what a replay costs
+	cmds = ["!hello bob", "!echo hi {i}", "ping", "just talking {i}", "!whoami", "!nope",
+	        "!echo {i}", "!uptime", "!fail", "ping", "!help hello", "chatter", "!history",
+	        "!!", "!status", "!nap {d}", "!echo x", "!helo", "!roll 2x", "talk {i}",
+	        "!whoami #ops/p1", "!echo {i} {i}", "!now", "ping", "!help", "what {i}",
+	        "!echo", "!uptime", "!nothing here", "chat", "!history", "!echo end {i}",
+	        "!hello", "more talk", "!2", "!echo {i}", "ping", "!status", "!help builtin", "bye"]
 	for i in range(n):
 	    who = "p%d" % (i % 7)
 	    ts = 1764581000 + i // 3
@@ -73,24 +77,26 @@ session() {
 RULES='select(.type=="message" and .body=="ping") | reply("pong")'
 
 replay() {
-	bot-dispatch --replay -d "$P" -j 8 -t 1 -e "$RULES" --pass "$@" 2>/dev/null
+	# 65: the session has bad lines, each answered with a bad_input event
+	bot-dispatch --replay -d "$P" -j 8 -t 1 -e "$RULES" --pass "$@" 2>/dev/null || [ $? = 65 ]
 }
 
 @test "a 10,000-event session replayed ten times with --jobs 8 gives ten identical outputs" {
 	session 10000 > "$BATS_TEST_TMPDIR/log.ndjson"
-	# two at a time: the one timeout of each run overlaps another's work
+	# all at once: each run's naps and its timeout overlap the others' work
+	pids=()
 	for r in 1 2 3 4 5 6 7 8 9 10; do
 		replay < "$BATS_TEST_TMPDIR/log.ndjson" > "$BATS_TEST_TMPDIR/out.$r" &
-		[ $((r % 2)) = 1 ] || wait
+		pids+=("$!")
 	done
-	wait
+	for p in "${pids[@]}"; do wait "$p"; done
 	for r in 2 3 4 5 6 7 8 9 10; do
 		cmp "$BATS_TEST_TMPDIR/out.1" "$BATS_TEST_TMPDIR/out.$r"
 	done
 	out="$BATS_TEST_TMPDIR/out.1"
 	# everything is there: the commands answered, the failures, the timeout
-	[ "$(jq -r 'select(.type=="message") | .body' "$out" | grep -c '^Hello, bob!$')" -gt 400 ]
-	[ "$(jq -r 'select(.code=="command_failed") | .message' "$out" | grep -c '^fail: exited with status 3$')" -gt 400 ]
+	[ "$(jq -r 'select(.type=="message") | .body' "$out" | grep -c '^Hello, bob!$')" -gt 200 ]
+	[ "$(jq -r 'select(.code=="command_failed") | .message' "$out" | grep -c '^fail: exited with status 3$')" -gt 200 ]
 	[ "$(jq -r 'select(.code=="command_failed") | .message' "$out" | grep -cx 'slow: timed out')" = 1 ]
 	[ "$(jq -r 'select(.body=="pong") | .in_reply_to' "$out" | wc -l)" -gt 400 ]
 	[ "$(jq -c 'select(.code=="bad_input")' "$out" | wc -l)" = 11 ]
@@ -107,7 +113,7 @@ replay() {
 	run -0 jq -r '(.in_reply_to // .event.id // .id // empty) | tonumber' "$BATS_TEST_TMPDIR/j8"
 	sort -n -c <<< "$output"
 	# while without --replay, naps that end early answer first
-	bot-dispatch -d "$P" -j 8 < "$BATS_TEST_TMPDIR/log.ndjson" 2>/dev/null |
+	bot-dispatch -d "$P" -j 8 -t 1 < "$BATS_TEST_TMPDIR/log.ndjson" 2>/dev/null |
 		jq -r '(.in_reply_to // .event.id // empty) | tonumber' > "$BATS_TEST_TMPDIR/free"
 	! sort -n -c "$BATS_TEST_TMPDIR/free" 2>/dev/null
 }
@@ -128,7 +134,7 @@ replay() {
 	4.reply a
 	EOF2
 	# --clock: the time before any event has a ts
-	run -0 bash -c "room_msg '!uptime' | bot-dispatch --replay --clock 86400 | jq -r .body"
+	run -0 bash -c "$(declare -f room_msg); room_msg '!uptime' | bot-dispatch --replay --clock 86400 | jq -r .body"
 	assert_output "I've been up for 0 seconds (since Friday, Jan 02 at 00:00)."
 	# BOT_NOW is no setting of any program (a plugin's bot-send would take it)
 	for prog in bot-listen bot-dispatch bot-send bot-card bot-room; do
@@ -143,7 +149,7 @@ replay() {
 	echo '{"type":"message","body":"one"}' >&3
 	echo two
 	EOF2
-	run -0 bash -c "dm '!twice' m7 | bot-dispatch --replay -d '$P' | jq -r '[.id, .in_reply_to, .body] | join(\" \")'"
+	run -0 bash -c "$(declare -f dm); dm '!twice' m7 | bot-dispatch --replay -d '$P' | jq -r '[.id, .in_reply_to, .body] | join(\" \")'"
 	assert_output - <<-'EOF2'
 	m7.reply m7 one
 	m7.reply.2 m7 two
@@ -152,7 +158,7 @@ replay() {
 }
 
 @test "a recorded pipeline replays: bot-send -b text gives the same console and events" {
-	session 300 | jq -c 'select(.body != "!slow")' > "$BATS_TEST_TMPDIR/log.ndjson"
+	session 300 | grep -v '"!slow"' > "$BATS_TEST_TMPDIR/log.ndjson"
 	for r in 1 2 3; do
 		replay < "$BATS_TEST_TMPDIR/log.ndjson" |
 			BOT_TEXT_OUTPUT="$BATS_TEST_TMPDIR/console.$r" BOT_TEXT_COLOR=never bot-send -b text --session none > "$BATS_TEST_TMPDIR/sent.$r" 2>/dev/null || true
