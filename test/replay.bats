@@ -170,3 +170,113 @@ replay() {
 		cmp "$BATS_TEST_TMPDIR/sent.1" "$BATS_TEST_TMPDIR/sent.$r"
 	done
 }
+
+@test "the example plugins' transcripts pass (share/examples/tests)" {
+	cd "$ROOT/share/examples"
+	run -0 bot-dispatch -d plugins --test tests/hello.chat tests/roll.chat tests/whereami.chat
+	assert_output ""
+	# every example plugin has one
+	for p in plugins/*; do [ -f "tests/${p#plugins/}.chat" ]; done
+}
+
+@test "golden transcripts of the built-ins: help, whoami, history, status, uptime, not found" {
+	run -0 bot-dispatch -d "$PLUGINS" --test "$ROOT"/test/golden/*.chat
+	assert_output ""
+	for c in '!help' '!whoami' '!history' '!status' '!uptime' '!helo' '!nothing here'; do
+		grep -qx "> $c" "$ROOT/test/golden/builtins.chat"
+	done
+}
+
+@test "a plugin whose answer changed: a unified diff and exit 1; --update writes what happened" {
+	T="$BATS_TEST_TMPDIR"
+	mkdir "$T/p"
+	cp "$PLUGINS/hello" "$T/p/"
+	cp "$ROOT/share/examples/tests/hello.chat" "$T/hello.chat"
+	sed -i 's/Hello, %s!/Howdy, %s!/' "$T/p/hello"
+	run -1 --separate-stderr bot-dispatch -d "$T/p" --test "$T/hello.chat"
+	assert_equal "$stderr" "bot-dispatch: error: $T/hello.chat: the answers differ"
+	assert_line --index 0 "--- $T/hello.chat"
+	assert_line --index 1 "+++ $T/hello.chat (actual)"
+	assert_line -- "-< Hello, alice!"
+	assert_line -- "+< Howdy, alice!"
+	assert_line -- "-< Hello, Ada Lovelace!"
+	assert_line -- "+< Howdy, Ada Lovelace!"
+	# the parts that stay the same are context, not changes
+	refute_line -- "-> !hello"
+	run -0 bot-dispatch -d "$T/p" --test --update "$T/hello.chat"
+	run -0 bot-dispatch -d "$T/p" --test "$T/hello.chat"
+	# only the answers changed
+	sed 's/^< Hello, /< Howdy, /' "$ROOT/share/examples/tests/hello.chat" | diff - "$T/hello.chat"
+}
+
+@test "a new transcript: answers written after each line said; who, where, raw events, several lines" {
+	T="$BATS_TEST_TMPDIR"
+	cat > "$T/new.chat" <<-'EOF2'
+	# who: @alice in #ops
+	> !echo one
+	. two
+
+	# who: @bob
+	> !hello
+	>{"type":"presence","identifier":"@carol","status":"away"}
+	# who: @carol in #dev
+	> !nope
+	EOF2
+	run -0 bot-dispatch -e 'select(.type=="presence") | {type:"message",to:"#ops",body:"\(.identifier) is away"}' \
+		-d "$PLUGINS" --test --update "$T/new.chat"
+	run cat "$T/new.chat"
+	assert_output - <<-'EOF2'
+	# who: @alice in #ops
+	> !echo one
+	. two
+	< one
+	. two
+
+	# who: @bob
+	> !hello
+	< Hello, bob!
+	>{"type":"presence","identifier":"@carol","status":"away"}
+	<{"body":"@carol is away","to":"#ops","type":"message"}
+	# who: @carol in #dev
+	> !nope
+	< Command "nope" not found.
+	EOF2
+}
+
+@test "a failing command in a transcript: the reply and the error event" {
+	T="$BATS_TEST_TMPDIR"
+	printf '> !fail\n> !slow\n' > "$T/f.chat"
+	run -0 bot-dispatch -d "$P" -t 1 --test --update "$T/f.chat"
+	run cat "$T/f.chat"
+	assert_output - <<-'EOF2'
+	> !fail
+	< Computer says nooo. See logs for details:
+	. fail: exited with status 3
+	<! command_failed: fail: exited with status 3
+	> !slow
+	< Computer says nooo. See logs for details:
+	. slow: timed out
+	<! command_failed: slow: timed out
+	EOF2
+}
+
+@test "a bad transcript line: one line naming the file and line, exit 65" {
+	T="$BATS_TEST_TMPDIR"
+	printf '> !echo a\n< a\nhello\n' > "$T/bad.chat"
+	run -65 --separate-stderr bot-dispatch --test "$T/bad.chat"
+	assert_equal "$stderr" "bot-dispatch: error: $T/bad.chat:3: not a transcript line: >, <, ., # or an empty line"
+	printf '< a\n' > "$T/bad.chat"
+	run -65 --separate-stderr bot-dispatch --test "$T/bad.chat"
+	assert_equal "$stderr" "bot-dispatch: error: $T/bad.chat:1: an answer (\"<\") before anything was said (\">\")"
+	printf '>{"no":"type"}\n' > "$T/bad.chat"
+	run -65 --separate-stderr bot-dispatch --test "$T/bad.chat"
+	assert_equal "$stderr" "bot-dispatch: error: $T/bad.chat:1: not an event (a JSON object with a \"type\")"
+	printf '# who: alice\n' > "$T/bad.chat"
+	run -65 --separate-stderr bot-dispatch --test "$T/bad.chat"
+	assert_equal "$stderr" "bot-dispatch: error: $T/bad.chat:1: write \"# who: @NAME\" or \"# who: @NAME in #ROOM\""
+	run -64 --separate-stderr bot-dispatch --test
+	assert_equal "$stderr" "bot-dispatch: error: --test: name the transcripts to run (FILE.chat ...)"
+	# the file is left as it was
+	run -65 bot-dispatch --test --update "$T/bad.chat"
+	[ "$(cat "$T/bad.chat")" = "# who: alice" ]
+}
