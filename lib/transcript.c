@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -324,13 +325,30 @@ static void show_diff(const char *file, const char *actual, size_t len)
 	close(fd);
 }
 
-/* Write text over file: a new file beside it, renamed into place. */
+/* Write text over file: a new file beside it, with the old one's mode,
+ * renamed into place. */
 static int update(const char *file, const char *text, size_t len)
 {
 	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof tmp, "%s.new", file);
-	FILE *f = fopen(tmp, "wx");
-	if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0 || rename(tmp, file) != 0) {
+	struct stat st;
+	if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", file) >= (int)sizeof tmp || stat(file, &st) < 0) {
+		bot_error("%s: cannot update: %s", file, strerror(errno ? errno : ENAMETOOLONG));
+		return -1;
+	}
+	int fd = mkstemp(tmp);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!f || fchmod(fd, st.st_mode & 07777) < 0 || fwrite(text, 1, len, f) != len ||
+	    fflush(f) != 0 || fsync(fd) < 0) {
+		bot_error("%s: cannot update: %s", file, strerror(errno));
+		if (f)
+			fclose(f);
+		else if (fd >= 0)
+			close(fd);
+		if (fd >= 0)
+			unlink(tmp);
+		return -1;
+	}
+	if (fclose(f) != 0 || rename(tmp, file) != 0) {
 		bot_error("%s: cannot update: %s", file, strerror(errno));
 		unlink(tmp);
 		return -1;
