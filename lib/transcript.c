@@ -30,8 +30,9 @@ struct line {
 	enum line_kind kind;
 };
 
-struct transcript {
+struct bot_transcript {
 	const char *file;
+	jv err;         /* what parse() found wrong */
 	struct line *lines;
 	size_t n;
 	jv inputs;      /* the events, in order */
@@ -93,14 +94,14 @@ static jv said(const char *who, const char *room, jv body, long number)
 	return jv_object_set(m, jv_string("id"), jv_string_fmt("%ld", number));
 }
 
-static int bad(const struct transcript *t, size_t i, const char *why)
+static int bad(struct bot_transcript *t, size_t i, const char *why)
 {
-	bot_error("%s:%zu: %s", t->file, i + 1, why);
+	t->err = jv_string_fmt("%s:%zu: %s", t->file, i + 1, why);
 	return -1;
 }
 
 /* A raw input event, ">{...}": an object with a "type". */
-static int raw_input(struct transcript *t, size_t i, jv *ev)
+static int raw_input(struct bot_transcript *t, size_t i, jv *ev)
 {
 	jv text = jv_string_sized(t->lines[i].s + 1, (int)t->lines[i].len - 1);
 	*ev = jv_parse(jv_string_value(text));
@@ -112,7 +113,7 @@ static int raw_input(struct transcript *t, size_t i, jv *ev)
 	return 0;
 }
 
-static int parse(struct transcript *t)
+static int parse(struct bot_transcript *t)
 {
 	char who[300] = "@you", room[300] = "";
 	t->inputs = jv_array();
@@ -232,7 +233,7 @@ static jv render_all(jv input, jv events, int mention)
 }
 
 /* Whether the input at line i has "<" lines before the next input. */
-static int has_expected(const struct transcript *t, size_t i)
+static int has_expected(const struct bot_transcript *t, size_t i)
 {
 	for (i++; i < t->n && t->lines[i].kind != L_INPUT; i++)
 		if (t->lines[i].kind == L_EXPECT)
@@ -240,10 +241,14 @@ static int has_expected(const struct transcript *t, size_t i)
 	return 0;
 }
 
-static jv answers(const struct transcript *t, jv outputs, long input, int mention)
+static jv answers(const struct bot_transcript *t, jv outputs, long input, int mention)
 {
 	jv ev = jv_array_get(jv_copy(t->inputs), (int)input);
 	jv outs = jv_array_get(jv_copy(outputs), (int)input);
+	if (jv_get_kind(outs) != JV_KIND_ARRAY) {
+		jv_free(outs);
+		outs = jv_array();
+	}
 	jv text = render_all(ev, outs, mention);
 	jv_free(ev);
 	return text;
@@ -251,7 +256,7 @@ static jv answers(const struct transcript *t, jv outputs, long input, int mentio
 
 /* The file with each input's answers in place of the expected ones: at
  * its first "<" line, or right after it when it has none. */
-static jv rewrite(const struct transcript *t, jv outputs, int mention)
+jv bot_transcript_rewrite(const struct bot_transcript *t, jv outputs, int mention)
 {
 	jv text = jv_string("");
 	long input = -1;
@@ -274,7 +279,57 @@ static jv rewrite(const struct transcript *t, jv outputs, int mention)
 		if ((l->kind == L_INPUT || l->kind == L_INPUT_MORE) && block_ends && !pending)
 			text = jv_string_concat(text, answers(t, outputs, input, mention));
 	}
+	jv_free(outputs);
 	return text;
+}
+
+static void split_lines(struct bot_transcript *t, const char *text, size_t len)
+{
+	size_t cap = 64;
+	t->lines = malloc(cap * sizeof *t->lines);
+	for (const char *p = text; p < text + len;) {
+		const char *nl = memchr(p, '\n', (size_t)(text + len - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
+		if (t->n == cap)
+			t->lines = realloc(t->lines, (cap *= 2) * sizeof *t->lines);
+		if (!t->lines)
+			abort();
+		t->lines[t->n++] = (struct line){ p, n, L_OTHER };
+		p += n + 1;
+	}
+}
+
+struct bot_transcript *bot_transcript_parse(const char *name, const char *text, size_t len,
+                                            jv *err)
+{
+	struct bot_transcript *t = calloc(1, sizeof *t);
+	if (!t)
+		abort();
+	t->file = name;
+	t->err = jv_invalid();
+	split_lines(t, text, len);
+	if (parse(t) < 0) {
+		*err = t->err;
+		t->err = jv_invalid();
+		bot_transcript_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void bot_transcript_free(struct bot_transcript *t)
+{
+	if (!t)
+		return;
+	jv_free(t->inputs);
+	jv_free(t->err);
+	free(t->lines);
+	free(t);
+}
+
+jv bot_transcript_inputs(const struct bot_transcript *t)
+{
+	return jv_copy(t->inputs);
 }
 
 /* ---- running one ---- */
@@ -356,22 +411,6 @@ static int update(const char *file, const char *text, size_t len)
 	return 0;
 }
 
-static void split_lines(struct transcript *t, const char *text, size_t len)
-{
-	size_t cap = 64;
-	t->lines = malloc(cap * sizeof *t->lines);
-	for (const char *p = text; p < text + len;) {
-		const char *nl = memchr(p, '\n', (size_t)(text + len - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
-		if (t->n == cap)
-			t->lines = realloc(t->lines, (cap *= 2) * sizeof *t->lines);
-		if (!t->lines)
-			abort();
-		t->lines[t->n++] = (struct line){ p, n, L_OTHER };
-		p += n + 1;
-	}
-}
-
 /* 0 the same, 1 different (diff shown, or file updated), else an exit code. */
 static int run_one(const struct bot_config *cfg, const char *file)
 {
@@ -381,13 +420,16 @@ static int run_one(const struct bot_config *cfg, const char *file)
 		bot_error("%s: %s", file, strerror(errno));
 		return BOT_EX_DATAERR;
 	}
-	struct transcript t = { .file = file };
-	split_lines(&t, text, len);
-	int rc = parse(&t) < 0 ? BOT_EX_DATAERR : 0;
+	jv err = jv_invalid();
+	struct bot_transcript *t = bot_transcript_parse(file, text, len, &err);
+	int rc = 0;
 	jv outputs = jv_invalid();
-	if (!rc) {
+	if (!t) {
+		bot_error("%s", jv_string_value(err));
+		rc = BOT_EX_DATAERR;
+	} else {
 		jv lines = jv_string("");
-		jv_array_foreach(t.inputs, i, ev) {
+		jv_array_foreach(t->inputs, i, ev) {
 			lines = jv_string_concat(lines, jv_dump_string(ev, 0));
 			lines = jv_string_append_str(lines, "\n");
 			(void)i;
@@ -402,8 +444,9 @@ static int run_one(const struct bot_config *cfg, const char *file)
 			close(fd);
 		}
 	}
+	jv_free(err);
 	if (!rc) {
-		jv actual = rewrite(&t, outputs, bot_cfg_flag(cfg, "nick-prefix"));
+		jv actual = bot_transcript_rewrite(t, jv_copy(outputs), bot_cfg_flag(cfg, "nick-prefix"));
 		size_t alen = (size_t)jv_string_length_bytes(jv_copy(actual));
 		/* a last line without its newline is the same line */
 		size_t cmp = len && text[len - 1] != '\n' && alen == len + 1 ? alen - 1 : alen;
@@ -422,8 +465,7 @@ static int run_one(const struct bot_config *cfg, const char *file)
 		jv_free(actual);
 	}
 	jv_free(outputs);
-	jv_free(t.inputs);
-	free(t.lines);
+	bot_transcript_free(t);
 	free(text);
 	return rc;
 }
