@@ -229,6 +229,8 @@ static jv render_all(jv input, jv events, int mention)
 		jv_free(ev);
 		(void)i;
 	}
+	jv_free(events);
+	jv_free(input);
 	return out;
 }
 
@@ -249,9 +251,7 @@ static jv answers(const struct bot_transcript *t, jv outputs, long input, int me
 		jv_free(outs);
 		outs = jv_array();
 	}
-	jv text = render_all(ev, outs, mention);
-	jv_free(ev);
-	return text;
+	return render_all(ev, outs, mention);
 }
 
 /* The file with each input's answers in place of the expected ones: at
