@@ -1182,6 +1182,17 @@ int bot_dispatch_run(const struct bot_config *cfg)
 {
 	if (bot_cfg_flag(cfg, "test"))
 		return dispatch_test(cfg);
+	if (jv_array_length(jv_copy(cfg->operands))) {
+		jv first = jv_array_get(jv_copy(cfg->operands), 0);
+		bot_error("%s: only --test takes files (transcripts); events come on standard input",
+		          jv_string_value(first));
+		jv_free(first);
+		return BOT_EX_USAGE;
+	}
+	if (bot_cfg_flag(cfg, "update")) {
+		bot_error("--update: only with --test");
+		return BOT_EX_USAGE;
+	}
 	return dispatch_stream(cfg, STDIN_FILENO, NULL);
 }
 

@@ -280,3 +280,10 @@ replay() {
 	run -65 bot-dispatch --test --update "$T/bad.chat"
 	[ "$(cat "$T/bad.chat")" = "# who: alice" ]
 }
+
+@test "files and --update are only for --test" {
+	run -64 --separate-stderr bot-dispatch foo.chat < /dev/null
+	assert_equal "$stderr" "bot-dispatch: error: foo.chat: only --test takes files (transcripts); events come on standard input"
+	run -64 --separate-stderr bot-dispatch --update < /dev/null
+	assert_equal "$stderr" "bot-dispatch: error: --update: only with --test"
+}
