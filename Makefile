@@ -6,6 +6,10 @@ LIBDIR   ?= $(PREFIX)/lib
 DATADIR  ?= $(PREFIX)/share
 MANDIR   ?= $(DATADIR)/man
 DESTDIR  ?=
+# systemd's units (Debian's packages: /lib/systemd/system), and where
+# botpipe-run, the units' pipeline runner, lives.
+SYSTEMDUNITDIR ?= $(LIBDIR)/systemd/system
+LIBEXECDIR     ?= $(LIBDIR)/botpipe
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -47,6 +51,10 @@ BACKENDS  = $(filter-out text,$(patsubst backends/%.c,%,$(wildcard backends/*.c)
 MODULES   = $(BACKENDS:%=$(B)/lib/botpipe/%.so)
 UNITS     = $(patsubst test/unit/%.c,$(B)/test/%,$(wildcard test/unit/test-*.c))
 MANS      = $(wildcard doc/*.1 doc/*.7)
+UNITFILES = $(wildcard share/systemd/*.service share/systemd/*.timer)
+# bash and zsh completion, generated from the programs' option tables
+# (their --help) and the backends built.
+COMPLETION = $(B)/completion/botpipe.bash $(B)/completion/_botpipe
 
 # Extra libraries per backend module: BACKEND_LIBS_<name>.
 HTTP_BACKEND = -L$(B)/lib -lbothttp -Wl,-rpath,'$$ORIGIN/..'
@@ -78,7 +86,7 @@ else
 Q = @
 endif
 
-all: $(BINS) $(MODULES)
+all: $(BINS) $(MODULES) $(COMPLETION)
 
 $(B)/obj/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(@D)
@@ -114,6 +122,15 @@ $(B)/test/%: test/unit/%.c $(wildcard test/unit/*.h) $(HEADERS) $(B)/obj/backend
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib $(UNIT_LIBS) -lbot -ljq -lcmark-gfm-extensions -lcmark-gfm -Wl,-rpath,'$$ORIGIN/../lib'
 
+$(B)/completion/botpipe.bash: share/completion/gen.sh share/completion/botpipe.bash $(BINS) $(MODULES)
+	@mkdir -p $(@D)
+	@[ "$(V)" = 1 ] || echo "  GEN     $@"
+	$(Q)sh share/completion/gen.sh bash $(B) > $@.tmp && mv $@.tmp $@
+$(B)/completion/_botpipe: share/completion/gen.sh share/completion/botpipe.zsh $(BINS) $(MODULES)
+	@mkdir -p $(@D)
+	@[ "$(V)" = 1 ] || echo "  GEN     $@"
+	$(Q)sh share/completion/gen.sh zsh $(B) > $@.tmp && mv $@.tmp $@
+
 # Debian packages every target needs; installed only when missing.
 deps:
 	@sh test/deps.sh
@@ -133,10 +150,14 @@ fuzz: deps
 
 # What install puts where; uninstall removes exactly these, then the
 # folders of botpipe's own that are left empty.
-SHARE     = $(shell find share -type f)
+# share/ but its completion and systemd folders, which install elsewhere
+# (generated, or with their paths put in)
+SHARE     = $(shell find share -type f ! -path 'share/completion/*' ! -path 'share/systemd/*')
 INSTALLED = $(CMDS:%=$(BINDIR)/%) $(LIBDIR)/libbot.so.0 $(LIBDIR)/libbothttp.so.0 \
             $(BACKENDS:%=$(LIBDIR)/botpipe/%.so) $(SHARE:share/%=$(DATADIR)/botpipe/%) \
-            $(foreach m,$(MANS),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+            $(foreach m,$(MANS),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+            $(UNITFILES:share/systemd/%=$(SYSTEMDUNITDIR)/%) $(LIBEXECDIR)/botpipe-run \
+            $(CMDS:%=$(DATADIR)/bash-completion/completions/%) $(DATADIR)/zsh/vendor-completions/_botpipe
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/botpipe $(DESTDIR)$(DATADIR)/botpipe \
@@ -145,7 +166,15 @@ install: all
 	cp $(B)/lib/libbot.so.0 $(B)/lib/libbothttp.so.0 $(DESTDIR)$(LIBDIR)/
 	cp $(MODULES) $(DESTDIR)$(LIBDIR)/botpipe/
 	cp -R share/. $(DESTDIR)$(DATADIR)/botpipe/
+	rm -rf $(DESTDIR)$(DATADIR)/botpipe/completion $(DESTDIR)$(DATADIR)/botpipe/systemd
 	for m in $(MANS); do s=$${m##*.}; cp $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	mkdir -p $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(LIBEXECDIR)
+	for u in $(UNITFILES); do sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+		$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; done
+	cp share/systemd/botpipe-run $(DESTDIR)$(LIBEXECDIR)/
+	mkdir -p $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/vendor-completions
+	for p in $(CMDS); do cp $(B)/completion/botpipe.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/$$p; done
+	cp $(B)/completion/_botpipe $(DESTDIR)$(DATADIR)/zsh/vendor-completions/
 
 uninstall:
 	rm -f $(INSTALLED:%=$(DESTDIR)%)

@@ -37,6 +37,16 @@
 #define IRC_IN_MAX (8191 + 512)     /* IRCv3: tags, then a line */
 #define IRC_PARAMS_MAX 15
 #define IRC_QUEUE_MAX 10000         /* lines waiting for the flood bucket */
+/* What a server can make us hold is bounded (doc/SECURITY.md, "IRC"):
+ * past a bound the rest is dropped, with a note at most every
+ * IRC_NOTE_MS. */
+#define IRC_TURN_BYTES 32768        /* read per on_ready turn, then the loop runs */
+#define IRC_NAMES_CHANNELS_MAX 64   /* channels whose NAMES reply is coming in */
+#define IRC_NAMES_MAX 20000         /* nicks held for them, all channels */
+#define IRC_JOINED_MAX 1000         /* channels we are in */
+#define IRC_RT_COST_MAX (4u << 20)  /* answers kept for one round trip, ~bytes */
+#define IRC_RT_READ_MAX (8u << 20)  /* read in one round trip while listening */
+#define IRC_NOTE_MS 10000
 #define IRC_IDLE_MS 120000          /* PING the server after this silence */
 #define IRC_PING_GRACE_MS 60000     /* ...and give up this long after */
 #define IRC_REGISTER_MS 30000
@@ -363,6 +373,9 @@ static int tls_load(struct tls_api *api, jv *err)
 
 /* ---- the backend's state ----------------------------------------------- */
 
+/* The answers a round trip keeps (the error numerics apart). */
+enum rt_kind { RT_NAMES, RT_LIST, RT_TOPIC, RT_KINDS };
+
 struct irc {
 	/* settings */
 	char host[256], nick_cfg[65], user[65], realname[256], cafile[1024];
@@ -386,23 +399,71 @@ struct irc {
 	int in_skip;                /* dropping the rest of an overlong line */
 	long long last_rx_ms, ping_sent_ms;
 
+	int more;                   /* the last turn stopped with input maybe left */
+	long long wait_ms;          /* a round trip's deadline after its PING */
+	long long register_ms;      /* the welcome's deadline after connecting */
+
 	/* flood control: a token bucket over the queue */
 	double tokens;
 	long long tokens_ms;
-	jv queue;                   /* lines waiting for a token */
+	jv queue;                   /* lines waiting for a token: [queue_head..] */
+	int queue_head;
 
-	/* a round trip in progress */
+	/* a round trip in progress: what the server answered meanwhile */
 	char await[32];
 	int await_done;
-	jv rt;                      /* what the server answered meanwhile */
+	int rt_code;                /* the first error numeric, or 0 */
+	char rt_text[300];          /* "target: text" of that error */
+	jv rt[RT_KINDS];            /* arrays, each held once: appended in place */
+	size_t rt_cost, rt_read;
 
 	jv joined;                  /* folded channel -> true */
+	int joined_count;
 	jv names;                   /* channel -> nicks, while NAMES comes in */
+	int names_channels;
+	long names_held;
+
+	long dropped;               /* lines dropped since the last note */
+	long long note_ms;
 	const struct bot_sink *sink;
 	long seq;
 };
 
 static int write_line(struct irc *c, const char *line, jv *err);
+
+/* The empty state: no connection, nothing held. */
+static void irc_state_init(struct irc *c)
+{
+	c->fd = -1;
+	c->channels = jv_array();
+	c->queue = jv_array();
+	for (int k = 0; k < RT_KINDS; k++)
+		c->rt[k] = jv_array();
+	c->joined = jv_object();
+	c->names = jv_object();
+	c->wait_ms = IRC_ROUNDTRIP_MS;
+	c->register_ms = IRC_REGISTER_MS;
+}
+
+/* What the server sent past a bound was dropped: say so, once in a
+ * while (a server that floods must not flood stderr too). */
+static void drop_note(struct irc *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void drop_note(struct irc *c, const char *fmt, ...)
+{
+	long long now = bot_now_ms();
+	c->dropped++;
+	if (c->note_ms && now - c->note_ms < IRC_NOTE_MS)
+		return;
+	char what[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	bot_warn("irc: %s: %s: dropped (%ld since the last note)", c->host, what, c->dropped);
+	c->note_ms = now;
+	c->dropped = 0;
+}
 
 static void emit(struct irc *c, jv ev)
 {
@@ -455,10 +516,18 @@ static void set_joined(struct irc *c, const char *chan, int on)
 {
 	char f[256];
 	fold(c, chan, f, sizeof f);
-	if (on)
+	int was = bot_true(c->joined, f);
+	if (on && !was && c->joined_count >= IRC_JOINED_MAX) {
+		drop_note(c, "a JOIN past %d channels", IRC_JOINED_MAX);
+		return;
+	}
+	if (on && !was) {
 		c->joined = jv_object_set(c->joined, jv_string(f), jv_true());
-	else
+		c->joined_count++;
+	} else if (!on && was) {
 		c->joined = jv_object_delete(c->joined, jv_string(f));
+		c->joined_count--;
+	}
 }
 
 static int is_joined(const struct irc *c, const char *chan)
@@ -551,7 +620,8 @@ static void irc_close(void *be)
 	secret_free(c->sasl_pass);
 	jv_free(c->channels);
 	jv_free(c->queue);
-	jv_free(c->rt);
+	for (int k = 0; k < RT_KINDS; k++)
+		jv_free(c->rt[k]);
 	jv_free(c->joined);
 	jv_free(c->names);
 	free(c);
@@ -571,12 +641,9 @@ static void *irc_open(const struct bot_config *cfg, jv *err)
 	struct irc *c = calloc(1, sizeof *c);
 	if (!c)
 		abort();
-	c->fd = -1;
+	irc_state_init(c);
+	jv_free(c->channels);
 	c->channels = bot_cfg_list(cfg, "irc-channels");
-	c->queue = jv_array();
-	c->rt = jv_null();
-	c->joined = jv_object();
-	c->names = jv_object();
 	c->tls = bot_cfg_flag(cfg, "irc-tls");
 	const char *nick = bot_cfg_str(cfg, "irc-nick"), *user = bot_cfg_str(cfg, "irc-user");
 	const char *real = bot_cfg_str(cfg, "irc-realname"), *rate = bot_cfg_str(cfg, "irc-rate");
@@ -604,6 +671,12 @@ static void *irc_open(const struct bot_config *cfg, jv *err)
 		*err = bot_fail("--irc-rate: expected lines a second (0.01 to 1000), got '%.32s'", rate ? rate : "");
 		goto fail;
 	}
+	/* bot-send's --timeout (seconds), when the program has one: how long
+	 * the welcome and each answer may take */
+	const char *timeout = bot_cfg_str(cfg, "timeout");
+	double secs = timeout ? strtod(timeout, NULL) : 0;
+	if (secs > 0 && secs < 1e6)
+		c->wait_ms = c->register_ms = (long long)(secs * 1000);
 	c->burst = (int)bot_cfg_int(cfg, "irc-burst", 5);
 	if (c->burst < 1)
 		c->burst = 1;
@@ -729,6 +802,10 @@ static int transport_send(struct irc *c, const char *buf, size_t n, jv *err)
 			return -1;
 		if (w == BOT_STREAM_AGAIN) {
 			long long left = until - bot_now_ms();
+			if (bot_stop) {
+				*err = bot_fail_code("connection_lost", 1, "write: stopped");
+				return -1;
+			}
 			if (left <= 0) {
 				*err = bot_fail_code("connection_lost", 1, "write: the server takes nothing");
 				return -1;
@@ -754,13 +831,18 @@ static void irc_close_conn(struct irc *c)
 	c->registered = c->dead = 0;
 	c->in_len = 0;
 	c->in_skip = 0;
+	c->more = 0;
 	c->await[0] = 0;
 	jv_free(c->queue);
 	c->queue = jv_array();
+	c->queue_head = 0;
 	jv_free(c->joined);
 	c->joined = jv_object();
+	c->joined_count = 0;
 	jv_free(c->names);
 	c->names = jv_object();
+	c->names_channels = 0;
+	c->names_held = 0;
 }
 
 /* The one way to the wire: a whole line, never a line break inside. */
@@ -797,9 +879,14 @@ static long long bucket_wait(struct irc *c)
 	return (long long)((1 - c->tokens) / c->rate * 1000) + 1;
 }
 
+static int queue_len(const struct irc *c)
+{
+	return jv_array_length(jv_copy(c->queue)) - c->queue_head;
+}
+
 static int queue_line(struct irc *c, jv line, jv *err)
 {
-	if (jv_array_length(jv_copy(c->queue)) >= IRC_QUEUE_MAX) {
+	if (queue_len(c) >= IRC_QUEUE_MAX) {
 		jv_free(line);
 		*err = bot_fail_code("send_failed", 1, "more than %d lines wait for flood control", IRC_QUEUE_MAX);
 		return -1;
@@ -808,12 +895,27 @@ static int queue_line(struct irc *c, jv line, jv *err)
 	return 0;
 }
 
+/* Drop the lines already sent from the front of the queue: at once when
+ * it is empty, else once 1024 have gone (a copy then: O(1) a line). */
+static void queue_compact(struct irc *c)
+{
+	int n = jv_array_length(jv_copy(c->queue));
+	if (c->queue_head < n && c->queue_head < 1024)
+		return;
+	jv rest = jv_array();
+	for (int i = c->queue_head; i < n; i++)
+		rest = jv_array_append(rest, jv_array_get(jv_copy(c->queue), i));
+	jv_free(c->queue);
+	c->queue = rest;
+	c->queue_head = 0;
+}
+
 /* Send queued lines as the bucket allows. */
 static int queue_flush(struct irc *c, jv *err)
 {
-	while (jv_array_length(jv_copy(c->queue)) > 0 && bucket_wait(c) == 0) {
-		jv line = jv_array_get(jv_copy(c->queue), 0);
-		c->queue = jv_array_slice(c->queue, 1, jv_array_length(jv_copy(c->queue)));
+	while (queue_len(c) > 0 && bucket_wait(c) == 0) {
+		jv line = jv_array_get(jv_copy(c->queue), c->queue_head++);
+		queue_compact(c);
 		int rc = write_line(c, jv_string_value(line), err);
 		jv_free(line);
 		if (rc < 0)
@@ -830,6 +932,8 @@ static void fail_with(struct irc *c, int permanent, const char *code, const char
 
 static void fail_with(struct irc *c, int permanent, const char *code, const char *fmt, ...)
 {
+	if (c->dead)
+		return;   /* the first reason stands: a 464 says why the ERROR after it came */
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(c->fail, sizeof c->fail, fmt, ap);
@@ -931,23 +1035,48 @@ static void on_cap(struct irc *c, const struct irc_msg *m)
 		fail_with(c, 1, "denied", "the server does not offer SASL");
 }
 
-/* Record an answer to the round trip in progress. */
-static void rt_add(struct irc *c, const char *key, jv value)
+/* A round trip starts: nothing answered yet. */
+static void rt_reset(struct irc *c)
+{
+	for (int k = 0; k < RT_KINDS; k++) {
+		jv_free(c->rt[k]);
+		c->rt[k] = jv_array();
+	}
+	c->rt_code = 0;
+	c->rt_text[0] = 0;
+	c->rt_cost = c->rt_read = 0;
+}
+
+/* Keep an answer to the round trip in progress, about cost bytes of it,
+ * within IRC_RT_COST_MAX (a LIST of a whole network may not fit: the rest
+ * is dropped). */
+static void rt_add(struct irc *c, enum rt_kind k, jv value, size_t cost)
 {
 	if (!c->await[0]) {
 		jv_free(value);
 		return;
 	}
-	if (jv_get_kind(c->rt) != JV_KIND_OBJECT) {
-		jv_free(c->rt);
-		c->rt = jv_object();
+	if (c->rt_cost + cost > IRC_RT_COST_MAX) {
+		jv_free(value);
+		drop_note(c, "an answer to one request past %u bytes", IRC_RT_COST_MAX);
+		return;
 	}
-	jv list = jv_object_get(jv_copy(c->rt), jv_string(key));
-	if (jv_get_kind(list) != JV_KIND_ARRAY) {
-		jv_free(list);
-		list = jv_array();
-	}
-	c->rt = jv_object_set(c->rt, jv_string(key), jv_array_append(list, value));
+	c->rt_cost += cost;
+	c->rt[k] = jv_array_append(c->rt[k], value);
+}
+
+/* An error numeric during the round trip: the first decides, the rest
+ * are only counted. */
+static void rt_add_error(struct irc *c, int num, const char *target, const char *text)
+{
+	if (!c->await[0] || c->rt_code)
+		return;
+	c->rt_code = num;
+	jv t = irc_clean_text(text, strlen(text));
+	const char *s = jv_string_value(t);
+	int n = (int)utf8_cut(s, strlen(s), 200);
+	snprintf(c->rt_text, sizeof c->rt_text, "%.64s%s%.*s", target, *target ? ": " : "", n, s);
+	jv_free(t);
 }
 
 static jv room_event(const char *action, const char *chan)
@@ -956,15 +1085,25 @@ static jv room_event(const char *action, const char *chan)
 	                 jv_string("room"), bot_room(chan));
 }
 
+/* A NAMES reply line: the nicks wait for the 366 that ends the reply.
+ * At most IRC_NAMES_CHANNELS_MAX channels at once, IRC_NAMES_MAX nicks in
+ * all (a server that never ends a reply cannot grow us). */
 static void on_names(struct irc *c, const struct irc_msg *m)
 {
-	if (m->nparams < 4)
+	if (m->nparams < 4 || !chan_ok(m->params[2], strlen(m->params[2])))
 		return;
 	const char *chan = m->params[2];
 	jv list = jv_object_get(jv_copy(c->names), jv_string(chan));
-	if (jv_get_kind(list) != JV_KIND_ARRAY) {
+	if (jv_get_kind(list) == JV_KIND_ARRAY)   /* held once: appended in place */
+		c->names = jv_object_delete(c->names, jv_string(chan));
+	else if (c->names_channels >= IRC_NAMES_CHANNELS_MAX) {
+		jv_free(list);
+		drop_note(c, "NAMES replies for more than %d channels at once", IRC_NAMES_CHANNELS_MAX);
+		return;
+	} else {
 		jv_free(list);
 		list = jv_array();
+		c->names_channels++;
 	}
 	char *names = m->params[3], *save = NULL;
 	for (char *w = strtok_r(names, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
@@ -972,8 +1111,14 @@ static void on_names(struct irc *c, const struct irc_msg *m)
 		char *bang = strchr(w, '!');   /* userhost-in-names */
 		if (bang)
 			*bang = 0;
-		if (nick_ok(w, strlen(w)) && jv_array_length(jv_copy(list)) < 100000)
-			list = jv_array_append(list, jv_string(w));
+		if (!nick_ok(w, strlen(w)))
+			continue;
+		if (c->names_held >= IRC_NAMES_MAX) {
+			drop_note(c, "NAMES replies holding more than %d nicks", IRC_NAMES_MAX);
+			break;
+		}
+		list = jv_array_append(list, jv_string(w));
+		c->names_held++;
 	}
 	c->names = jv_object_set(c->names, jv_string(chan), list);
 }
@@ -987,8 +1132,11 @@ static void on_names_end(struct irc *c, const struct irc_msg *m)
 	if (jv_get_kind(list) != JV_KIND_ARRAY) {
 		jv_free(list);
 		list = jv_array();
-	} else
+	} else {
 		c->names = jv_object_delete(c->names, jv_string(chan));
+		c->names_channels--;
+		c->names_held -= jv_array_length(jv_copy(list));
+	}
 	jv occ = jv_array();
 	jv_array_foreach(list, i, nick) {
 		occ = jv_array_append(occ, irc_occupant(chan, jv_string_value(nick), NULL, NULL));
@@ -996,7 +1144,8 @@ static void on_names_end(struct irc *c, const struct irc_msg *m)
 		(void)i;
 	}
 	jv_free(list);
-	rt_add(c, "names", JV_OBJECT(jv_string("room"), jv_string(chan), jv_string("occupants"), jv_copy(occ)));
+	rt_add(c, RT_NAMES, JV_OBJECT(jv_string("room"), jv_string(chan), jv_string("occupants"), jv_copy(occ)),
+	       256 + (size_t)jv_array_length(jv_copy(occ)) * 512);
 	if (chan_ok(chan, strlen(chan))) {
 		jv ev = room_event("occupants", chan);
 		emit(c, jv_object_set(ev, jv_string("occupants"), occ));
@@ -1056,7 +1205,6 @@ static void on_join(struct irc *c, const struct irc_msg *m, const char *nick,
 		set_joined(c, chan, 1);
 		snprintf(c->mask_user, sizeof c->mask_user, "%s", user);
 		snprintf(c->mask_host, sizeof c->mask_host, "%s", host);
-		rt_add(c, "joined", jv_string(chan));
 	}
 	jv ev = room_event("joined", chan);
 	emit(c, jv_object_set(ev, jv_string("occupant"), irc_occupant(chan, nick, user, host)));
@@ -1067,10 +1215,8 @@ static void on_leave(struct irc *c, const char *chan, const char *who, const cha
 {
 	if (!chan_ok(chan, strlen(chan)) || !nick_ok(who, strlen(who)))
 		return;
-	if (same_name(c, who, c->nick)) {
+	if (same_name(c, who, c->nick))
 		set_joined(c, chan, 0);
-		rt_add(c, "left", jv_string(chan));
-	}
 	jv ev = room_event("left", chan);
 	ev = jv_object_set(ev, jv_string("occupant"), irc_occupant(chan, who, user, host));
 	if (reason && *reason)
@@ -1087,7 +1233,8 @@ static void on_topic(struct irc *c, const char *chan, const char *topic, const c
 	if (!chan_ok(chan, strlen(chan)))
 		return;
 	jv t = topic ? irc_clean_text(topic, strlen(topic)) : jv_null();
-	rt_add(c, "topic", JV_OBJECT(jv_string("room"), jv_string(chan), jv_string("topic"), jv_copy(t)));
+	rt_add(c, RT_TOPIC, JV_OBJECT(jv_string("room"), jv_string(chan), jv_string("topic"), jv_copy(t)),
+	       256 + strlen(chan) + (topic ? 2 * strlen(topic) : 0));
 	jv ev = room_event("topic", chan);
 	ev = jv_object_set(ev, jv_string("topic"), jv_get_kind(t) == JV_KIND_NULL ? jv_string("") : t);
 	if (nick && nick_ok(nick, strlen(nick)))
@@ -1126,12 +1273,12 @@ static void on_numeric(struct irc *c, int num, const struct irc_msg *m)
 	case 353: on_names(c, m); return;
 	case 366: on_names_end(c, m); return;
 	case 322:
-		if (m->nparams >= 3 && chan_ok(m->params[1], strlen(m->params[1])))
-			rt_add(c, "list", JV_OBJECT(jv_string("room"), jv_string(m->params[1]),
-			                            jv_string("users"), jv_number(atoi(m->params[2])),
-			                            jv_string("topic"), irc_clean_text(last, strlen(last))));
+		if (m->nparams >= 3 && chan_ok(m->params[1], strlen(m->params[1])) && c->await[0])
+			rt_add(c, RT_LIST, JV_OBJECT(jv_string("room"), jv_string(m->params[1]),
+			                             jv_string("users"), jv_number(atoi(m->params[2])),
+			                             jv_string("topic"), irc_clean_text(last, strlen(last))),
+			       256 + strlen(m->params[1]) + 2 * strlen(last));
 		return;
-	case 341: rt_add(c, "invited", jv_string(m->nparams >= 2 ? m->params[1] : "")); return;
 	case 432: case 433: case 436: case 437:
 		if (!c->registered) {
 			on_nick_refused(c, m);
@@ -1146,9 +1293,7 @@ static void on_numeric(struct irc *c, int num, const struct irc_msg *m)
 		return;
 	}
 	if (num >= 400 && num < 600)
-		rt_add(c, "errors", JV_OBJECT(jv_string("code"), jv_number(num),
-		                              jv_string("target"), jv_string(m->nparams >= 2 ? m->params[1] : ""),
-		                              jv_string("text"), irc_clean_text(last, strlen(last))));
+		rt_add_error(c, num, m->nparams >= 2 ? m->params[1] : "", last);
 }
 
 static void handle_line(struct irc *c, char *line)
@@ -1228,11 +1373,21 @@ static void take_lines(struct irc *c)
 	c->in_len -= start;
 }
 
-/* Read what arrived and handle it.  0, or -1 + *err when the connection
- * is gone (closed, ERROR, or failed registration). */
+/* Read what arrived and handle it: one turn, at most IRC_TURN_BYTES, so
+ * that a server that never stops sending still leaves the caller its
+ * deadlines, its output bound and its stop flag.  When the turn ends with
+ * input maybe left (in the kernel, or in the TLS layer, where poll cannot
+ * see it), c->more is set: come back without waiting.  0, or -1 + *err
+ * when the connection is gone (closed, ERROR, or failed registration). */
 static int pump(struct irc *c, jv *err)
 {
+	size_t got = 0;
+	c->more = 0;
 	for (;;) {
+		if (got >= IRC_TURN_BYTES) {
+			c->more = 1;
+			break;
+		}
 		ssize_t r = transport_recv(c, c->in + c->in_len, sizeof c->in - c->in_len, err);
 		if (r == BOT_STREAM_AGAIN)
 			break;
@@ -1245,6 +1400,9 @@ static int pump(struct irc *c, jv *err)
 		}
 		c->last_rx_ms = bot_now_ms();
 		c->in_len += (size_t)r;
+		got += (size_t)r;
+		if (c->await[0])
+			c->rt_read += (size_t)r;
 		take_lines(c);
 		if (c->dead)
 			break;
@@ -1257,13 +1415,14 @@ static int pump(struct irc *c, jv *err)
 	return 0;
 }
 
-/* Wait for input up to ms (or until the bucket frees a token), then pump. */
+/* Wait for input up to ms (or until the bucket frees a token), then pump;
+ * no wait when the last turn left input. */
 static int wait_and_pump(struct irc *c, long long ms, jv *err)
 {
 	struct pollfd p = { .fd = c->fd, .events = POLLIN };
 	if (ms > 1000)
 		ms = 1000;
-	if (ms < 0)
+	if (ms < 0 || c->more)
 		ms = 0;
 	if (poll(&p, 1, (int)ms) < 0 && errno != EINTR) {
 		*err = bot_fail_code("connection_lost", 1, "poll: %s", strerror(errno));
@@ -1295,18 +1454,22 @@ static int irc_register(struct irc *c, jv *err)
 	send_now(c, line);
 	snprintf(line, sizeof line, "USER %s 0 * :%.300s", c->user, c->realname);
 	send_now(c, line);
-	long long until = bot_now_ms() + IRC_REGISTER_MS;
+	long long until = bot_now_ms() + c->register_ms;
 	while (!c->registered) {
 		if (c->dead) {
 			*err = bot_fail_code(c->fail_code ? c->fail_code : "connection_lost",
 			                     !c->fail_permanent, "%s", c->fail);
 			return -1;
 		}
+		if (bot_stop) {
+			*err = bot_fail_code("connect_failed", 1, "stopped before the server's welcome");
+			return -1;
+		}
 		if (wait_and_pump(c, until - bot_now_ms(), err) < 0)
 			return -1;
 		if (bot_now_ms() >= until) {
-			*err = bot_fail_code("connect_failed", 1, "%s:%d: no welcome from the server in %d s",
-			                     c->host, c->port, IRC_REGISTER_MS / 1000);
+			*err = bot_fail_code("connect_failed", 1, "%s:%d: no welcome from the server in %g s",
+			                     c->host, c->port, (double)c->register_ms / 1000);
 			return -1;
 		}
 	}
@@ -1329,7 +1492,8 @@ static int irc_connect_now(struct irc *c, jv *err)
 }
 
 /* Send lines (an array, consumed) through the bucket, then PING, and
- * handle what comes until its PONG.  The answers are in c->rt. */
+ * handle what comes until its PONG, c->wait_ms at most after the PING.
+ * The answers are in c->rt and c->rt_code. */
 static int roundtrip(struct irc *c, jv lines, jv *err)
 {
 	jv_array_foreach(lines, i, l) {
@@ -1340,26 +1504,37 @@ static int roundtrip(struct irc *c, jv lines, jv *err)
 		(void)i;
 	}
 	jv_free(lines);
-	jv_free(c->rt);
-	c->rt = jv_object();
+	rt_reset(c);
 	snprintf(c->await, sizeof c->await, "bp%ld", ++c->seq);
 	c->await_done = 0;
 	int pinged = 0;
-	long long until = bot_now_ms() + IRC_ROUNDTRIP_MS;
+	long long until = 0;
 	while (!c->await_done) {
 		if (queue_flush(c, err) < 0)
 			goto fail;
-		if (!pinged && jv_array_length(jv_copy(c->queue)) == 0) {
+		if (!pinged && queue_len(c) == 0) {
 			char ping[48];
 			snprintf(ping, sizeof ping, "PING :%s", c->await);
 			if (write_line(c, ping, err) < 0)
 				goto fail;
 			pinged = 1;
+			until = bot_now_ms() + c->wait_ms;
 		}
 		long long now = bot_now_ms();
-		if (now >= until) {
-			*err = bot_fail_code("connection_lost", 1, "no answer from the server in %d s",
-			                     IRC_ROUNDTRIP_MS / 1000);
+		if (pinged && now >= until) {
+			*err = bot_fail_code("connection_lost", 1, "no answer from the server in %g s",
+			                     (double)c->wait_ms / 1000);
+			goto fail;
+		}
+		if (bot_stop) {
+			*err = bot_fail_code("connection_lost", 1, "stopped before the server's answer");
+			goto fail;
+		}
+		/* bot-listen's events heard meanwhile wait in its output, which
+		 * its loop cannot bound while we are here: bound them here */
+		if (c->listening && c->rt_read > IRC_RT_READ_MAX) {
+			*err = bot_fail_code("connection_lost", 1, "the server sent more than %u MiB before its answer",
+			                     IRC_RT_READ_MAX >> 20);
 			goto fail;
 		}
 		long long wait = pinged ? until - now : bucket_wait(c);
@@ -1377,19 +1552,9 @@ fail:
 /* The first error numeric of the last round trip, or 0. */
 static int rt_error(struct irc *c, char *text, size_t n)
 {
-	jv errs = bot_get(c->rt, "errors");
-	int code = 0;
-	if (jv_get_kind(errs) == JV_KIND_ARRAY && jv_array_length(jv_copy(errs)) > 0) {
-		jv e = jv_array_get(jv_copy(errs), 0);
-		jv num = bot_get(e, "code");
-		code = jv_get_kind(num) == JV_KIND_NUMBER ? (int)jv_number_value(num) : 0;
-		snprintf(text, n, "%s%s%s", bot_str(e, "target") ? bot_str(e, "target") : "",
-		         bot_str(e, "target") ? ": " : "", bot_str(e, "text") ? bot_str(e, "text") : "");
-		jv_free(num);
-		jv_free(e);
-	}
-	jv_free(errs);
-	return code;
+	if (c->rt_code)
+		snprintf(text, n, "%s", c->rt_text);
+	return c->rt_code;
 }
 
 /* A round trip, connecting first when there is no connection.  One that
@@ -1480,12 +1645,14 @@ static int irc_on_ready(void *be, const struct bot_sink *out, jv *err)
 static int irc_timeout_ms(void *be)
 {
 	struct irc *c = be;
+	if (c->more)
+		return 0;   /* input left from the last turn: no wait */
 	long long now = bot_now_ms(), t;
 	if (c->ping_sent_ms)
 		t = c->ping_sent_ms + IRC_PING_GRACE_MS - now;
 	else
 		t = c->last_rx_ms + IRC_IDLE_MS - now;
-	if (jv_array_length(jv_copy(c->queue)) > 0) {
+	if (queue_len(c) > 0) {
 		long long w = bucket_wait(c);
 		if (w < t)
 			t = w;
@@ -1654,10 +1821,10 @@ static jv room_answer(jv ev, const char *action, const char *chan)
 	return ans;
 }
 
-/* The first entry of c->rt[key] whose "room" is chan (null if none). */
-static jv rt_find(struct irc *c, const char *key, const char *chan)
+/* The first entry of c->rt[k] whose "room" is chan (null if none). */
+static jv rt_find(struct irc *c, enum rt_kind k, const char *chan)
 {
-	jv list = bot_get(c->rt, key), found = jv_null();
+	jv list = jv_copy(c->rt[k]), found = jv_null();
 	if (jv_get_kind(list) == JV_KIND_ARRAY)
 		jv_array_foreach(list, i, e) {
 			const char *r = bot_str(e, "room");
@@ -1731,7 +1898,7 @@ static jv room_op(struct irc *c, jv ev, const char *action, const char *chan)
 	if (!strcmp(action, "invite"))
 		return jv_object_set(ans, jv_string("identifier"), irc_person(nick, NULL, NULL));
 	if (!strcmp(action, "topic")) {
-		jv t = rt_find(c, "topic", chan);
+		jv t = rt_find(c, RT_TOPIC, chan);
 		jv tv = bot_get(t, "topic");
 		jv_free(t);
 		if (topic) {
@@ -1741,7 +1908,7 @@ static jv room_op(struct irc *c, jv ev, const char *action, const char *chan)
 		return jv_object_set(ans, jv_string("topic"), jv_get_kind(tv) == JV_KIND_NULL ? (jv_free(tv), jv_string("")) : tv);
 	}
 	if (!strcmp(action, "occupants")) {
-		jv n = rt_find(c, "names", chan);
+		jv n = rt_find(c, RT_NAMES, chan);
 		jv occ = bot_get(n, "occupants");
 		jv_free(n);
 		if (jv_get_kind(occ) != JV_KIND_ARRAY || jv_array_length(jv_copy(occ)) == 0) {
@@ -1752,7 +1919,7 @@ static jv room_op(struct irc *c, jv ev, const char *action, const char *chan)
 		return jv_object_set(ans, jv_string("occupants"), occ);
 	}
 	/* info */
-	jv l = rt_find(c, "list", chan);
+	jv l = rt_find(c, RT_LIST, chan);
 	int exists = jv_get_kind(l) != JV_KIND_NULL;
 	ans = jv_object_set(ans, jv_string("exists"), jv_bool(exists));
 	ans = jv_object_set(ans, jv_string("joined"), jv_bool(is_joined(c, chan)));
@@ -1775,7 +1942,7 @@ static jv room_list(struct irc *c, jv ev)
 		ans = jv_object_set(ans, jv_string("ref"), ref);
 	else
 		jv_free(ref);
-	jv rooms = jv_array(), list = bot_get(c->rt, "list");
+	jv rooms = jv_array(), list = jv_copy(c->rt[RT_LIST]);
 	if (jv_get_kind(list) == JV_KIND_ARRAY)
 		jv_array_foreach(list, i, e) {
 			jv r = bot_room(bot_str(e, "room"));

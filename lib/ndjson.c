@@ -376,7 +376,7 @@ int bot_writer_try_flush(struct bot_writer *w)
 		errno = w->err;
 		return -1;
 	}
-	if (done > 0)   /* (an empty writer has no buffer yet) */
+	if (done > 0)   /* (an empty writer has no buffer yet; a reader that took nothing: no copy) */
 		memmove(w->buf, w->buf + done, w->len - done);
 	w->len -= done;
 	return 0;

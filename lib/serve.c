@@ -58,6 +58,7 @@ struct serve {
 	long dropped_self;
 	struct bot_session *session;
 	struct bot_sender *sender;
+	long long offline_until;   /* backing off until then: no connection */
 };
 
 /* The sink a backend emits into: drop our own messages, add the derived
@@ -93,6 +94,8 @@ static void serve_emit(void *ctx, jv ev)
 /* Events queued for a slow reader, past which the network is not read
  * (the session is still answered). */
 #define SERVE_QUEUE_MAX (8u << 20)
+/* After a stop signal, how long the reader has to take what is queued. */
+#define SERVE_STOP_FLUSH_MS 2000
 
 static void emit_connection(struct serve *s, const char *state, int attempt,
                             double retry_in, const char *reason)
@@ -111,12 +114,12 @@ static int serve_once(struct serve *s, const struct bot_sink *sink, int *connect
 	*connected = 1;
 	emit_connection(s, "connected", 0, -1, NULL);
 	while (!bot_stop) {
+		size_t queued = bot_writer_queued(s->w);
 		int timeout = s->b->timeout_ms ? s->b->timeout_ms(s->be) : -1;
-		if (timeout < 0 || timeout > 1000)
-			timeout = 1000;   /* wake to notice bot_stop */
+		if (timeout < 0 || timeout > 1000 || queued >= SERVE_QUEUE_MAX)
+			timeout = 1000;   /* wake to notice bot_stop; no spin while the reader lags */
 		/* p[0] the network (-1 while too much waits for the reader),
 		 * p[1] our stdout while events wait, then the session */
-		size_t queued = bot_writer_queued(s->w);
 		struct pollfd p[3 + BOT_SESSION_CLIENTS] = {
 			{ .fd = queued < SERVE_QUEUE_MAX ? fd : -1, .events = POLLIN },
 			{ .fd = queued ? STDOUT_FILENO : -1, .events = POLLOUT },
@@ -146,11 +149,42 @@ static int serve_once(struct serve *s, const struct bot_sink *sink, int *connect
 	return 1;
 }
 
+/* After a stop signal: the reader gets SERVE_STOP_FLUSH_MS to take what
+ * is queued (stdout is still non-blocking); one that never reads must not
+ * keep a stopped bot-listen alive.  What it did not take is dropped:
+ * stdout becomes /dev/null, so nothing waits on the pipe at exit.  0, or
+ * the bytes dropped. */
+static size_t flush_before_stop(struct bot_writer *w)
+{
+	long long until = bot_now_ms() + SERVE_STOP_FLUSH_MS;
+	while (bot_writer_queued(w) && bot_writer_try_flush(w) == 0 && bot_writer_queued(w)) {
+		long long left = until - bot_now_ms();
+		if (left <= 0)
+			break;
+		struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+		poll(&p, 1, (int)left);
+	}
+	size_t dropped = bot_writer_queued(w);
+	int null = dropped ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
+	if (null >= 0) {
+		dup2(null, STDOUT_FILENO);
+		close(null);
+	}
+	return dropped;
+}
+
 /* A request on the session socket: one answer event. */
 static jv session_answer(void *ctx, jv req)
 {
 	struct serve *s = ctx;
 	const char *type = bot_str(req, "type");
+	long long left = s->offline_until - bot_now_ms();
+	if (left > 0) {
+		/* no connection now: the client delivers on its own (bot-send)
+		 * or tries again (bot-room) */
+		jv f = bot_fail_code("connection_lost", 1, "%s: reconnecting", s->b->name);
+		return bot_fail_event(bot_fail_with_retry(f, (double)left / 1000.0, NULL), jv_copy(req));
+	}
 	if (!type || strcmp(type, "room"))
 		return bot_sender_answer(s->sender, req);
 	jv ans = s->b->room ? s->b->room(s->be, req)
@@ -158,6 +192,39 @@ static jv session_answer(void *ctx, jv req)
 	if (jv_is_valid(ans))
 		return ans;
 	return bot_fail_event(ans, jv_copy(req));   /* temporary and retry_after kept */
+}
+
+/* Between two connections: wait ms, still writing queued events to a
+ * slow reader and answering the session (with a temporary failure). */
+static void wait_offline(struct serve *s, long long ms)
+{
+	s->offline_until = bot_now_ms() + ms;
+	while (!bot_stop && !s->write_failed) {
+		long long left = s->offline_until - bot_now_ms();
+		if (left <= 0)
+			break;
+		struct pollfd p[2 + BOT_SESSION_CLIENTS] = {
+			{ .fd = bot_writer_queued(s->w) ? STDOUT_FILENO : -1, .events = POLLOUT },
+		};
+		int ns = s->session ? bot_session_pollfds(s->session, p + 1, 1 + BOT_SESSION_CLIENTS) : 0;
+		int n = poll(p, (nfds_t)(1 + ns), left > 1000 ? 1000 : (int)left);
+		if (n > 0 && p[0].revents && bot_writer_try_flush(s->w) < 0)
+			s->write_failed = errno ? errno : EIO;
+		if (ns)
+			bot_session_ready(s->session, p + 1, ns);
+	}
+	s->offline_until = 0;
+}
+
+/* A failure that says it is permanent (a refused password, a ban, a bad
+ * token): reconnecting cannot help.  A bare message is not a verdict. */
+static int failure_permanent(jv err)
+{
+	jv msg = jv_invalid_get_msg(jv_copy(err));
+	int permanent = jv_get_kind(msg) == JV_KIND_OBJECT && bot_str(msg, "code") &&
+	                !bot_true(msg, "temporary");
+	jv_free(msg);
+	return permanent;
 }
 
 int bot_serve(const struct bot_config *cfg, struct bot_writer *w)
@@ -208,18 +275,31 @@ int bot_serve(const struct bot_config *cfg, struct bot_writer *w)
 			break;
 		char why[512];
 		bot_fail_message(err, why, sizeof why);
+		if (failure_permanent(err)) {
+			/* errbot would retry forever; a supervisor restarts us if
+			 * it should (77 and 78 say it should not) */
+			bot_error("%s: %s", s.b->name, why);
+			emit_connection(&s, "disconnected", attempt + 1, -1, why);
+			code = bot_fail_exit(err);
+			break;
+		}
+		/* the server's pause, when longer than errbot's backoff */
+		double wait = delay, ra = bot_fail_retry_after(err);
+		if (ra > wait)
+			wait = ra;
 		jv_free(err);
 		err = jv_invalid();
 		/* errbot's reset_reconnection_count after a good connect. */
 		if (connected) {
 			attempt = 0;
 			delay = 1;
+			wait = ra > 1 ? ra : 1;
 		}
 		attempt++;
 		bot_warn("%s: %s; reconnecting in %.0f seconds (%d attempted reconnections so far)",
-		         s.b->name, why, delay, attempt - 1);
-		emit_connection(&s, "disconnected", attempt, delay, why);
-		bot_sleep_ms((long long)(delay * 1000));
+		         s.b->name, why, wait, attempt - 1);
+		emit_connection(&s, "disconnected", attempt, wait, why);
+		wait_offline(&s, (long long)(wait * 1000));
 		delay = bot_backoff_next(delay);
 	}
 	jv_free(err);
@@ -232,7 +312,14 @@ int bot_serve(const struct bot_config *cfg, struct bot_writer *w)
 	 * connection of its own) */
 	bot_session_close(s.session);
 	bot_sender_free(s.sender);
-	/* what is still queued goes out, waiting for the reader now */
+	/* what is still queued goes out, waiting for the reader now (after
+	 * a stop signal, for SERVE_STOP_FLUSH_MS) */
+	size_t dropped = async && bot_stop && !s.write_failed ? flush_before_stop(w) : 0;
+	if (dropped) {
+		bot_error("stdout: the reader left %zu bytes of events untaken %d s after the stop: dropped",
+		          dropped, SERVE_STOP_FLUSH_MS / 1000);
+		code = BOT_EX_IOERR;
+	}
 	if (async) {
 		fcntl(STDOUT_FILENO, F_SETFL, flags);
 		bot_writer_set_async(w, 0);

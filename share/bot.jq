@@ -79,3 +79,16 @@ def args(name): command(name).args // "";
 def args:
   if (.command | type) == "object" and .command.args != null then .command.args
   else command_text // "" | sub("^\\s*\\S*\\s*"; "") | sub("\\s+$"; "") end;
+
+# A bridge: a message said in a room becomes a message to `to` (on another
+# network) that keeps who said it: "<alice> hi".  Nothing else passes: not
+# a direct chat, not backlog (delayed), not a line by a nick in `bots` (the
+# bridge's own nicks: bot-listen drops the bot's own lines already, this
+# keeps two bridges from echoing each other).  Send the result with
+# bot-send --raw, so the text goes as it was written, not as markdown.
+def relay(to; bots):
+  select(is_message and is_group and (.delayed | not) and (.body | type) == "string")
+  | (.from.nick // .from.id // "?") as $who
+  | select([bots] | flatten | index($who) | not)
+  | {type: "message", to: to, body: "<\($who)> \(.body)", relayed_from: .from};
+def relay(to): relay(to; []);

@@ -46,6 +46,13 @@ if [ -n "$missing" ]; then
 	echo "test/run.sh: missing:$missing; run 'sh test/deps.sh' (or apt-get install$packages)" >&2
 	exit 69
 fi
+# Tests of hostile local users run programs as nobody (setpriv): as root,
+# that user must be able to run a program at all (a root folder of mode
+# 0700, as some chroots have, stops it from loading libc).
+if [ "$(id -u)" -eq 0 ] && ! setpriv --reuid=nobody --regid=nogroup --clear-groups /bin/true 2>/dev/null; then
+	echo "test/run.sh: the user nobody cannot run /bin/true here (mode of /: $(stat -c %a /)); the tests of other local users need it" >&2
+	exit 69
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 

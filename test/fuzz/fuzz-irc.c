@@ -14,14 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* server bytes, fed in two pieces so lines straddle reads */
 	struct irc *c = calloc(1, sizeof *c);
 	struct bot_sink sink = { drop, NULL };
-	c->fd = -1;
+	irc_state_init(c);
 	snprintf(c->nick_cfg, sizeof c->nick_cfg, "bot");
 	snprintf(c->nick, sizeof c->nick, "bot");
-	c->channels = jv_array();
-	c->queue = jv_array();
-	c->rt = jv_null();
-	c->joined = jv_object();
-	c->names = jv_object();
 	c->sink = &sink;
 	snprintf(c->await, sizeof c->await, "bp1");   /* collect round-trip answers too */
 	size_t half = size / 2;
@@ -37,6 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			take_lines(c);
 			off += k;
 		}
+	/* whatever the server sent, what it made us hold is bounded */
+	if (c->names_channels > IRC_NAMES_CHANNELS_MAX || c->names_held > IRC_NAMES_MAX ||
+	    c->joined_count > IRC_JOINED_MAX || c->rt_cost > IRC_RT_COST_MAX ||
+	    jv_object_length(jv_copy(c->names)) != c->names_channels ||
+	    jv_object_length(jv_copy(c->joined)) != c->joined_count)
+		abort();
 	c->sink = NULL;
 	irc_close(c);
 

@@ -210,14 +210,9 @@ static void collect(void *ctx, jv ev)
 static struct irc *fresh(void)
 {
 	struct irc *c = calloc(1, sizeof *c);
-	c->fd = -1;
+	irc_state_init(c);
 	snprintf(c->nick_cfg, sizeof c->nick_cfg, "bot");
 	snprintf(c->nick, sizeof c->nick, "bot");
-	c->channels = jv_array();
-	c->queue = jv_array();
-	c->rt = jv_null();
-	c->joined = jv_object();
-	c->names = jv_object();
 	return c;
 }
 
@@ -409,6 +404,159 @@ static void test_server_setting(void)
 	}
 }
 
+/* ---- bounds: what a hostile server can make the backend hold ---- */
+
+static void feedf(struct irc *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void feedf(struct irc *c, const char *fmt, ...)
+{
+	char line[IRC_IN_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line - 2, fmt, ap);
+	va_end(ap);
+	memcpy(line + n, "\r\n", 2);
+	feed(c, line, (size_t)n + 2);
+}
+
+static void test_names_bounds(void)
+{
+	struct irc *c = fresh();
+	struct bot_sink sink = { collect, NULL };
+	c->sink = &sink;
+	seen = jv_array();
+	for (int i = 0; i < 3 * IRC_NAMES_CHANNELS_MAX; i++)
+		feedf(c, ":srv 353 bot = #c%d :al bo", i);
+	CHECK(c->names_channels == IRC_NAMES_CHANNELS_MAX, "NAMES pending for at most IRC_NAMES_CHANNELS_MAX channels");
+	CHECK(jv_object_length(jv_copy(c->names)) == IRC_NAMES_CHANNELS_MAX, "...and no more are held");
+	CHECK(c->dropped > 0 || c->note_ms, "the drops are noted");
+	feedf(c, ":srv 366 bot #c0 :End");
+	CHECK(jv_array_length(jv_copy(seen)) == 1, "a 366 still ends a held reply");
+	jv ev = jv_array_get(jv_copy(seen), 0), occ = bot_get(ev, "occupants");
+	CHECK(jv_array_length(jv_copy(occ)) == 2, "...with its nicks");
+	jv_free(occ);
+	jv_free(ev);
+	CHECK(c->names_channels == IRC_NAMES_CHANNELS_MAX - 1 && c->names_held == 2 * (IRC_NAMES_CHANNELS_MAX - 1),
+	      "...and frees its place");
+	/* one channel, endless nicks: IRC_NAMES_MAX in all */
+	char nicks[4000];
+	size_t o = 0;
+	for (int i = 0; o + 8 < sizeof nicks; i++)
+		o += (size_t)snprintf(nicks + o, sizeof nicks - o, "n%d ", i);
+	for (int i = 0; i < 200; i++)
+		feedf(c, ":srv 353 bot = #c1 :%s", nicks);
+	CHECK(c->names_held == IRC_NAMES_MAX, "nicks held in all stop at IRC_NAMES_MAX");
+	jv_free(seen);
+	c->sink = NULL;
+	irc_close(c);
+}
+
+static void test_roundtrip_bounds(void)
+{
+	struct irc *c = fresh();
+	snprintf(c->await, sizeof c->await, "bp1");
+	rt_reset(c);
+	for (int i = 0; i < 50000; i++)
+		feedf(c, ":srv 401 bot #nowhere%d :No such \x02nick\x02", i);
+	char why[300] = "";
+	CHECK(rt_error(c, why, sizeof why) == 401, "the first error numeric decides");
+	CHECK_STR(why, "#nowhere0: No such nick", "...with its target and cleaned text");
+	/* a LIST longer than the budget: kept up to it */
+	for (int i = 0; i < 40000; i++)
+		feedf(c, ":srv 322 bot #c%d 3 :%0200d", i, i);
+	int kept = jv_array_length(jv_copy(c->rt[RT_LIST]));
+	CHECK(kept > 1000 && kept < 40000, "LIST answers are kept within IRC_RT_COST_MAX");
+	CHECK(c->rt_cost <= IRC_RT_COST_MAX, "...whose cost stays under it");
+	c->await[0] = 0;
+	feedf(c, ":srv 322 bot #late 3 :x");
+	CHECK(jv_array_length(jv_copy(c->rt[RT_LIST])) == kept, "nothing is kept outside a round trip");
+	irc_close(c);
+}
+
+/* A connected pair: the backend's end and the server's. */
+static int pair(struct irc *c)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) < 0)
+		abort();
+	c->fd = sv[0];
+	return sv[1];
+}
+
+static void test_turns(void)
+{
+	struct irc *c = fresh();
+	struct bot_sink sink = { collect, NULL };
+	c->sink = &sink;
+	int srv = pair(c);
+	int sent = 0;
+	size_t bytes = 0, cap = 4 * IRC_TURN_BYTES;
+	char *lines = malloc(cap);
+	while (bytes < 3 * IRC_TURN_BYTES)
+		bytes += (size_t)snprintf(lines + bytes, cap - bytes, ":al!u@h PRIVMSG #ops :line %d\r\n", sent++);
+	if (write(srv, lines, bytes) != (ssize_t)bytes)   /* one write: within the socket's buffer */
+		abort();
+	free(lines);
+	seen = jv_array();
+	jv err = jv_invalid();
+	CHECK(pump(c, &err) == 0 && c->more, "a turn stops with input left");
+	int first = jv_array_length(jv_copy(seen));
+	CHECK(first > 0 && first < sent, "...having handled part of it");
+	CHECK(irc_timeout_ms(c) == 0, "...and asks to be called again at once");
+	int turns = 1;
+	while (c->more && turns < 100 && pump(c, &err) == 0)
+		turns++;
+	CHECK(!c->more && turns >= 3, "the rest comes in further turns");
+	CHECK(jv_array_length(jv_copy(seen)) == sent, "...every line once");
+	jv_free(err);
+	jv_free(seen);
+	close(srv);
+	c->sink = NULL;
+	irc_close(c);
+}
+
+static void test_queue_order(void)
+{
+	struct irc *c = fresh();
+	int srv = pair(c);
+	c->rate = 0.001;   /* the test hands out the tokens */
+	c->burst = 100;
+	c->tokens_ms = bot_now_ms();
+	jv err = jv_invalid();
+	int ok = 1, n = 3000;
+	for (int i = 0; i < n && ok; i++)
+		ok = queue_line(c, jv_string_fmt("PRIVMSG #ops :%d", i), &err) == 0;
+	CHECK(ok && queue_len(c) == n, "queued");
+	/* sent in pieces, so the front of the queue is dropped as it goes */
+	char buf[1 << 16];
+	size_t got = 0;
+	char *all = malloc(1 << 20);
+	for (int round = 0; round < 40; round++) {
+		c->tokens = 100;   /* within the socket's buffer, small writes and all */
+		ok = ok && queue_flush(c, &err) == 0;
+		ssize_t r;
+		while ((r = read(srv, buf, sizeof buf)) > 0) {
+			memcpy(all + got, buf, (size_t)r);
+			got += (size_t)r;
+		}
+	}
+	CHECK(ok && queue_len(c) == 0, "the queue drains");
+	int next = 0, in_order = 1;
+	for (char *p = all; p < all + got; next++) {
+		char want[64];
+		int k = snprintf(want, sizeof want, "PRIVMSG #ops :%d\r\n", next);
+		if ((size_t)(all + got - p) < (size_t)k || memcmp(p, want, (size_t)k)) {
+			in_order = 0;
+			break;
+		}
+		p += k;
+	}
+	CHECK(in_order && next == n, "every line once, in order");
+	free(all);
+	jv_free(err);
+	close(srv);
+	irc_close(c);
+}
+
 int main(void)
 {
 	test_parse();
@@ -420,5 +568,9 @@ int main(void)
 	test_identity();
 	test_base64();
 	test_server_setting();
+	test_names_bounds();
+	test_roundtrip_bounds();
+	test_turns();
+	test_queue_order();
 	return unit_done();
 }
