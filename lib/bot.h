@@ -244,7 +244,8 @@ jv bot_derive(jv msg);
 jv bot_validate(jv ev);
 /* errbot's build_reply: a message from self to the room (group) or the
  * sender (direct), in the thread where threaded; with mention set, the
- * reply carries "mention" (the sender) for bot-send to prefix. */
+ * reply carries "mention" (the sender) for bot-send to prefix.  Its id is
+ * the input's (a string) with ".reply": the same input, the same id. */
 jv bot_build_reply(jv msg, const char *body, int private_, int threaded,
                    int mention);
 

@@ -218,12 +218,19 @@ void bot_format_timedelta(char *out, size_t n, long total)
 		snprintf(out, n, "%ld hours and %ld minutes", hours, minutes);
 }
 
+/* With --replay the clock is the recorded one: up since the first
+ * input's time, until this input's, in UTC (the same on every machine). */
 static void builtin_uptime(struct dispatch *d, struct item *it)
 {
 	char span[64], since[64], body[200];
-	bot_format_timedelta(span, sizeof span, (long)(time(NULL) - d->started));
+	time_t started = d->replay ? (time_t)d->since : d->started;
+	long up = d->replay ? (long)(it->now - d->since) : (long)(time(NULL) - d->started);
+	bot_format_timedelta(span, sizeof span, up);
 	struct tm tm;
-	localtime_r(&d->started, &tm);
+	if (d->replay)
+		gmtime_r(&started, &tm);
+	else
+		localtime_r(&started, &tm);
 	strftime(since, sizeof since, "%A, %b %d at %H:%M", &tm);
 	snprintf(body, sizeof body, "I've been up for %s (since %s).", span, since);
 	dispatch_reply(d, it, body);
@@ -258,15 +265,18 @@ static void builtin_status(struct dispatch *d, struct item *it)
 	                                  "Needs to be configured\n\n");
 	double load[3] = { 0, 0, 0 };
 	char l[3][32];
-	if (getloadavg(load, 3) == 3) {
+	/* --replay: the machine's load and the commands in flight differ
+	 * from run to run; errbot's "Load None" and no commands line */
+	if (!d->replay && getloadavg(load, 3) == 3) {
 		for (int k = 0; k < 3; k++)
 			load_text(l[k], sizeof l[k], load[k]);
 		text = jv_string_concat(text, jv_string_fmt("Load %s, %s, %s\n", l[0], l[1], l[2]));
 	} else
 		text = jv_string_append_str(text, "Load None\n");
 	/* errbot's GC line has no meaning here; the commands' state does */
-	text = jv_string_concat(text, jv_string_fmt("Commands %d running, %d waiting\n",
-	                                            bot_jobs_running(d->jobs), d->qlen));
+	if (!d->replay)
+		text = jv_string_concat(text, jv_string_fmt("Commands %d running, %d waiting\n",
+		                                            bot_jobs_running(d->jobs), d->qlen));
 	dispatch_reply(d, it, jv_string_value(text));
 	jv_free(text);
 }

@@ -2,12 +2,14 @@
  * each; finds commands in messages (command.c), checks access (acl.c),
  * keeps history (history.c); answers built-ins (builtin.c) and runs
  * plugins as child processes (jobs.c); writes replies in the order they
- * are ready, or in the order of the commands when --jobs is 1. */
+ * are ready, or in the order of the commands when --jobs is 1, or, with
+ * --replay, in the order of their inputs whatever --jobs says. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +33,7 @@
 
 /* ---- output ---- */
 
-void dispatch_emit(struct dispatch *d, jv ev)
+static void write_event(struct dispatch *d, jv ev)
 {
 	if (bot_write(d->w, ev) < 0 && d->status != BOT_EX_IOERR) {
 		bot_error("stdout: %s", strerror(errno));
@@ -39,10 +41,115 @@ void dispatch_emit(struct dispatch *d, jv ev)
 	}
 }
 
-void dispatch_reply(struct dispatch *d, const struct item *it, const char *body)
+static struct slot *slot_of(struct dispatch *d, long seq)
 {
-	dispatch_emit(d, bot_build_reply(jv_copy(it->msg), body, it->private_, it->threaded,
-	                                 d->mention));
+	return &d->slots[seq % d->slots_cap];
+}
+
+/* --replay: an output waits in its input's slot (an event, or a passed
+ * line as a string). */
+static void hold(struct dispatch *d, jv out)
+{
+	struct slot *s = slot_of(d, d->cur_seq);
+	s->out = jv_array_append(s->out, out);
+}
+
+void dispatch_emit(struct dispatch *d, jv ev)
+{
+	if (d->replay)
+		hold(d, ev);
+	else
+		write_event(d, ev);
+}
+
+static void emit_raw(struct dispatch *d, const char *raw, size_t len)
+{
+	if (d->replay)
+		hold(d, jv_string_sized(raw, (int)len));
+	else
+		bot_write_raw(d->w, raw, len);
+}
+
+/* One slot's outputs, in order: written, or kept for --test. */
+static void release(struct dispatch *d, struct slot *s)
+{
+	if (jv_get_kind(d->collect) == JV_KIND_ARRAY) {
+		jv outs = jv_array();
+		jv_array_foreach(s->out, i, o) {
+			int line = jv_get_kind(o) == JV_KIND_STRING;
+			outs = jv_array_append(outs, line ? jv_parse(jv_string_value(o)) : jv_copy(o));
+			jv_free(o);
+			(void)i;
+		}
+		d->collect = jv_array_append(d->collect, outs);
+	} else
+		jv_array_foreach(s->out, i, o) {
+			if (jv_get_kind(o) == JV_KIND_STRING)
+				bot_write_raw(d->w, jv_string_value(o),
+				              (size_t)jv_string_length_bytes(jv_copy(o)));
+			else
+				write_event(d, jv_copy(o));
+			jv_free(o);
+			(void)i;
+		}
+	jv_free(s->out);
+	s->out = jv_null();
+}
+
+/* Write what the finished inputs at the head of the ring made. */
+static void reorder_flush(struct dispatch *d)
+{
+	while (d->replay && d->seq_out < d->seq_in) {
+		struct slot *s = slot_of(d, d->seq_out);
+		if (s->open || s->items)
+			break;
+		release(d, s);
+		d->seq_out++;
+	}
+}
+
+/* The input being read gets its slot (and its time: the event's own "ts",
+ * else the time of the input before, else --clock). */
+static void input_begin(struct dispatch *d, jv ev)
+{
+	if (!d->replay)
+		return;
+	jv ts = jv_is_valid(ev) ? bot_get(ev, "ts") : jv_null();
+	if (jv_get_kind(ts) == JV_KIND_NUMBER && isfinite(jv_number_value(ts)))
+		d->now = jv_number_value(ts);
+	jv_free(ts);
+	if (d->since < 0)
+		d->since = d->now;
+	d->cur_seq = d->seq_in++;
+	struct slot *s = slot_of(d, d->cur_seq);
+	*s = (struct slot){ .out = jv_array(), .open = 1 };
+}
+
+static void input_end(struct dispatch *d)
+{
+	if (!d->replay)
+		return;
+	slot_of(d, d->cur_seq)->open = 0;
+	reorder_flush(d);
+}
+
+/* Replies are numbered: the first keeps the id build_reply gives it,
+ * derived from the input's; later ones to the same input add ".N". */
+static jv number_reply(struct item *it, jv ev)
+{
+	if (++it->replies < 2)
+		return ev;
+	const char *id = bot_str(ev, "id");
+	if (!id)
+		return ev;
+	jv nid = jv_string_fmt("%s.%d", id, it->replies);
+	return jv_object_set(ev, jv_string("id"), nid);
+}
+
+void dispatch_reply(struct dispatch *d, struct item *it, const char *body)
+{
+	dispatch_emit(d, number_reply(it, bot_build_reply(jv_copy(it->msg), body, it->private_,
+	                                                  it->threaded, d->mention)));
 }
 
 /* errbot's send_simple_reply: never diverted. */
@@ -311,10 +418,15 @@ const char *dispatch_may_run(const struct dispatch *d, jv msg, const char *name)
 
 /* ---- the queue ---- */
 
-static void item_free(struct item *it)
+/* An item is done: its slot may be complete (--replay). */
+static void item_free(struct dispatch *d, struct item *it)
 {
 	if (!it)
 		return;
+	if (d->replay && d->slots) {
+		slot_of(d, it->seq)->items--;
+		reorder_flush(d);
+	}
 	jv_free(it->msg);
 	jv_free(it->events);
 	free(it->path);
@@ -322,7 +434,7 @@ static void item_free(struct item *it)
 	free(it);
 }
 
-static struct item *item_new(enum item_kind kind, jv msg)
+static struct item *item_new(struct dispatch *d, enum item_kind kind, jv msg)
 {
 	struct item *it = calloc(1, sizeof *it);
 	if (!it)
@@ -330,6 +442,10 @@ static struct item *item_new(enum item_kind kind, jv msg)
 	it->kind = kind;
 	it->msg = msg;
 	it->events = jv_array();
+	it->seq = d->cur_seq;
+	it->now = d->now;
+	if (d->replay)
+		slot_of(d, it->seq)->items++;
 	return it;
 }
 
@@ -339,7 +455,7 @@ static void enqueue(struct dispatch *d, struct item *it)
 		bot_error("%s: too many commands waiting; refused", it->name);
 		dispatch_reply(d, it, BOT_MSG_ERROR_OCCURRED);
 		dispatch_emit(d, bot_error_event("busy", "too many commands waiting", jv_copy(it->msg)));
-		item_free(it);
+		item_free(d, it);
 		return;
 	}
 	it->bytes = d->line_bytes;
@@ -355,12 +471,14 @@ static void dequeued(struct dispatch *d, struct item *it)
 
 static int may_read_ahead(const struct dispatch *d)
 {
+	if (d->replay && d->seq_in - d->seq_out >= d->slots_cap)
+		return 0;   /* the reorder buffer is full: the first unfinished input holds it */
 	return d->qlen < READ_AHEAD(d) && (!d->qlen || d->queued_bytes < READ_AHEAD_BYTES);
 }
 
 static void queue_events(struct dispatch *d, jv msg, jv events)
 {
-	struct item *it = item_new(ITEM_EVENTS, msg);
+	struct item *it = item_new(d, ITEM_EVENTS, msg);
 	jv_free(it->events);
 	it->events = events;
 	enqueue(d, it);
@@ -376,8 +494,8 @@ static void push_env(char **env, int *n, const char *name, const char *value)
 		(*n)++;
 }
 
-/* A clean environment: PATH, HOME, LANG, what --env lets through, and
- * the BOT_* of the contract.  None of these names is a setting of a
+/* A clean environment: PATH, HOME, LANG, the XDG folders, what --env
+ * lets through, and the BOT_* of the contract.  None of these names is a setting of a
  * botpipe program (BOT_TO would be bot-send's and bot-card's --to, and a
  * plugin's bot-send would send to the bot itself): BOT_REPLY_TO is where
  * the reply goes, which a one-shot bot-send takes as its destination. */
@@ -388,6 +506,11 @@ static void build_env(struct dispatch *d, struct item *it, char **env)
 	push_env(env, &n, "PATH", path ? path : "/usr/local/bin:/usr/bin:/bin");
 	push_env(env, &n, "HOME", getenv("HOME"));
 	push_env(env, &n, "LANG", getenv("LANG"));
+	/* a bot-send or bot-room in a plugin reads the bot's config and finds
+	 * its session, as the bot's own programs do */
+	static const char *const xdg[] = {"XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"};
+	for (size_t i = 0; i < sizeof xdg / sizeof *xdg; i++)
+		push_env(env, &n, xdg[i], getenv(xdg[i]));
 	jv_array_foreach(d->env_pass, i, name) {
 		const char *s = jv_string_value(name);
 		if (strncmp(s, "BOT_", 4))
@@ -410,6 +533,12 @@ static void build_env(struct dispatch *d, struct item *it, char **env)
 	push_env(env, &n, "BOT_IS_DIRECT", group ? "0" : "1");
 	push_env(env, &n, "BOT_COMMAND_PREFIX", d->prefix);
 	push_env(env, &n, "BOT_EVENTS_FD", "3");
+	if (d->replay) {
+		/* the recorded time, for a plugin that would read the clock */
+		jv now = jv_dump_string(jv_number(it->now), 0);
+		push_env(env, &n, "BOT_NOW", jv_string_value(now));
+		jv_free(now);
+	}
 	env[n] = NULL;
 	jv_free(reply_to);
 	jv_free(reply);
@@ -466,6 +595,7 @@ static void fail_command(struct dispatch *d, struct item *it, const char *why)
 
 static void start_plugin(struct dispatch *d, struct item *it)
 {
+	d->cur_seq = it->seq;
 	jv err = jv_invalid();
 	char **argv = build_argv(it, &err);
 	if (!argv) {
@@ -476,7 +606,7 @@ static void start_plugin(struct dispatch *d, struct item *it)
 		snprintf(body, sizeof body, "Sorry, I couldn't parse your arguments. %s", why);
 		dispatch_reply(d, it, body);
 		dispatch_emit(d, bot_error_event("bad_arguments", why, jv_copy(it->msg)));
-		item_free(it);
+		item_free(d, it);
 		return;
 	}
 	char *env[MAX_ENV];
@@ -489,7 +619,7 @@ static void start_plugin(struct dispatch *d, struct item *it)
 		bot_fail_message(err, why, sizeof why);
 		jv_free(err);
 		fail_command(d, it, why);
-		item_free(it);
+		item_free(d, it);
 	}
 	jv_free(line);
 	free_strv(argv);
@@ -513,9 +643,10 @@ static int program_only(const char *type)
 /* A message or card without a "to" is a reply: it gets what build_reply
  * gives the stdout reply (to, mention, in_reply_to, thread, divert) for
  * each field it does not set itself. */
-static jv aim_like_reply(struct dispatch *d, const struct item *it, jv ev)
+static jv aim_like_reply(struct dispatch *d, struct item *it, jv ev)
 {
-	jv r = bot_build_reply(jv_copy(it->msg), "", it->private_, it->threaded, d->mention);
+	jv r = number_reply(it, bot_build_reply(jv_copy(it->msg), "", it->private_, it->threaded,
+	                                        d->mention));
 	jv_object_foreach(r, key, value) {
 		const char *k = jv_string_value(key);
 		jv have = strcmp(k, "type") && strcmp(k, "body") ? bot_get(ev, k) : jv_true();
@@ -549,6 +680,7 @@ static void on_job_event(void *ctx, void *tag, jv ev)
 {
 	struct dispatch *d = ctx;
 	struct item *it = tag;
+	d->cur_seq = it->seq;
 	const char *type = bot_str(ev, "type");
 	if (program_only(type)) {
 		bot_error("%s: fd 3: a \"%s\" event is bot-dispatch's or bot-send's to make; dropped",
@@ -567,13 +699,17 @@ static void on_job_event(void *ctx, void *tag, jv ev)
  * which is ours to make. */
 static void on_job_bad_event(void *ctx, void *tag, jv ev)
 {
-	forward_job_event(ctx, tag, ev);
+	struct dispatch *d = ctx;
+	struct item *it = tag;
+	d->cur_seq = it->seq;
+	forward_job_event(d, it, ev);
 }
 
 static void on_job_done(void *ctx, void *tag, const struct bot_job_result *r)
 {
 	struct dispatch *d = ctx;
 	struct item *it = tag;
+	d->cur_seq = it->seq;
 	char why[600];
 	if (r->timed_out)
 		snprintf(why, sizeof why, "%s: timed out", it->name);
@@ -598,19 +734,19 @@ static void on_job_done(void *ctx, void *tag, const struct bot_job_result *r)
 			jv_free(body);
 		}
 	}
-	item_free(it);
+	item_free(d, it);
 }
 
 /* bot-dispatch stops while the command runs: it was killed. */
 static void on_job_dropped(void *ctx, void *tag)
 {
-	(void)ctx;
-	item_free(tag);
+	item_free(ctx, tag);
 }
 
 /* A built-in or a ready answer: no slot needed. */
 static void answer_now(struct dispatch *d, struct item *it)
 {
+	d->cur_seq = it->seq;
 	if (it->kind == ITEM_BUILTIN)
 		builtin_run(d, it);
 	else
@@ -618,7 +754,7 @@ static void answer_now(struct dispatch *d, struct item *it)
 			dispatch_emit(d, ev);
 			(void)i;
 		}
-	item_free(it);
+	item_free(d, it);
 }
 
 /* Answer what waits, in order.  A built-in or a ready answer needs no
@@ -674,13 +810,13 @@ static void not_found(struct dispatch *d, jv msg, const char *word, const char *
 /* errbot's _process_command: access first, then history, then run. */
 static void command(struct dispatch *d, jv msg, const char *name, const char *args)
 {
-	struct item *it = item_new(ITEM_PLUGIN, msg);
+	struct item *it = item_new(d, ITEM_PLUGIN, msg);
 	snprintf(it->name, sizeof it->name, "%s", name);
 	it->args = strdup(args ? args : "");
 	if (!resolve(d, it)) {
 		/* gone since it was recalled from history */
 		not_found(d, jv_copy(msg), name, NULL);
-		item_free(it);
+		item_free(d, it);
 		return;
 	}
 	const char *why = bot_acl_check(d->acl, msg, it->plugin, it->name, it->args, admin_only(it));
@@ -694,7 +830,7 @@ static void command(struct dispatch *d, jv msg, const char *name, const char *ar
 			events = jv_array_append(events, simple_reply(d, jv_copy(msg), why));
 		events = jv_array_append(events, bot_error_event("denied", why, jv_copy(msg)));
 		queue_events(d, jv_copy(msg), events);
-		item_free(it);
+		item_free(d, it);
 		return;
 	}
 	if (strlen(it->args) > MAX_ARGS) {
@@ -705,7 +841,7 @@ static void command(struct dispatch *d, jv msg, const char *name, const char *ar
 		jv events = JV_ARRAY(simple_reply(d, jv_copy(msg), body),
 		                     bot_error_event("bad_arguments", why, jv_copy(msg)));
 		queue_events(d, jv_copy(msg), events);
-		item_free(it);
+		item_free(d, it);
 		return;
 	}
 	int is_history = it->kind == ITEM_BUILTIN && !strcmp(it->name, "history");
@@ -831,7 +967,7 @@ static void handle_event(struct dispatch *d, jv ev)
 	}
 	bot_cmd_clear(&c);
 	if (!consumed && d->pass)
-		bot_write_raw(d->w, raw, rawlen);
+		emit_raw(d, raw, rawlen);
 }
 
 /* ---- set-up ---- */
@@ -977,6 +1113,15 @@ static int setup(struct dispatch *d, const struct bot_config *cfg)
 		d->jobs_max = 1;
 	d->max_events = bot_cfg_int(cfg, "max-events", 1000);
 	d->started = time(NULL);
+	d->replay = bot_cfg_flag(cfg, "replay") || bot_cfg_flag(cfg, "test");
+	long clock = bot_cfg_int(cfg, "clock", -1);
+	d->now = clock >= 0 ? (double)clock : 0;
+	d->since = clock >= 0 ? (double)clock : -1;
+	/* every input waiting for a slot, every one running, and as many
+	 * finished behind the first that is not */
+	d->slots_cap = 2L * (READ_AHEAD(d) + d->jobs_max) + 1;
+	if (d->replay)
+		d->slots = calloc((size_t)d->slots_cap, sizeof *d->slots);
 	d->cmdopts = (struct bot_cmd_opts){
 		.prefix = d->prefix,
 		.alt_prefixes = d->alt_prefixes,
@@ -1003,10 +1148,15 @@ static int setup(struct dispatch *d, const struct bot_config *cfg)
 
 static void teardown(struct dispatch *d)
 {
+	d->replay = 0;   /* what still waits is dropped with its slot */
 	bot_jobs_free(d->jobs);
 	for (int i = 0; i < d->qlen; i++)
-		item_free(d->queue[(d->qhead + i) % MAX_QUEUE]);
+		item_free(d, d->queue[(d->qhead + i) % MAX_QUEUE]);
 	free(d->queue);
+	for (long s = d->seq_out; d->slots && s < d->seq_in; s++)
+		jv_free(slot_of(d, s)->out);
+	free(d->slots);
+	d->slots = NULL;
 	bot_writer_free(d->w);
 	bot_reader_free(d->r);
 	bot_history_free(d->history);
@@ -1035,7 +1185,27 @@ static int timeout_ms(long seconds)
 
 int bot_dispatch_run(const struct bot_config *cfg)
 {
+	if (bot_cfg_flag(cfg, "test"))
+		return dispatch_test(cfg);
+	if (jv_array_length(jv_copy(cfg->operands))) {
+		jv first = jv_array_get(jv_copy(cfg->operands), 0);
+		bot_error("%s: only --test takes files (transcripts); events come on standard input",
+		          jv_string_value(first));
+		jv_free(first);
+		return BOT_EX_USAGE;
+	}
+	if (bot_cfg_flag(cfg, "update")) {
+		bot_error("--update: only with --test");
+		return BOT_EX_USAGE;
+	}
+	return dispatch_stream(cfg, STDIN_FILENO, NULL);
+}
+
+int dispatch_stream(const struct bot_config *cfg, int in_fd, jv *collect)
+{
 	struct dispatch d = { 0 };
+	if (collect)
+		d.collect = jv_array();
 	if (!setup(&d, cfg)) {
 		teardown(&d);
 		return BOT_EX_CONFIG;
@@ -1051,8 +1221,9 @@ int bot_dispatch_run(const struct bot_config *cfg)
 	d.jobs = bot_jobs_new(d.jobs_max, &lim, &jev);
 	d.queue = calloc(MAX_QUEUE, sizeof *d.queue);
 	d.w = bot_writer_new(STDOUT_FILENO);
-	d.r = bot_reader_new(STDIN_FILENO, "<stdin>", (size_t)bot_cfg_int(cfg, "max-line", 0));
-	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+	d.r = bot_reader_new(in_fd, collect ? "<transcript>" : "<stdin>",
+	                     (size_t)bot_cfg_int(cfg, "max-line", 0));
+	fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
 	bot_catch_signals();
 	int nfds = 2 + 3 * d.jobs_max;
 	struct pollfd *fds = calloc((size_t)nfds, sizeof *fds);
@@ -1060,12 +1231,14 @@ int bot_dispatch_run(const struct bot_config *cfg)
 		jv ev;
 		int rc;
 		while (may_read_ahead(&d) && (rc = bot_reader_next(d.r, &ev)) != 0) {
+			input_begin(&d, ev);
 			if (rc < 0) {
 				dispatch_emit(&d, ev);   /* the bad_input error event */
 				if (d.status == BOT_EX_OK)
 					d.status = BOT_EX_DATAERR;
 			} else
 				handle_event(&d, ev);
+			input_end(&d);
 			run_queue(&d);   /* answers keep their place among passed events */
 		}
 		run_queue(&d);
@@ -1080,19 +1253,24 @@ int bot_dispatch_run(const struct bot_config *cfg)
 			break;
 		int n = 0;
 		if (!bot_reader_eof(d.r) && may_read_ahead(&d))
-			fds[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+			fds[n++] = (struct pollfd){ .fd = in_fd, .events = POLLIN };
 		int in = n;
 		n += bot_jobs_pollfds(d.jobs, fds + n, nfds - n);
 		if (poll(fds, (nfds_t)n, bot_jobs_timeout(d.jobs)) < 0 && errno != EINTR)
 			break;
 		if (in && fds[0].revents && bot_reader_fill(d.r) < 0) {
-			bot_error("<stdin>: %s", strerror(errno));
+			bot_error("%s: %s", bot_reader_name(d.r), strerror(errno));
 			break;
 		}
 		bot_jobs_handle(d.jobs, fds + in, n - in);
 	}
+	reorder_flush(&d);
 	bot_writer_flush(d.w);
 	int status = d.status;
+	if (collect)
+		*collect = d.collect;
+	else
+		jv_free(d.collect);
 	free(fds);
 	teardown(&d);
 	return status;

@@ -15,6 +15,22 @@
  * stdout, until the input ends and every command is over. */
 int bot_dispatch_run(const struct bot_config *cfg);
 
+/* ---- transcript.c: the conversations of bot-dispatch --test ----------- */
+
+/* A transcript (botpipe-plugins(7)): lines said (">") and answers ("<"). */
+struct bot_transcript;
+/* Read one from text (not copied: keep it until the free); name says
+ * where it is from.  NULL and *err, "NAME:LINE: why", when a line is bad. */
+struct bot_transcript *bot_transcript_parse(const char *name, const char *text, size_t len,
+                                            jv *err);
+void bot_transcript_free(struct bot_transcript *t);
+/* The events said, in order: an array. */
+jv bot_transcript_inputs(const struct bot_transcript *t);
+/* The text with each input's answers in place of the written ones.
+ * outputs (consumed): per input, the array of the events it gave;
+ * mention: replies to a room carry the sender (--nick-prefix). */
+jv bot_transcript_rewrite(const struct bot_transcript *t, jv outputs, int mention);
+
 /* ---- argv.c: POSIX shell quoting, no expansion ------------------------- */
 
 /* Split text into words: blanks separate, '...' is literal, "..." keeps

@@ -26,6 +26,17 @@ struct item {
 	size_t bytes;                    /* its input line's, while it waits */
 	long fd3_events, fd3_dropped;    /* fd 3 events forwarded, and past --max-events */
 	jv events;                       /* ITEM_EVENTS: an array */
+	long seq;                        /* its input's number (--replay) */
+	double now;                      /* its input's time (--replay) */
+	int replies;                     /* replies made so far (their ids) */
+};
+
+/* --replay: what one input's outputs wait in until every earlier input
+ * is finished (a reorder buffer keyed by the input's number). */
+struct slot {
+	jv out;       /* events (objects) and passed lines (strings), in order */
+	int items;    /* its commands and answers not yet finished */
+	int open;     /* still being read */
 };
 
 struct dispatch {
@@ -56,12 +67,18 @@ struct dispatch {
 	size_t line_bytes;       /* the line being handled */
 	int status;              /* exit code so far */
 	time_t started;
+	/* --replay */
+	int replay;
+	double now, since;       /* the recorded clock; since < 0: not yet known */
+	struct slot *slots;      /* a ring of slots_cap, for inputs seq_out..seq_in-1 */
+	long slots_cap, seq_in, seq_out, cur_seq;
+	jv collect;              /* --test: per input, the array of its outputs */
 };
 
 /* dispatch.c */
 void dispatch_emit(struct dispatch *d, jv ev);
 /* A reply to it's message (body copied), diverted as its command is. */
-void dispatch_reply(struct dispatch *d, const struct item *it, const char *body);
+void dispatch_reply(struct dispatch *d, struct item *it, const char *body);
 /* 1 when a plugin file named name exists; fills path and the folder's
  * name (either may be NULL). */
 int dispatch_find_plugin(const struct dispatch *d, const char *name, char *path,
@@ -71,6 +88,14 @@ int dispatch_find_plugin(const struct dispatch *d, const char *name, char *path,
 jv dispatch_all_names(struct dispatch *d);
 /* The ACL verdict for msg asking for name (args ""): NULL = allowed. */
 const char *dispatch_may_run(const struct dispatch *d, jv msg, const char *name);
+
+/* Run the engine over in_fd; with collect (--test), keep the outputs in
+ * *collect (an array, per input the array of its outputs) instead of
+ * writing them. */
+int dispatch_stream(const struct bot_config *cfg, int in_fd, jv *collect);
+
+/* transcript.c: --test */
+int dispatch_test(const struct bot_config *cfg);
 
 /* builtin.c */
 int builtin_known(const char *name);

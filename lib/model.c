@@ -345,6 +345,11 @@ jv bot_build_reply(jv msg, const char *body, int private_, int threaded,
 	jv id = bot_get(msg, "id"), parent = bot_get(msg, "parent");
 	if (jv_get_kind(id) != JV_KIND_NULL)
 		reply = jv_object_set(reply, jv_string("in_reply_to"), jv_copy(id));
+	/* an id of its own, derived from the input's: the same reply to the
+	 * same input has the same id (replays, de-duplication downstream) */
+	if (jv_get_kind(id) == JV_KIND_STRING)
+		reply = jv_object_set(reply, jv_string("id"),
+		                      jv_string_fmt("%s.reply", jv_string_value(id)));
 	if (jv_get_kind(parent) != JV_KIND_NULL)
 		reply = jv_object_set(reply, jv_string("parent"), jv_copy(parent));
 	else if (threaded && jv_get_kind(id) != JV_KIND_NULL)

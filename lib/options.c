@@ -42,6 +42,10 @@ const struct bot_option bot_dispatch_options[] = {
 	{ "env", 0, BOT_OPT_LIST, "NAME", NULL, "pass this environment variable on to commands (several allowed)" },
 	{ "nick-prefix", 0, BOT_OPT_FLAG, NULL, "true", "mention the sender in replies to a room (--no-nick-prefix: not)" },
 	{ "pass", 0, BOT_OPT_FLAG, NULL, NULL, "pass on events that no command or rule consumed" },
+	{ "replay", 0, BOT_OPT_FLAG, NULL, NULL, "the same output for the same input: recorded time, outputs in input order" },
+	{ "clock", 0, BOT_OPT_INT, "SECONDS", NULL, "with --replay: the time until an event has a ts (default 0)" },
+	{ "test", 0, BOT_OPT_FLAG, NULL, NULL, "run the transcripts named as operands (botpipe-plugins(7)); a mismatch is a diff" },
+	{ "update", 0, BOT_OPT_FLAG, NULL, NULL, "with --test: rewrite each transcript's expected lines with what happened" },
 	BOT_OPTIONS_END
 };
 

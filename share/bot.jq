@@ -30,6 +30,7 @@ def reply(text; opts):
   | .body = $text
   | if $m.backend != null then .backend = $m.backend else . end
   | if $m.id != null then .in_reply_to = $m.id else . end
+  | if ($m.id | type) == "string" then .id = ($m.id + ".reply") else . end
   | if $m.parent != null then .parent = $m.parent
     elif $o.threaded and $m.id != null then .parent = {id: $m.id}
     else . end

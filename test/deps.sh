@@ -6,7 +6,7 @@ PKGS="gcc make pkg-config libc6-dev libjq-dev libonig-dev libcmark-gfm-dev libcm
 libcurl4-openssl-dev libssl-dev libwslay-dev libstrophe-dev jq python3
 python3-websockets bats bats-assert bats-support bats-file mandoc tmux
 ngircd prosody mosquitto mosquitto-clients valgrind clang libclang-rt-14-dev libfuzzer-14-dev llvm-14
-hyperfine time socat procps openssl ca-certificates util-linux zsh"
+hyperfine time socat curl procps openssl ca-certificates util-linux zsh"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -182,7 +182,7 @@ teardown() {
 
 @test "!echo: the built-in says the arguments back; no arguments, no reply" {
 	run -0 bash -c "{ $(declare -f dm); dm '!echo hello  world'; dm '!echo'; } | bot-dispatch | jq -c ."
-	assert_output '{"type":"message","to":{"kind":"person","id":"@bob","person":"@bob","nick":"bob"},"from":{"kind":"person","id":"@bot","person":"@bot","nick":"bot"},"body":"hello  world","backend":"text","in_reply_to":"1"}'
+	assert_output '{"type":"message","to":{"kind":"person","id":"@bob","person":"@bob","nick":"bob"},"from":{"kind":"person","id":"@bot","person":"@bot","nick":"bot"},"body":"hello  world","backend":"text","in_reply_to":"1","id":"1.reply"}'
 }
 
 @test "prefix: only prefixed text is a command; --prefix changes it" {
@@ -817,7 +817,7 @@ acl() { printf '%s\n' "$1" > "$BATS_TEST_TMPDIR/acl.json"; }
 @test "--pass: events no command or rule consumed go on unchanged" {
 	run -0 bash -c "$(declare -f dm room); { room 'chatter' 1; dm '!echo x' 2; echo '{\"type\":\"presence\",\"identifier\":\"@a\",\"status\":\"away\"}'; } |
 		bot-dispatch --pass | jq -c '[.type, .body // .status, .id]'"
-	assert_output $'["message","chatter","1"]\n["message","x",null]\n["presence","away",null]'
+	assert_output $'["message","chatter","1"]\n["message","x","2.reply"]\n["presence","away",null]'
 	run -0 bash -c "$(declare -f room); room 'chatter' | bot-dispatch"
 	assert_output ""
 }

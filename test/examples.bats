@@ -245,6 +245,32 @@ $(example README.md 'make install PREFIX')"
 	assert_line 'hi'
 }
 
+@test "bot-dispatch(1): a recorded session replays, the same every time" {
+	printf '%s\n' '!hello' '!echo hi' '!uptime' '!status' '!roll 2x' > "$W/typed"
+	ex=$(example doc/bot-dispatch.1 'bot-listen | tee session.ndjson')
+	BOT_TEXT_INPUT="$W/typed" run -0 bash -c "$(sed -n 1,2p <<< "$ex")"
+	grep -q 'Hello, you!' "$W/console"
+	[ "$(jq -c 'select(.type=="message")' session.ndjson | wc -l)" = 5 ]
+	bash -c "$(sed -n 3p <<< "$ex")" > "$W/r1"
+	bash -c "$(sed -n 3p <<< "$ex")" > "$W/r2"
+	cmp "$W/r1" "$W/r2"
+	run -0 jq -r .body "$W/r1"
+	assert_line 'Hello, you!'
+	assert_line 'Load None'
+}
+
+@test "bot-dispatch(1), botpipe-plugins(7): the example plugins' transcripts pass" {
+	run -0 bash -c "$(example doc/bot-dispatch.1 '--test share/examples/tests/*.chat')"
+	assert_output ""
+	ln -s "$ROOT/share/examples/tests" tests
+	run -0 bash -c "$(example doc/botpipe-plugins.7 'bot-dispatch -d plugins --test tests/*.chat')"
+	assert_output ""
+	# the transcript shown is the start of the example's
+	example doc/botpipe-plugins.7 '# hello greets whoever asks' > "$W/shown.chat"
+	head -n "$(wc -l < "$W/shown.chat")" tests/hello.chat | diff - "$W/shown.chat"
+	run -0 bot-dispatch -d plugins --test "$W/shown.chat"
+}
+
 @test "bot-listen(1): the console bot" {
 	printf '%s\n' '!hello' '!inroom' '!hello' > "$W/typed"
 	BOT_TEXT_INPUT="$W/typed" run bash -c "$(example doc/bot-listen.1 'bot-listen | bot-dispatch -d plugins | bot-send > /dev/null')"

@@ -27,6 +27,7 @@ want ngircd ngircd
 want tmux tmux
 want openssl openssl
 want socat socat
+want curl curl
 want setpriv util-linux
 want setsid util-linux
 want pgrep procps

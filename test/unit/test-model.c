@@ -115,18 +115,18 @@ static void test_reply(void)
 	const char *dm = "{\"type\":\"message\",\"id\":\"7\",\"backend\":\"text\","
 	                 "\"from\":{\"kind\":\"person\",\"id\":\"@a\"},\"to\":{\"kind\":\"person\",\"id\":\"@bot\"},\"body\":\"!x\"}";
 	check_json(bot_build_reply(parse(dm), "hi", 0, 0, 1),
-	           "{\"type\":\"message\",\"to\":{\"kind\":\"person\",\"id\":\"@a\"},\"from\":{\"kind\":\"person\",\"id\":\"@bot\"},\"body\":\"hi\",\"backend\":\"text\",\"in_reply_to\":\"7\"}",
+	           "{\"type\":\"message\",\"to\":{\"kind\":\"person\",\"id\":\"@a\"},\"from\":{\"kind\":\"person\",\"id\":\"@bot\"},\"body\":\"hi\",\"backend\":\"text\",\"in_reply_to\":\"7\",\"id\":\"7.reply\"}",
 	           "a direct message is answered to the sender, from the bot, no mention");
 	const char *room = "{\"type\":\"message\",\"id\":\"8\",\"from\":{\"kind\":\"occupant\",\"id\":\"#r/a\",\"room\":\"#r\"},"
 	                   "\"to\":{\"kind\":\"room\",\"id\":\"#r\"},\"body\":\"!x\"}";
 	check_json(bot_build_reply(parse(room), "hi", 0, 0, 1),
-	           "{\"type\":\"message\",\"to\":{\"kind\":\"room\",\"id\":\"#r\"},\"body\":\"hi\",\"in_reply_to\":\"8\",\"mention\":{\"kind\":\"occupant\",\"id\":\"#r/a\",\"room\":\"#r\"}}",
+	           "{\"type\":\"message\",\"to\":{\"kind\":\"room\",\"id\":\"#r\"},\"body\":\"hi\",\"in_reply_to\":\"8\",\"id\":\"8.reply\",\"mention\":{\"kind\":\"occupant\",\"id\":\"#r/a\",\"room\":\"#r\"}}",
 	           "a group message is answered to the room with the sender's mention");
 	check_json(bot_build_reply(parse(room), "hi", 1, 0, 1),
-	           "{\"type\":\"message\",\"to\":{\"kind\":\"occupant\",\"id\":\"#r/a\",\"room\":\"#r\"},\"body\":\"hi\",\"in_reply_to\":\"8\"}",
+	           "{\"type\":\"message\",\"to\":{\"kind\":\"occupant\",\"id\":\"#r/a\",\"room\":\"#r\"},\"body\":\"hi\",\"in_reply_to\":\"8\",\"id\":\"8.reply\"}",
 	           "private: to the occupant");
 	check_json(bot_build_reply(parse(room), "hi", 0, 1, 0),
-	           "{\"type\":\"message\",\"to\":{\"kind\":\"room\",\"id\":\"#r\"},\"body\":\"hi\",\"in_reply_to\":\"8\",\"parent\":{\"id\":\"8\"}}",
+	           "{\"type\":\"message\",\"to\":{\"kind\":\"room\",\"id\":\"#r\"},\"body\":\"hi\",\"in_reply_to\":\"8\",\"id\":\"8.reply\",\"parent\":{\"id\":\"8\"}}",
 	           "threaded: the reply's parent is the message");
 	check_json(bot_build_reply(parse("{\"type\":\"message\",\"from\":\"#r/a\",\"to\":\"#r\",\"is_group\":true}"), "hi", 0, 0, 1),
 	           "{\"type\":\"message\",\"to\":\"#r\",\"body\":\"hi\",\"mention\":\"#r/a\"}",
@@ -136,7 +136,7 @@ static void test_reply(void)
 	           "the mention of an occupant without person has @nick as its person");
 	const char *thr = "{\"type\":\"message\",\"id\":\"9\",\"parent\":{\"id\":\"1\"},\"from\":\"@a\",\"to\":{\"kind\":\"room\",\"id\":\"#r\"}}";
 	check_json(bot_build_reply(parse(thr), "hi", 0, 0, 0),
-	           "{\"type\":\"message\",\"to\":{\"kind\":\"room\",\"id\":\"#r\"},\"body\":\"hi\",\"in_reply_to\":\"9\",\"parent\":{\"id\":\"1\"}}",
+	           "{\"type\":\"message\",\"to\":{\"kind\":\"room\",\"id\":\"#r\"},\"body\":\"hi\",\"in_reply_to\":\"9\",\"id\":\"9.reply\",\"parent\":{\"id\":\"1\"}}",
 	           "a reply to a threaded message stays in its thread");
 }
 
