@@ -104,16 +104,6 @@ static double body_number(jv obj, const char *key)
 	return isfinite(d) && d >= 0 ? d : -1;
 }
 
-static int body_true(jv obj, const char *key)
-{
-	if (jv_get_kind(obj) != JV_KIND_OBJECT)
-		return 0;
-	jv v = jv_object_get(jv_copy(obj), jv_string(key));
-	int t = jv_get_kind(v) == JV_KIND_TRUE;
-	jv_free(v);
-	return t;
-}
-
 /* The wait a body states, in the order the dialects are tried. */
 static double body_retry_after(jv body)
 {
@@ -165,7 +155,7 @@ void bot_ratelimit_parse(long status, jv headers, jv body, double now,
 	}
 	const char *scope = header(headers, "x-ratelimit-scope");
 	const char *global = header(headers, "x-ratelimit-global");
-	if (body_true(body, "global") || (global && strcasecmp(global, "true") == 0)
+	if (bot_true(body, "global") || (global && strcasecmp(global, "true") == 0)
 	    || (scope && strcasecmp(scope, "global") == 0))
 		rl->scope = BOT_RL_GLOBAL;
 	if (status < 400)

@@ -14,65 +14,14 @@
 #include "bot.h"
 #include "http.h"
 #include "unit.h"
+#include "fake.h"
 
 static char tmpdir[256];
-static pid_t fake_pid;
-static int fake_port;
-static char fake_log[300];
-
-static const char *fake_path(void)
-{
-	static char p[600];
-	if (access("test/fake-http.py", R_OK) == 0)
-		return "test/fake-http.py";
-	snprintf(p, sizeof p, "%s", __FILE__);
-	char *slash = strrchr(p, '/');
-	if (slash)
-		snprintf(slash, sizeof p - (size_t)(slash - p), "/../fake-http.py");
-	return access(p, R_OK) == 0 ? p : NULL;
-}
-
 /* The fake, --ws unless ws is 0, answering from script. */
 static int fake_start(int ws, const char *script)
 {
-	const char *py = fake_path();
-	if (!py)
-		return -1;
-	char portfile[300];
-	snprintf(portfile, sizeof portfile, "%s/port", tmpdir);
-	snprintf(fake_log, sizeof fake_log, "%s/log.ndjson", tmpdir);
-	unlink(portfile);
-	unlink(fake_log);
-	fake_pid = fork();
-	if (fake_pid == 0) {
-		/* A test that crashes takes its fake with it. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		int null = open("/dev/null", O_WRONLY);
-		dup2(null, 1);
-		execl("/usr/bin/python3", "python3", py, "--port-file", portfile, "--log", fake_log,
-		      "--script-json", script, ws ? "--ws" : "--port=0", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		FILE *f = fopen(portfile, "r");
-		if (f) {
-			int ok = fscanf(f, "%d", &fake_port) == 1;
-			fclose(f);
-			if (ok)
-				return 0;
-		}
-		usleep(50000);
-	}
-	return -1;
-}
-
-static void fake_stop(void)
-{
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-		fake_pid = 0;
-	}
+	static const char *const ws_args[] = {"--ws", NULL}, *const http_args[] = {"--port=0", NULL};
+	return fake_run(tmpdir, script, "log.ndjson", ws ? ws_args : http_args);
 }
 
 /* Every logged event, as an array. */
