@@ -70,20 +70,6 @@ human_start() {
 	HUMANS+=("$!")
 }
 
-# Wait until FILE has a line matching the extended regex (up to SECS, 15).
-wait_for() {
-	local i=0
-	until grep -Eq -- "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt $((${3:-15} * 20)) ]; then
-			echo "no line /$2/ in $1:" >&2
-			cat "$1" >&2 2>/dev/null
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-
 # The script lines that join #ops and wait until the bot is there too.
 join_and_wait_bot() {
 	printf '%s\n' "join ${2:-#ops}" "expect (^:${1}!\\S+ JOIN|^:\\S+ 353 .*[ :@+]${1}( |\$)) 15"

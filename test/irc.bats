@@ -2,6 +2,7 @@
 # The IRC backend against a real ngircd on loopback; a small client
 # (helpers/irc-client.py) plays the person.
 load helpers/ngircd
+load helpers/common
 
 setup() {
 	ngircd_test_setup
@@ -33,20 +34,6 @@ teardown() {
 
 # The person: a script on stdin, what they saw on stdout.
 human() { python3 "$HELPERS/irc-client.py" "$@"; }
-
-# Wait until FILE has a line matching the extended regex, up to SECONDS.
-wait_for() {
-	local file=$1 re=$2 secs=${3:-10} i=0
-	until grep -Eq -- "$re" "$file" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt $((secs * 20)) ]; then
-			echo "no line /$re/ in $file after $secs s:" >&2
-			cat "$file" >&2 2>/dev/null
-			return 1
-		fi
-		sleep 0.05
-	done
-}
 
 # Wait until FILE has N lines matching the extended regex.
 wait_count() {

@@ -2,6 +2,7 @@
 # The session socket: bot-send and bot-room act through a running
 # bot-listen's one IRC connection (botpipe-session(7)).
 load helpers/ngircd
+load helpers/common
 
 setup() {
 	ngircd_test_setup
@@ -15,15 +16,6 @@ teardown() {
 	[ -z "$CLIENT_PID" ] || kill "$CLIENT_PID" 2>/dev/null || true
 	[ -z "$PIPE_PID" ] || kill -TERM -- "-$PIPE_PID" 2>/dev/null || true
 	return 0
-}
-
-wait_for() {
-	local file=$1 re=$2 secs=${3:-10} i=0
-	until grep -Eq -- "$re" "$file" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le $((secs * 20)) ] || { echo "no /$re/ in $file" >&2; return 1; }
-		sleep 0.05
-	done
 }
 
 # The bot, with its session socket, whose path is left in SOCK (in

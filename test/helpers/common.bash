@@ -6,6 +6,21 @@ bats_load_library bats-assert
 ROOT=${BOT_ROOT:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)}
 PLUGINS="$ROOT/share/examples/plugins"
 
+# Wait until FILE has a line matching the extended regex, up to SECONDS
+# (15); on time-out say so and show the file.
+wait_for() {
+	local file=$1 re=$2 secs=${3:-15} i=0
+	until grep -Eq -- "$re" "$file" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt $((secs * 20)) ]; then
+			echo "no line /$re/ in $file after $secs s:" >&2
+			cat "$file" >&2 2>/dev/null
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
 # A message event as bot-listen -b text writes it: direct, from @you.
 dm() {
 	jq -cn --arg b "$1" --arg id "${2:-1}" '{type:"message",id:$id,backend:"text",
