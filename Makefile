@@ -39,10 +39,16 @@ HTTP_SRC  = $(HTTP_DIR)/http.c $(HTTP_DIR)/multi.c $(HTTP_DIR)/ratelimit.c \
             $(HTTP_DIR)/http_stream.c $(HTTP_DIR)/ws.c
 LIB_SRC   = $(wildcard lib/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(B)/obj/%.o)
+# The dispatch engine (commands, rules, ACLs, jobs): bot-dispatch's alone,
+# a static archive linked into it and into the tests of it.
+DISPATCH_DIR = lib/dispatch
+DISPATCH_SRC = $(wildcard $(DISPATCH_DIR)/*.c)
+DISPATCH_OBJ = $(DISPATCH_SRC:%.c=$(B)/obj/%.o)
+DISPATCH_LIB = $(B)/lib/libbotdispatch.a
 HTTP_OBJ  = $(HTTP_SRC:%.c=$(B)/obj/%.o)
 LIB_LIBS  = -ljq -lonig -lcmark-gfm-extensions -lcmark-gfm -lm
 HTTP_LIBS = -lcurl -lcrypto -lwslay
-HEADERS   = $(wildcard lib/*.h $(HTTP_DIR)/*.h)
+HEADERS   = $(wildcard lib/*.h $(HTTP_DIR)/*.h $(DISPATCH_DIR)/*.h)
 
 CMDS      = $(patsubst cmd/%.c,%,$(wildcard cmd/bot-*.c))
 BINS      = $(CMDS:%=$(B)/bin/%)
@@ -79,6 +85,17 @@ $(HTTP_UNITS): override CFLAGS += -I$(HTTP_DIR)
 $(HTTP_UNITS): UNIT_LIBS = -lbothttp -lcurl
 $(HTTP_UNITS): $(B)/lib/libbothttp.so
 
+# What includes lib/dispatch/dispatch.h: the engine, bot-dispatch, and
+# the unit tests of the engine.
+DISPATCH_UNITS = $(patsubst %,$(B)/test/test-%,acl argv command help history rules)
+DISPATCH_USERS = $(DISPATCH_OBJ) $(B)/obj/cmd/bot-dispatch.o
+$(DISPATCH_USERS) $(DISPATCH_UNITS): override CFLAGS += -I$(DISPATCH_DIR)
+$(DISPATCH_UNITS): UNIT_ARCHIVES = $(DISPATCH_LIB)
+$(DISPATCH_UNITS) $(B)/bin/bot-dispatch: $(DISPATCH_LIB)
+$(B)/bin/bot-dispatch: CMD_ARCHIVES = $(DISPATCH_LIB)
+
+.DEFAULT_GOAL := all
+
 # Quiet by default; V=1 shows the commands.
 ifeq ($(V),1)
 Q =
@@ -100,6 +117,11 @@ $(B)/lib/libbot.so.0: $(LIB_OBJ)
 $(B)/lib/libbot.so: $(B)/lib/libbot.so.0
 	$(Q)ln -sf libbot.so.0 $@
 
+$(DISPATCH_LIB): $(DISPATCH_OBJ)
+	@mkdir -p $(@D)
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $(DISPATCH_OBJ)
+
 $(B)/lib/libbothttp.so.0: $(HTTP_OBJ) $(B)/lib/libbot.so
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
@@ -110,7 +132,7 @@ $(B)/lib/libbothttp.so: $(B)/lib/libbothttp.so.0
 $(B)/bin/%: $(B)/obj/cmd/%.o $(B)/obj/backends/text.o $(B)/lib/libbot.so
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib -lbot -ljq $(RPATH)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(B)/obj/backends/text.o $(CMD_ARCHIVES) -L$(B)/lib -lbot -ljq $(RPATH)
 
 $(B)/lib/botpipe/%.so: $(B)/obj/backends/%.o $(B)/lib/libbot.so $(B)/lib/libbothttp.so
 	@mkdir -p $(@D)
@@ -120,7 +142,7 @@ $(B)/lib/botpipe/%.so: $(B)/obj/backends/%.o $(B)/lib/libbot.so $(B)/lib/libboth
 $(B)/test/%: test/unit/%.c $(wildcard test/unit/*.h) $(HEADERS) $(B)/obj/backends/text.o $(B)/lib/libbot.so
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o -L$(B)/lib $(UNIT_LIBS) -lbot -ljq -lcmark-gfm-extensions -lcmark-gfm -Wl,-rpath,'$$ORIGIN/../lib'
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o $(UNIT_ARCHIVES) -L$(B)/lib $(UNIT_LIBS) -lbot -ljq -lcmark-gfm-extensions -lcmark-gfm -Wl,-rpath,'$$ORIGIN/../lib'
 
 $(B)/completion/botpipe.bash: share/completion/gen.sh share/completion/botpipe.bash $(BINS) $(MODULES)
 	@mkdir -p $(@D)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # bot-dispatch's jq rules skip jq for the events a rule's leading select()
-# cannot match (lib/rules.c, "guards"): whatever the rule, its output is
+# cannot match (lib/dispatch/rules.c, "guards"): whatever the rule, its output is
 # the one jq gives.  Every rule here is run twice, as written and inside
 # parentheses, which no guard reads, and the two outputs must be equal
 # byte for byte (error events included).

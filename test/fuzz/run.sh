@@ -8,7 +8,7 @@
 # test/fuzz/corpus/NAME/, a dictionary in test/fuzz/NAME.dict.  What a run
 # finds goes to $B/fuzz/corpus/NAME/ (kept between runs), crashes to
 # $B/fuzz/crash/; FUZZ_MERGE=1 merges the new finds into the seed corpus.
-# Targets link every lib/*.c and backends/text.c; every other
+# Targets link every lib/*.c, lib/dispatch/*.c and backends/text.c; every other
 # backend is compiled in as bot_backend_NAME (with -DFUZZ_NAME defined for
 # the targets) and the HTTP layer with libcurl, taken only when referenced.
 set -eu
@@ -43,7 +43,7 @@ fi
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
- -fno-omit-frame-pointer -Ilib -Ilib/http -DBOT_VERSION=\"fuzz\" -DBOT_LIBDIR=\"/nonexistent\"
+ -fno-omit-frame-pointer -Ilib -Ilib/http -Ilib/dispatch -DBOT_VERSION=\"fuzz\" -DBOT_LIBDIR=\"/nonexistent\"
  -DBOT_DATADIR=\"$top/share\""
 LIBS="-ljq -lonig -lcmark-gfm-extensions -lcmark-gfm -lcurl -lcrypto -lwslay -lm"
 
@@ -62,7 +62,7 @@ compile() {
 build_libs() {
 	rm -f "$out/libbot.a" "$out/libhttp.a" "$out/backends.a"
 	objs="" http="" be=""
-	for src in lib/*.c lib/http/*.c; do
+	for src in lib/*.c lib/dispatch/*.c lib/http/*.c; do
 		o="$out/obj/${src%.c}.o"
 		compile "$src" "$o"
 		case "$src" in
