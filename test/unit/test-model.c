@@ -1,7 +1,7 @@
 /* The message model: identifiers, derived fields, validation, replies. */
 #include <stdlib.h>
 
-#include "bot.h"
+#include "backend.h"
 #include "unit.h"
 
 extern const struct bot_backend bot_backend_text;
