@@ -432,7 +432,8 @@ struct irc {
 
 	long dropped;               /* lines dropped since the last note */
 	long long note_ms;
-	long seq;
+	long seq;                   /* local ids */
+	long pings;                 /* job tokens: bp1, bp2, ... */
 };
 
 /* The empty state: no connection, nothing held. */
@@ -1499,7 +1500,7 @@ static void job_send(struct irc *c, struct job *j, jv lines)
 	j->rt_cost = 0;
 	j->written = 0;
 	j->ping_ms = 0;
-	snprintf(j->token, sizeof j->token, "bp%ld", ++c->seq);
+	snprintf(j->token, sizeof j->token, "bp%ld", ++c->pings);
 	jv_array_foreach(lines, i, l) {
 		queue_push(c, l, j, 0);
 		(void)i;
@@ -2003,12 +2004,19 @@ static jv list_result(struct irc *c, struct job *j)
 	return jv_object_set(ans, jv_string("rooms"), rooms);
 }
 
-/* The bot's own presence: "online" is AWAY with nothing (back), any
- * other status AWAY with the message (or the status). */
-static struct job *presence_job(jv ev, jv *lines, jv *err)
+/* The bot's own presence (no identifier, or the bot's): "online" is
+ * AWAY with nothing (back), any other status AWAY with the message (or
+ * the status). */
+static struct job *presence_job(struct irc *c, jv ev, jv *lines, jv *err)
 {
 	jv who = bot_get(ev, "identifier");
-	int other = jv_get_kind(who) != JV_KIND_NULL;
+	int other = 0;
+	if (jv_get_kind(who) != JV_KIND_NULL) {
+		char nick[256] = "";
+		jv ok = target_of(who, nick, sizeof nick);
+		other = !jv_is_valid(ok) || !(same_name(c, nick, c->nick) || same_name(c, nick, c->nick_cfg));
+		jv_free(ok);
+	}
 	jv_free(who);
 	if (other) {
 		*err = bot_fail_code("unsupported", 0, "IRC sets only the bot's own presence (no \"identifier\")");
@@ -2086,7 +2094,7 @@ static int irc_submit(void *be, const struct bot_part *part, bot_done_fn done, v
 	if (type && !strcmp(type, "room"))
 		j = room_job(part->event, &lines, err);
 	else if (type && !strcmp(type, "presence"))
-		j = presence_job(part->event, &lines, err);
+		j = presence_job(c, part->event, &lines, err);
 	else if (part->text)
 		j = message_job(c, part, &lines, err);
 	else {

@@ -622,6 +622,8 @@ static void test_life(void)
 	seen = jv_array();
 	results = jv_array();
 	struct irc *c = listening(&srv);
+	bot_rate_free(c->bucket);   /* lines enough for the whole test at once */
+	c->bucket = bot_rate_new(100, 100);
 	CHECK_STR(server_got(srv), "NICK bot\r\nUSER botpipe 0 * :botpipe bot\r\n", "start connects and registers");
 	server_says(srv, ":srv NOTICE * :*** Looking up your hostname\r\n:srv 002 bot :Your host\r\n");
 	turns(c, 50, &err);
@@ -650,12 +652,38 @@ static void test_life(void)
 	/* two jobs at once: both go out, each gets its own answer */
 	CHECK(submit_text(c, "@nobody", "x") == 0 && submit_text(c, "#ops", "y") == 0, "two parts accepted");
 	turns(c, 50, &err);
-	CHECK_STR(server_got(srv), "PRIVMSG nobody :x\r\nPING :bp5\r\nPRIVMSG #ops :y\r\nPING :bp6\r\n",
+	CHECK_STR(server_got(srv), "PRIVMSG nobody :x\r\nPING :bp4\r\nPRIVMSG #ops :y\r\nPING :bp5\r\n",
 	          "the second goes out without waiting for the first's answer");
-	server_says(srv, ":srv 401 bot nobody :No such nick\r\n:srv PONG srv :bp5\r\n:srv PONG srv :bp6\r\n");
+	server_says(srv, ":srv 401 bot nobody :No such nick\r\n:srv PONG srv :bp4\r\n:srv PONG srv :bp5\r\n");
 	turns(c, 50, &err);
 	CHECK_STR(result_summary(1), "failed send_failed permanent", "the 401 is the first's");
 	CHECK_STR(result_summary(2), "id string", "...not the second's");
+
+	/* the bot's presence: AWAY, answered {"id": null} */
+	const char *presence[] = {
+		"{\"type\":\"presence\",\"status\":\"away\",\"message\":\"at lunch\"}",
+		"{\"type\":\"presence\",\"status\":\"online\",\"identifier\":\"@bot\"}",
+		"{\"type\":\"presence\",\"status\":\"away\",\"identifier\":\"@alice\"}",
+		"{\"type\":\"presence\",\"status\":\"away\",\"message\":\"x\\r\\nQUIT\"}",
+	};
+	int accepted[4];
+	for (int i = 0; i < 4; i++) {
+		struct bot_part part = { .size = sizeof part, .event = jv_parse(presence[i]), .type = "presence" };
+		accepted[i] = irc_submit(c, &part, on_done, NULL, &err) == 0;
+		jv_free(part.event);
+		jv_free(err);
+		err = jv_invalid();
+	}
+	CHECK(accepted[0] && accepted[1], "presence of the bot is accepted (no identifier, or its own)");
+	CHECK(!accepted[2], "...someone else's is not");
+	CHECK(!accepted[3], "...nor a message with a line break");
+	turns(c, 50, &err);
+	CHECK_STR(server_got(srv), "AWAY :at lunch\r\nPING :bp6\r\nAWAY\r\nPING :bp7\r\n", "AWAY with the message, AWAY for online");
+	server_says(srv, ":srv 306 bot :You have been marked as being away\r\n:srv PONG srv :bp6\r\n"
+	                 ":srv 305 bot :You are no longer marked as being away\r\n:srv PONG srv :bp7\r\n");
+	turns(c, 50, &err);
+	CHECK_STR(result_summary(3), "id null", "answered {\"id\": null}");
+	CHECK_STR(result_summary(4), "id null", "...both");
 
 	/* keep-alive: server PINGs answered at once */
 	server_says(srv, "PING :keep\r\n");
@@ -665,7 +693,7 @@ static void test_life(void)
 	/* stop: QUIT, and what waits fails for now */
 	CHECK(submit_text(c, "#ops", "late") == 0, "a part accepted");
 	irc_stop(c);
-	CHECK_STR(result_summary(3), "failed connection_lost temporary", "stop fails what waits, for now");
+	CHECK_STR(result_summary(5), "failed connection_lost temporary", "stop fails what waits, for now");
 	CHECK(strstr(server_got(srv), "QUIT :botpipe\r\n") != NULL, "stop QUITs");
 	CHECK(c->state == ST_IDLE && c->fd < 0, "...and closes");
 	close(srv);
