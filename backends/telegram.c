@@ -1203,6 +1203,7 @@ static int room_step(struct send *s, jv result)
 		snprintf(t->me_name, sizeof t->me_name, "%s", name ? name : "");
 		snprintf(s->method, sizeof s->method, "getChatMember");
 		jv chat = bot_get(s->answer, "room");
+		jv_free(s->params);
 		s->params = JV_OBJECT(jv_string("chat_id"), chat_id_value(bot_ident_id(chat)),
 		                      jv_string("user_id"), jv_number((double)strtoll(t->me_id, NULL, 10)));
 		jv_free(chat);
