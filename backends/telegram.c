@@ -92,12 +92,32 @@ struct tg {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-/* A JSON number id (look-only) as an integer string; "" when not one. */
+/* Ids are JSON numbers: integers within a double's exact range, or none. */
+#define TG_INT_MAX 9007199254740991.0   /* 2^53 - 1 */
+
+static int int_value(jv v, long long *out)
+{
+	if (jv_get_kind(v) != JV_KIND_NUMBER)
+		return 0;
+	double d = jv_number_value(v);
+	if (!(d >= -TG_INT_MAX && d <= TG_INT_MAX))
+		return 0;
+	*out = (long long)d;
+	return 1;
+}
+
+static int int_id_ok(const char *s, size_t n);
+static int username_ok(const char *s);
+
+/* A JSON number id (look-only) as an integer string (a string only when
+ * it is one, or an @username); "" when not one. */
 static void num_text(jv v, char *buf, size_t n)
 {
-	if (jv_get_kind(v) == JV_KIND_NUMBER)
-		snprintf(buf, n, "%lld", (long long)jv_number_value(v));
-	else if (jv_get_kind(v) == JV_KIND_STRING)
+	long long i;
+	if (int_value(v, &i))
+		snprintf(buf, n, "%lld", i);
+	else if (jv_get_kind(v) == JV_KIND_STRING && jv_string_length_bytes(jv_copy(v)) < 40 &&
+	         (int_id_ok(jv_string_value(v), strlen(jv_string_value(v))) || username_ok(jv_string_value(v))))
 		snprintf(buf, n, "%s", jv_string_value(v));
 	else if (n)
 		buf[0] = 0;
@@ -114,7 +134,9 @@ static void field_text(jv obj, const char *key, char *buf, size_t n)
 static long long field_int(jv obj, const char *key, long long def)
 {
 	jv v = bot_get(obj, key);
-	long long r = jv_get_kind(v) == JV_KIND_NUMBER ? (long long)jv_number_value(v) : def;
+	long long r;
+	if (!int_value(v, &r))
+		r = def;
 	jv_free(v);
 	return r;
 }
@@ -920,7 +942,7 @@ static void take_batch(struct tg *t)
 	while (t->next < n && !t->xfer && jv_get_kind(t->failure) == JV_KIND_NULL) {
 		jv u = jv_array_get(jv_copy(t->batch), t->next);
 		long long uid = field_int(u, "update_id", -1);
-		if (uid < t->offset) {   /* confirmed before: a server that replays */
+		if (uid < t->read_to) {   /* confirmed or handled before: a server that replays */
 			jv_free(u);
 			t->next++;
 			continue;
@@ -1105,8 +1127,9 @@ static void telegram_stop(void *be)
 static void telegram_commit(void *be, jv mark)
 {
 	struct tg *t = be;
-	if (jv_get_kind(mark) == JV_KIND_NUMBER)
-		t->committed = (long long)jv_number_value(mark);
+	long long m;
+	if (int_value(mark, &m))
+		t->committed = m;
 	batch_caught_up(t);
 }
 
