@@ -353,3 +353,21 @@ print(" ".join(parts).split() == sys.argv[2].split())' "$TG_LOG" "$text"
 	run grep -c /bot999: "$TG_LOG"
 	assert_output 0
 }
+
+@test "a 409 (a webhook is set, or another poller) is a configuration error: 78, once" {
+	tg_start '[]' '[{"path":"/getUpdates$","status":409,"body":{"ok":false,"error_code":409,"description":"Conflict: can'"'"'t use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"}}]'
+	run --separate-stderr timeout 10 bot-listen -b telegram --session none
+	assert_failure 78
+	assert_equal "$(tg_calls getUpdates | wc -l)" 1
+	[[ $stderr == *deleteWebhook* ]]
+}
+
+@test "a file larger than --telegram-file-max is not fetched: its stream event says error" {
+	local doc='{"update_id":8,"message":{"message_id":70,"from":{"id":111,"is_bot":false,"first_name":"Al"},"chat":{"id":111,"type":"private"},"date":1700000000,"document":{"file_id":"F1","file_unique_id":"U1","file_name":"big.iso","file_size":5000}}}'
+	tg_start "[$doc]"
+	start_listen --telegram-file-max 4096
+	wait_for "$d/listen.out" '"type":"stream"'
+	run jq -c 'select(.type=="stream") | [.name, .status, .size, .path]' "$d/listen.out"
+	assert_output '["big.iso","error",5000,null]'
+	assert_equal "$(tg_calls getFile | wc -l)" 0
+}
