@@ -223,8 +223,9 @@ static int load_script(struct scripted *s, const char *path, jv *err)
 		if (*l == '#' || !*l || directive(s, l))
 			s->line[s->nlines] = strdup("");
 		else if ((why = bad_action(l))) {
-			*err = bot_fail_code("bad_config", 0, "--scripted-script %s: line %zu: %s", path,
-			                     s->nlines + 1, why);
+			char shown[80];
+			*err = bot_fail_code("bad_config", 0, "--scripted-script %s: line %zu: %s: %s", path,
+			                     s->nlines + 1, why, bot_oneline(shown, sizeof shown, l, strlen(l)));
 			free(text);
 			return -1;
 		} else
@@ -505,6 +506,8 @@ static void scripted_prepare(void *p, struct bot_poll *pl)
 		bot_poll_want(pl, s->net[0], POLLIN);
 	if (s->wake_at)
 		bot_poll_deadline(pl, s->wake_at);
+	else if (s->pc < s->nlines && jv_array_length(jv_copy(s->pending)) == 0)
+		bot_poll_deadline(pl, bot_now_ms());   /* the script can go on now */
 	switch (s->hb_state) {
 	case HB_IDLE:
 		if (s->heartbeat_ms > 0)
