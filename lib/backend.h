@@ -93,9 +93,9 @@ struct bot_part {
 	const char *replaces; /* an edit: the backend's id of the message it replaces */
 };
 
-/* A delivery's end.  result: {"id": ID} for a message, card part,
- * reaction, stream or delete ({"id": null} when the network gives none);
- * the answer event for a room operation or presence; or a failure.
+/* A delivery's end.  result: {"id": ID} for a message or card part, a
+ * reaction, presence, stream or delete ({"id": null} when the network
+ * gives none); the answer event for a room operation; or a failure.
  * Consumed by the callee.  Called exactly once per accepted submit, from
  * dispatch, from submit itself when it finishes at once, or from stop and
  * close for what is still queued (a temporary "connection_lost"). */
