@@ -704,8 +704,7 @@ static jv deliver(struct scripted *s, const struct bot_part *part, jv *entry)
 		if (!jv_is_valid(ok))
 			return ok;
 	} else if (!strcmp(type, "presence"))
-		return bot_presence_event(bot_person(s->self, s->self + 1), bot_str(part->event, "status"),
-		                          bot_str(part->event, "message"));
+		return JV_OBJECT(jv_string("id"), jv_null());   /* the network names no message */
 	else if (!strcmp(type, "room"))
 		return room_answer(s, part->event);
 	else if (!strcmp(type, "delete"))
