@@ -151,6 +151,7 @@ $(B)/test/backends/%.so: $(B)/obj/test/backends/%.o $(B)/lib/libbot.so
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $< -L$(B)/lib -lbot -ljq -Wl,-rpath,'$$ORIGIN/../../lib'
+$(B)/obj/test/backends/bare.o: test/backends/scripted.c
 
 $(B)/completion/botpipe.bash: share/completion/gen.sh share/completion/botpipe.bash $(BINS) $(MODULES)
 	@mkdir -p $(@D)

@@ -24,6 +24,16 @@ teardown() {
 	return 0
 }
 
+# Stop the bot-listen started in the background: SIGTERM, and it exits 0
+# (with SANITIZE=1: no leak, no error).
+stop_listen() {
+	kill "$LISTEN_PID"
+	local rc=0
+	wait "$LISTEN_PID" || rc=$?
+	LISTEN_PID=
+	[ "$rc" -eq 0 ] || { echo "bot-listen exited $rc:" >&2; cat "$W/err" >&2; return 1; }
+}
+
 # An "emit" line: a message ID with BODY from FROM (@alice) to #ops.
 emit_msg() {
 	jq -rn --arg id "$1" --arg b "$2" --arg f "${3:-@alice}" \
@@ -150,9 +160,7 @@ states() { jq -r 'select(.type == "connection") | .state' "${1:--}" | paste -sd'
 	kill -CONT "$READER_PID"
 	wait_for "$W/out" '"id":"last"' 30
 	wait_logged heartbeat 1 '.lagging | not'
-	kill "$LISTEN_PID"
-	wait "$LISTEN_PID" || true
-	LISTEN_PID=
+	stop_listen
 	wait "$READER_PID" || true
 	READER_PID=
 	assert_equal "$(jq -r 'select(.type == "message") | .id' "$W/out" | paste -sd' ')" \
@@ -312,6 +320,7 @@ states() { jq -r 'select(.type == "connection") | .state' "${1:--}" | paste -sd'
 	assert_equal "$(echo "$output" | jq -c '[.type, .code, .temporary, .retry_after, .status]')" '["error","rate_limited",true,7,429]'
 	# delivered by bot-listen's connection, not one of bot-send's own
 	assert_equal "$(logged submit '[.listening, .text]')" '[1,"<p>hi</p>"]'
+	stop_listen
 }
 
 @test "the session answers while bot-listen connects; bot-send then delivers on its own connection" {
@@ -320,8 +329,46 @@ states() { jq -r 'select(.type == "connection") | .state' "${1:--}" | paste -sd'
 	LISTEN_PID=$!
 	wait_for "$W/events" '"connecting"'
 	for _ in $(seq 100); do [ -S "$W/s.sock" ] && break; sleep 0.05; done
+	# the session's answer to a request it cannot serve yet: temporary
+	run --separate-stderr timeout 60 bot-room -b scripted --session "$W/s.sock" --json topic '#ops'
+	assert_equal "$status" 75
+	assert_equal "$(echo "$output" | jq -c '[.type, .temporary]')" '["error",true]'
+	assert_equal "$(logged submit)" ""
 	run --separate-stderr timeout 60 bot-send "${L[@]}" --session "$W/s.sock" --to '#ops' hi
 	assert_success
 	assert_equal "$(logged submit '[.listening, .text]')" '[0,"<p>hi</p>"]'
 	assert_equal "$(logged quit | wc -l)" 1
+	stop_listen
+}
+
+@test "a send through the session is a queued job: the loop's heartbeats go on while it is delivered" {
+	printf 'heartbeat 100\nsubmit-delay 1500\nup\nsleep 600000\n' > "$SCRIPT"
+	bot-listen "${L[@]}" --session "$W/s.sock" > "$W/events" 2> "$W/err" &
+	LISTEN_PID=$!
+	wait_for "$W/events" '"connected"'
+	for _ in $(seq 100); do [ -S "$W/s.sock" ] && break; sleep 0.05; done
+	run --separate-stderr timeout 30 bot-send -b scripted --session "$W/s.sock" --to '#ops' hi
+	assert_success
+	assert_equal "$(echo "$output" | jq -r .type)" sent
+	assert_equal "$(logged submit .listening)" 1
+	at=$(logged submit .ms)
+	[ "$(logged heartbeat "select(.ms > $at and .ms < $at + 1500)" | wc -l)" -ge 3 ]
+	stop_listen
+}
+
+@test "what the backend cannot do is answered unsupported, with the request; only the message reaches it" {
+	printf 'x\n' > "$W/f.txt"
+	{
+		echo '{"type":"reaction","id":"r1","to":"#ops","action":"added","reaction_name":"tada","reacted_to":{"id":"m0"}}'
+		echo '{"type":"presence","id":"p1","status":"away"}'
+		jq -cn --arg p "$W/f.txt" '{type:"stream",id:"f1",to:"#ops",path:$p}'
+		echo '{"type":"delete","id":"d1","to":"#ops","deletes":"m0"}'
+		echo '{"type":"message","id":"e1","to":"#ops","body":"fixed","replaces":"m0"}'
+		echo '{"type":"message","id":"m1","to":"#ops","body":"plain"}'
+	} > "$W/in"
+	run --separate-stderr bot-send -b bare --bare-log "$LOG" --session none --files-from "$W" < "$W/in"
+	assert_success
+	assert_equal "$(echo "$output" | jq -r '[.type, .code // "-", .event.id // .ref] | join(" ")' | paste -sd,)" \
+		"error unsupported r1,error unsupported p1,error unsupported f1,error unsupported d1,error unsupported e1,sent - m1"
+	assert_equal "$(logged submit .event.id)" '"m1"'
 }

@@ -52,13 +52,20 @@
 #include "render.h"
 #include "state.h"
 
+/* bare.c builds the same module under another name, with fewer can bits. */
+#ifndef SCRIPTED_NAME
+#define SCRIPTED_NAME "scripted"
+#define SCRIPTED_CAN (BOT_CAN_LISTEN | BOT_CAN_REACTION | BOT_CAN_PRESENCE | BOT_CAN_STREAM | \
+                      BOT_CAN_EDIT | BOT_CAN_DELETE | BOT_CAN_ROOM | BOT_CAN_PLAIN | BOT_CAN_SESSION)
+#endif
+
 #define SCRIPT_MAX (4u << 20)
 #define UPLOAD_LOG_MAX 4096     /* bytes of an uploaded file put in the log */
 
 static const struct bot_option scripted_options[] = {
-	{ "scripted-script", 0, BOT_OPT_STR, "FILE", NULL, "the script: directives and actions, one a line" },
-	{ "scripted-log", 0, BOT_OPT_STR, "FILE", NULL, "append one JSON line for every call the program made" },
-	{ "scripted-account", 0, BOT_OPT_STR | BOT_OPT_IDENTITY, "NAME", "bot", "which connection this is" },
+	{ SCRIPTED_NAME "-script", 0, BOT_OPT_STR, "FILE", NULL, "the script: directives and actions, one a line" },
+	{ SCRIPTED_NAME "-log", 0, BOT_OPT_STR, "FILE", NULL, "append one JSON line for every call the program made" },
+	{ SCRIPTED_NAME "-account", 0, BOT_OPT_STR | BOT_OPT_IDENTITY, "NAME", "bot", "which connection this is" },
 	BOT_OPTIONS_END
 };
 
@@ -204,7 +211,7 @@ static int load_script(struct scripted *s, const char *path, jv *err)
 	size_t len;
 	char *text = bot_slurp(path, SCRIPT_MAX, &len);
 	if (!text) {
-		*err = bot_fail_code("bad_config", 0, "--scripted-script %s: %s", path, strerror(errno));
+		*err = bot_fail_code("bad_config", 0, "--" SCRIPTED_NAME "-script %s: %s", path, strerror(errno));
 		return -1;
 	}
 	size_t cap = 0;
@@ -224,7 +231,7 @@ static int load_script(struct scripted *s, const char *path, jv *err)
 			s->line[s->nlines] = strdup("");
 		else if ((why = bad_action(l))) {
 			char shown[80];
-			*err = bot_fail_code("bad_config", 0, "--scripted-script %s: line %zu: %s: %s", path,
+			*err = bot_fail_code("bad_config", 0, "--" SCRIPTED_NAME "-script %s: line %zu: %s: %s", path,
 			                     s->nlines + 1, why, bot_oneline(shown, sizeof shown, l, strlen(l)));
 			free(text);
 			return -1;
@@ -272,9 +279,9 @@ static void *scripted_open(const struct bot_config *cfg, struct bot_host *host, 
 	s->failure = jv_null();
 	s->joined = JV_ARRAY(jv_string("#ops"));
 	snprintf(s->self, sizeof s->self, "@bot");
-	const char *log = bot_cfg_str(cfg, "scripted-log"), *script = bot_cfg_str(cfg, "scripted-script");
+	const char *log = bot_cfg_str(cfg, SCRIPTED_NAME "-log"), *script = bot_cfg_str(cfg, SCRIPTED_NAME "-script");
 	if (log && (s->log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
-		*err = bot_fail_code("bad_config", 0, "--scripted-log %s: %s", log, strerror(errno));
+		*err = bot_fail_code("bad_config", 0, "--" SCRIPTED_NAME "-log %s: %s", log, strerror(errno));
 		scripted_close(s);
 		return NULL;
 	}
@@ -283,7 +290,7 @@ static void *scripted_open(const struct bot_config *cfg, struct bot_host *host, 
 		return NULL;
 	}
 	log_entry(s, "open", JV_OBJECT(jv_string("listening"), jv_number(host->listening),
-	                               jv_string("account"), str_or_null(bot_cfg_str(cfg, "scripted-account"))));
+	                               jv_string("account"), str_or_null(bot_cfg_str(cfg, SCRIPTED_NAME "-account"))));
 	return s;
 }
 
@@ -820,11 +827,10 @@ static size_t scripted_size_limit(void *p, jv to)
 const struct bot_backend bot_backend = {
 	.size = sizeof(struct bot_backend),
 	.abi = BOT_BACKEND_ABI,
-	.name = "scripted",
+	.name = SCRIPTED_NAME,
 	.markup = "html",
 	.options = scripted_options,
-	.can = BOT_CAN_LISTEN | BOT_CAN_REACTION | BOT_CAN_PRESENCE | BOT_CAN_STREAM | BOT_CAN_EDIT |
-	       BOT_CAN_DELETE | BOT_CAN_ROOM | BOT_CAN_PLAIN | BOT_CAN_SESSION,
+	.can = SCRIPTED_CAN,
 	.size_unit = BOT_UNIT_BYTES,
 	.open = scripted_open,
 	.close = scripted_close,
