@@ -104,6 +104,25 @@ states() { jq -r 'select(.type == "connection") | .state' "${1:--}" | paste -sd'
 	[ $((again - failed)) -ge 6000 ]
 }
 
+@test "a failure before up (a 401 on the first poll) ends bot-listen too: connecting, disconnected, 77" {
+	printf 'fail permanent unauthorized\n' > "$SCRIPT"
+	run --separate-stderr timeout 20 bot-listen "${L[@]}" --session none
+	assert_equal "$status" 77
+	assert_equal "$(echo "$output" | states)" "connecting disconnected"
+	assert_equal "$(logged start | wc -l)" 1
+}
+
+@test "errbot's backoff grows until the connection is really up, and only up resets it" {
+	printf 'fail temporary unavailable\nfail temporary unavailable\nup\nfail temporary unavailable\nup\nend\n' > "$SCRIPT"
+	run --separate-stderr timeout 30 bot-listen "${L[@]}" --session none
+	assert_equal "$status" 0
+	assert_equal "$(echo "$output" | states)" \
+		"connecting disconnected connecting disconnected connecting connected disconnected connecting connected"
+	# 1 s, then 1.75 s and more (errbot's 1.75 times, plus up to 3 s), then 1 s again after up
+	assert_equal "$(echo "$output" | jq -c 'select(.state == "disconnected") | .retry_in' | jq -sc '[.[0], .[1] >= 1.75, .[2]]')" \
+		'[1,true,1]'
+}
+
 @test "reconnect_now reconnects without the backoff" {
 	printf 'up\nfail temporary reconnect_now\nup\nend\n' > "$SCRIPT"
 	run --separate-stderr timeout 20 bot-listen "${L[@]}" --session none
@@ -371,4 +390,32 @@ states() { jq -r 'select(.type == "connection") | .state' "${1:--}" | paste -sd'
 	assert_equal "$(echo "$output" | jq -r '[.type, .code // "-", .event.id // .ref] | join(" ")' | paste -sd,)" \
 		"error unsupported r1,error unsupported p1,error unsupported f1,error unsupported d1,error unsupported e1,sent - m1"
 	assert_equal "$(logged submit .event.id)" '"m1"'
+}
+
+@test "a 429 through the session is tried again after its retry_after, with the same key, on bot-listen's connection" {
+	printf 'fail-submits 1 1\nup\nsleep 600000\n' > "$SCRIPT"
+	bot-listen "${L[@]}" --session "$W/s.sock" > "$W/events" 2> "$W/err" &
+	LISTEN_PID=$!
+	wait_for "$W/events" '"connected"'
+	for _ in $(seq 100); do [ -S "$W/s.sock" ] && break; sleep 0.05; done
+	run --separate-stderr timeout 30 bot-send -b scripted --session "$W/s.sock" --retries 2 <<< '{"type":"message","id":"s-1","to":"#ops","body":"again"}'
+	assert_success
+	assert_equal "$(echo "$output" | jq -c '[.type, .ref]')" '["sent","s-1"]'
+	assert_equal "$(logged submit '[.listening, .key]' | paste -sd' ')" '[1,"s-1.0"] [1,"s-1.0"]'
+	t1=$(logged submit 'select(.n == 1) | .ms')
+	t2=$(logged submit 'select(.n == 2) | .ms')
+	[ $((t2 - t1)) -ge 1000 ]
+	stop_listen
+}
+
+@test "while bot-listen backs off after a failure, the session answers at once with a temporary failure" {
+	printf 'up\nfail temporary unavailable 60\n' > "$SCRIPT"
+	bot-listen "${L[@]}" --session "$W/s.sock" > "$W/events" 2> "$W/err" &
+	LISTEN_PID=$!
+	wait_for "$W/events" '"disconnected"'
+	for _ in $(seq 100); do [ -S "$W/s.sock" ] && break; sleep 0.05; done
+	run --separate-stderr timeout 30 bot-room -b scripted --session "$W/s.sock" --json topic '#ops'
+	assert_equal "$status" 75
+	assert_equal "$(echo "$output" | jq -c '[.type, .temporary]')" '["error",true]'
+	stop_listen
 }
