@@ -225,6 +225,17 @@ states() { jq -r 'select(.type == "connection") | .state' "${1:--}" | paste -sd'
 	[ $((t2 - t1)) -ge 1000 ]
 }
 
+@test "a 429's retry_after holds back the next message too: the rate limiter is fed by failures" {
+	printf 'fail-submits 1 2\n' > "$SCRIPT"
+	run --separate-stderr timeout 30 bot-send "${L[@]}" --session none --retries 0 <<< \
+		"$(printf '%s\n' '{"type":"message","id":"a","to":"#ops","body":"one"}' '{"type":"message","id":"b","to":"#ops","body":"two"}')"
+	assert_equal "$status" 75
+	assert_equal "$(echo "$output" | jq -c '[.type, .code // .ref]' | paste -sd' ')" '["error","rate_limited"] ["sent","b"]'
+	t1=$(logged submit 'select(.key == "a.0") | .ms')
+	t2=$(logged submit 'select(.key == "b.0") | .ms')
+	[ $((t2 - t1)) -ge 2000 ]
+}
+
 @test "an event without an id keeps one key across its retries" {
 	printf 'fail-submits 1 1\n' > "$SCRIPT"
 	run --separate-stderr timeout 30 bot-send "${L[@]}" --session none --retries 2 <<< '{"type":"message","to":"#ops","body":"no id"}'
