@@ -59,6 +59,13 @@ wait_logged() {
 # "state" words.
 states() { jq -r 'select(.type == "connection") | .state' "${1:--}" | paste -sd' '; }
 
+@test "a backend that cannot open says why in one line: bot-listen exits 78" {
+	printf 'up\nexplode now\n' > "$SCRIPT"
+	run --separate-stderr timeout 20 bot-listen "${L[@]}" --session none
+	assert_equal "$status" 78
+	assert_equal "$stderr" "bot-listen: error: scripted: --scripted-script $SCRIPT: line 2: unknown action: explode now"
+}
+
 @test "several fds and a timer: events through a pipe, heartbeats through a socketpair, sleeps that end" {
 	{
 		echo 'heartbeat 100'
