@@ -154,25 +154,28 @@ static int is_action(const char *l, const char *name)
 	return !strncmp(l, name, n) && (l[n] == 0 || l[n] == ' ');
 }
 
-/* A directive's effect, or 0 when the line is no directive. */
+/* A directive's effect: 1 done, 0 the line is no directive, -1 it names
+ * one but its arguments are wrong. */
 static int directive(struct scripted *s, const char *l)
 {
 	char id[128];
-	if (sscanf(l, "self %127s", id) == 1)
-		snprintf(s->self, sizeof s->self, "%s", id);
-	else if (sscanf(l, "heartbeat %ld", &s->heartbeat_ms) == 1)
-		;
-	else if (sscanf(l, "size-limit %zu", &s->size_limit) == 1)
-		;
-	else if (sscanf(l, "submit-delay %ld", &s->submit_delay_ms) == 1)
-		;
-	else if (sscanf(l, "fail-submits %d %lf", &s->fail_submits, &s->submit_retry_after) == 2)
-		;
-	else if (sscanf(l, "fail-idents %d", &s->fail_idents) == 1)
-		;
+	int ok;
+	if (is_action(l, "self")) {
+		if ((ok = sscanf(l, "self %127s", id) == 1))
+			snprintf(s->self, sizeof s->self, "%s", id);
+	} else if (is_action(l, "heartbeat"))
+		ok = sscanf(l, "heartbeat %ld", &s->heartbeat_ms) == 1;
+	else if (is_action(l, "size-limit"))
+		ok = sscanf(l, "size-limit %zu", &s->size_limit) == 1;
+	else if (is_action(l, "submit-delay"))
+		ok = sscanf(l, "submit-delay %ld", &s->submit_delay_ms) == 1;
+	else if (is_action(l, "fail-submits"))
+		ok = sscanf(l, "fail-submits %d %lf", &s->fail_submits, &s->submit_retry_after) == 2;
+	else if (is_action(l, "fail-idents"))
+		ok = sscanf(l, "fail-idents %d", &s->fail_idents) == 1;
 	else
 		return 0;
-	return 1;
+	return ok ? 1 : -1;
 }
 
 /* Check an action line; NULL when it is good, else why not. */
@@ -227,9 +230,14 @@ static int load_script(struct scripted *s, const char *path, jv *err)
 				abort();
 		}
 		const char *why = NULL;
-		if (*l == '#' || !*l || directive(s, l))
+		int d = *l == '#' || !*l ? 1 : directive(s, l);
+		if (d < 0)
+			why = "bad arguments";
+		else if (d == 0)
+			why = bad_action(l);
+		if (d > 0)
 			s->line[s->nlines] = strdup("");
-		else if ((why = bad_action(l))) {
+		else if (why) {
 			char shown[80];
 			*err = bot_fail_code("bad_config", 0, "--" SCRIPTED_NAME "-script %s: line %zu: %s: %s", path,
 			                     s->nlines + 1, why, bot_oneline(shown, sizeof shown, l, strlen(l)));
