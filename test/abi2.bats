@@ -280,6 +280,20 @@ states() { jq -r 'select(.type == "connection") | .state' "${1:--}" | paste -sd'
 	assert_equal "$(echo "$output" | jq -c 'select(.type == "sent") | [.id, .ref]')" '["sc-41","e1"]'
 }
 
+@test "a card goes natively; one the network refuses goes again as the card template" {
+	card=$(bot-card --title Build --field status=green --to '#ops')
+	run --separate-stderr bot-send "${L[@]}" --session none <<< "$card"
+	assert_success
+	assert_equal "$(logged submit '[.type, .text, .plain, .index, .count]')" '["card",null,null,0,1]'
+	rm "$LOG"
+	echo refuse-cards > "$SCRIPT"
+	run --separate-stderr bot-send "${L[@]}" --session none <<< "$card"
+	assert_success
+	assert_equal "$(echo "$output" | jq -r .type)" sent
+	assert_equal "$(logged submit '[.text, .result.code]' | head -1)" '[null,"unsupported"]'
+	assert_equal "$(logged submit '.plain' | tail -1 | jq -r .)" "$(printf 'Build\nstatus: green')"
+}
+
 @test "a reaction, a presence change and a delete reach the backend as themselves" {
 	{
 		echo '{"type":"reaction","id":"r1","to":"#ops","action":"added","reaction_name":"thumbsup","reacted_to":{"id":"sc-5","to":"#ops"}}'

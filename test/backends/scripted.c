@@ -16,6 +16,7 @@
  *     fail-submits N SECONDS    the first N deliveries fail: a 429, temporary,
  *                               retry_after SECONDS
  *     fail-idents N             the first N build_identifier calls fail for now
+ *     refuse-cards              a native card is refused ("unsupported")
  *   actions, run in order on the listening connection (bot-listen):
  *     up                        host->up: the connection is really up
  *     emit JSON                 an event, with the line number as its mark
@@ -55,8 +56,9 @@
 /* bare.c builds the same module under another name, with fewer can bits. */
 #ifndef SCRIPTED_NAME
 #define SCRIPTED_NAME "scripted"
-#define SCRIPTED_CAN (BOT_CAN_LISTEN | BOT_CAN_REACTION | BOT_CAN_PRESENCE | BOT_CAN_STREAM | \
-                      BOT_CAN_EDIT | BOT_CAN_DELETE | BOT_CAN_ROOM | BOT_CAN_PLAIN | BOT_CAN_SESSION)
+#define SCRIPTED_CAN (BOT_CAN_LISTEN | BOT_CAN_CARD | BOT_CAN_REACTION | BOT_CAN_PRESENCE | \
+                      BOT_CAN_STREAM | BOT_CAN_EDIT | BOT_CAN_DELETE | BOT_CAN_ROOM | BOT_CAN_PLAIN | \
+                      BOT_CAN_SESSION)
 #endif
 
 #define SCRIPT_MAX (4u << 20)
@@ -89,7 +91,7 @@ struct scripted {
 	size_t nlines, pc;
 	long heartbeat_ms, submit_delay_ms;
 	size_t size_limit;
-	int fail_submits, fail_idents;
+	int fail_submits, fail_idents, refuse_cards;
 	double submit_retry_after;
 	/* the connection */
 	int started, starts, lazy;
@@ -173,6 +175,8 @@ static int directive(struct scripted *s, const char *l)
 		ok = sscanf(l, "fail-submits %d %lf", &s->fail_submits, &s->submit_retry_after) == 2;
 	else if (is_action(l, "fail-idents"))
 		ok = sscanf(l, "fail-idents %d", &s->fail_idents) == 1;
+	else if (is_action(l, "refuse-cards"))
+		ok = s->refuse_cards = !strcmp(l, "refuse-cards");
 	else
 		return 0;
 	return ok ? 1 : -1;
@@ -714,6 +718,8 @@ static jv deliver(struct scripted *s, const struct bot_part *part, jv *entry)
 		jv o = jv_invalid_get_msg(f);
 		return jv_invalid_with_msg(jv_object_set(o, jv_string("status"), jv_number(429)));
 	}
+	if (!strcmp(type, "card") && !part->text && s->refuse_cards)
+		return bot_fail_code("unsupported", 0, "scripted: the network refuses this card");
 	if (!strcmp(type, "stream")) {
 		jv ok = upload(bot_str(part->event, "path"), entry);
 		if (!jv_is_valid(ok))
