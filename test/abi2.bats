@@ -280,6 +280,18 @@ states() { jq -r 'select(.type == "connection") | .state' "${1:--}" | paste -sd'
 	assert_equal "$(echo "$output" | jq -c 'select(.type == "sent") | [.id, .ref]')" '["sc-41","e1"]'
 }
 
+@test "a reply's mention comes from the backend's mention, in the markup markup_for names" {
+	run --separate-stderr bot-send "${L[@]}" --session none <<< \
+		'{"type":"message","id":"m1","to":"#ops","body":"on **it**","mention":{"kind":"person","id":"@alice","nick":"alice"}}'
+	assert_success
+	assert_equal "$(logged submit '[.text, .plain]')" '["<p>@alice on <strong>it</strong></p>","@alice on it"]'
+	rm "$LOG"
+	echo 'markup markdown' > "$SCRIPT"
+	run --separate-stderr bot-send "${L[@]}" --session none <<< '{"type":"message","id":"m2","to":"#ops","body":"on **it**"}'
+	assert_success
+	assert_equal "$(logged submit .text)" '"on **it**"'
+}
+
 @test "a card goes natively; one the network refuses goes again as the card template" {
 	card=$(bot-card --title Build --field status=green --to '#ops')
 	run --separate-stderr bot-send "${L[@]}" --session none <<< "$card"

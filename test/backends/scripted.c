@@ -17,6 +17,7 @@
  *                               retry_after SECONDS
  *     fail-idents N             the first N build_identifier calls fail for now
  *     refuse-cards              a native card is refused ("unsupported")
+ *     markup NAME               markup_for's answer (default html)
  *   actions, run in order on the listening connection (bot-listen):
  *     up                        host->up: the connection is really up
  *     emit JSON                 an event, with the line number as its mark
@@ -86,6 +87,7 @@ struct scripted {
 	struct bot_host *host;
 	int log_fd;
 	char self[128];
+	char markup[32];           /* markup_for's answer */
 	/* the script */
 	char **line;
 	size_t nlines, pc;
@@ -175,6 +177,8 @@ static int directive(struct scripted *s, const char *l)
 		ok = sscanf(l, "fail-submits %d %lf", &s->fail_submits, &s->submit_retry_after) == 2;
 	else if (is_action(l, "fail-idents"))
 		ok = sscanf(l, "fail-idents %d", &s->fail_idents) == 1;
+	else if (is_action(l, "markup"))
+		ok = sscanf(l, "markup %31s", s->markup) == 1 && bot_markup_known(s->markup);
 	else if (is_action(l, "refuse-cards"))
 		ok = s->refuse_cards = !strcmp(l, "refuse-cards");
 	else
@@ -291,6 +295,7 @@ static void *scripted_open(const struct bot_config *cfg, struct bot_host *host, 
 	s->failure = jv_null();
 	s->joined = JV_ARRAY(jv_string("#ops"));
 	snprintf(s->self, sizeof s->self, "@bot");
+	snprintf(s->markup, sizeof s->markup, "html");
 	const char *log = bot_cfg_str(cfg, SCRIPTED_NAME "-log"), *script = bot_cfg_str(cfg, SCRIPTED_NAME "-script");
 	if (log && (s->log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
 		*err = bot_fail_code("bad_config", 0, "--" SCRIPTED_NAME "-log %s: %s", log, strerror(errno));
@@ -832,6 +837,11 @@ static jv scripted_mention(void *p, jv ident, jv body)
 	return out;
 }
 
+static const char *scripted_markup_for(void *p)
+{
+	return ((struct scripted *)p)->markup;
+}
+
 static size_t scripted_size_limit(void *p, jv to)
 {
 	(void)to;
@@ -859,4 +869,5 @@ const struct bot_backend bot_backend = {
 	.is_from_self = scripted_is_from_self,
 	.mention = scripted_mention,
 	.size_limit = scripted_size_limit,
+	.markup_for = scripted_markup_for,
 };
