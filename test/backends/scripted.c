@@ -13,8 +13,9 @@
  *     heartbeat MS              a ping/pong every MS while connected
  *     size-limit N              message_size_limit in bytes (0: none)
  *     submit-delay MS           a delivery ends MS after its submit
- *     fail-submits N SECONDS    the first N deliveries fail: a 429, temporary,
- *                               retry_after SECONDS
+ *     fail-submits N SECONDS [K]
+ *                               N deliveries (after the first K) fail: a 429,
+ *                               temporary, retry_after SECONDS
  *     fail-idents N             the first N build_identifier calls fail for now
  *     refuse-cards              a native card is refused ("unsupported")
  *     markup NAME               markup_for's answer (default html)
@@ -93,7 +94,7 @@ struct scripted {
 	size_t nlines, pc;
 	long heartbeat_ms, submit_delay_ms;
 	size_t size_limit;
-	int fail_submits, fail_idents, refuse_cards;
+	int fail_submits, fail_after, fail_idents, refuse_cards;
 	double submit_retry_after;
 	/* the connection */
 	int started, starts, lazy;
@@ -174,7 +175,8 @@ static int directive(struct scripted *s, const char *l)
 	else if (is_action(l, "submit-delay"))
 		ok = sscanf(l, "submit-delay %ld", &s->submit_delay_ms) == 1;
 	else if (is_action(l, "fail-submits"))
-		ok = sscanf(l, "fail-submits %d %lf", &s->fail_submits, &s->submit_retry_after) == 2;
+		ok = sscanf(l, "fail-submits %d %lf %d", &s->fail_submits, &s->submit_retry_after,
+		            &s->fail_after) >= 2;
 	else if (is_action(l, "fail-idents"))
 		ok = sscanf(l, "fail-idents %d", &s->fail_idents) == 1;
 	else if (is_action(l, "markup"))
@@ -716,9 +718,9 @@ static jv room_answer(struct scripted *s, jv ev)
 static jv deliver(struct scripted *s, const struct bot_part *part, jv *entry)
 {
 	const char *type = part->type;
-	if (s->submits <= s->fail_submits) {
-		jv f = bot_fail_code("rate_limited", 1, "scripted: 429 Too Many Requests (%d of %d)", s->submits,
-		                     s->fail_submits);
+	if (s->submits > s->fail_after && s->submits <= s->fail_after + s->fail_submits) {
+		jv f = bot_fail_code("rate_limited", 1, "scripted: 429 Too Many Requests (%d of %d)",
+		                     s->submits - s->fail_after, s->fail_submits);
 		f = bot_fail_with_retry(f, s->submit_retry_after, NULL);
 		jv o = jv_invalid_get_msg(f);
 		return jv_invalid_with_msg(jv_object_set(o, jv_string("status"), jv_number(429)));
