@@ -33,6 +33,13 @@
  *   mark (the state store's "cursor") is skipped: a restart re-reads only
  *   what was never committed.
  *
+ * Deliveries end from dispatch, at their deadline (never inside submit),
+ * or from stop and close (connection_lost).  A message part gets an id
+ * "sc-PID-N" (an edit keeps the id it replaces), a delete the id it
+ * deletes, presence {"id": null}; a stream is read from its path; a room
+ * operation is answered as a room event (rooms named "#missing..." do not
+ * exist).  Identifiers: @name, #room, #room/nick.
+ *
  * The connection uses three fds: a pipe the "network" rings when a batch of
  * events is ready (read only while the reader keeps up), and a socketpair
  * for the heartbeat (ping written when the fd is writable, answered by the
