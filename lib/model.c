@@ -240,7 +240,7 @@ static const char *const ident_fields[] = {
 static const char *const string_fields[] = {
 	"body", "backend", "title", "summary", "link", "image", "thumbnail",
 	"color", "text_color", "status", "reaction_name", "stream_type", "name",
-	"path", "state", "code", "topic", NULL
+	"path", "state", "code", "topic", "replaces", "deletes", NULL
 };
 static const char *const bool_fields[] = { "delayed", "partial", NULL };
 
@@ -352,8 +352,12 @@ jv bot_validate(jv ev)
 		return ev;
 	if (!strcmp(type, "message") || !strcmp(type, "card"))
 		return require(ev, type, "to");
+	/* someone's presence has an identifier; the bot's own (a request to
+	 * bot-send) has none, but a status */
 	if (!strcmp(type, "presence"))
-		return require(ev, type, "identifier");
+		return require(ev, type, "status");
+	if (!strcmp(type, "delete"))
+		return require(require(ev, type, "to"), type, "deletes");
 	if (!strcmp(type, "reaction"))
 		return require(require(ev, type, "reaction_name"), type, "reacted_to");
 	if (!strcmp(type, "room"))

@@ -7,9 +7,11 @@
  * lost when delivery fails for now or the process dies, and --flush sends
  * what waits. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -272,9 +274,56 @@ static jv deliver_spooled(struct sender *s, jv ev)
 }
 
 /* Handle one input event; write its one answer. */
+/* 1 when dir (resolved) holds path (resolved). */
+static int under(const char *path, const char *dir)
+{
+	char rd[PATH_MAX];
+	if (!realpath(dir, rd))
+		return 0;
+	size_t n = strlen(rd);
+	return !strncmp(path, rd, n) && (path[n] == '/' || (n == 1 && rd[0] == '/'));
+}
+
+/* A stream's file must be a regular file under one of --files-from: a
+ * plugin (or a line that came from the network) cannot make bot-send
+ * upload ~/.ssh/id_rsa.  The event (consumed) with path resolved, or a
+ * failure. */
+static jv check_file(struct sender *s, jv ev)
+{
+	const char *type = bot_str(ev, "type"), *path = bot_str(ev, "path");
+	if (strcmp(type, "stream"))
+		return ev;
+	char real[PATH_MAX];
+	struct stat st;
+	if (!bot_str(ev, "to")) {
+		jv_free(ev);
+		return bot_fail_code("bad_input", 0, "stream: missing field \"to\"");
+	}
+	if (!realpath(path, real) || stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
+		jv f = bot_fail_code("bad_input", 0, "stream: path: not a readable file");
+		jv_free(ev);
+		return f;
+	}
+	jv dirs = bot_cfg_list(s->cfg, "files-from");
+	int ok = 0;
+	jv_array_foreach(dirs, i, d) {
+		ok |= jv_get_kind(d) == JV_KIND_STRING && under(real, jv_string_value(d));
+		jv_free(d);
+		(void)i;
+	}
+	jv_free(dirs);
+	if (!ok) {
+		jv_free(ev);
+		return bot_fail_code("denied", 0, "stream: path: not under a --files-from folder");
+	}
+	return jv_object_set(ev, jv_string("path"), jv_string(real));
+}
+
 static void handle(struct sender *s, jv ev)
 {
 	jv valid = check(s, jv_copy(ev));
+	if (jv_is_valid(valid))
+		valid = check_file(s, valid);
 	if (!jv_is_valid(valid))
 		answer(s, valid, ev);
 	else if (s->outbox)
@@ -309,6 +358,8 @@ static int run_flush(struct sender *s, struct bot_outbox *ob)
 			continue;
 		}
 		jv valid = check(s, jv_copy(ev));
+		if (jv_is_valid(valid))
+			valid = check_file(s, valid);
 		jv r = jv_is_valid(valid) ? deliver(s, valid) : valid;
 		int keep = !jv_is_valid(r) && bot_fail_temporary(r);
 		if (keep) {

@@ -191,33 +191,15 @@ static jv body_with_mention(struct bot_sendq *q, jv ev)
 	return q->b->mention(q->be, mention, body);
 }
 
-/* Pair each rendered part with its plain text: the plain rendering cut
- * the same way when it gives as many parts, else each part's own text
- * rendered plain from the part (markup removed by rendering it as text). */
-static jv with_plain(struct bot_sendq *q, jv rendered, const char *md, size_t len, size_t limit)
+/* Each part as [text, plain or null]. */
+static jv as_pairs(jv parts)
 {
-	int n = jv_array_length(jv_copy(rendered));
-	jv plain = jv_null();
-	if (q->b->can & BOT_CAN_PLAIN) {
-		plain = q->o.raw ? raw_split(md, len, limit, q->b->size_unit)
-		                 : bot_split("text", md, len, limit, (enum bot_size_unit)q->b->size_unit);
-		if (jv_array_length(jv_copy(plain)) != n) {
-			/* a different cut: the whole plain text with the first
-			 * part, none with the others (never a wrong cut) */
-			jv whole = bot_split("text", md, len, 0, BOT_UNIT_BYTES);
-			jv_free(plain);
-			plain = whole;
-		}
-	}
 	jv pairs = jv_array();
-	for (int i = 0; i < n; i++) {
-		jv p = jv_get_kind(plain) == JV_KIND_ARRAY ? jv_array_get(jv_copy(plain), i) : jv_null();
-		if (!jv_is_valid(p))
-			p = jv_null();
-		pairs = jv_array_append(pairs, JV_ARRAY(jv_array_get(jv_copy(rendered), i), p));
+	jv_array_foreach(parts, i, p) {
+		pairs = jv_array_append(pairs, JV_ARRAY(p, jv_null()));
+		(void)i;
 	}
-	jv_free(plain);
-	jv_free(rendered);
+	jv_free(parts);
 	return pairs;
 }
 
@@ -230,9 +212,25 @@ static jv message_parts(struct bot_sendq *q, jv ev)
 	jv_free(to);
 	const char *md = jv_string_value(body);
 	size_t len = (size_t)jv_string_length_bytes(jv_copy(body));
-	jv rendered = q->o.raw ? raw_split(md, len, limit, q->b->size_unit)
-	                       : bot_split(q->markup, md, len, limit, (enum bot_size_unit)q->b->size_unit);
-	jv pairs = jv_is_valid(rendered) ? with_plain(q, rendered, md, len, limit) : rendered;
+	jv pairs;
+	if (q->o.raw) {
+		/* a raw body is its own plain text */
+		jv cut = raw_split(md, len, limit, q->b->size_unit);
+		pairs = jv_array();
+		jv_array_foreach(cut, i, p) {
+			pairs = jv_array_append(pairs, JV_ARRAY(jv_copy(p),
+			                                        q->b->can & BOT_CAN_PLAIN ? p : jv_null()));
+			if (!(q->b->can & BOT_CAN_PLAIN))
+				jv_free(p);
+			(void)i;
+		}
+		jv_free(cut);
+	} else if (q->b->can & BOT_CAN_PLAIN) {
+		pairs = bot_split_plain(q->markup, md, len, limit, (enum bot_size_unit)q->b->size_unit);
+	} else {
+		jv cut = bot_split(q->markup, md, len, limit, (enum bot_size_unit)q->b->size_unit);
+		pairs = jv_is_valid(cut) ? as_pairs(cut) : cut;
+	}
 	jv_free(body);
 	return pairs;
 }
