@@ -343,7 +343,7 @@ states() { jq -r 'select(.type == "connection") | .state' "${1:--}" | paste -sd'
 	path=$(echo "$output" | jq -r 'select(.status == "success") | .path')
 	assert_equal "$(echo "$output" | jq -r 'select(.status == "success") | [.name, .size, .transfered] | @tsv')" \
 		"$(printf '../../evil name.pdf\t1000\t1000')"
-	[[ "${path##*/}" =~ ^[0-9.]+-[0-9]+\.pdf$ ]]
+	[[ "${path##*/}" =~ ^[0-9]+-[0-9]+-[0-9]+\.pdf$ ]]
 	[[ "$path" == "$XDG_STATE_HOME"/* ]]
 	assert_equal "$(stat -c '%s %a' "$path")" "1000 600"
 	assert_equal "$(stat -c '%a' "${path%/*}")" 700
