@@ -483,6 +483,112 @@ def fig_irc(a):
         ("errbot %.1f" % e[3]) if not isinstance(e, str) else "", ratio(b[3], e[3]) if not isinstance(e, str) else "")
 
 
+def tg_fake(d):
+    """test/fake-http.py as the Telegram Bot API (the shapes of
+    test/helpers/telegram-fake.bash): getUpdates over a feed, sendMessage
+    answering a Message.  (process, port)."""
+    chat = -1001234567890
+    script = {
+        "feed": {"path": "/getUpdates$", "cursor": "offset", "id": "update_id", "timeout": "timeout",
+                 "limit": "limit", "max_wait": 30, "key": "result", "body": {"ok": True}},
+        "answers": [
+            {"path": "/getMe$", "body": {"ok": True, "result": {"id": 4242, "is_bot": True,
+                                                                "first_name": "Bench", "username": "bench_bot"}}},
+            {"path": "/sendMessage$", "body": {"ok": True, "result": {
+                "message_id": "$n", "date": 1700000000, "chat": {"id": chat, "type": "supergroup"}}}}],
+    }
+    pf = os.path.join(d, "port")
+    p = subprocess.Popen([PY, os.path.join(ROOT, "test", "fake-http.py"), "--port-file", pf,
+                          "--log", os.path.join(d, "log"), "--script-json", json.dumps(script)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(500):
+        if os.path.exists(pf):
+            break
+        time.sleep(0.01)
+    return p, int(open(pf).read().strip())
+
+
+def tg_rtt(port, log, n):
+    """n sequential !echo round trips through a running bot: the update
+    pushed into the feed, the sendMessage the fake then reads (its own
+    clock, "t").  Milliseconds, sorted."""
+    import urllib.request
+    seen, out = 0, []
+    for i in range(n):
+        upd = {"update_id": i + 1, "message": {
+            "message_id": 100 + i, "date": int(time.time()), "text": "!echo ping %d" % i,
+            "from": {"id": 111, "is_bot": False, "first_name": "Al", "username": "al"},
+            "chat": {"id": -1001234567890, "type": "supergroup", "title": "Bench"}}}
+        t0 = time.time()
+        urllib.request.urlopen("http://127.0.0.1:%d/__fake/feed" % port, json.dumps(upd).encode()).read()
+        for _ in range(10000):
+            sends = [json.loads(ln) for ln in open(log) if "/sendMessage" in ln]
+            if len(sends) > seen:
+                break
+            time.sleep(0.0005)
+        else:
+            raise RuntimeError("no reply to update %d" % (i + 1))
+        seen = len(sends)
+        out.append((sends[-1]["t"] - t0) * 1000)
+    return sorted(out)
+
+
+def fig_telegram(a):
+    """bot-send -b telegram one-shot against the loopback Bot API beside
+    curl making the same sendMessage; the !echo round trip through
+    bot-listen | bot-dispatch | bot-send against it."""
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "telegram.so")):
+        row("one-shot bot-send -b telegram", "not built", "")
+        return
+    d = tempfile.mkdtemp(prefix="bench-tg.")
+    srv, port = tg_fake(d)
+    token = "123456:AAbenchToken"
+    env_keep = {k: os.environ.get(k) for k in ("BOT_TELEGRAM_TOKEN", "BOT_TELEGRAM_API", "XDG_STATE_HOME")}
+    try:
+        os.environ.update(BOT_TELEGRAM_TOKEN=token, BOT_TELEGRAM_API="http://127.0.0.1:%d" % port,
+                          XDG_STATE_HOME=os.path.join(d, "state"))
+        text = "build 1234 passed"
+        url = "http://127.0.0.1:%d/bot%s/sendMessage" % (port, token)
+        body = json.dumps({"chat_id": -1001234567890, "text": text, "parse_mode": "HTML"})
+        cmds = {"bot-send": [bot("bot-send"), "-b", "telegram", "--to", "-1001234567890", text],
+                "curl": ["curl", "-sS", "-o", "/dev/null", "-H", "content-type: application/json",
+                         "--data-binary", body, url]}
+        n = 20
+        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
+        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
+        bt, br = times["bot-send"], rss["bot-send"]
+        row("one-shot bot-send -b telegram to loopback: wall (%d runs)" % n, spread(bt, ms),
+            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
+        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
+            ratio(med(br), med(rss["curl"])))
+        log_path = os.path.join(d, "log")
+        open(log_path, "w").close()
+        pipe = "%s -b telegram --telegram-poll-timeout 20 --session none | %s | %s -b telegram >/dev/null" % (
+            bot("bot-listen"), bot("bot-dispatch"), bot("bot-send"))
+        env = dict(os.environ, XDG_RUNTIME_DIR=os.path.join(d, "run"))
+        os.makedirs(env["XDG_RUNTIME_DIR"])
+
+        def measure():
+            for _ in range(500):   # connected: its first long poll is in
+                if any("/getUpdates" in ln for ln in open(log_path)):
+                    break
+                time.sleep(0.01)
+            return tg_rtt(port, log_path, 20 if a.quick else 50)
+        r = bot_under(["sh", "-c", pipe], env, d, measure)
+        p99 = r[min(len(r) - 1, int(len(r) * 0.99))]
+        row("Telegram !echo round trip through the fake: p50 / p99 (%d)" % len(r),
+            "%.2f ms / %.2f ms" % (statistics.median(r), p99), "")
+    finally:
+        for k_, v in env_keep.items():
+            if v is None:
+                os.environ.pop(k_, None)
+            else:
+                os.environ[k_] = v
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def fig_startup(a):
     """Each program started by sh -c "exec PROG < input" under hyperfine -N,
     so every row carries the same sh start (shown by the /bin/true row)."""
@@ -535,7 +641,8 @@ def fig_growth(a):
 
 
 FIGURES = [("pass", fig_pass), ("rule", fig_rule), ("echo", fig_echo), ("first", fig_first),
-           ("plugin", fig_plugin), ("send", fig_send), ("irc", fig_irc), ("startup", fig_startup),
+           ("plugin", fig_plugin), ("send", fig_send), ("irc", fig_irc), ("telegram", fig_telegram),
+           ("startup", fig_startup),
            ("growth", fig_growth)]
 
 
