@@ -23,6 +23,9 @@ extern const struct bot_backend bot_backend_webhook;
 #ifdef FUZZ_IRC
 extern const struct bot_backend bot_backend_irc;
 #endif
+#ifdef FUZZ_TELEGRAM
+extern const struct bot_backend bot_backend_telegram;
+#endif
 
 static const struct bot_backend *const backends[] = {
 	&bot_backend_text,
@@ -31,6 +34,9 @@ static const struct bot_backend *const backends[] = {
 #endif
 #ifdef FUZZ_IRC
 	&bot_backend_irc,
+#endif
+#ifdef FUZZ_TELEGRAM
+	&bot_backend_telegram,
 #endif
 };
 
