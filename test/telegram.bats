@@ -371,3 +371,14 @@ print(" ".join(parts).split() == sys.argv[2].split())' "$TG_LOG" "$text"
 	assert_output '["big.iso","error",5000,null]'
 	assert_equal "$(tg_calls getFile | wc -l)" 0
 }
+
+@test "a 429 on getUpdates: bot-listen waits parameters.retry_after before it polls again" {
+	tg_start "[$(tg_update 1 "$TG_CHAT" after)]" '[{"path":"/getUpdates$","status":429,"body":{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 3","parameters":{"retry_after":3}}}]'
+	start_listen
+	wait_for "$d/listen.out" '"body":"after"' 20
+	run jq -c 'select(.type=="connection" and .state=="disconnected") | .retry_in >= 3' "$d/listen.out"
+	assert_output true
+	run jq -r 'select(.path | endswith("/getUpdates")) | .t' "$TG_LOG"
+	run python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]) >= 3.0)' "${lines[0]}" "${lines[1]}"
+	assert_output True
+}
