@@ -373,6 +373,10 @@ static void *telegram_open(const struct bot_config *cfg, struct bot_host *host, 
 	}
 	t->poll_timeout = (int)pt;
 	t->backlog_age = bot_cfg_int(cfg, "telegram-backlog-age", 120);
+	if (t->backlog_age < 0) {
+		*err = bot_fail_code("bad_config", 0, "--telegram-backlog-age: expected seconds, 0 or more");
+		goto fail;
+	}
 	long fm = bot_cfg_int(cfg, "telegram-file-max", (long)TG_FILE_MAX);
 	t->file_max = fm > 0 ? (size_t)fm : TG_FILE_MAX;
 	const char *timeout = bot_cfg_str(cfg, "timeout");
