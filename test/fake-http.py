@@ -44,7 +44,7 @@ Two more script keys, for APIs a client polls (both optional):
         standing answers, never consumed: a request that no queued
         response matches gets the first one whose path matches (before
         "default").  A string "$n" anywhere in the body is replaced by
-        the request's number in the log (an integer): fresh ids.
+        an integer one higher for each standing answer given: fresh ids.
     "feed": {"path": "REGEX", "cursor": "offset", "id": "update_id",
              "timeout": "timeout", "limit": "limit", "max_wait": 30,
              "key": "result", "body": {"ok": true}, "items": [...]}
@@ -106,6 +106,7 @@ class Script:
         self.queue = list(spec.get("responses", []))
         self.default = spec.get("default", {"status": 200, "body": {"ok": True}})
         self.answers = list(spec.get("answers", []))
+        self.answered = 0
         self.feed = Feed(spec["feed"]) if spec.get("feed") else None
         self.lock = threading.Lock()
 
@@ -132,10 +133,13 @@ class Script:
                     return self.queue.pop(i)
         return None
 
-    def standing_answer(self, path, n):
+    def standing_answer(self, path):
         """The first standing answer for path with "$n" filled in, or None."""
         for r in self.answers:
             if re.search(r.get("path", ""), path):
+                with self.lock:
+                    self.answered += 1
+                    n = self.answered
                 return fill_counter(r, n)
         return None
 
@@ -325,7 +329,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return r
         if script.feed and script.feed.matches(self.path):
             return {"feed": request_params(self.path, self.headers, body)}
-        r = script.standing_answer(self.path, self.server.recorder.n + 1)
+        r = script.standing_answer(self.path)
         return r if r is not None else script.default
 
     def answer(self, r):
