@@ -1543,10 +1543,14 @@ static struct send *message_send(struct tg *t, const struct bot_part *part, cons
 		char pchat[64];
 		long long pmid;
 		const char *pid = ref_id(parent);
-		if (pid && parse_message_id(pid, pchat, sizeof pchat, &pmid) == 0)
-			params = jv_object_set(params, jv_string("reply_parameters"),
-			                       JV_OBJECT(jv_string("message_id"), jv_number((double)pmid),
-			                                 jv_string("allow_sending_without_reply"), jv_true()));
+		if (pid && parse_message_id(pid, pchat, sizeof pchat, &pmid) == 0) {
+			jv rp = JV_OBJECT(jv_string("message_id"), jv_number((double)pmid),
+			                  jv_string("allow_sending_without_reply"), jv_true());
+			follow_migration(t, pchat, sizeof pchat);
+			if (strcmp(pchat, chat))   /* a message of another chat: say which */
+				rp = jv_object_set(rp, jv_string("chat_id"), chat_id_value(pchat));
+			params = jv_object_set(params, jv_string("reply_parameters"), rp);
+		}
 		jv_free(parent);
 	}
 	struct send *s = send_new(t, method, params, done, ctx);

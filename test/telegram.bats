@@ -382,3 +382,18 @@ print(" ".join(parts).split() == sys.argv[2].split())' "$TG_LOG" "$text"
 	run python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]) >= 3.0)' "${lines[0]}" "${lines[1]}"
 	assert_output True
 }
+
+@test "a PNG goes out with sendPhoto; a reply to another chat's message names that chat" {
+	tg_start
+	mkdir -p "$d/out" && printf '\x89PNG\r\n\x1a\nfake' >"$d/out/graph.png"
+	jq -cn --arg p "$d/out/graph.png" '{type:"stream", to:"111", path:$p, name:"graph.png", stream_type:"image/png", size:12}' |
+		bot-send -b telegram --files-from "$d/out" >"$d/sent"
+	run jq -r .type "$d/sent"
+	assert_output sent
+	run jq -r 'select(.path | endswith("/sendPhoto")) | .body' "$TG_LOG"
+	assert_output --partial 'name="photo"; filename="graph.png"'
+	assert_output --partial 'Content-Type: image/png'
+	jq -cn '{type:"message", to:"111", parent:{id:"-1001234567890:40"}, body:"seen"}' | bot-send -b telegram >"$d/sent"
+	run tg_calls sendMessage
+	assert_output '{"chat_id":111,"text":"seen","parse_mode":"HTML","reply_parameters":{"message_id":40,"allow_sending_without_reply":true,"chat_id":-1001234567890}}'
+}
