@@ -256,12 +256,24 @@ void dispatch_tell_once(struct dispatch *d, const char *why, int error)
 	d->told = jv_object_set(d->told, jv_string(why), jv_true());
 }
 
+/* A plugin that runs by a pattern, an event or a schedule is no command
+ * (as errbot's re_botcmd, callbacks and pollers are not). */
+static int is_hook(const struct dispatch *d, const char *name)
+{
+	for (int i = 0; i < d->hooks.n; i++)
+		if (!strcmp(d->hooks.h[i].name, name))
+			return 1;
+	return 0;
+}
+
 static int command_exists(void *ctx, const char *name)
 {
 	struct dispatch *d = ctx;
 	char why[PATH_MAX + 200];
 	if (builtin_known(name))
 		return 1;
+	if (is_hook(d, name))
+		return 0;
 	int found = find_plugin(d, name, NULL, 0, NULL, 0, why, sizeof why);
 	if (found < 0)
 		dispatch_tell_once(d, why, 1);
@@ -299,7 +311,7 @@ static jv scan_names(const struct dispatch *d)
 	jv_array_foreach(d->dirs, i, dir) {
 		DIR *dd = opendir(jv_string_value(dir));
 		for (struct dirent *e; dd && (e = readdir(dd));)
-			if (dispatch_find_plugin(d, e->d_name, NULL, 0, NULL, 0) &&
+			if (!is_hook(d, e->d_name) && dispatch_find_plugin(d, e->d_name, NULL, 0, NULL, 0) &&
 			    !in_names(names, e->d_name))
 				names = jv_array_append(names, jv_string(e->d_name));
 		if (dd)
