@@ -1064,7 +1064,7 @@ static void run_queue(struct dispatch *d)
 	while (d->cblen && (!d->qlen || d->queue[d->qhead]->kind != ITEM_PLUGIN) &&
 	       !bot_jobs_full(d->jobs)) {
 		struct item *it = d->cbq[d->cbhead];
-		d->cbhead = (d->cbhead + 1) % d->jobs_max;
+		d->cbhead = (d->cbhead + 1) % d->cb_max;
 		d->cblen--;
 		start_plugin(d, it);
 	}
@@ -1452,7 +1452,7 @@ static void teardown(struct dispatch *d)
 		dispatch_item_free(d, d->queue[(d->qhead + i) % MAX_QUEUE]);
 	free(d->queue);
 	for (int i = 0; i < d->cblen; i++)
-		dispatch_item_free(d, d->cbq[(d->cbhead + i) % d->jobs_max]);
+		dispatch_item_free(d, d->cbq[(d->cbhead + i) % d->cb_max]);
 	free(d->cbq);
 	hooks_free(&d->hooks);
 	jv_free(d->state_dirs);
@@ -1523,7 +1523,8 @@ int dispatch_stream(const struct bot_config *cfg, int in_fd, jv *collect)
 	struct bot_job_events jev = { on_job_event, on_job_done, &d, on_job_dropped, on_job_bad_event };
 	d.jobs = bot_jobs_new(d.jobs_max, &lim, &jev);
 	d.queue = calloc(MAX_QUEUE, sizeof *d.queue);
-	d.cbq = calloc((size_t)d.jobs_max, sizeof *d.cbq);
+	d.cb_max = READ_AHEAD(&d);
+	d.cbq = calloc((size_t)d.cb_max, sizeof *d.cbq);
 	d.w = bot_writer_new(STDOUT_FILENO);
 	d.r = bot_reader_new(in_fd, collect ? "<transcript>" : "<stdin>",
 	                     (size_t)bot_cfg_int(cfg, "max-line", 0));

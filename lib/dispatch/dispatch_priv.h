@@ -109,8 +109,8 @@ struct dispatch {
 	long slots_cap, seq_in, seq_out, cur_seq;
 	jv collect;              /* --test: per input, the array of its outputs */
 	struct hooks hooks;
-	struct item **cbq;       /* callbacks waiting for a slot: at most jobs_max */
-	int cblen, cbhead;
+	struct item **cbq;       /* callbacks waiting for a slot, a ring of cb_max */
+	int cblen, cbhead, cb_max;
 	long cb_dropped;         /* callbacks dropped since the last log line */
 	long long cb_told_at;    /* when that line was written, ms */
 	jv state_dirs;           /* per folder: its BOT_STATE_DIR, once made (or null) */

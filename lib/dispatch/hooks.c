@@ -4,7 +4,8 @@
  *   # match: REGEX     a pattern command (errbot's re_botcmd): runs on a
  *                      message no command took, captures as argv
  *   # on: presence     a callback (errbot's callback_*): runs on every
- *                      event of those types, within --jobs, else dropped
+ *                      event of those types, within --jobs; a few wait
+ *                      (as many as commands may), the rest are dropped
  *   # every: 5m        a poller (errbot's start_poller): runs on a
  *                      schedule, never two runs of one at once
  *
@@ -415,7 +416,7 @@ void hooks_callbacks(struct dispatch *d, jv ev, const struct bot_cmd *c)
 		struct hook *h = &d->hooks.h[i];
 		if (!(h->on & bit))
 			continue;
-		if (d->cblen >= d->jobs_max) {
+		if (d->cblen >= d->cb_max) {
 			d->cb_dropped++;
 			continue;
 		}
@@ -430,7 +431,7 @@ void hooks_callbacks(struct dispatch *d, jv ev, const struct bot_cmd *c)
 			dispatch_item_free(d, it);   /* what the sender may not run is not run for them */
 			continue;
 		}
-		d->cbq[(d->cbhead + d->cblen++) % d->jobs_max] = it;
+		d->cbq[(d->cbhead + d->cblen++) % d->cb_max] = it;
 	}
 	hooks_tell_drops(d, 0);
 }
