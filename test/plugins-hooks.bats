@@ -426,11 +426,27 @@ presence() {
 	exit 4
 	EOF
 	export BOT_ADMINS_NOTIFICATIONS='@alice  @carol'
-	run -0 bash -c "$(declare -f dm); { dm '!broken' 1; dm 'boom' 2; } | bot-dispatch -j 1 -d '$T/p' -e 'select(.body == \"boom\") | error(\"kaput\")' | bot-dispatch --pass -f '$ROOT/share/examples/admin-alerts.jq' | jq -c 'select(.to | type == \"string\") | [.to, .body]'"
+	run -0 bash -c "$(declare -f dm); { dm '!broken' 1; dm 'boom' 2; } | bot-dispatch -j 1 -d '$T/p' -e 'select(.body == \"boom\") | error(\"kaput\")' | bot-dispatch --pass -f '$ROOT/share/examples/admin-alerts.jq' | jq -c 'select(.to | type == \"string\") | [.to, .body]' | sort"
 	assert_output - <<-'EOF'
 	["@alice","command_failed: broken: exited with status 4"]
-	["@carol","command_failed: broken: exited with status 4"]
 	["@alice","rule_failed: rule -e #1: kaput"]
+	["@carol","command_failed: broken: exited with status 4"]
 	["@carol","rule_failed: rule -e #1: kaput"]
 	EOF
+}
+
+@test "state: under --test each run starts from no state, and leaves none" {
+	cat > "$T/count.chat" <<-'EOF2'
+	> !count
+	< you, you are number 1. Keep counting.
+	> !count
+	< you, you are number 2. Keep counting.
+	EOF2
+	export TMPDIR="$T/tmp"
+	mkdir -p "$TMPDIR"
+	run -0 bot-dispatch -j 1 -d "$HOOKS" --test "$T/count.chat"
+	run -0 bot-dispatch -j 1 -d "$HOOKS" --test "$T/count.chat"
+	run ls -A "$TMPDIR"
+	assert_output ""
+	[ ! -e "$XDG_STATE_HOME/botpipe" ]
 }

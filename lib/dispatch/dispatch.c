@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
@@ -457,6 +458,7 @@ void dispatch_item_free(struct dispatch *d, struct item *it)
 	free(it->path);
 	free(it->args);
 	free(it->to);
+	free(it->argspec);
 	free(it);
 }
 
@@ -535,6 +537,37 @@ static int folder_of(const struct dispatch *d, const char *path)
 	return found;
 }
 
+/* --replay and --test: the state folders live in a fresh folder, removed
+ * at the end, so that a replay or a transcript finds no state of an
+ * earlier run.  0, or -1 + *err. */
+static int replay_state_dir(struct dispatch *d, const char *name, char *buf, size_t n, jv *err)
+{
+	if (!d->replay_state) {
+		const char *tmp = getenv("TMPDIR");
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/bot-dispatch-state.XXXXXX",
+		         tmp && *tmp == '/' ? tmp : "/tmp");
+		if (!mkdtemp(path)) {
+			*err = bot_fail("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		d->replay_state = strdup(path);
+	}
+	snprintf(buf, n, "%s/%s", d->replay_state, name);
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST) {
+		*err = bot_fail("%s: %s", buf, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	remove(path);
+	return 0;
+}
+
 /* A folder's private state folder, $XDG_STATE_HOME/botpipe/plugin-NAME-HASH
  * (HASH of its real path: two folders named alike never share one), made
  * 0700 the first time a plugin of it runs.  NULL when it cannot be. */
@@ -561,12 +594,15 @@ static const char *state_dir(struct dispatch *d, int i)
 	snprintf(name + k, sizeof name - (size_t)k, "-%016llx", h);
 	jv err = jv_invalid();
 	jv made = jv_string("");
-	if (bot_state_dir(name, buf, sizeof buf, &err) < 0) {
+	if ((d->replay ? replay_state_dir(d, name, buf, sizeof buf, &err)
+	               : bot_state_dir(name, buf, sizeof buf, &err)) < 0) {
 		/* said where it matters, by bot-dispatch state; here with -v */
 		char msg[PATH_MAX + 200];
 		bot_debug("%s: no BOT_STATE_DIR: %s", ds, bot_fail_message(err, msg, sizeof msg));
-	} else
+	} else {
+		jv_free(made);
 		made = jv_string(buf);
+	}
 	jv_free(err);
 	jv_free(dir);
 	d->state_dirs = jv_array_set(d->state_dirs, i, made);
@@ -732,20 +768,11 @@ static jv arg_words(struct item *it)
 /* A command with an "# args:" header: words checked against it.  The
  * parsed values as words (and it->vars), or an invalid: the header is
  * wrong (code bad_header), or the words do not fit it. */
-static jv parsed_words(struct item *it, jv words, char **spec)
+static jv parsed_words(struct item *it, jv words)
 {
-	*spec = NULL;
-	if (it->origin != ORIGIN_COMMAND)
+	if (it->origin != ORIGIN_COMMAND || !it->argspec)
 		return words;
-	struct bot_help h;
-	bot_help_read(it->path, &h);
-	if (!h.args) {
-		bot_help_clear(&h);
-		return words;
-	}
-	jv r = bot_args_parse(h.args, words);
-	*spec = strdup(h.args);
-	bot_help_clear(&h);
+	jv r = bot_args_parse(it->argspec, words);
 	if (!jv_is_valid(r))
 		return r;
 	jv vars = jv_object_get(jv_copy(r), jv_string("vars"));
@@ -839,22 +866,19 @@ static void start_plugin(struct dispatch *d, struct item *it)
 		dispatch_item_free(d, it);
 		return;
 	}
-	char *spec;
-	words = parsed_words(it, words, &spec);
+	words = parsed_words(it, words);
 	if (!jv_is_valid(words)) {
 		char code[32], why[600], msg[500];
 		if (!strcmp(bot_fail_code_of(words, code, sizeof code), "bad_header")) {
 			snprintf(why, sizeof why, "%s: %s", it->name, bot_fail_message(words, msg, sizeof msg));
 			run_failed(d, it, why);
 		} else
-			bad_arguments(d, it, words, spec);
+			bad_arguments(d, it, words, it->argspec);
 		jv_free(words);
-		free(spec);
 		jv_free(err);
 		dispatch_item_free(d, it);
 		return;
 	}
-	free(spec);
 	char **argv = build_argv(it, words);
 	char *env[MAX_ENV];
 	build_env(d, it, env);
@@ -1111,7 +1135,14 @@ static void command(struct dispatch *d, jv msg, const char *name, const char *ar
 		dispatch_item_free(d, it);
 		return;
 	}
-	const char *why = bot_acl_check(d->acl, msg, it->plugin, it->name, it->args, admin_only(it));
+	/* the header, read once: admin-only for the ACL, args for the run */
+	struct bot_help h = { 0 };
+	if (it->kind == ITEM_PLUGIN)
+		bot_help_read(it->path, &h);
+	if (h.args)
+		it->argspec = strdup(h.args);
+	const char *why = bot_acl_check(d->acl, msg, it->plugin, it->name, it->args, h.admin_only);
+	bot_help_clear(&h);
 	if (why) {
 		jv from = bot_get(msg, "from");
 		bot_debug("%s: denied to %s: %s", it->name, bot_ident_id(from) ? bot_ident_id(from) : "?",
@@ -1235,7 +1266,7 @@ static void handle_event(struct dispatch *d, jv ev)
 	if (chat)
 		bot_cmd_parse(&d->cmdopts, body, !is_group(ev), &c);
 	int outputs = run_rules(d, ev, &c);
-	hooks_callbacks(d, ev, &c);
+	hooks_callbacks(d, ev);
 	/* errbot's step 7: patterns where no command is */
 	if (chat && (c.kind == BOT_CMD_NONE || c.kind == BOT_CMD_NOT_FOUND))
 		outputs += hooks_match(d, ev, &c);
@@ -1456,6 +1487,9 @@ static void teardown(struct dispatch *d)
 	free(d->cbq);
 	hooks_free(&d->hooks);
 	jv_free(d->state_dirs);
+	if (d->replay_state)
+		nftw(d->replay_state, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(d->replay_state);
 	for (long s = d->seq_out; d->slots && s < d->seq_in; s++)
 		jv_free(slot_of(d, s)->out);
 	free(d->slots);

@@ -37,6 +37,7 @@ struct item {
 	jv words;                        /* a pattern's argv words (captures); null: split args */
 	jv vars;                         /* more variables, name -> string; null: none */
 	char *to;                        /* "# to:": where output goes that is no reply */
+	char *argspec;                   /* a command's "# args:", read with its ACL check */
 };
 
 /* hooks.c: plugins run without a command name.  Their headers are read
@@ -114,6 +115,7 @@ struct dispatch {
 	long cb_dropped;         /* callbacks dropped since the last log line */
 	long long cb_told_at;    /* when that line was written, ms */
 	jv state_dirs;           /* per folder: its BOT_STATE_DIR, once made (or null) */
+	char *replay_state;      /* --replay: the folder the state folders are in */
 };
 
 /* dispatch.c */
@@ -162,7 +164,7 @@ void hooks_free(struct hooks *hs);
  * addressed).  Returns how many matched (each queued). */
 int hooks_match(struct dispatch *d, jv msg, const struct bot_cmd *c);
 /* Callbacks for ev (look-only), queued within --jobs or dropped. */
-void hooks_callbacks(struct dispatch *d, jv ev, const struct bot_cmd *c);
+void hooks_callbacks(struct dispatch *d, jv ev);
 /* Queue the pollers that are due; ms until the next is, -1 for none. */
 int hooks_run_due(struct dispatch *d);
 void hooks_poller_done(struct dispatch *d, const char *name);

@@ -221,7 +221,8 @@ void hooks_scan(struct dispatch *d)
 		jv_free(dir);
 		(void)i;
 	}
-	qsort(hs.h, (size_t)hs.n, sizeof *hs.h, by_name);
+	if (hs.n)
+		qsort(hs.h, (size_t)hs.n, sizeof *hs.h, by_name);
 	hooks_free(&old);
 	d->hooks = hs;
 }
@@ -404,9 +405,8 @@ void hooks_tell_drops(struct dispatch *d, int force)
 	d->cb_told_at = now;
 }
 
-void hooks_callbacks(struct dispatch *d, jv ev, const struct bot_cmd *c)
+void hooks_callbacks(struct dispatch *d, jv ev)
 {
-	(void)c;
 	if (!d->hooks.on)
 		return;
 	unsigned bit = event_bit(ev, d);
