@@ -90,10 +90,12 @@ presence() {
 	assert_equal "$stderr" "bot-dispatch: error: state: $T/open: others may write it (mode 777): refused; chmod go-w"
 }
 
-@test "state: 40 commands at once: incr loses no update, and set leaves one whole value" {
+@test "state: 40 commands at once: 800 incr lose no update, and set leaves one whole value" {
 	plugin bump <<-'EOF'
 	#!/bin/sh
-	bot-dispatch state incr hits > /dev/null || echo incr failed
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		bot-dispatch state incr hits > /dev/null || echo incr failed
+	done
 	# 200 kB of one digit: a torn write would mix two
 	head -c 200000 /dev/zero | tr '\0' "$1" | bot-dispatch state set big || echo set failed
 	bot-dispatch state del gone
@@ -101,7 +103,7 @@ presence() {
 	run -0 bash -c "$(declare -f dm); for i in \$(seq 40); do dm \"!bump \$((i % 10))\" \$i; done | bot-dispatch -j 40 -d '$T/p'"
 	assert_output ""
 	dir=$(echo "$XDG_STATE_HOME"/botpipe/plugin-p-*)
-	assert_equal "$(cat "$dir/hits")" 40
+	assert_equal "$(cat "$dir/hits")" 800
 	assert_equal "$(wc -c < "$dir/big")" 200000
 	assert_equal "$(tr -d "$(head -c 1 "$dir/big")" < "$dir/big" | wc -c)" 0
 	# no temporary file left behind
