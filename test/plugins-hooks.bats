@@ -452,3 +452,28 @@ presence() {
 	assert_output ""
 	[ ! -e "$XDG_STATE_HOME/botpipe" ]
 }
+
+@test "access control: a pattern command and a message callback are checked as commands are" {
+	plugin secret <<-'EOF2'
+	#!/bin/sh
+	# match: ^open (\w+)
+	# admin-only: yes
+	echo "opened $1"
+	EOF2
+	plugin spy <<-'EOF2'
+	#!/bin/sh
+	# on: message
+	echo spied
+	EOF2
+	printf '{"ACCESS_CONTROLS": {"spy": {"denyusers": ["@you"]}}}\n' > "$T/acl.json"
+	run -0 bash -c "$(declare -f dm); dm '!open vault' | bot-dispatch --acl '$T/acl.json' -d '$T/p' | jq -c '[.type, .body // .code]'"
+	assert_output - <<-'EOF2'
+	["message","This command requires bot-admin privileges"]
+	["error","denied"]
+	EOF2
+	run -0 bash -c "$(declare -f dm); dm '!open vault' | bot-dispatch -j 1 --admin @you -d '$T/p' | jq -c '[.type, .body // .code]'"
+	assert_output - <<-'EOF2'
+	["message","opened vault"]
+	["message","spied"]
+	EOF2
+}

@@ -434,10 +434,11 @@ const char *dispatch_may_run(const struct dispatch *d, jv msg, const char *name)
 	return why;
 }
 
-const char *dispatch_acl(const struct dispatch *d, jv msg, const struct item *it)
+const char *dispatch_acl(const struct dispatch *d, jv msg, const struct item *it,
+                         int admin_only)
 {
 	return bot_acl_check(d->acl, msg, it->plugin, it->name, it->args ? it->args : "",
-	                     admin_only(it));
+	                     admin_only);
 }
 
 /* ---- the queue ---- */

@@ -58,6 +58,7 @@ struct hook {
 	int running;            /* a poller's run is queued or running */
 	void *re;               /* OnigRegex of "# match:", or NULL */
 	int matchall, unprefixed;
+	int admin_only;         /* "# admin-only: yes", read with the rest */
 };
 
 struct hooks {
@@ -125,7 +126,8 @@ struct item *dispatch_item_new(struct dispatch *d, enum item_kind kind, jv msg);
 void dispatch_item_free(struct dispatch *d, struct item *it);
 void dispatch_enqueue(struct dispatch *d, struct item *it);
 /* Whether msg's sender may run plugin:name: NULL, or errbot's denial. */
-const char *dispatch_acl(const struct dispatch *d, jv msg, const struct item *it);
+const char *dispatch_acl(const struct dispatch *d, jv msg, const struct item *it,
+                         int admin_only);
 void dispatch_emit(struct dispatch *d, jv ev);
 /* A reply to it's message (body copied), diverted as its command is. */
 void dispatch_reply(struct dispatch *d, struct item *it, const char *body);

@@ -171,6 +171,7 @@ static int read_hook(struct dispatch *d, const char *path, struct hook *h)
 	}
 	if (rc > 0 && hd.to)
 		h->to = strdup(hd.to);
+	h->admin_only = hd.admin_only;
 	if (rc < 0)
 		dispatch_tell_once(d, why, 1);
 	bot_help_clear(&hd);
@@ -334,7 +335,7 @@ int hooks_match(struct dispatch *d, jv msg, const struct bot_cmd *c)
 		it->args = strdup(text);
 		it->words = words;
 		it->vars = JV_OBJECT(jv_string("BOT_MATCH"), whole);
-		const char *why = dispatch_acl(d, msg, it);
+		const char *why = dispatch_acl(d, msg, it, h->admin_only);
 		if (why) {
 			/* chatter that happens to match is not told it may not */
 			if (addressed)
@@ -427,7 +428,7 @@ void hooks_callbacks(struct dispatch *d, jv ev)
 		it->path = strdup(h->path);
 		it->args = strdup("");
 		it->to = h->to ? strdup(h->to) : NULL;
-		if ((bit & ON_MESSAGE) && dispatch_acl(d, ev, it)) {
+		if ((bit & ON_MESSAGE) && dispatch_acl(d, ev, it, h->admin_only)) {
 			dispatch_item_free(d, it);   /* what the sender may not run is not run for them */
 			continue;
 		}
