@@ -1,14 +1,14 @@
 /* dispatch.c: bot-dispatch's engine.  Reads events; runs the jq rules on
  * each; finds commands in messages (command.c), checks access (acl.c),
  * keeps history (history.c); answers built-ins (builtin.c) and runs
- * plugins as child processes (jobs.c); writes replies in the order they
- * are ready, or in the order of the commands when --jobs is 1, or, with
- * --replay, in the order of their inputs whatever --jobs says. */
-#include <ctype.h>
+ * plugins as child processes (jobs.c), also those a pattern, an event or
+ * a schedule runs (hooks.c), in their folder's environment (folders.c);
+ * writes replies in the order they are ready, or in the order of the
+ * commands when --jobs is 1, or, with --replay, in the order of their
+ * inputs whatever --jobs says. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
@@ -23,7 +23,6 @@
 #include "dispatch.h"
 #include "dispatch_priv.h"
 #include "jobs.h"
-#include "state.h"
 
 #define MAX_QUEUE 10000   /* answers waiting for their turn */
 /* Read no further ahead than this many commands waiting for a slot, nor
@@ -31,9 +30,6 @@
  * small process forks fast.  One always may wait, however long its line. */
 #define READ_AHEAD(d) ((d)->jobs_max * 8 < 128 ? 128 : (d)->jobs_max * 8)
 #define READ_AHEAD_BYTES (64u << 20)
-#define MAX_ENV 256       /* the contract's, --env's, a folder's config, a header's args */
-#define CONFIG_VARS_MAX 100
-#define CONFIG_MAX (64u << 10)
 #define MAX_ARGS 65536    /* bytes of argument text; execve takes 128 KiB a string */
 
 /* ---- output ---- */
@@ -517,161 +513,12 @@ static void queue_events(struct dispatch *d, jv msg, jv events)
 
 /* ---- running plugins ---- */
 
-static void push_env(char **env, int *n, const char *name, const char *value)
+void dispatch_push_env(char **env, int *n, const char *name, const char *value)
 {
-	if (!value || *n >= MAX_ENV - 1)
+	if (!value || *n >= BOT_PLUGIN_ENV_MAX - 1)
 		return;
 	if (asprintf(&env[*n], "%s=%s", name, value) >= 0)
 		(*n)++;
-}
-
-/* The folder (its index in d->dirs) a plugin file is in, -1 none. */
-static int folder_of(const struct dispatch *d, const char *path)
-{
-	int found = -1;
-	jv_array_foreach(d->dirs, i, dir) {
-		size_t dl = (size_t)jv_string_length_bytes(jv_copy(dir));
-		if (found < 0 && !strncmp(path, jv_string_value(dir), dl) && path[dl] == '/')
-			found = i;
-		jv_free(dir);
-	}
-	return found;
-}
-
-/* --replay and --test: the state folders live in a fresh folder, removed
- * at the end, so that a replay or a transcript finds no state of an
- * earlier run.  0, or -1 + *err. */
-static int replay_state_dir(struct dispatch *d, const char *name, char *buf, size_t n, jv *err)
-{
-	if (!d->replay_state) {
-		const char *tmp = getenv("TMPDIR");
-		char path[PATH_MAX];
-		snprintf(path, sizeof path, "%s/bot-dispatch-state.XXXXXX",
-		         tmp && *tmp == '/' ? tmp : "/tmp");
-		if (!mkdtemp(path)) {
-			*err = bot_fail("%s: %s", path, strerror(errno));
-			return -1;
-		}
-		d->replay_state = strdup(path);
-	}
-	snprintf(buf, n, "%s/%s", d->replay_state, name);
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST) {
-		*err = bot_fail("%s: %s", buf, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	remove(path);
-	return 0;
-}
-
-/* A folder's private state folder, $XDG_STATE_HOME/botpipe/plugin-NAME-HASH
- * (HASH of its real path: two folders named alike never share one), made
- * 0700 the first time a plugin of it runs.  NULL when it cannot be. */
-static const char *state_dir(struct dispatch *d, int i)
-{
-	jv have = jv_array_get(jv_copy(d->state_dirs), i);
-	if (jv_get_kind(have) == JV_KIND_STRING) {
-		const char *s = jv_string_value(have);   /* the array keeps it */
-		jv_free(have);
-		return *s ? s : NULL;
-	}
-	jv_free(have);
-	jv dir = jv_array_get(jv_copy(d->dirs), i);
-	const char *ds = jv_string_value(dir);
-	unsigned long long h = 1469598103934665603ULL;   /* FNV-1a */
-	for (const char *p = ds; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	char name[160], buf[PATH_MAX];
-	const char *base = strrchr(ds, '/') ? strrchr(ds, '/') + 1 : ds;
-	int k = snprintf(name, sizeof name, "plugin-%.100s", base);
-	for (int c = 7; c < k; c++)
-		if (!isalnum((unsigned char)name[c]) && name[c] != '_' && name[c] != '-' && name[c] != '.')
-			name[c] = '_';
-	snprintf(name + k, sizeof name - (size_t)k, "-%016llx", h);
-	jv err = jv_invalid();
-	jv made = jv_string("");
-	if ((d->replay ? replay_state_dir(d, name, buf, sizeof buf, &err)
-	               : bot_state_dir(name, buf, sizeof buf, &err)) < 0) {
-		/* said where it matters, by bot-dispatch state; here with -v */
-		char msg[PATH_MAX + 200];
-		bot_debug("%s: no BOT_STATE_DIR: %s", ds, bot_fail_message(err, msg, sizeof msg));
-	} else {
-		jv_free(made);
-		made = jv_string(buf);
-	}
-	jv_free(err);
-	jv_free(dir);
-	d->state_dirs = jv_array_set(d->state_dirs, i, made);
-	jv got = jv_array_get(jv_copy(d->state_dirs), i);
-	const char *s = jv_string_value(got);
-	jv_free(got);
-	return *s ? s : NULL;
-}
-
-/* BOT_CONFIG_NAME for each "NAME=value" line of FOLDER.conf, the file
- * beside the folder (held to the folder's rule: ours, written by no one
- * else).  Blank lines and "#" lines are skipped. */
-static void push_config(struct dispatch *d, int i, char **env, int *n)
-{
-	jv dir = jv_array_get(jv_copy(d->dirs), i);
-	char path[PATH_MAX + 8], why[PATH_MAX + 300];
-	snprintf(path, sizeof path, "%s.conf", jv_string_value(dir));
-	jv_free(dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return;
-	jv err = jv_invalid();
-	if (bot_fd_private(fd, path, 1, &err) < 0) {
-		char msg[PATH_MAX + 200];
-		snprintf(why, sizeof why, "%s", bot_fail_message(err, msg, sizeof msg));
-		dispatch_tell_once(d, why, 1);
-		jv_free(err);
-		close(fd);
-		return;
-	}
-	jv_free(err);
-	char *text = malloc(CONFIG_MAX + 1);
-	if (!text)
-		abort();
-	ssize_t len = read(fd, text, CONFIG_MAX);
-	close(fd);
-	text[len > 0 ? len : 0] = 0;
-	int line = 0, vars = 0;
-	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		line++;
-		l += strspn(l, " \t");
-		if (!*l || *l == '#')
-			continue;
-		size_t klen = strcspn(l, "= \t");
-		char *eq = strchr(l, '=');
-		char var[128];
-		int ok = eq && klen && klen < 64 && isalpha((unsigned char)*l) && vars < CONFIG_VARS_MAX;
-		for (size_t c = 0; ok && c < klen; c++)
-			ok = isalnum((unsigned char)l[c]) || l[c] == '_' || l[c] == '-';
-		if (!ok) {
-			snprintf(why, sizeof why, "%s:%d: not NAME=value (NAME: a letter, then letters, "
-			         "digits, _ or -; at most %d)", path, line, CONFIG_VARS_MAX);
-			dispatch_tell_once(d, why, 0);
-			continue;
-		}
-		int vl = snprintf(var, sizeof var, "BOT_CONFIG_");
-		for (size_t c = 0; c < klen; c++)
-			var[vl++] = l[c] == '-' ? '_' : (char)toupper((unsigned char)l[c]);
-		var[vl] = 0;
-		char *v = eq + 1;
-		v += strspn(v, " \t");
-		size_t e = strlen(v);
-		while (e && (v[e - 1] == ' ' || v[e - 1] == '\t' || v[e - 1] == '\r'))
-			v[--e] = 0;
-		push_env(env, n, var, v);
-		vars++;
-	}
-	free(text);
 }
 
 /* Whether what a run writes answers someone: a command, a pattern, a
@@ -694,57 +541,57 @@ static void build_env(struct dispatch *d, struct item *it, char **env)
 {
 	int n = 0;
 	const char *path = getenv("PATH");
-	push_env(env, &n, "PATH", path ? path : "/usr/local/bin:/usr/bin:/bin");
-	push_env(env, &n, "HOME", getenv("HOME"));
-	push_env(env, &n, "LANG", getenv("LANG"));
+	dispatch_push_env(env, &n, "PATH", path ? path : "/usr/local/bin:/usr/bin:/bin");
+	dispatch_push_env(env, &n, "HOME", getenv("HOME"));
+	dispatch_push_env(env, &n, "LANG", getenv("LANG"));
 	/* a bot-send or bot-room in a plugin reads the bot's config and finds
 	 * its session, as the bot's own programs do */
 	static const char *const xdg[] = {"XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"};
 	for (size_t i = 0; i < sizeof xdg / sizeof *xdg; i++)
-		push_env(env, &n, xdg[i], getenv(xdg[i]));
+		dispatch_push_env(env, &n, xdg[i], getenv(xdg[i]));
 	jv_array_foreach(d->env_pass, i, name) {
 		const char *s = jv_string_value(name);
 		if (strncmp(s, "BOT_", 4))
-			push_env(env, &n, s, getenv(s));
+			dispatch_push_env(env, &n, s, getenv(s));
 		jv_free(name);
 		(void)i;
 	}
 	jv from = bot_get(it->msg, "from"), to = bot_get(it->msg, "to");
 	int group = is_group(it->msg);
-	push_env(env, &n, "BOT_COMMAND", it->name);
-	push_env(env, &n, "BOT_ARGS", it->args);
-	push_env(env, &n, "BOT_FROM", bot_ident_id(from));
-	push_env(env, &n, "BOT_FROM_NICK", bot_str(from, "nick"));
-	push_env(env, &n, "BOT_ROOM", group ? bot_ident_id(to) : bot_ident_room(from));
+	dispatch_push_env(env, &n, "BOT_COMMAND", it->name);
+	dispatch_push_env(env, &n, "BOT_ARGS", it->args);
+	dispatch_push_env(env, &n, "BOT_FROM", bot_ident_id(from));
+	dispatch_push_env(env, &n, "BOT_FROM_NICK", bot_str(from, "nick"));
+	dispatch_push_env(env, &n, "BOT_ROOM", group ? bot_ident_id(to) : bot_ident_room(from));
 	jv reply = jv_null(), reply_to = jv_null();
 	if (it->to)
-		push_env(env, &n, "BOT_REPLY_TO", it->to);
+		dispatch_push_env(env, &n, "BOT_REPLY_TO", it->to);
 	else if (answers_chat(it)) {
 		reply = bot_build_reply(jv_copy(it->msg), "", it->private_, it->threaded, 0);
 		reply_to = bot_get(reply, "to");
-		push_env(env, &n, "BOT_REPLY_TO", bot_ident_id(reply_to));
+		dispatch_push_env(env, &n, "BOT_REPLY_TO", bot_ident_id(reply_to));
 	}
-	int folder = it->path ? folder_of(d, it->path) : -1;
+	int folder = it->path ? dispatch_folder_of(d, it->path) : -1;
 	if (folder >= 0) {
-		push_env(env, &n, "BOT_STATE_DIR", state_dir(d, folder));
-		push_config(d, folder, env, &n);
+		dispatch_push_env(env, &n, "BOT_STATE_DIR", dispatch_state_dir(d, folder));
+		dispatch_push_config(d, folder, env, &n);
 	}
 	if (jv_get_kind(it->vars) == JV_KIND_OBJECT) {
 		jv_object_foreach(it->vars, name, value) {
-			push_env(env, &n, jv_string_value(name), jv_string_value(value));
+			dispatch_push_env(env, &n, jv_string_value(name), jv_string_value(value));
 			jv_free(name);
 			jv_free(value);
 		}
 	}
-	push_env(env, &n, "BOT_MESSAGE_BACKEND", bot_str(it->msg, "backend"));
-	push_env(env, &n, "BOT_MESSAGE_ID", bot_str(it->msg, "id"));
-	push_env(env, &n, "BOT_IS_DIRECT", group ? "0" : "1");
-	push_env(env, &n, "BOT_COMMAND_PREFIX", d->prefix);
-	push_env(env, &n, "BOT_EVENTS_FD", "3");
+	dispatch_push_env(env, &n, "BOT_MESSAGE_BACKEND", bot_str(it->msg, "backend"));
+	dispatch_push_env(env, &n, "BOT_MESSAGE_ID", bot_str(it->msg, "id"));
+	dispatch_push_env(env, &n, "BOT_IS_DIRECT", group ? "0" : "1");
+	dispatch_push_env(env, &n, "BOT_COMMAND_PREFIX", d->prefix);
+	dispatch_push_env(env, &n, "BOT_EVENTS_FD", "3");
 	if (d->replay) {
 		/* the recorded time, for a plugin that would read the clock */
 		jv now = jv_dump_string(jv_number(it->now), 0);
-		push_env(env, &n, "BOT_NOW", jv_string_value(now));
+		dispatch_push_env(env, &n, "BOT_NOW", jv_string_value(now));
 		jv_free(now);
 	}
 	env[n] = NULL;
@@ -881,7 +728,7 @@ static void start_plugin(struct dispatch *d, struct item *it)
 		return;
 	}
 	char **argv = build_argv(it, words);
-	char *env[MAX_ENV];
+	char *env[BOT_PLUGIN_ENV_MAX];
 	build_env(d, it, env);
 	jv line = jv_dump_string(jv_copy(it->msg), 0);
 	line = jv_string_append_str(line, "\n");
@@ -1488,9 +1335,7 @@ static void teardown(struct dispatch *d)
 	free(d->cbq);
 	hooks_free(&d->hooks);
 	jv_free(d->state_dirs);
-	if (d->replay_state)
-		nftw(d->replay_state, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(d->replay_state);
+	dispatch_state_cleanup(d);
 	for (long s = d->seq_out; d->slots && s < d->seq_in; s++)
 		jv_free(slot_of(d, s)->out);
 	free(d->slots);

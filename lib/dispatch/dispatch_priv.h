@@ -1,4 +1,5 @@
-/* bot-dispatch's insides, shared by dispatch.c and builtin.c only. */
+/* bot-dispatch's insides, shared by dispatch.c, builtin.c, hooks.c and
+ * folders.c only. */
 #ifndef BOT_DISPATCH_PRIV_H
 #define BOT_DISPATCH_PRIV_H
 
@@ -158,6 +159,22 @@ void builtin_run(struct dispatch *d, struct item *it);
 /* !history answered when it is read, not when its turn comes (later
  * commands are not in it): it becomes ITEM_EVENTS, a private reply. */
 void builtin_history_now(struct dispatch *d, struct item *it);
+
+/* dispatch.c: a command's environment, at most BOT_PLUGIN_ENV_MAX
+ * variables (the contract's, --env's, a folder's settings, a header's
+ * arguments); value NULL adds none. */
+#define BOT_PLUGIN_ENV_MAX 256
+void dispatch_push_env(char **env, int *n, const char *name, const char *value);
+
+/* folders.c */
+/* The folder (its index in d->dirs) a plugin file is in, -1 none. */
+int dispatch_folder_of(const struct dispatch *d, const char *path);
+/* Folder i's BOT_STATE_DIR (made when first asked for), NULL when none. */
+const char *dispatch_state_dir(struct dispatch *d, int i);
+/* Folder i's settings (FOLDER.conf) as BOT_CONFIG_* variables. */
+void dispatch_push_config(struct dispatch *d, int i, char **env, int *n);
+/* --replay: remove the state folders made for the run. */
+void dispatch_state_cleanup(struct dispatch *d);
 
 /* hooks.c */
 void hooks_scan(struct dispatch *d);
