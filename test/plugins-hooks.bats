@@ -183,6 +183,9 @@ presence() {
 	assert_output 'Would release web to staging (add --force).'
 	run -0 bash -c "$(declare -f dm); dm '!release api prod --force' | bot-dispatch -d '$HOOKS' | jq -r .body"
 	assert_output 'Released api to prod.'
+	# without a "# usage:" line, !help shows the header as the usage
+	run -0 bash -c "$(declare -f dm); dm '!help release' | bot-dispatch -d '$HOOKS' | jq -r .body"
+	assert_output $'- **!release** - Release a service (only a dry run without --force)\nusage: !release SERVICE [ENV=staging] [--force]'
 }
 
 @test "args: a wrong header is the plugin's fault: errbot's error reply, the reason on the event" {

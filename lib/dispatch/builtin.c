@@ -71,12 +71,20 @@ static void free_entries(struct entries *es)
 	free(es->e);
 }
 
-/* A plugin's doc: its help lines, then its usage line. */
-static char *plugin_doc(const char *path)
+/* A plugin's doc: its help lines, then its usage line (or, without one,
+ * its "# args:" after its name). */
+static char *plugin_doc(const struct dispatch *d, const char *name, const char *path)
 {
 	struct bot_help h;
 	bot_help_read(path, &h);
 	char *doc = NULL;
+	if (!h.usage && h.args) {
+		if (asprintf(&h.usage, "%s%s %s", d->prefix, name, h.args) < 0)
+			abort();
+		for (char *p = h.usage + strlen(d->prefix); *p && *p != ' '; p++)
+			if (*p == '_')
+				*p = ' ';
+	}
 	if (h.help && h.usage) {
 		if (asprintf(&doc, "%s\nusage: %s", h.help, h.usage) < 0)
 			abort();
@@ -110,7 +118,7 @@ static void collect(struct dispatch *d, jv msg, struct entries *es)
 		if (visible && builtin_known(name) && !(is_plugin && d->override))
 			add_entry(es, name, "builtin", builtin_doc(name), 0);
 		else if (visible && is_plugin) {
-			char *doc = plugin_doc(path);
+			char *doc = plugin_doc(d, name, path);
 			add_entry(es, name, plugin, doc, plugin_hidden(path));
 			free(doc);
 		}
