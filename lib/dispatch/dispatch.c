@@ -480,7 +480,10 @@ void dispatch_enqueue(struct dispatch *d, struct item *it)
 {
 	if (d->qlen >= MAX_QUEUE) {
 		bot_error("%s: too many commands waiting; refused", it->name);
-		dispatch_reply(d, it, BOT_MSG_ERROR_OCCURRED);
+		if (it->origin == ORIGIN_POLLER)
+			hooks_poller_done(d, it->name);   /* it runs again at its next time */
+		else
+			dispatch_reply(d, it, BOT_MSG_ERROR_OCCURRED);
 		dispatch_emit(d, bot_error_event("busy", "too many commands waiting", jv_copy(it->msg)));
 		dispatch_item_free(d, it);
 		return;
