@@ -1306,6 +1306,11 @@ static int submit_post(struct job *j, const struct bot_part *part, jv *err)
 	jv to = bot_get(part->event, "to");
 	char channel[ID_MAX];
 	channel_of(to, channel, sizeof channel);
+	if (bot_ident_room(to) && channel[0] && !is_slack_id(channel, "CGD")) {
+		/* a name: chat.postMessage takes "#name" (the rest want the id) */
+		memmove(channel + 1, channel, strnlen(channel, sizeof channel - 2) + 1);
+		channel[0] = '#';
+	}
 	jv_free(to);
 	if (!channel[0]) {
 		*err = bot_fail_code("bad_input", 0, "to: not a Slack channel or person");
