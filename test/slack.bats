@@ -149,3 +149,103 @@ stop_listen() { kill "$LPID"; wait "$LPID" || true; LPID=; }
 	run jq -r 'select(.path | endswith("apps.connections.open")) | .headers.authorization' "$SW/api.ndjson"
 	assert_output "Bearer $SLACK_APP_TOKEN"
 }
+
+@test "a card is one native attachment: colour, title, link, fields, the body in mrkdwn" {
+	slack_ws_start '[]'
+	slack_api_start
+	run --separate-stderr bot-send -b slack <<< '{"type":"card","to":"#C0123","summary":"S","title":"T","link":"https://x.example/","body":"**b**","color":"red","fields":[["k","v"]]}'
+	assert_success
+	run api_bodies chat.postMessage
+	assert_output '{"channel":"C0123","text":"S","attachments":[{"text":"*b*","pretext":"S","title":"T","title_link":"https://x.example/","color":"#FF0000","fields":[{"title":"k","value":"v","short":true}],"fallback":"S"}]}'
+}
+
+@test "a long reply is cut at 4,000 characters, the parts in order" {
+	slack_ws_start '[]'
+	slack_api_start
+	body=$(for i in $(seq 1 900); do printf 'w%04d ' "$i"; done)
+	run --separate-stderr bot-send -b slack --to '#C0123' "$body"
+	assert_success
+	run api_count chat.postMessage
+	assert_output 2
+	run jq -r 'select(.path | endswith("chat.postMessage")) | .json.text | length <= 4000' "$SW/api.ndjson"
+	assert_output $'true\ntrue'
+	run bash -c "jq -r 'select(.path | endswith(\"chat.postMessage\")) | .json.text' '$SW/api.ndjson' | tr -s ' \n' '  '"
+	assert_output "${body% } "
+}
+
+@test "out: a reaction (added and removed), an edit, a delete; already_reacted counts as done" {
+	slack_ws_start '[]'
+	slack_api_start '[{"path": "/reactions.add$", "body": {"ok": false, "error": "already_reacted"}}]'
+	run --separate-stderr bot-send -b slack <<-'EOF2'
+	{"type":"reaction","reacted_to":{"id":"C0123:1700000000.000100"},"reaction_name":":thumbsup:","action":"added"}
+	{"type":"reaction","reacted_to":{"id":"C0123:1700000000.000100"},"reaction_name":"thumbsup","action":"removed"}
+	{"type":"message","to":"#C0123","body":"new *text*","replaces":"C0123:1700000000.000100"}
+	{"type":"delete","to":"#C0123","deletes":"C0123:1700000000.000100"}
+	EOF2
+	assert_success
+	run jq -r .type <<< "$output"
+	assert_output $'sent\nsent\nsent\nsent'
+	run jq -c 'select(.path | test("reactions|chat")) | [(.path | sub(".*/"; "")), .json]' "$SW/api.ndjson"
+	assert_output - <<-'EOF2'
+	["reactions.add",{"channel":"C0123","timestamp":"1700000000.000100","name":"thumbsup"}]
+	["reactions.remove",{"channel":"C0123","timestamp":"1700000000.000100","name":"thumbsup"}]
+	["chat.update",{"channel":"C0123","text":"new _text_","ts":"1700000000.000100"}]
+	["chat.delete",{"channel":"C0123","ts":"1700000000.000100"}]
+	EOF2
+}
+
+@test "in: an edit replaces, a delete, reactions, joins and leaves, a topic" {
+	edit='{"type":"message","subtype":"message_changed","channel":"C0123","channel_type":"channel","ts":"1700000005.000100","event_ts":"1700000005.000100","message":{"type":"message","user":"U0456","text":"fixed","ts":"1700000000.000100","edited":{"user":"U0456","ts":"1700000005.000000"}},"previous_message":{"type":"message","user":"U0456","text":"fxied","ts":"1700000000.000100"}}'
+	unfurl='{"type":"message","subtype":"message_changed","channel":"C0123","ts":"1700000006.000100","message":{"user":"U0456","text":"fixed","ts":"1700000000.000100","attachments":[{}]},"previous_message":{"user":"U0456","text":"fixed","ts":"1700000000.000100"}}'
+	del='{"type":"message","subtype":"message_deleted","channel":"C0123","ts":"1700000007.000100","deleted_ts":"1700000000.000100","previous_message":{"user":"U0456","text":"fixed","ts":"1700000000.000100"}}'
+	react='{"type":"reaction_added","user":"U0777","reaction":"thumbsup","item_user":"U0456","item":{"type":"message","channel":"C0123","ts":"1700000000.000100"},"event_ts":"1700000008.000100"}'
+	unreact='{"type":"reaction_removed","user":"U0777","reaction":"thumbsup","item_user":"U0456","item":{"type":"message","channel":"C0123","ts":"1700000000.000100"},"event_ts":"1700000009.000100"}'
+	join='{"type":"member_joined_channel","user":"U0888","channel":"C0123","channel_type":"C","team":"T1"}'
+	leave='{"type":"member_left_channel","user":"U0888","channel":"C0123","channel_type":"C","team":"T1"}'
+	topic='{"type":"message","subtype":"channel_topic","channel":"C0123","user":"U0456","topic":"release at noon","text":"set the channel topic: release at noon","ts":"1700000010.000100"}'
+	own='{"type":"reaction_added","user":"UBOT","reaction":"eyes","item":{"type":"message","channel":"C0123","ts":"1700000000.000100"},"event_ts":"1700000011.000100"}'
+	slack_ws_start "$(connections "$(conn "$(hello)" "$(envelope e1 Ev1 "$edit")" "$(envelope e2 Ev2 "$unfurl")" \
+		"$(envelope e3 Ev3 "$del")" "$(envelope e4 Ev4 "$react")" "$(envelope e5 Ev5 "$unreact")" \
+		"$(envelope e6 Ev6 "$join")" "$(envelope e7 Ev7 "$leave")" "$(envelope e8 Ev8 "$own")" \
+		"$(envelope e9 Ev9 "$topic")")")"
+	slack_api_start
+	listen
+	wait_for "$W/out" 'release at noon'
+	for _ in $(seq 50); do [ "$(ws_acks | wc -l)" -ge 9 ] && break; sleep 0.1; done
+	stop_listen
+	run jq -c 'select(.type != "connection") | del(.backend, .is_direct, .is_group, .is_threaded, .extras)' "$W/out"
+	assert_output - <<-'EOF2'
+	{"type":"message","from":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"},"to":{"kind":"room","id":"#C0123"},"body":"fixed","id":"C0123:1700000005.000100:edit","replaces":"C0123:1700000000.000100"}
+	{"type":"delete","to":{"kind":"room","id":"#C0123"},"deletes":"C0123:1700000000.000100"}
+	{"type":"reaction","reactor":{"kind":"person","id":"@U0777","person":"@U0777","nick":"U0777"},"action":"added","reaction_name":"thumbsup","reacted_to":{"id":"C0123:1700000000.000100","to":{"kind":"room","id":"#C0123"},"from":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"}},"reacted_to_owner":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"},"timestamp":"1700000008.000100"}
+	{"type":"reaction","reactor":{"kind":"person","id":"@U0777","person":"@U0777","nick":"U0777"},"action":"removed","reaction_name":"thumbsup","reacted_to":{"id":"C0123:1700000000.000100","to":{"kind":"room","id":"#C0123"},"from":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"}},"reacted_to_owner":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"},"timestamp":"1700000009.000100"}
+	{"type":"room","action":"joined","room":{"kind":"room","id":"#C0123"},"occupant":{"kind":"occupant","id":"#C0123/U0888","room":"#C0123","nick":"U0888","person":"@U0888"}}
+	{"type":"room","action":"left","room":{"kind":"room","id":"#C0123"},"occupant":{"kind":"occupant","id":"#C0123/U0888","room":"#C0123","nick":"U0888","person":"@U0888"}}
+	{"type":"room","action":"topic","room":{"kind":"room","id":"#C0123"},"topic":"release at noon","occupant":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"}}
+	EOF2
+	run ws_acks
+	assert_output "$(printf 'e%s\n' 1 2 3 4 5 6 7 8 9)"
+}
+
+@test "a file in: files.info, downloaded with the bot token into the spool, a stream event after its message" {
+	share='{"type":"message","subtype":"file_share","channel":"C0123","channel_type":"channel","user":"U0456","text":"the report","ts":"1700000000.000400","files":[{"id":"F0111","name":"../../etc/report.txt","mimetype":"text/plain","size":11}]}'
+	after=$(chan_msg after U0456 1700000000.000500)
+	slack_ws_start "$(connections "$(conn "$(hello)" "$(envelope e1 Ev1 "$share")" "$(envelope e2 Ev2 "$after")")")"
+	# files.info names a download on the fake itself ("SELF": the API's origin)
+	slack_api_start "$(jq -cn '[{path: "/files.info", delay: 0.5, body: {ok: true, file: {id: "F0111", name: "../../etc/report.txt", mimetype: "text/plain", size: 11, url_private_download: "SELF/files-pri/T1-F0111/download/report.txt"}}}, {path: "/files-pri/", body: "hello file\n"}]')"
+	listen
+	wait_for "$W/out" '"after"'
+	stop_listen
+	run jq -r 'select(.type != "connection") | .type' "$W/out"
+	assert_output $'message\nstream\nmessage'
+	path=$(jq -r 'select(.type == "stream") | .path' "$W/out")
+	[[ "$path" == "$XDG_STATE_HOME/botpipe/slack/spool/"*.txt ]]
+	run cat "$path"
+	assert_output 'hello file'
+	run jq -c 'select(.type == "stream") | [.name, .stream_type, .size, .status, .identifier.person]' "$W/out"
+	assert_output '["../../etc/report.txt","text/plain",11,"success","@U0456"]'
+	run jq -r 'select(.path | contains("files-pri")) | .headers.authorization' "$SW/api.ndjson"
+	assert_output "Bearer $SLACK_BOT_TOKEN"
+	run jq -r 'select(.path | contains("files.info")) | .path' "$SW/api.ndjson"
+	assert_output '/api/files.info?file=F0111'
+}

@@ -4,7 +4,8 @@
 # Socket Mode envelopes), not from the backend.
 #
 #   slack_ws_start CONNECTIONS_JSON   the socket: one script per connection
-#   slack_api_start [RESPONSES_JSON]  the Web API; these answers first, then
+#   slack_api_start [RESPONSES_JSON]  the Web API; these answers first ("SELF"
+#                                     in them: the fake's own http://host:port), then
 #                                     auth.test, apps.connections.open (the
 #                                     socket's URL) and chat.postMessage
 #   slack_stop                        both (teardown)
@@ -29,14 +30,17 @@ slack_api_start() {
 	SW=${SW:-$BATS_TEST_TMPDIR}
 	rm -f "$SW/api.port"
 	local url="ws://127.0.0.1:$SLACK_WS_PORT/link/?ticket=t1ck3t-s3cret"
-	local script
-	script=$(jq -cn --argjson first "${1:-[]}" --arg url "$url" '$first + [
+	local script port
+	# the port first, so that answers can name the fake itself ("SELF")
+	port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	script=$(jq -cn --argjson first "${1:-[]}" --arg url "$url" --arg self "http://127.0.0.1:$port" '
+		($first | walk(if type == "string" then gsub("SELF"; $self) else . end)) + [
 		{path: "/auth.test$", keep: true, body: {ok: true, user_id: "UBOT", bot_id: "BBOT", team_id: "T1"}},
 		{path: "/apps.connections.open$", keep: true, body: {ok: true, url: $url}},
 		{path: "/chat.postMessage$", keep: true, count: true,
 		 body: {ok: true, channel: "C0123", ts: "1700000001.{n}"}},
 		{path: "/chat.update$", keep: true, body: {ok: true, channel: "C0123", ts: "1700000000.000100"}}]')
-	/usr/bin/python3 "$ROOT/test/fake-http.py" --port-file "$SW/api.port" \
+	/usr/bin/python3 "$ROOT/test/fake-http.py" --port "$port" --port-file "$SW/api.port" \
 		--log "$SW/api.ndjson" --script-json "$script" >/dev/null 2>"$SW/api.err" 3>&- &
 	SLACK_API_PID=$!
 	for _ in $(seq 100); do [ -s "$SW/api.port" ] && break; sleep 0.05; done
