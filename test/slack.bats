@@ -249,3 +249,114 @@ stop_listen() { kill "$LPID"; wait "$LPID" || true; LPID=; }
 	run jq -r 'select(.path | contains("files.info")) | .path' "$SW/api.ndjson"
 	assert_output '/api/files.info?file=F0111'
 }
+
+@test "a file out: files.getUploadURLExternal, the upload, files.completeUploadExternal to the channel" {
+	slack_ws_start '[]'
+	slack_api_start "$(jq -cn '[{path: "/files.getUploadURLExternal", body: {ok: true, upload_url: "SELF/upload/v1/abc", file_id: "F0222"}},
+		{path: "/upload/v1/abc", body: "OK - 5"},
+		{path: "/files.completeUploadExternal", body: {ok: true, files: [{id: "F0222", title: "notes"}]}}]')"
+	mkdir "$W/out-files"
+	printf 'hello' > "$W/out-files/notes.txt"
+	run --separate-stderr bot-send -b slack --files-from "$W/out-files" <<< "{\"type\":\"stream\",\"to\":\"#C0123\",\"path\":\"$W/out-files/notes.txt\",\"name\":\"notes\"}"
+	assert_success
+	run jq -c '[.type, .id]' <<< "$output"
+	assert_output '["sent","C0123:F0222"]'
+	run jq -r 'select(.path | contains("getUploadURLExternal")) | .path' "$SW/api.ndjson"
+	assert_output '/api/files.getUploadURLExternal?filename=notes&length=5'
+	run jq -r 'select(.path == "/upload/v1/abc") | .body' "$SW/api.ndjson"
+	assert_output --partial 'filename="notes.txt"'
+	assert_output --partial 'hello'
+	run api_bodies files.completeUploadExternal
+	assert_output '{"files":[{"id":"F0222","title":"notes"}],"channel_id":"C0123"}'
+}
+
+@test "rate limits: a 429's Retry-After is waited for; ok:false ratelimited and internal_error are retried" {
+	slack_ws_start '[]'
+	slack_api_start '[{"path": "/chat.postMessage$", "status": 429, "headers": {"Retry-After": "1"}, "body": {"ok": false, "error": "ratelimited"}},
+		{"path": "/chat.postMessage$", "body": {"ok": false, "error": "internal_error"}}]'
+	run --separate-stderr bot-send -b slack --to '#C0123' hi
+	assert_success
+	run jq -r 'select(.path | endswith("chat.postMessage")) | .answer.status' "$SW/api.ndjson"
+	assert_output $'429\n200\n200'
+	run jq -s '[.[] | select(.path | endswith("chat.postMessage")) | .t] | .[1] - .[0] >= 1' "$SW/api.ndjson"
+	assert_output true
+}
+
+@test "ok:false errors: channel_not_found exits 80, not_in_channel 79, missing_scope 77, each after one request" {
+	slack_ws_start '[]'
+	slack_api_start '[{"path": "/chat.postMessage$", "body": {"ok": false, "error": "channel_not_found"}},
+		{"path": "/chat.postMessage$", "body": {"ok": false, "error": "not_in_channel"}},
+		{"path": "/chat.postMessage$", "body": {"ok": false, "error": "missing_scope", "needed": "chat:write"}}]'
+	run -80 --separate-stderr bot-send -b slack --to '#nope' hi
+	[[ "$stderr" == *channel_not_found* ]]
+	run -79 --separate-stderr bot-send -b slack --to '#C0999' hi
+	run -77 --separate-stderr bot-send -b slack --to '#C0999' hi
+	assert_equal "$(api_count chat.postMessage)" 3
+}
+
+@test "kill -9 of bot-listen and a restart of the fake: nothing lost, nothing twice" {
+	m1=$(chan_msg one) m2=$(chan_msg two U0456 1700000000.000900) m3=$(chan_msg three U0456 1700000000.001000)
+	# the first fake delivers one and two; the second, as Slack would for
+	# an envelope whose acknowledgement it did not see, two again, and three
+	slack_ws_start "$(connections "$(conn "$(hello)" "$(envelope e1 Ev1 "$m1")" "$(envelope e2 Ev2 "$m2")")")"
+	slack_api_start
+	listen
+	wait_for "$W/out" '"two"'
+	for _ in $(seq 50); do [ "$(ws_acks | wc -l)" -ge 2 ] && break; sleep 0.1; done
+	kill -9 "$LPID"; wait "$LPID" || true; LPID=
+	mv "$W/out" "$W/out1"
+	slack_stop
+	slack_ws_start "$(connections "$(conn "$(hello)" "$(envelope e2b Ev2 "$m2" 1)" "$(envelope e3 Ev3 "$m3")")")"
+	slack_api_start
+	listen
+	wait_for "$W/out" '"three"'
+	stop_listen
+	run bodies < <(cat "$W/out1" "$W/out")
+	assert_output $'one\ntwo\nthree'
+	run ws_acks   # the second fake's log: the redelivery is acknowledged too
+	assert_output $'e2b\ne3'
+}
+
+@test "while stdout's reader is stopped every envelope is still acknowledged, and nothing is lost" {
+	big=$(head -c 3000 /dev/zero | tr '\0' x)
+	acts=("$(hello)")
+	for i in $(seq 1 60); do
+		acts+=("$(envelope "e$i" "Ev$i" "$(chan_msg "$i $big" U0456 "1700000000.$(printf %06d "$i")")")")
+	done
+	slack_ws_start "$(printf '%s\n' "${acts[@]}" | jq -cs '[{actions: .}]')"
+	slack_api_start
+	mkfifo "$W/fifo"
+	exec 8<> "$W/fifo"   # holds the pipe open, reads nothing for now
+	bot-listen -b slack --session none > "$W/fifo" 2> "$W/err" 8<&- &
+	LPID=$!
+	# 180 KB of events: past the pipe's 64 KB, so most wait in bot-listen
+	for _ in $(seq 100); do [ "$(ws_acks | wc -l)" -ge 60 ] && break; sleep 0.1; done
+	run ws_acks
+	assert_equal "${#lines[@]}" 60
+	timeout 10 cat <&8 > "$W/out" &
+	reader=$!
+	for _ in $(seq 100); do [ "$(grep -c '"message"' "$W/out")" -ge 60 ] && break; sleep 0.1; done
+	stop_listen
+	exec 8<&-
+	wait "$reader" || true
+	run jq -r 'select(.type == "message") | .body | split(" ")[0]' "$W/out"
+	assert_output "$(seq 1 60)"
+}
+
+@test "the tokens and the socket's ticket are in no output, event, -vv log or ps" {
+	slack_ws_start "$(connections "$(conn "$(hello)" "$(envelope e1 Ev1 "$(chan_msg "!echo $SLACK_BOT_TOKEN")")")")"
+	slack_api_start
+	bot-listen -b slack --session none -v -v > "$W/out" 2> "$W/err" &
+	LPID=$!
+	wait_for "$W/out" '"message"'
+	run bash -c 'ps -eo args | grep "^bot-" | grep -F -e s3cret'
+	assert_failure
+	ps -eo args | grep -q "^bot-listen -b slack"
+	stop_listen
+	bot-send -b slack -v -v --to '#C0123' "a $SLACK_APP_TOKEN" > "$W/sent" 2> "$W/send.err"
+	for f in "$W/out" "$W/err" "$W/sent" "$W/send.err"; do
+		run grep -F -e "$SLACK_BOT_TOKEN" -e "$SLACK_APP_TOKEN" -e t1ck3t "$f"
+		assert_failure
+	done
+	grep -q . "$W/err"   # it did log
+}

@@ -18,9 +18,10 @@ SLACK_BOT_TOKEN=xoxb-1-s3cretbot
 
 slack_ws_start() {
 	SW=${SW:-$BATS_TEST_TMPDIR}
-	rm -f "$SW/ws.port"
+	rm -f "$SW/ws.port" "$SW/ws.ndjson"
+	printf '%s\n' "$1" > "$SW/ws-script.json"   # may be past one argument's 128 KiB
 	/usr/bin/python3 "$ROOT/test/fake-http.py" --ws --port-file "$SW/ws.port" \
-		--log "$SW/ws.ndjson" --script-json "$1" >/dev/null 2>"$SW/ws.err" 3>&- &
+		--log "$SW/ws.ndjson" --script "$SW/ws-script.json" >/dev/null 2>"$SW/ws.err" 3>&- &
 	SLACK_WS_PID=$!
 	for _ in $(seq 100); do [ -s "$SW/ws.port" ] && break; sleep 0.05; done
 	SLACK_WS_PORT=$(cat "$SW/ws.port")
@@ -28,7 +29,7 @@ slack_ws_start() {
 
 slack_api_start() {
 	SW=${SW:-$BATS_TEST_TMPDIR}
-	rm -f "$SW/api.port"
+	rm -f "$SW/api.port" "$SW/api.ndjson"
 	local url="ws://127.0.0.1:$SLACK_WS_PORT/link/?ticket=t1ck3t-s3cret"
 	local script port
 	# the port first, so that answers can name the fake itself ("SELF")
