@@ -360,3 +360,63 @@ stop_listen() { kill "$LPID"; wait "$LPID" || true; LPID=; }
 	done
 	grep -q . "$W/err"   # it did log
 }
+
+# A running bot-listen with its session socket, left in SOCK.
+listen_with_session() {
+	bot-listen -b slack > "$W/out" 2> "$W/err" &
+	LPID=$!
+	wait_for "$W/out" '"connected"'
+	local i=0
+	until SOCK=$(ls "$XDG_RUNTIME_DIR"/botpipe/slack*.sock 2>/dev/null) && [ -S "$SOCK" ]; do
+		i=$((i + 1))
+		[ $i -lt 40 ] || { echo "no session socket" >&2; return 1; }
+		sleep 0.05
+	done
+}
+
+@test "bot-send and bot-room through a running bot-listen's session (with no network of their own)" {
+	unshare -rn true 2>/dev/null || skip "no network namespaces here"
+	slack_ws_start "$(connections "$(conn "$(hello)")")"
+	slack_api_start '[{"path": "/conversations.info", "body": {"ok": true, "channel": {"id": "C0123", "name": "ops", "is_member": true, "num_members": 3, "topic": {"value": "release at noon"}}}}]'
+	listen_with_session
+	# in a namespace without even loopback: only the session can deliver
+	run --separate-stderr unshare -rn bot-send -b slack --to '#C0123' 'from cron'
+	assert_success
+	run jq -c '[.type, .id]' <<< "$output"
+	assert_output '["sent","C0123:1700000001.3"]'
+	run --separate-stderr unshare -rn bot-room -b slack info '#C0123'
+	assert_success
+	assert_output '#C0123: exists, joined, 3 users, topic: release at noon.'
+	stop_listen
+	run api_bodies chat.postMessage
+	assert_output '{"channel":"C0123","text":"from cron"}'
+}
+
+@test "bot-room: a name is looked up with conversations.list, then join, topic, occupants, invite" {
+	slack_ws_start '[]'
+	slack_api_start '[{"path": "/conversations.list[?](?!.*cursor)", "keep": true, "body": {"ok": true, "channels": [{"id": "C0777", "name": "general"}], "response_metadata": {"next_cursor": "dGVhbTpDMDY="}}},
+		{"path": "/conversations.list.*cursor=", "keep": true, "body": {"ok": true, "channels": [{"id": "C0123", "name": "ops", "is_member": false}], "response_metadata": {"next_cursor": ""}}},
+		{"path": "/conversations.join", "body": {"ok": true, "channel": {"id": "C0123"}}},
+		{"path": "/conversations.setTopic", "body": {"ok": true, "channel": {"id": "C0123", "topic": {"value": "new"}}}},
+		{"path": "/conversations.members", "body": {"ok": true, "members": ["U0456", "U0777"], "response_metadata": {"next_cursor": ""}}},
+		{"path": "/conversations.invite", "body": {"ok": true, "channel": {"id": "C0123"}}},
+		{"path": "/conversations.info", "body": {"ok": false, "error": "channel_not_found"}}]'
+	run --separate-stderr bot-room -b slack join '#ops'
+	assert_success
+	assert_output 'Joined the room #ops.'
+	run --separate-stderr bot-room -b slack topic '#ops' new
+	assert_output 'Topic for #ops set.'
+	run --separate-stderr bot-room -b slack --json occupants '#ops'
+	run jq -c '[.occupants[].person]' <<< "$output"
+	assert_output '["@U0456","@U0777"]'
+	run --separate-stderr bot-room -b slack invite '#ops' '@U0999'
+	assert_success
+	run --separate-stderr bot-room -b slack --json info '#C0404'
+	run jq -c '[.exists, .joined]' <<< "$output"
+	assert_output '[false,false]'
+	# each process looks the name up, over two pages, then uses the id
+	run bash -c "jq -r 'select(.path | contains(\"conversations.list\")) | .path' '$SW/api.ndjson' | head -2"
+	assert_output $'/api/conversations.list?types=public_channel%2Cprivate_channel&exclude_archived=true&limit=200\n/api/conversations.list?types=public_channel%2Cprivate_channel&exclude_archived=true&limit=200&cursor=dGVhbTpDMDY%3D'
+	run jq -c 'select(.path | test("join|setTopic|invite")) | .json' "$SW/api.ndjson"
+	assert_output $'{"channel":"C0123"}\n{"channel":"C0123","topic":"new"}\n{"channel":"C0123","users":"U0999"}'
+}
