@@ -36,6 +36,8 @@
 #define SIZE_LIMIT 4000          /* Slack's advice for text (it cuts at 40,000) */
 #define ACK_AFTER_MS 2000        /* Slack redelivers after 3 s */
 #define INBOX_MAX 1000           /* envelopes held (downloads, a lagging reader) */
+#define INBOX_BYTES_MAX (8u << 20) /* and their bytes as they came */
+#define MESSAGE_MAX (1u << 20)   /* one socket message (an envelope is a few KiB) */
 #define SEEN_MAX 1024            /* recent event ids */
 #define SEEN_KEPT 256            /* of them written to the state folder */
 #define ID_MAX 96
@@ -73,6 +75,7 @@ struct entry {
 	unsigned long long seq;
 	jv events;                 /* array; a stream slot is null until its file came */
 	int waiting;
+	size_t bytes;              /* the envelope's size, counted in inbox_bytes */
 };
 
 struct ack {
@@ -106,6 +109,7 @@ struct slack {
 	unsigned long long seq, committed;
 	struct entry *inbox, *inbox_tail;
 	int inbox_len;
+	size_t inbox_bytes;
 	struct ack *acks;
 	size_t nacks, acks_cap;
 	struct seen seen[SEEN_MAX];
@@ -588,6 +592,7 @@ static void drain(struct slack *s)
 		if (!s->inbox)
 			s->inbox_tail = NULL;
 		s->inbox_len--;
+		s->inbox_bytes -= e->bytes;
 		int n = jv_array_length(jv_copy(e->events));
 		jv_array_foreach(e->events, i, ev) {
 			if (jv_get_kind(ev) == JV_KIND_NULL)
@@ -887,7 +892,7 @@ static void set_failure(struct slack *s, jv f)
 
 static void open_socket_request(struct slack *s);
 
-static void on_events_api(struct slack *s, struct sock *k, jv env, const char *envelope)
+static void on_events_api(struct slack *s, struct sock *k, jv env, const char *envelope, size_t bytes)
 {
 	jv payload = bot_get(env, "payload");
 	const char *eid = bot_str(payload, "event_id");
@@ -904,9 +909,10 @@ static void on_events_api(struct slack *s, struct sock *k, jv env, const char *e
 		jv_free(payload);
 		return;
 	}
-	if (s->inbox_len >= INBOX_MAX) {
+	if (s->inbox_len >= INBOX_MAX || s->inbox_bytes + bytes > INBOX_BYTES_MAX) {
 		/* not acknowledged: Slack delivers it again later */
-		bot_debug("slack: %d envelopes held: %s left to Slack's redelivery", s->inbox_len, key);
+		bot_debug("slack: %d envelopes (%zu bytes) held: %s left to Slack's redelivery",
+		          s->inbox_len, s->inbox_bytes, key);
 		jv_free(payload);
 		return;
 	}
@@ -914,6 +920,7 @@ static void on_events_api(struct slack *s, struct sock *k, jv env, const char *e
 	if (!e)
 		abort();
 	e->seq = ++s->seq;
+	e->bytes = bytes;
 	e->events = jv_array();
 	jv ev = bot_get(payload, "event");
 	jv events = slack_events(s, e, ev);
@@ -935,6 +942,7 @@ static void on_events_api(struct slack *s, struct sock *k, jv env, const char *e
 		s->inbox = e;
 	s->inbox_tail = e;
 	s->inbox_len++;
+	s->inbox_bytes += bytes;
 	ack_later(s, envelope, k->gen, e->seq);
 	drain(s);
 }
@@ -979,7 +987,7 @@ static void on_message(void *ud, int binary, const char *data, size_t len)
 		else if (k == s->cur)
 			open_socket_request(s);
 	} else if (!strcmp(type, "events_api") && envelope) {
-		on_events_api(s, k, env, envelope);
+		on_events_api(s, k, env, envelope, len);
 	} else if (envelope) {
 		/* slash commands, interactivity: not events botpipe has */
 		struct ack a = { .gen = k->gen };
@@ -1055,7 +1063,8 @@ static void connections_open_done(void *ud, const struct bot_http_done *d)
 	k->s = s;
 	k->gen = ++s->gen;
 	struct bot_ws_opts o = { .url = url, .headers = jv_null(), .cafile = s->cafile,
-	                         .ping_interval_ms = s->ping_ms, .pong_timeout_ms = s->ping_ms };
+	                         .ping_interval_ms = s->ping_ms, .pong_timeout_ms = s->ping_ms,
+	                         .max_message = MESSAGE_MAX };
 	jv err = jv_invalid();
 	k->ws = bot_ws_open(s->m, &o, &sock_cb, k, &err);
 	if (!k->ws) {
