@@ -633,10 +633,13 @@ static void send_ack(struct slack *s, const struct ack *a)
 	jv_free(text);
 }
 
-/* Send the acknowledgements from the oldest on while pred holds. */
+/* Send the acknowledgements from the oldest on: those up to seq upto, and
+ * those that came at older_than or before. */
 static void acks_flush(struct slack *s, unsigned long long upto, long long older_than)
 {
 	size_t k = 0;
+	if (!s->nacks)
+		return;
 	for (; k < s->nacks && (s->acks[k].seq <= upto || s->acks[k].at <= older_than); k++)
 		if (s->acks[k].envelope[0])
 			send_ack(s, &s->acks[k]);
