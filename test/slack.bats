@@ -420,3 +420,18 @@ listen_with_session() {
 	run jq -c 'select(.path | test("join|setTopic|invite")) | .json' "$SW/api.ndjson"
 	assert_output $'{"channel":"C0123"}\n{"channel":"C0123","topic":"new"}\n{"channel":"C0123","users":"U0999"}'
 }
+
+@test "a file whose URL is not Slack's is not fetched: the bot token stays home" {
+	receiver_start   # another host, as far as the bot can tell
+	share='{"type":"message","subtype":"file_share","channel":"C0123","user":"U0456","text":"look","ts":"1700000000.000400","files":[{"id":"F0111","name":"x.txt"}]}'
+	slack_ws_start "$(connections "$(conn "$(hello)" "$(envelope e1 Ev1 "$share")")")"
+	slack_api_start "$(jq -cn --arg u "$RECEIVER_URL" '[{path: "/files.info", body: {ok: true, file: {id: "F0111", name: "x.txt", url_private_download: $u}}}]')"
+	listen
+	wait_for "$W/out" '"stream"'
+	stop_listen
+	receiver_stop
+	run jq -r 'select(.type == "stream") | .status' "$W/out"
+	assert_output error
+	[ ! -s "$RECEIVER_LOG" ]
+	grep -q "its URL is not Slack's" "$W/err"
+}
