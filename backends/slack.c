@@ -607,10 +607,12 @@ static void drain(struct slack *s)
 	}
 }
 
+/* The live socket of generation gen (not one that is closing: it would
+ * take no more messages). */
 static struct sock *sock_of_gen(struct slack *s, int gen)
 {
-	struct sock *all[3] = { s->cur, s->next, s->old };
-	for (int i = 0; i < 3; i++)
+	struct sock *all[2] = { s->cur, s->next };
+	for (int i = 0; i < 2; i++)
 		if (all[i] && all[i]->gen == gen && !all[i]->ended)
 			return all[i];
 	return NULL;
