@@ -349,9 +349,10 @@ stop_listen() { kill "$LPID"; wait "$LPID" || true; LPID=; }
 	bot-listen -b slack --session none -v -v > "$W/out" 2> "$W/err" &
 	LPID=$!
 	wait_for "$W/out" '"message"'
-	run bash -c 'ps -eo args | grep "^bot-" | grep -F -e s3cret'
+	# (under VALGRIND=1 the line starts with the valgrind wrapper)
+	run bash -c 'ps -eo args | grep -E "(^|/)bot-listen -b slack" | grep -F -e s3cret'
 	assert_failure
-	ps -eo args | grep -q "^bot-listen -b slack"
+	ps -eo args | grep -Eq "(^|/)bot-listen -b slack"
 	stop_listen
 	bot-send -b slack -v -v --to '#C0123' "a $SLACK_APP_TOKEN" > "$W/sent" 2> "$W/send.err"
 	for f in "$W/out" "$W/err" "$W/sent" "$W/send.err"; do
@@ -434,4 +435,28 @@ listen_with_session() {
 	assert_output error
 	[ ! -s "$RECEIVER_LOG" ]
 	grep -q "its URL is not Slack's" "$W/err"
+}
+
+@test "disconnect link_disabled is permanent: exit 78, no new socket asked for" {
+	slack_ws_start "$(connections "$(conn "$(hello)" "$(disconnect link_disabled)")")"
+	slack_api_start
+	run -78 --separate-stderr timeout 10 bot-listen -b slack --session none
+	assert_equal "$(api_count apps.connections.open)" 1
+	[[ "$stderr" == *link_disabled* ]]
+}
+
+@test "a direct message: from the person, to the bot; the reply goes to the user id, no mention" {
+	dm='{"type":"message","channel":"D0999","channel_type":"im","user":"U0456","text":"!echo psst","ts":"1700000000.000600"}'
+	slack_ws_start "$(connections "$(conn "$(hello)" "$(envelope e1 Ev1 "$dm")")")"
+	slack_api_start
+	mkfifo "$W/fifo"
+	bot-listen -b slack --session none > "$W/fifo" 2> "$W/err" &
+	LPID=$!
+	tee "$W/events" < "$W/fifo" | bot-dispatch 2> "$W/disp.err" | bot-send -b slack > "$W/sent" 2> "$W/send.err" &
+	wait_for "$W/sent" '"sent"'
+	stop_listen
+	run jq -c 'select(.type == "message") | [.from.id, .to.id, .is_direct]' "$W/events"
+	assert_output '["@U0456","@UBOT",true]'
+	run api_bodies chat.postMessage
+	assert_output '{"channel":"U0456","text":"psst"}'
 }
