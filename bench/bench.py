@@ -344,11 +344,12 @@ def fig_plugin(a):
         "sh -c loop " + spread(sc, k), ratio(med(cpu[1]), med(sc)))
 
 
-def fake_http():
+def fake_http(script=None):
     d = tempfile.mkdtemp(prefix="bench-http.")
     pf = os.path.join(d, "port")
+    extra = ["--script-json", json.dumps(script)] if script is not None else []
     p = subprocess.Popen([PY, os.path.join(ROOT, "test", "fake-http.py"), "--port-file", pf,
-                          "--log", os.path.join(d, "log")], stdout=subprocess.DEVNULL,
+                          "--log", os.path.join(d, "log")] + extra, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     for _ in range(500):
         if os.path.exists(pf):
@@ -391,6 +392,43 @@ def fig_send(a):
             row("  apprise", "", "cannot run: not installed (Debian package apprise)")
     finally:
         os.environ.pop("BOT_WEBHOOK_URL", None)
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def fig_slack(a):
+    """One-shot bot-send -b slack (chat.postMessage with the bot token)
+    against the Web API fake, beside curl making the same request."""
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "slack.so")):
+        row("one-shot bot-send -b slack", "not built", "")
+        return
+    srv, d, port = fake_http({"responses": [{"path": "chat.postMessage", "keep": True, "count": True,
+                                             "body": {"ok": True, "channel": "C0123",
+                                                      "ts": "1700000001.{n}"}}]})
+    token = "xoxb-bench"
+    env = {"BOT_SLACK_API": "http://127.0.0.1:%d/api" % port, "BOT_SLACK_BOT_TOKEN": token}
+    try:
+        os.environ.update(env)
+        text = "build 1234 passed"
+        body = json.dumps({"channel": "C0123", "text": text})
+        cmds = {
+            "bot-send": [bot("bot-send"), "-b", "slack", "--session", "none", "--to", "#C0123", text],
+            "curl": ["curl", "-sS", "-o", "/dev/null", "-H", "content-type: application/json",
+                     "-H", "authorization: Bearer " + token, "--data-binary", body,
+                     env["BOT_SLACK_API"] + "/chat.postMessage"],
+        }
+        n = 20
+        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
+        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
+        bt, br = times["bot-send"], rss["bot-send"]
+        row("one-shot bot-send -b slack to the loopback Web API: wall (%d runs)" % n, spread(bt, ms),
+            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
+        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
+            ratio(med(br), med(rss["curl"])))
+    finally:
+        for v in env:
+            os.environ.pop(v, None)
         srv.send_signal(signal.SIGTERM)
         srv.wait()
         shutil.rmtree(d, ignore_errors=True)
@@ -535,7 +573,7 @@ def fig_growth(a):
 
 
 FIGURES = [("pass", fig_pass), ("rule", fig_rule), ("echo", fig_echo), ("first", fig_first),
-           ("plugin", fig_plugin), ("send", fig_send), ("irc", fig_irc), ("startup", fig_startup),
+           ("plugin", fig_plugin), ("send", fig_send), ("slack", fig_slack), ("irc", fig_irc), ("startup", fig_startup),
            ("growth", fig_growth)]
 
 

@@ -33,6 +33,11 @@ A response is an object:
     {"close": true}       read the request, then close without answering
     {"raw": "HTTP/1.1 200 OK\\r\\n..."}  these bytes as they are, then close
 A JSON body is sent as application/json, a string as text/plain.
+    {"keep": true, ...}   stays in the queue: it answers every request
+                          its "path" matches (a fixed endpoint)
+    {"count": true, ...}  "{n}" in the body's strings becomes how many
+                          requests this fake answered so far, this one
+                          included (a fresh id per answer)
 
 More responses can be queued while it runs: POST a JSON list (or one
 object) to /__fake/queue.  Such control requests are not logged.
@@ -84,6 +89,7 @@ class Script:
         self.queue = list(spec.get("responses", []))
         self.default = spec.get("default", {"status": 200, "body": {"ok": True}})
         self.lock = threading.Lock()
+        self.answered = 0
 
     def push(self, items):
         if isinstance(items, dict):
@@ -93,11 +99,29 @@ class Script:
 
     def next_for(self, path):
         with self.lock:
+            self.answered += 1
             for i, r in enumerate(self.queue):
                 pat = r.get("path")
                 if pat is None or re.search(pat, path):
-                    return self.queue.pop(i)
+                    r = r if r.get("keep") else self.queue.pop(i)
+                    return fill_count(r, self.answered)
         return self.default
+
+
+def fill_count(r, n):
+    """A response with "count": every "{n}" in its body's strings is n."""
+    if not r.get("count"):
+        return r
+
+    def fill(v):
+        if isinstance(v, str):
+            return v.replace("{n}", str(n))
+        if isinstance(v, list):
+            return [fill(x) for x in v]
+        if isinstance(v, dict):
+            return {k: fill(x) for k, x in v.items()}
+        return v
+    return {**r, "body": fill(r.get("body", ""))}
 
 
 class Recorder:
