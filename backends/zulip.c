@@ -140,6 +140,25 @@ static long call(struct zl *z, const char *method, jv url, jv form, long timeout
 	return id;
 }
 
+/* A transfer's failure, with what Zulip said ("msg", one line) in its
+ * message: "Invalid API key" says more than "HTTP 401". */
+static jv failure_of(const struct bot_http_done *d)
+{
+	jv fail = jv_copy(d->fail);
+	const char *msg = bot_str(d->body, "msg");
+	if (!msg || !*msg || !jv_invalid_has_msg(jv_copy(fail)))
+		return fail;
+	jv obj = jv_invalid_get_msg(fail);
+	if (jv_get_kind(obj) != JV_KIND_OBJECT)
+		return jv_invalid_with_msg(obj);
+	char line[300];
+	bot_oneline(line, sizeof line, msg, strlen(msg));
+	obj = jv_object_set(obj, jv_string("message"),
+	                    d->status ? jv_string_fmt("zulip: %s (HTTP %ld)", line, d->status)
+	                              : jv_string_fmt("zulip: %s", line));
+	return jv_invalid_with_msg(obj);
+}
+
 /* ---- identifiers ------------------------------------------------------- */
 
 static jv person_of(const char *email, const char *name, long long uid)
@@ -445,7 +464,7 @@ static void downloaded(void *ud, const struct bot_http_done *d)
 		char why[300];
 		bot_fail_message(d->fail, why, sizeof why);
 		if (bot_fail_temporary(d->fail) && !d->status) {
-			lose(z, jv_copy(d->fail));
+			lose(z, failure_of(d));
 			return;
 		}
 		file_done(z, NULL, -1, why);
@@ -468,7 +487,7 @@ static void got_file_url(void *ud, const struct bot_http_done *d)
 	if (jv_get_kind(d->fail) != JV_KIND_NULL) {
 		char why[300];
 		if (bot_fail_temporary(d->fail) && !d->status) {
-			lose(z, jv_copy(d->fail));
+			lose(z, failure_of(d));
 			return;
 		}
 		file_done(z, NULL, -1, bot_fail_message(d->fail, why, sizeof why));
@@ -602,7 +621,7 @@ static void polled(void *ud, const struct bot_http_done *d)
 		return;
 	}
 	if (jv_get_kind(d->fail) != JV_KIND_NULL) {
-		lose(z, jv_copy(d->fail));
+		lose(z, failure_of(d));
 		return;
 	}
 	said_up(z);
@@ -654,7 +673,7 @@ static void caught_up(void *ud, const struct bot_http_done *d)
 	struct zl *z = ud;
 	z->xfer = 0;
 	if (jv_get_kind(d->fail) != JV_KIND_NULL) {
-		lose(z, jv_copy(d->fail));
+		lose(z, failure_of(d));
 		return;
 	}
 	jv msgs = bot_get(d->body, "messages");
@@ -702,7 +721,7 @@ static void registered(void *ud, const struct bot_http_done *d)
 	struct zl *z = ud;
 	z->xfer = 0;
 	if (jv_get_kind(d->fail) != JV_KIND_NULL) {
-		lose(z, jv_copy(d->fail));
+		lose(z, failure_of(d));
 		return;
 	}
 	const char *q = bot_str(d->body, "queue_id");
@@ -744,7 +763,7 @@ static void got_me(void *ud, const struct bot_http_done *d)
 	struct zl *z = ud;
 	z->xfer = 0;
 	if (jv_get_kind(d->fail) != JV_KIND_NULL) {
-		lose(z, jv_copy(d->fail));
+		lose(z, failure_of(d));
 		return;
 	}
 	z->user_id = num(d->body, "user_id", 0);
@@ -949,7 +968,7 @@ static void sent(void *ud, const struct bot_http_done *d)
 {
 	struct send *s = ud;
 	if (jv_get_kind(d->fail) != JV_KIND_NULL) {
-		send_end(s, jv_copy(d->fail));
+		send_end(s, failure_of(d));
 		return;
 	}
 	if (jv_get_kind(s->msg_form) == JV_KIND_OBJECT) {

@@ -176,3 +176,120 @@ print(" ".join(" ".join(p.split()) for p in parts) == " ".join("w%05d" % i for i
 	run jq -r 'select(.path | test("user_uploads")) | .path' "$ZL_LOG"
 	assert_output "$(printf '/api/v1/user_uploads/2/ab/notes.pdf\n/user_uploads/temporary/tok3n/notes.pdf')"
 }
+
+@test "a 429 with Zulip's retry-after is waited out, then the message goes once" {
+	zl_start '[]' '[{"path":"^/api/v1/messages$","status":429,"headers":{"Retry-After":"2"},"body":{"result":"error","msg":"API usage exceeded rate limit","code":"RATE_LIMIT_HIT","retry-after":1.5}}]'
+	run --separate-stderr bot-send -b zulip --to 'ops/deploys' 'after the limit'
+	assert_success
+	run jq -r 'select(.path == "/api/v1/messages") | .answer.status' "$ZL_LOG"
+	assert_output "$(printf '429\n200')"
+	# the second try came no sooner than the server asked
+	run jq -rs 'map(select(.path == "/api/v1/messages") | .t) | .[1] - .[0] >= 1.4' "$ZL_LOG"
+	assert_output true
+}
+
+@test "a bad API key (401) exits 77 at once, without a reconnect loop, and says so in one line" {
+	zl_start '[]' '[{"path":"^/api/v1/users/me$","status":401,"body":{"result":"error","msg":"Invalid API key","code":"INVALID_API_KEY"}}]'
+	run --separate-stderr timeout 10 bot-listen -b zulip --session none
+	assert_failure 77
+	assert_equal "$(jq -r 'select(.path == "/api/v1/users/me") | .path' "$ZL_LOG" | wc -l)" 1
+	[[ $stderr == *"Invalid API key"* ]]
+	[[ $stderr != *"$ZL_KEY"* ]]
+}
+
+@test "the API key shows in no output, error event, -v log or ps" {
+	zl_start "[$(zl_msg 0 101 '!echo hi')]"
+	start_bot -v
+	wait_calls POST '^/api/v1/messages$'
+	ps -eo args >"$d/ps"
+	run bot-send -b zulip -v --to 'nosuch' 'x'
+	printf '%s\n' "$output" >"$d/oneshot"
+	stop_bot
+	local auth
+	auth=$(printf '%s:%s' "$ZL_EMAIL" "$ZL_KEY" | base64 -w0)
+	run grep -l -e "$ZL_KEY" -e "$auth" "$d/listen.err" "$d/events" "$d/dispatch.err" "$d/sent" "$d/send.err" "$d/ps" "$d/oneshot"
+	assert_failure
+	# it was there to be seen: the request carried it
+	grep -q "Basic $auth" "$ZL_LOG"
+}
+
+@test "nothing lost or twice across a kill -9 of bot-listen and a restart of the fake" {
+	zl_start "[$(zl_msg 0 101 one), $(zl_msg 1 102 two)]"
+	start_listen
+	wait_for "$d/listen.out" '"body":"two"'
+	kill -9 "$LPID"; wait "$LPID" 2>/dev/null || true
+	LPID=
+	zl_push "$(zl_msg 2 103 three)"
+	start_listen
+	wait_for "$d/listen.out" '"body":"three"'
+	# the fake restarts on the same port with the same events
+	zl_stop
+	zl_start "[$(zl_msg 0 101 one), $(zl_msg 1 102 two), $(zl_msg 2 103 three)]"
+	zl_push "$(zl_msg 3 104 four)"
+	wait_for "$d/listen.out" '"body":"four"' 20
+	run jq -r 'select(.type == "message") | .id' "$d/listen.out"
+	assert_output "$(printf '101\n102\n103\n104')"
+	# the second bot-listen went on from the saved queue and event id:
+	# the first run's register is the only one
+	run jq -r 'select(.path | startswith("/api/v1/register")) | .path' "$ZL_LOG"
+	assert_output /api/v1/register
+}
+
+@test "an expired queue (BAD_EVENT_QUEUE_ID): register again, catch up with GET /messages, none lost or twice" {
+	zl_start "[$(zl_msg 0 101 one)]"
+	start_listen
+	wait_for "$d/listen.out" '"body":"one"'
+	# the queue expires; messages 102 and 103 come while there is none
+	local m102 m103
+	m102=$(zl_msg 0 102 two | jq -c .message)
+	m103=$(zl_msg 0 103 three | jq -c .message)
+	curl -s -o /dev/null -X POST --data-binary "[
+	  {\"path\":\"^/api/v1/events[?]\",\"status\":400,\"body\":{\"result\":\"error\",\"msg\":\"Bad event queue ID: q1\",\"code\":\"BAD_EVENT_QUEUE_ID\",\"queue_id\":\"q1\"}},
+	  {\"path\":\"^/api/v1/register$\",\"body\":{\"result\":\"success\",\"msg\":\"\",\"queue_id\":\"q2\",\"last_event_id\":10,\"max_message_id\":103}},
+	  {\"path\":\"^/api/v1/messages[?]\",\"body\":{\"result\":\"success\",\"msg\":\"\",\"found_newest\":true,\"messages\":[$(zl_msg 0 101 one | jq -c .message),$m102,$m103]}}]" \
+		"http://127.0.0.1:$ZL_PORT/__fake/queue"
+	# once registered again, the new queue has 103 too (it came as it
+	# registered), then 104
+	for _ in $(seq 100); do
+		[ "$(jq -r 'select(.path == "/api/v1/register") | .n' "$ZL_LOG" | wc -l)" -ge 2 ] && break
+		sleep 0.1
+	done
+	zl_push "$(zl_msg 11 103 three)" "$(zl_msg 12 104 four)"
+	wait_for "$d/listen.out" '"body":"four"' 20
+	run jq -r 'select(.type == "message") | .id' "$d/listen.out"
+	assert_output "$(printf '101\n102\n103\n104')"
+	run jq -r 'select(.path | startswith("/api/v1/messages?")) | .path' "$ZL_LOG"
+	assert_output --partial 'anchor=101&num_before=0&num_after=100&include_anchor=false&apply_markdown=false'
+	run jq -r 'select(.path | startswith("/api/v1/events?")) | .path' "$ZL_LOG"
+	assert_output --partial 'queue_id=q2&last_event_id=10'
+}
+
+@test "through a running bot-listen's session: bot-send --to answers from its connection" {
+	zl_start
+	bot-listen -b zulip >"$d/listen.out" 2>"$d/listen.err" 3>&- &
+	LPID=$!
+	wait_for "$d/listen.out" '"connected"'
+	# with another key of its own: the request carries bot-listen's
+	run --separate-stderr env BOT_ZULIP_API_KEY=other-key bot-send -b zulip --to 'ops/deploys' 'via the session'
+	assert_success
+	run posted
+	assert_output '{"type": "stream", "to": "ops", "topic": "deploys", "content": "via the session"}'
+	run grep -c "$(printf '%s:other-key' "$ZL_EMAIL" | base64 -w0)" "$ZL_LOG"
+	assert_output 0
+}
+
+@test "bot-room: join, leave and list through /users/me/subscriptions" {
+	zl_start
+	run --separate-stderr bot-room -b zulip join ops
+	assert_success
+	run --separate-stderr bot-room -b zulip leave ops
+	assert_success
+	run --separate-stderr bot-room -b zulip list
+	assert_success
+	assert_output ops
+	run jq -r 'select(.path | startswith("/api/v1/users/me/subscriptions")) | [.method, .path, .body] | @tsv' "$ZL_LOG"
+	assert_output "$(printf '%s\t%s\t%s\n' \
+		POST /api/v1/users/me/subscriptions 'subscriptions=%5B%7B%22name%22%3A%22ops%22%7D%5D' \
+		DELETE '/api/v1/users/me/subscriptions?subscriptions=%5B%22ops%22%5D' '' \
+		GET /api/v1/users/me/subscriptions '')"
+}
