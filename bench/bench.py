@@ -395,6 +395,41 @@ def fig_send(a):
         srv.wait()
         shutil.rmtree(d, ignore_errors=True)
 
+def fig_zulip(a):
+    """One-shot bot-send -b zulip against the loopback fake, beside curl
+    making the same form POST with the same HTTP Basic credentials."""
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "zulip.so")):
+        row("one-shot bot-send -b zulip", "not built", "")
+        return
+    srv, d, port = fake_http()
+    site = "http://127.0.0.1:%d" % port
+    env = {"BOT_ZULIP_SITE": site, "BOT_ZULIP_EMAIL": "bench-bot@zulip.test",
+           "BOT_ZULIP_API_KEY": "benchKey0123456789"}
+    try:
+        os.environ.update(env)
+        text = "build 1234 passed"
+        form = "type=stream&to=ops&topic=ci&content=" + text.replace(" ", "%20")
+        cmds = {
+            "bot-send": [bot("bot-send"), "-b", "zulip", "--to", "ops/ci", text],
+            "curl": ["curl", "-sS", "-o", "/dev/null", "-u",
+                     env["BOT_ZULIP_EMAIL"] + ":" + env["BOT_ZULIP_API_KEY"],
+                     "--data-binary", form, site + "/api/v1/messages"],
+        }
+        n = 20
+        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
+        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
+        bt, br = times["bot-send"], rss["bot-send"]
+        row("one-shot bot-send -b zulip to loopback: wall (%d runs)" % n, spread(bt, ms),
+            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
+        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
+            ratio(med(br), med(rss["curl"])))
+    finally:
+        for k_ in env:
+            os.environ.pop(k_, None)
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
 
 def shq(s):
     return "'" + s.replace("'", "'\\''") + "'" if re.search(r"[^\w@%+=:,./-]", s) else s
@@ -536,7 +571,7 @@ def fig_growth(a):
 
 FIGURES = [("pass", fig_pass), ("rule", fig_rule), ("echo", fig_echo), ("first", fig_first),
            ("plugin", fig_plugin), ("send", fig_send), ("irc", fig_irc), ("startup", fig_startup),
-           ("growth", fig_growth)]
+           ("growth", fig_growth), ("zulip", fig_zulip)]
 
 
 def markdown(path):
