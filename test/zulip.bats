@@ -293,3 +293,24 @@ print(" ".join(" ".join(p.split()) for p in parts) == " ".join("w%05d" % i for i
 		DELETE '/api/v1/users/me/subscriptions?subscriptions=%5B%22ops%22%5D' '' \
 		GET /api/v1/users/me/subscriptions '')"
 }
+
+@test "a file over --zulip-file-max is not kept: its stream event says error" {
+	zl_start "[$(zl_msg 0 101 'see [notes.pdf](/user_uploads/2/ab/notes.pdf)')]"
+	start_listen --zulip-file-max 4
+	wait_for "$d/listen.out" '"type":"stream"'
+	run jq -c 'select(.type == "stream") | [.name, .status, .path]' "$d/listen.out"
+	assert_output '["notes.pdf","error",null]'
+	run find "$XDG_STATE_HOME" -type f -name '*.pdf'
+	assert_output ''
+}
+
+@test "a link to another host, or out of /user_uploads/, is never fetched" {
+	zl_start "[$(zl_msg 0 101 'x [a](https://evil.test/user_uploads/2/a.pdf) [b](/user_uploads/../../etc/passwd) [c](/avatar/1)')]"
+	start_listen
+	wait_for "$d/listen.out" '"type":"message"'
+	sleep 1
+	run jq -c 'select(.type == "stream")' "$d/listen.out"
+	assert_output ''
+	run jq -r 'select(.path | test("user_uploads|passwd|avatar")) | .path' "$ZL_LOG"
+	assert_output ''
+}
