@@ -74,6 +74,7 @@ static jv deliver_here(struct sender *s, jv ev)
 static jv deliver_by_session(struct sender *s, jv ev)
 {
 	jv ans = bot_session_call(s->session, ev, 150000);
+	jv_free(ev);   /* bot_session_call only looks at it */
 	if (!jv_is_valid(ans)) {
 		bot_session_disconnect(s->session);
 		s->session = NULL;
