@@ -899,6 +899,8 @@ struct send {
 	jv msg_form;        /* a stream: the message that links the upload */
 	char name[256];
 	int room_action;    /* the answer is a room event */
+	int step;           /* a room action's request after the first */
+	char stream[256];
 	jv ev;
 };
 
@@ -929,6 +931,90 @@ static jv room_answer(jv ev, const char *action, jv room)
 		return jv_object_set(ans, jv_string("ref"), ref);
 	jv_free(ref);
 	return ans;
+}
+
+static jv id_segs_stream(long long sid)
+{
+	return JV_ARRAY(jv_string("streams"), jv_number((double)sid));
+}
+
+/* The subscription of our list (look-only body) named stream, or null. */
+static jv subscription_of(jv body, const char *stream)
+{
+	jv subs = bot_get(body, "subscriptions"), found = jv_null();
+	if (jv_get_kind(subs) == JV_KIND_ARRAY)
+		jv_array_foreach(subs, i, sub) {
+			const char *name = bot_str(sub, "name");
+			if (jv_get_kind(found) == JV_KIND_NULL && name && !strcmp(name, stream)) {
+				found = sub;
+			} else
+				jv_free(sub);
+			(void)i;
+		}
+	jv_free(subs);
+	return found;
+}
+
+static int send_start(struct send *s, const char *method, jv url, jv form, jv *err);
+
+/* topic and info begin with our subscriptions: the next request, or the
+ * answer.  1 when a request was started (the answer comes later). */
+static int room_step(struct send *s, const struct bot_http_done *d, jv *answer)
+{
+	const char *action = bot_str(s->ev, "action");
+	const char *topic = bot_str(s->ev, "topic");
+	jv room = bot_get(s->ev, "room");
+	jv err = jv_null();
+	int started = 0;
+	if (!strcmp(action, "topic") && s->step == 0) {
+		jv sub = subscription_of(d->body, s->stream);
+		long long sid = num(sub, "stream_id", 0);
+		if (jv_get_kind(sub) == JV_KIND_NULL || sid <= 0) {
+			*answer = bot_fail_code("room_not_joined", 0, "%s: not subscribed", s->stream);
+		} else if (topic) {
+			/* a stream's "topic" is its description: topics proper are per message */
+			s->step = 1;
+			started = send_start(s, "PATCH", api_url(s->z, id_segs_stream(sid), jv_null()),
+			                     JV_OBJECT(jv_string("description"), jv_string(topic)), &err) == 0;
+			if (!started)
+				*answer = jv_copy(err);
+		} else {
+			jv ans = room_answer(s->ev, action, jv_copy(room));
+			jv desc = bot_get(sub, "description");
+			*answer = jv_object_set(ans, jv_string("topic"),
+			                        jv_get_kind(desc) == JV_KIND_STRING ? desc : jv_string(""));
+			if (jv_get_kind(desc) != JV_KIND_STRING)
+				jv_free(desc);
+		}
+		jv_free(sub);
+	} else if (!strcmp(action, "topic")) {
+		*answer = jv_object_set(room_answer(s->ev, action, jv_copy(room)), jv_string("topic"),
+		                        jv_string(topic ? topic : ""));
+	} else if (!strcmp(action, "info") && s->step == 0) {
+		jv sub = subscription_of(d->body, s->stream);
+		if (jv_get_kind(sub) != JV_KIND_NULL) {
+			jv ans = room_answer(s->ev, action, jv_copy(room));
+			ans = jv_object_set(ans, jv_string("exists"), jv_true());
+			ans = jv_object_set(ans, jv_string("joined"), jv_true());
+			*answer = jv_object_set(ans, jv_string("topic"), bot_get(sub, "description"));
+		} else {
+			/* not ours: does it exist at all? */
+			s->step = 1;
+			started = send_start(s, "GET", api_url(s->z, seg1("get_stream_id"),
+			                     JV_OBJECT(jv_string("stream"), jv_string(s->stream))),
+			                     jv_null(), &err) == 0;
+			if (!started)
+				*answer = jv_copy(err);
+		}
+		jv_free(sub);
+	} else {   /* info, after get_stream_id answered */
+		jv ans = room_answer(s->ev, action, jv_copy(room));
+		ans = jv_object_set(ans, jv_string("exists"), jv_bool(num(d->body, "stream_id", 0) > 0));
+		*answer = jv_object_set(ans, jv_string("joined"), jv_false());
+	}
+	jv_free(err);
+	jv_free(room);
+	return started;
 }
 
 static jv room_result(struct send *s, jv body)
@@ -962,13 +1048,29 @@ static jv room_result(struct send *s, jv body)
 	return jv_object_set(ans, jv_string("joined"), jv_bool(!strcmp(action, "join")));
 }
 
-static int send_start(struct send *s, const char *method, jv url, jv form, jv *err);
-
 static void sent(void *ud, const struct bot_http_done *d)
 {
 	struct send *s = ud;
+	const char *action = s->room_action ? bot_str(s->ev, "action") : NULL;
+	int multi = action && (!strcmp(action, "topic") || !strcmp(action, "info"));
+	if (jv_get_kind(d->fail) != JV_KIND_NULL && multi && s->step == 1 && d->status == 400 &&
+	    !strcmp(action, "info")) {
+		/* get_stream_id: 400 for a stream that does not exist */
+		jv ans = room_answer(s->ev, action, bot_get(s->ev, "room"));
+		ans = jv_object_set(ans, jv_string("exists"), jv_false());
+		send_end(s, jv_object_set(ans, jv_string("joined"), jv_false()));
+		return;
+	}
 	if (jv_get_kind(d->fail) != JV_KIND_NULL) {
 		send_end(s, failure_of(d));
+		return;
+	}
+	if (multi) {
+		jv answer = jv_null();
+		if (!room_step(s, d, &answer))
+			send_end(s, answer);
+		else
+			jv_free(answer);
 		return;
 	}
 	if (jv_get_kind(s->msg_form) == JV_KIND_OBJECT) {
@@ -1074,6 +1176,10 @@ static int submit_room(struct zl *z, const struct bot_part *part, struct send *s
 		rc = send_start(s, "POST", api_url(z, JV_ARRAY(jv_string("users"), jv_string("me"),
 		                jv_string("subscriptions")), jv_null()),
 		                JV_OBJECT(jv_string("subscriptions"), subs), err);
+	} else if (!strcmp(action, "topic") || !strcmp(action, "info")) {
+		snprintf(s->stream, sizeof s->stream, "%s", stream);
+		rc = send_start(s, "GET", api_url(z, JV_ARRAY(jv_string("users"), jv_string("me"),
+		                jv_string("subscriptions")), jv_null()), jv_null(), err);
 	} else if (!strcmp(action, "leave")) {
 		jv subs = jv_dump_string(JV_ARRAY(jv_string(stream)), 0);
 		rc = send_start(s, "DELETE", api_url(z, JV_ARRAY(jv_string("users"), jv_string("me"),

@@ -314,3 +314,23 @@ print(" ".join(" ".join(p.split()) for p in parts) == " ".join("w%05d" % i for i
 	run jq -r 'select(.path | test("user_uploads|passwd|avatar")) | .path' "$ZL_LOG"
 	assert_output ''
 }
+
+@test "bot-room: topic (the stream's description) read and set, info for a stream of ours, another and none" {
+	zl_start '[]' '[{"path":"^/api/v1/get_stream_id[?]stream=nosuch$","status":400,"body":{"result":"error","msg":"Invalid channel name '"'"'nosuch'"'"'","code":"BAD_REQUEST"}},
+	  {"path":"^/api/v1/get_stream_id[?]stream=other$","body":{"result":"success","msg":"","stream_id":7}}]'
+	run --separate-stderr bot-room -b zulip topic ops
+	assert_success
+	assert_output 'Topic for ops: the ops stream.'
+	run --separate-stderr bot-room -b zulip topic ops 'all about ops'
+	assert_success
+	run --separate-stderr bot-room -b zulip info ops
+	assert_output 'ops: exists, joined, topic: the ops stream.'
+	run --separate-stderr bot-room -b zulip info other
+	assert_output 'other: exists, not joined.'
+	run --separate-stderr bot-room -b zulip info nosuch
+	assert_output 'nosuch: does not exist, not joined.'
+	run --separate-stderr bot-room -b zulip topic elsewhere
+	assert_failure 79
+	run jq -r 'select(.method == "PATCH") | [.path, .body] | @tsv' "$ZL_LOG"
+	assert_output "$(printf '/api/v1/streams/3\tdescription=all%%20about%%20ops')"
+}
