@@ -334,3 +334,17 @@ print(" ".join(" ".join(p.split()) for p in parts) == " ".join("w%05d" % i for i
 	run jq -r 'select(.method == "PATCH") | [.path, .body] | @tsv' "$ZL_LOG"
 	assert_output "$(printf '/api/v1/streams/3\tdescription=all%%20about%%20ops')"
 }
+
+@test "a poll that is reset and a register answered 500: bot-listen reconnects, nothing lost or twice" {
+	zl_start "[$(zl_msg 0 101 one)]" '[{"path":"^/api/v1/register$","status":500,"body":"oops"}]'
+	start_listen
+	wait_for "$d/listen.out" '"body":"one"' 20
+	curl -s -o /dev/null -X POST --data-binary '[{"path":"^/api/v1/events[?]","reset":true}]' \
+		"http://127.0.0.1:$ZL_PORT/__fake/queue"
+	zl_push "$(zl_msg 1 102 two)"
+	wait_for "$d/listen.out" '"body":"two"' 20
+	run jq -r 'select(.type == "message") | .id' "$d/listen.out"
+	assert_output "$(printf '101\n102')"
+	run jq -r 'select(.type == "connection") | .state' "$d/listen.out"
+	assert_output --partial disconnected
+}
