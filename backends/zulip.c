@@ -1413,7 +1413,7 @@ const struct bot_backend bot_backend = {
 	.size = sizeof(struct bot_backend),
 	.abi = BOT_BACKEND_ABI,
 	.name = "zulip",
-	.markup = "markdown",
+	.markup = "zulip",
 	.options = zulip_options,
 	.can = BOT_CAN_LISTEN | BOT_CAN_REACTION | BOT_CAN_PRESENCE | BOT_CAN_STREAM |
 	       BOT_CAN_EDIT | BOT_CAN_DELETE | BOT_CAN_ROOM | BOT_CAN_SESSION,

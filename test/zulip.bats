@@ -61,12 +61,12 @@ posted() { zl_calls POST '^/api/v1/messages$' | form; }
 
 @test "one-shot: bot-send --to STREAM/TOPIC posts the form with HTTP Basic and answers the message id" {
 	zl_start
-	run --separate-stderr bot-send -b zulip --to 'ops/deploys' 'build **ok** & co'
+	run --separate-stderr bot-send -b zulip --to 'ops/deploys' 'build **ok** & <tag> 1 ~ 2'
 	assert_success
 	assert_equal "$stderr" ""
 	assert_output --regexp '^\{"type":"sent","id":"[0-9]+","to":\{"kind":"room","id":"ops/deploys","stream":"ops","topic":"deploys"\}\}$'
 	run zl_calls POST '^/api/v1/messages$'
-	assert_output 'type=stream&to=ops&topic=deploys&content=build%20%2A%2Aok%2A%2A%20%26%20co'
+	assert_output 'type=stream&to=ops&topic=deploys&content=build%20%2A%2Aok%2A%2A%20%26%20%3Ctag%3E%201%20~%202'
 	run jq -r 'select(.path == "/api/v1/messages") | [.headers["content-type"], .headers.authorization] | @tsv' "$ZL_LOG"
 	assert_output "$(printf 'application/x-www-form-urlencoded\tBasic %s' "$(printf '%s:%s' "$ZL_EMAIL" "$ZL_KEY" | base64 -w0)")"
 }
