@@ -33,6 +33,11 @@ A response is an object:
     {"close": true}       read the request, then close without answering
     {"raw": "HTTP/1.1 200 OK\\r\\n..."}  these bytes as they are, then close
 A JSON body is sent as application/json, a string as text/plain.
+    {"keep": true, ...}   stays in the queue: it answers every request
+                          its "path" matches (a fixed endpoint)
+    {"count": true, ...}  "{n}" in the body's strings becomes how many
+                          requests this fake answered so far, this one
+                          included (a fresh id per answer)
 
 More responses can be queued while it runs: POST a JSON list (or one
 object) to /__fake/queue.  Such control requests are not logged.
@@ -59,6 +64,11 @@ Two more script keys, for APIs a client polls (both optional):
         waiting request answers at once).  A restarted fake given the
         same items serves them again from the client's cursor, as a
         server that keeps unconfirmed items does.
+        Two more feed keys: "after": true serves the items whose id is
+        greater than the cursor (a cursor that names the last item
+        read, not the next one; -1 when absent); "wait": the seconds to
+        wait for an item when the request has no timeout parameter (a
+        server that holds every poll open; at most max_wait).
 
 With --ws it is a WebSocket server instead (Debian's python3-websockets),
 scripted the same way.  The script is a list of connections, or
@@ -106,9 +116,10 @@ class Script:
         self.queue = list(spec.get("responses", []))
         self.default = spec.get("default", {"status": 200, "body": {"ok": True}})
         self.answers = list(spec.get("answers", []))
-        self.answered = 0
         self.feed = Feed(spec["feed"]) if spec.get("feed") else None
         self.lock = threading.Lock()
+        self.answered = 0
+        self.standing = 0    # standing answers given, for "$n"
 
     def push(self, items):
         if isinstance(items, dict):
@@ -118,10 +129,12 @@ class Script:
 
     def next_for(self, path):
         with self.lock:
+            self.answered += 1
             for i, r in enumerate(self.queue):
                 pat = r.get("path")
                 if pat is None or re.search(pat, path):
-                    return self.queue.pop(i)
+                    r = r if r.get("keep") else self.queue.pop(i)
+                    return fill_count(r, self.answered)
         return self.default
 
     def queued_for(self, path):
@@ -138,8 +151,8 @@ class Script:
         for r in self.answers:
             if re.search(r.get("path", ""), path):
                 with self.lock:
-                    self.answered += 1
-                    n = self.answered
+                    self.standing += 1
+                    n = self.standing
                 return fill_counter(r, n)
         return None
 
@@ -227,13 +240,18 @@ class Feed:
 
     def from_cursor(self, cursor, limit):
         idf = self.spec.get("id", "id")
-        due = [i for i in self.items if self.number(i.get(idf), 0) >= cursor]
+        if self.spec.get("after"):
+            due = [i for i in self.items if self.number(i.get(idf), 0) > cursor]
+        else:
+            due = [i for i in self.items if self.number(i.get(idf), 0) >= cursor]
         return due[:limit]
 
     def answer(self, params):
-        cursor = self.number(params.get(self.spec.get("cursor", "cursor")), 0)
+        cursor = self.number(params.get(self.spec.get("cursor", "cursor")),
+                             -1 if self.spec.get("after") else 0)
         limit = int(self.number(params.get(self.spec.get("limit", "limit")), 100)) or 100
-        wait = min(self.number(params.get(self.spec.get("timeout", "timeout")), 0),
+        wait = min(self.number(params.get(self.spec.get("timeout", "timeout")),
+                               float(self.spec.get("wait", 0))),
                    float(self.spec.get("max_wait", 30)))
         until = time.time() + max(wait, 0)
         with self.cond:
@@ -244,6 +262,22 @@ class Feed:
         body = dict(self.spec.get("body", {"ok": True}))
         body[self.spec.get("key", "items")] = due
         return {"status": 200, "body": body}
+
+
+def fill_count(r, n):
+    """A response with "count": every "{n}" in its body's strings is n."""
+    if not r.get("count"):
+        return r
+
+    def fill(v):
+        if isinstance(v, str):
+            return v.replace("{n}", str(n))
+        if isinstance(v, list):
+            return [fill(x) for x in v]
+        if isinstance(v, dict):
+            return {k: fill(x) for k, x in v.items()}
+        return v
+    return {**r, "body": fill(r.get("body", ""))}
 
 
 class Recorder:
