@@ -44,6 +44,7 @@ const struct bot_option bot_dispatch_options[] = {
 	{ "pass", 0, BOT_OPT_FLAG, NULL, NULL, "pass on events that no command or rule consumed" },
 	{ "replay", 0, BOT_OPT_FLAG, NULL, NULL, "the same output for the same input: recorded time, outputs in input order" },
 	{ "clock", 0, BOT_OPT_INT, "SECONDS", NULL, "with --replay: the time until an event has a ts (default 0)" },
+	{ "done", 0, BOT_OPT_FLAG, NULL, NULL, "after each input's last output, write {\"type\":\"done\",\"ref\":ID}" },
 	{ "test", 0, BOT_OPT_FLAG, NULL, NULL, "run the transcripts named as operands (botpipe-plugins(7)); a mismatch is a diff" },
 	{ "update", 0, BOT_OPT_FLAG, NULL, NULL, "with --test: rewrite each transcript's expected lines with what happened" },
 	BOT_OPTIONS_END

@@ -37,6 +37,7 @@ struct slot {
 	jv out;       /* events (objects) and passed lines (strings), in order */
 	int items;    /* its commands and answers not yet finished */
 	int open;     /* still being read */
+	jv ref;       /* --done: the input's id (or null) */
 };
 
 struct dispatch {
@@ -69,6 +70,7 @@ struct dispatch {
 	time_t started;
 	/* --replay */
 	int replay;
+	int done;                /* --done: a done event after each input's outputs */
 	double now, since;       /* the recorded clock; since < 0: not yet known */
 	struct slot *slots;      /* a ring of slots_cap, for inputs seq_out..seq_in-1 */
 	long slots_cap, seq_in, seq_out, cur_seq;
