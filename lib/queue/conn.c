@@ -19,7 +19,12 @@ const char *queue_status_text(natsStatus s)
 {
 	natsStatus was = NATS_OK;
 	const char *last = nats_GetLastError(&was);
-	return last && *last && was == s ? last : natsStatus_GetText(s);
+	if (!last || !*last || was != s)
+		return natsStatus_GetText(s);
+	/* "(conn.c:1905): Authorization Violation": the user needs no line
+	 * number of libnats */
+	const char *past = last[0] == '(' ? strstr(last, "): ") : NULL;
+	return past ? past + 3 : last;
 }
 
 void queue_emit(struct bot_queue *q, jv ev)
