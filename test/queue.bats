@@ -163,9 +163,11 @@ answered_once() {
 	publish
 	# workers that come back when killed, as a service manager would start them
 	for i in 1 2; do
-		bash -c 'while [ ! -e "$0/stop" ]; do
-			bot-queue work --ack-wait 1 --max-deliveries 3 -- bot-dispatch --done -d "$0/plugins" >> "$0/w.out" 2>> "$0/w.err"
-		done' "$W" &
+		bash -c 'trap "kill \$c 2>/dev/null; exit" TERM
+			while [ ! -e "$0/stop" ]; do
+				bot-queue work --ack-wait 1 --max-deliveries 3 -- bot-dispatch --done -d "$0/plugins" >> "$0/w.out" 2>> "$0/w.err" &
+				c=$!; wait $c
+			done' "$W" &
 		PIDS+=($!)
 	done
 	subscriber

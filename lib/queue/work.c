@@ -43,6 +43,7 @@ struct work {
 	struct entry *e;          /* in flight, oldest first */
 	int n;
 	int solo;                 /* a redelivered input runs alone */
+	int careful;              /* one input at a time, see fetch_more */
 	enum answer_rule rule;
 	pid_t child;
 	struct bot_writer *to_child;
@@ -228,6 +229,7 @@ static void take(struct work *w, natsMsg *m)
 		return;
 	}
 	const char *id = bot_str(ev, "id");
+	w->careful = delivered > 1;
 	w->e[w->n++] = (struct entry){
 		.msg = m, .seq = seq, .delivered = delivered, .key = key,
 		.id = id ? strdup(id) : NULL, .type = strdup(bot_str(ev, "type")),
@@ -384,9 +386,15 @@ static void begin_stop(struct work *w)
 		}
 }
 
+/* Careful (at the start, and after taking an input delivered before):
+ * one input at a time, none while another is in flight, so that an input
+ * that kills its worker takes no other down with it: each would count a
+ * delivery more, and could reach the dead letters for nothing. */
 static void fetch_more(struct work *w)
 {
 	int room = (int)w->q->in_flight - w->n;
+	if (w->careful)
+		room = w->n ? 0 : 1;
 	if (w->stopping || room <= 0)
 		return;
 	natsMsgList list;
@@ -462,7 +470,7 @@ static void loop(struct work *w)
 
 int queue_work_run(struct bot_queue *q, jv argv)
 {
-	struct work w = { .q = q, .status = BOT_EX_OK };
+	struct work w = { .q = q, .status = BOT_EX_OK, .careful = 1 };
 	int rc = setup(&w);
 	if (rc < 0 && child_start(&w, argv) < 0)
 		rc = BOT_EX_SOFTWARE;
