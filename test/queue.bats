@@ -8,7 +8,7 @@ load helpers/nats
 setup() {
 	export BOT_SESSION=none
 	W=$BATS_TEST_TMPDIR
-	PIDS=()
+	PIDS=() GROUPS_STARTED=()
 	P=$W/plugins
 	mkdir -p -m 700 "$P"
 	printf '#!/bin/sh\necho "got $1"\n' > "$P/say"
@@ -20,8 +20,47 @@ setup() {
 
 teardown() {
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for g in "${GROUPS_STARTED[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	for g in "${GROUPS_STARTED[@]}"; do
+		for _ in $(seq 100); do kill -0 -- "-$g" 2>/dev/null || break; sleep 0.05; done
+	done
 	nats_stop
+	if grep -l 'Sanitizer\|runtime error' "$W"/*.err 2>/dev/null; then
+		cat "$W"/*.err
+		return 1
+	fi
+	return 0
+}
+
+example() { python3 "$ROOT/test/helpers/examples.py" get "$ROOT/$1" "$2"; }
+
+# Run a man page's topology: each line a machine (comments aside), the
+# publishing one first and to its end, the others in the background, each
+# in a process group of its own; the console backend at both ends, the
+# plugins in ./plugins.
+run_topology() {
+	cd "$W"
+	ln -s "$P" plugins
+	export BOT_TEXT_INPUT=$W/typed BOT_TEXT_OUTPUT=$W/console
+	local line
+	while IFS= read -r line; do
+		case $line in
+		'#'* | '') ;;
+		*publish*) bash -c "$line" > "$W/publish.out" 2> "$W/publish.err" ;;
+		*)
+			setsid bash -c "$line" >> "$W/bg.out" 2>> "$W/bg.err" 3>&- &
+			GROUPS_STARTED+=("$!")
+			;;
+		esac
+	done <<< "$1"
+}
+
+# The console shows "got I" once for each I of 1..N, also a while later.
+console_once() {
+	wait_lines "$W/console" '^got ' "$1" 120
+	sleep 3
+	assert_equal "$(grep '^got ' "$W/console" | sed 's/^got //' | sort -n | paste -sd,)" "$(seq "$1" | paste -sd,)"
 }
 
 # N commands "!say I" as typed lines, for bot-listen -b text.
@@ -172,10 +211,12 @@ answered_once() {
 	done
 	subscriber
 	wait_lines "$W/sent.ndjson" '"type":"sent"' 30 60
-	timeout 5 bot-queue subscribe -s botpipe.dead > "$W/dead.ndjson" 2> /dev/null || true
+	setsid bash -c "$(example doc/bot-queue.1 'bot-queue subscribe -s botpipe.dead')" > "$W/dead" 2> "$W/dead.err" &
+	GROUPS_STARTED+=("$!")
+	wait_for "$W/dead" . 10
 	touch "$W/stop"
-	run -0 jq -r 'select(.type=="message") | .body' "$W/dead.ndjson"
-	assert_output '!crash'
+	sleep 1
+	assert_equal "$(cat "$W/dead")" '!crash'
 	# it was given out 3 times, then moved
 	grep -q 'delivered 4 times; moved to botpipe.dead' "$W/w.err"
 	answered_once 30
@@ -230,4 +271,21 @@ answered_once() {
 	run -0 jq -c '[.type, .ref // .status // .state]' "$W/out"
 	assert_output $'["connection","connecting"]\n["connection","connected"]\n["sent","1"]\n["sent","2"]\n["presence","online"]'
 	assert_equal "$(cat "$W/console")" $'one\ntwo'
+}
+
+@test "bot-queue(1)'s example: listener, two workers and sender apart, each command answered once" {
+	commands 200
+	ex=$(example doc/bot-queue.1 'bot-queue work -- bot-dispatch --done -d plugins')
+	# one more worker: the same line twice
+	run_topology "$ex
+$(grep 'work' <<< "$ex")"
+	assert_equal "$(cat "$W/publish.err")" ""
+	console_once 200
+	[ "$(grep -c '"type":"sent"' "$W/bg.out")" -eq 200 ]
+}
+
+@test "botpipe(7)'s topology runs as it is written" {
+	commands 100
+	run_topology "$(example doc/botpipe.7 '# on each worker machine, as many as the load needs')"
+	console_once 100
 }
