@@ -222,6 +222,29 @@ answered_once() {
 	answered_once 30
 }
 
+@test "a message that is not one event line never reaches the command: it goes to the dead letters" {
+	{ dm '!say 1' 1; dm '!say 2' 2; } > "$W/two-lines"
+	bot-queue publish < /dev/null > /dev/null   # makes the stream
+	nats_raw_pub botpipe.in "$W/two-lines"
+	printf 'not json' > "$W/junk"
+	nats_raw_pub botpipe.in "$W/junk"
+	dm '!say 3' 3 | bot-queue publish > /dev/null
+	worker w1
+	subscriber
+	wait_lines "$W/sent.ndjson" '"type":"sent"' 1 30
+	sleep 1
+	assert_equal "$(cat "$W/console")" "got 3"
+	grep -q 'botpipe.in: message 1: not one line; moved to botpipe.dead' "$W/w1.err"
+	grep -q 'botpipe.in: message 2: not valid JSON: .*; moved to botpipe.dead' "$W/w1.err"
+	# kept there as they came; subscribe says what they are not
+	timeout 5 bot-queue subscribe -s botpipe.dead > "$W/dead" 2> "$W/dead.log" || true
+	run -0 jq -r .type "$W/dead"
+	assert_output $'connection\nconnection'
+	run cat "$W/dead.log"
+	assert_line --index 0 'bot-queue: error: botpipe.dead: message 1: not one line'
+	assert_line --index 1 --regexp '^bot-queue: error: botpipe.dead: message 2: not valid JSON: '
+}
+
 @test "credentials come from the environment, never show in output, errors or ps" {
 	secret=tok-$RANDOM-s3cr3t-$RANDOM
 	nats_stop
@@ -273,7 +296,7 @@ answered_once() {
 	assert_equal "$(cat "$W/console")" $'one\ntwo'
 }
 
-@test "bot-queue(1)'s example: listener, two workers and sender apart, each command answered once" {
+@test "the example of bot-queue.1: listener, two workers and sender apart, each command answered once" {
 	commands 200
 	ex=$(example doc/bot-queue.1 'bot-queue work -- bot-dispatch --done -d plugins')
 	# one more worker: the same line twice
@@ -284,7 +307,7 @@ $(grep 'work' <<< "$ex")"
 	[ "$(grep -c '"type":"sent"' "$W/bg.out")" -eq 200 ]
 }
 
-@test "botpipe(7)'s topology runs as it is written" {
+@test "the topology of botpipe.7 runs as it is written" {
 	commands 100
 	run_topology "$(example doc/botpipe.7 '# on each worker machine, as many as the load needs')"
 	console_once 100

@@ -47,3 +47,19 @@ nats_restart() {
 	nats_stop
 	nats_run
 }
+
+# nats_raw_pub SUBJECT FILE: publish FILE's bytes as they are (a core NATS
+# PUB, which the subject's stream stores), as a foreign client could.
+nats_raw_pub() {
+	python3 - "$NATS_PORT" "$1" "$2" <<'PY'
+import socket, sys
+port, subject, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+data = open(path, "rb").read()
+s = socket.create_connection(("127.0.0.1", port))
+f = s.makefile("rb")
+f.readline()   # INFO
+s.sendall(b'CONNECT {"verbose":false}\r\nPUB ' + subject.encode() + b" %d\r\n" % len(data) + data + b"\r\nPING\r\n")
+line = f.readline()
+sys.exit(0 if line.startswith(b"PONG") else 1)
+PY
+}
