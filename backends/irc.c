@@ -1,37 +1,40 @@
-/* irc.c: the IRC backend (RFC 1459/2812, with IRCv3 SASL PLAIN).
+/* irc.c: the IRC backend (RFC 1459/2812, with IRCv3 SASL PLAIN), on the
+ * backend interface ABI 2 (backend.h): one thread, never blocking.
  *
- * Plain IRC runs over a socket of our own, so a plain-IRC bot loads neither
- * libcurl nor OpenSSL.  TLS goes through libbothttp's connect-only stream,
- * loaded with dlopen only when --irc-tls is on.
+ * The connection: start (bot-listen) or the first submit (bot-send,
+ * bot-room: a lazy connection) begins the TCP or TLS connect (stream.h:
+ * plain IRC is a socket of libbot's own and loads neither libcurl nor
+ * OpenSSL; TLS loads libbothttp on first use), then registers; only the
+ * server's 001 makes it up (host->up).  prepare says what the connection
+ * waits for, dispatch does it.  A 464, 465 or failed SASL is a permanent
+ * "denied": bot-listen exits 77 instead of reconnecting.
  *
- * Every operation that must know its outcome (a send, a join, NAMES, ...)
- * is a round trip: its lines, then "PING :token"; the server answers in
- * order, so every error numeric about those lines arrives before the PONG.
- * A send therefore reports 401/404 as errors, and a connection that dies
- * before the PONG is retried on a new one: nothing is lost in between.
+ * Every delivery (a message part, a room operation, a presence change) is
+ * a job: its lines go through the flood bucket (ratelimit.h), then
+ * "PING :token".  The server answers in order, so every error numeric
+ * about those lines arrives before the PONG: the job's answer is what
+ * came between, and done is called at the PONG.  Jobs are pipelined; the
+ * one at the head of the list, once a line of it went out, collects.
  *
- * Hostile text: every line that reaches the wire goes through write_line,
+ * Hostile text: every line that reaches the wire goes through out_line,
  * which refuses CR, LF and NUL; message text is cut into lines first and
- * stripped of CR and NUL, so "hi\r\nQUIT" is one PRIVMSG.
+ * stripped of CR and NUL, so "hi\r\nQUIT" is one PRIVMSG.  What a server
+ * can make us hold is bounded (doc/SECURITY.md, "IRC").
  */
 #include <ctype.h>
-#include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "bot.h"
+#include "backend.h"
+#include "pollset.h"
+#include "ratelimit.h"
 #include "render.h"
+#include "stream.h"
 
 #define IRC_LINE_MAX 512            /* RFC 1459: one line with its CRLF */
 #define IRC_IN_MAX (8191 + 512)     /* IRCv3: tags, then a line */
@@ -40,18 +43,22 @@
 /* What a server can make us hold is bounded (doc/SECURITY.md, "IRC"):
  * past a bound the rest is dropped, with a note at most every
  * IRC_NOTE_MS. */
-#define IRC_TURN_BYTES 32768        /* read per on_ready turn, then the loop runs */
+#define IRC_TURN_BYTES 32768        /* read per dispatch, then the loop runs */
 #define IRC_NAMES_CHANNELS_MAX 64   /* channels whose NAMES reply is coming in */
 #define IRC_NAMES_MAX 20000         /* nicks held for them, all channels */
 #define IRC_JOINED_MAX 1000         /* channels we are in */
-#define IRC_RT_COST_MAX (4u << 20)  /* answers kept for one round trip, ~bytes */
-#define IRC_RT_READ_MAX (8u << 20)  /* read in one round trip while listening */
+#define IRC_RT_COST_MAX (4u << 20)  /* answers kept for one job, ~bytes */
+#define IRC_LAG_READ_MAX (256u << 10) /* read while the reader lags, then pause */
+#define IRC_OUT_LOW 4096            /* the bucket feeds the output below this */
+#define IRC_OUT_HIGH 16384          /* reading pauses above it (PONGs pile up) */
 #define IRC_NOTE_MS 10000
 #define IRC_IDLE_MS 120000          /* PING the server after this silence */
 #define IRC_PING_GRACE_MS 60000     /* ...and give up this long after */
 #define IRC_REGISTER_MS 30000
 #define IRC_ROUNDTRIP_MS 60000
 #define IRC_CONNECT_MS 10000
+#define IRC_WRITE_STALL_MS 30000    /* output waiting, none taken: gone */
+#define IRC_QUIT_MS 3000            /* after QUIT, the server's close */
 #define IRC_NICK_TRIES 8
 #define IRC_HOST_MAX 63             /* the host others see, when unknown */
 
@@ -320,61 +327,59 @@ static void base64(const unsigned char *in, size_t n, char *out)
 	out[o] = 0;
 }
 
-/* ---- TLS through libbothttp, loaded on demand -------------------------- */
-
-struct bot_stream;
-struct tls_api {
-	struct bot_stream *(*open)(const char *host, int port, int tls, const char *cafile,
-	                           long timeout_ms, jv *err);
-	int (*fd)(const struct bot_stream *s);
-	ssize_t (*send)(struct bot_stream *s, const void *buf, size_t len, jv *err);
-	ssize_t (*recv)(struct bot_stream *s, void *buf, size_t len, jv *err);
-	void (*close)(struct bot_stream *s);
-};
-#define BOT_STREAM_AGAIN (-2)
-
-/* libbothttp beside libbot: one folder above irc.so, named by path (a
- * bare soname would be looked up through the caller's run path, and under
- * ASan the caller dlopen sees is the sanitizer's runtime), else by soname. */
-static void *tls_dlopen(void)
-{
-	Dl_info info;
-	char path[4096];
-	if (dladdr((void *)tls_dlopen, &info) && info.dli_fname) {
-		const char *slash = strrchr(info.dli_fname, '/');
-		if (slash && snprintf(path, sizeof path, "%.*s/../libbothttp.so.0",
-		                      (int)(slash - info.dli_fname), info.dli_fname) < (int)sizeof path) {
-			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-			if (h)
-				return h;
-		}
-	}
-	return dlopen("libbothttp.so.0", RTLD_NOW | RTLD_LOCAL);
-}
-
-static int tls_load(struct tls_api *api, jv *err)
-{
-	void *h = tls_dlopen();
-	if (!h) {
-		*err = bot_fail("--irc-tls needs libbothttp.so.0: %s", dlerror());
-		return -1;
-	}
-	*(void **)&api->open = dlsym(h, "bot_stream_open");
-	*(void **)&api->fd = dlsym(h, "bot_stream_fd");
-	*(void **)&api->send = dlsym(h, "bot_stream_send");
-	*(void **)&api->recv = dlsym(h, "bot_stream_recv");
-	*(void **)&api->close = dlsym(h, "bot_stream_close");
-	if (!api->open || !api->fd || !api->send || !api->recv || !api->close) {
-		*err = bot_fail("--irc-tls: libbothttp.so.0 has no stream API");
-		return -1;
-	}
-	return 0;
-}
 
 /* ---- the backend's state ----------------------------------------------- */
 
-/* The answers a round trip keeps (the error numerics apart). */
+/* The answers a job keeps (the error numerics apart). */
 enum rt_kind { RT_NAMES, RT_LIST, RT_TOPIC, RT_KINDS };
+
+enum job_kind {
+	JOB_MESSAGE,    /* PRIVMSG or NOTICE lines: {"id"} */
+	JOB_ROOM,       /* a room operation on one channel: the answer event */
+	JOB_LIST,       /* LIST: the answer event with "rooms" */
+	JOB_PRESENCE,   /* AWAY: {"id": null} */
+	JOB_CHANNELS,   /* our own: the JOINs of --irc-channels, no done */
+};
+
+/* One delivery, from submit to done. */
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	bot_done_fn done;           /* NULL for our own */
+	void *ctx;
+	jv ev;                      /* the event (a copy) */
+	jv lines;                   /* a message's lines, kept for a second try */
+	jv result;                  /* once finished: what done gets */
+	char target[256];           /* the nick or channel */
+	char action[32];            /* a room operation */
+	char nick[128];             /* whom an invite is for */
+	int phase;                  /* a message: 0 sent, 1 joining first, 2 sent again */
+	char token[32];             /* the PING after its lines */
+	int written;                /* a line of it went out: what comes now is its answer */
+	long long ping_ms;          /* when its PING went out, 0 before */
+	/* what the server answered */
+	int rt_code;                /* the first error numeric, or 0 */
+	char rt_text[300];          /* "target: text" of that error */
+	jv rt[RT_KINDS];            /* arrays, each held once: appended in place */
+	size_t rt_cost;
+};
+
+/* A line waiting for the flood bucket; a job's PING waits in the same
+ * queue (so it follows the job's lines) but costs no token. */
+struct qline {
+	struct qline *next;
+	jv text;
+	struct job *job;            /* whose line it is, or NULL */
+	int ping;
+};
+
+enum conn_state {
+	ST_IDLE,                    /* no connection */
+	ST_CONNECTING,              /* TCP or TLS under way */
+	ST_REGISTERING,             /* connected, waiting for the 001 */
+	ST_UP,
+	ST_QUITTING,                /* QUIT written, waiting for the server's close */
+};
 
 struct irc {
 	/* settings */
@@ -383,39 +388,41 @@ struct irc {
 	double rate;
 	char *password, *sasl_user, *sasl_pass;
 	jv channels;                /* array of strings */
-	struct tls_api api;
+	long long wait_ms;          /* a job's deadline after its PING */
+	long long register_ms;      /* the welcome's deadline after connecting */
+	struct bot_host *bh;         /* the program's side */
 
 	/* the connection */
-	int fd;
+	enum conn_state state;
+	int listening;              /* started (bot-listen), else lazy */
 	struct bot_stream *stream;
-	int registered, dead, listening, casemap_ascii;
+	int fd;
+	int registered, dead, casemap_ascii;
+	jv failure;                 /* why it died (dead) */
 	char nick[65], mask_user[256], mask_host[256];
-	char fail[300];
-	int fail_permanent;
-	const char *fail_code;
 	int nick_tries;
 	char in[IRC_IN_MAX];
 	size_t in_len;
 	int in_skip;                /* dropping the rest of an overlong line */
-	long long last_rx_ms, ping_sent_ms;
+	int more;                   /* the last read stopped with input maybe left */
+	int reading;                /* prepare asked for input this turn */
+	size_t lag_read;            /* read while the reader lags */
+	long long quiet_since_ms;   /* nothing heard since (or a keep-alive sent) */
+	long long ping_sent_ms;     /* our keep-alive PING, unanswered */
+	long long register_until;
+	long long quit_until;
 
-	int more;                   /* the last turn stopped with input maybe left */
-	long long wait_ms;          /* a round trip's deadline after its PING */
-	long long register_ms;      /* the welcome's deadline after connecting */
+	/* what goes to the server: lines ready, then the flood bucket's queue */
+	char *out;
+	size_t out_off, out_len, out_cap;
+	long long out_since_ms;     /* output waiting, nothing taken since */
+	struct bot_rate *bucket;
+	struct qline *q_head, *q_tail;
+	int q_lines;                /* lines in it that cost a token */
 
-	/* flood control: a token bucket over the queue */
-	double tokens;
-	long long tokens_ms;
-	jv queue;                   /* lines waiting for a token: [queue_head..] */
-	int queue_head;
-
-	/* a round trip in progress: what the server answered meanwhile */
-	char await[32];
-	int await_done;
-	int rt_code;                /* the first error numeric, or 0 */
-	char rt_text[300];          /* "target: text" of that error */
-	jv rt[RT_KINDS];            /* arrays, each held once: appended in place */
-	size_t rt_cost, rt_read;
+	/* deliveries: in the order of their PINGs; the head collects */
+	struct job *jobs, *jobs_tail;
+	struct job *finished, *finished_tail;   /* answered, done not yet called */
 
 	jv joined;                  /* folded channel -> true */
 	int joined_count;
@@ -425,28 +432,30 @@ struct irc {
 
 	long dropped;               /* lines dropped since the last note */
 	long long note_ms;
-	const struct bot_sink *sink;
-	long seq;
+	long seq;                   /* local ids */
+	long pings;                 /* job tokens: bp1, bp2, ... */
 };
-
-static int write_line(struct irc *c, const char *line, jv *err);
 
 /* The empty state: no connection, nothing held. */
 static void irc_state_init(struct irc *c)
 {
 	c->fd = -1;
 	c->channels = jv_array();
-	c->queue = jv_array();
-	for (int k = 0; k < RT_KINDS; k++)
-		c->rt[k] = jv_array();
+	c->failure = jv_null();
 	c->joined = jv_object();
 	c->names = jv_object();
 	c->wait_ms = IRC_ROUNDTRIP_MS;
 	c->register_ms = IRC_REGISTER_MS;
+	c->rate = 1;
+	c->burst = 5;
 }
 
-/* What the server sent past a bound was dropped: say so, once in a
- * while (a server that floods must not flood stderr too). */
+/* The job collecting answers now, or NULL. */
+static struct job *collector(struct irc *c)
+{
+	return c->jobs && c->jobs->written ? c->jobs : NULL;
+}
+
 static void drop_note(struct irc *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void drop_note(struct irc *c, const char *fmt, ...)
@@ -465,12 +474,18 @@ static void drop_note(struct irc *c, const char *fmt, ...)
 	c->dropped = 0;
 }
 
+/* One event downstream (bot-send and bot-room drop it). */
 static void emit(struct irc *c, jv ev)
 {
-	if (c->sink)
-		c->sink->emit(c->sink->ctx, ev);
+	if (c->bh && c->bh->emit)
+		c->bh->emit(c->bh, ev, jv_null());
 	else
 		jv_free(ev);
+}
+
+static int lagging(struct irc *c)
+{
+	return c->listening && c->bh && c->bh->lagging && c->bh->lagging(c->bh);
 }
 
 /* A local id: IRC has none.  Unique across processes and restarts. */
@@ -586,46 +601,7 @@ static void secret_free(char *s)
 	}
 }
 
-static void irc_close_conn(struct irc *c);
-static ssize_t transport_recv(struct irc *c, char *buf, size_t n, jv *err);
-
-static void irc_close(void *be)
-{
-	struct irc *c = be;
-	if (!c)
-		return;
-	if (c->fd >= 0 && c->registered && !c->dead) {
-		/* A one-shot send: QUIT, and wait for the server to close, which
-		 * it does after everything before the QUIT was handled. */
-		jv err = jv_invalid();
-		if (write_line(c, "QUIT :botpipe", &err) == 0) {
-			long long until = bot_now_ms() + 3000;
-			char buf[4096];
-			while (bot_now_ms() < until) {
-				struct pollfd p = { .fd = c->fd, .events = POLLIN };
-				if (poll(&p, 1, 200) < 0 && errno != EINTR)
-					break;
-				jv e = jv_invalid();
-				ssize_t r = transport_recv(c, buf, sizeof buf, &e);
-				jv_free(e);
-				if (r == 0 || r == -1)
-					break;
-			}
-		}
-		jv_free(err);
-	}
-	irc_close_conn(c);
-	secret_free(c->password);
-	secret_free(c->sasl_user);
-	secret_free(c->sasl_pass);
-	jv_free(c->channels);
-	jv_free(c->queue);
-	for (int k = 0; k < RT_KINDS; k++)
-		jv_free(c->rt[k]);
-	jv_free(c->joined);
-	jv_free(c->names);
-	free(c);
-}
+static void irc_close(void *be);
 
 static int check_setting(const char *name, const char *v, jv *err)
 {
@@ -636,12 +612,13 @@ static int check_setting(const char *name, const char *v, jv *err)
 	return 0;
 }
 
-static void *irc_open(const struct bot_config *cfg, jv *err)
+static void *irc_open(const struct bot_config *cfg, struct bot_host *host, jv *err)
 {
 	struct irc *c = calloc(1, sizeof *c);
 	if (!c)
 		abort();
 	irc_state_init(c);
+	c->bh = host;
 	jv_free(c->channels);
 	c->channels = bot_cfg_list(cfg, "irc-channels");
 	c->tls = bot_cfg_flag(cfg, "irc-tls");
@@ -680,8 +657,7 @@ static void *irc_open(const struct bot_config *cfg, jv *err)
 	c->burst = (int)bot_cfg_int(cfg, "irc-burst", 5);
 	if (c->burst < 1)
 		c->burst = 1;
-	c->tokens = c->burst;
-	c->tokens_ms = bot_now_ms();
+	c->bucket = bot_rate_new(c->burst, c->rate);
 	jv_array_foreach(c->channels, i, ch) {
 		if (!chan_ok(jv_string_value(ch), (size_t)jv_string_length_bytes(jv_copy(ch)))) {
 			*err = bot_fail("--irc-channels: '%.64s' is not a channel", jv_string_value(ch));
@@ -700,8 +676,6 @@ static void *irc_open(const struct bot_config *cfg, jv *err)
 	}
 	if (bot_cfg_str(cfg, "irc-cafile"))
 		snprintf(c->cafile, sizeof c->cafile, "%s", bot_cfg_str(cfg, "irc-cafile"));
-	if (c->tls && tls_load(&c->api, err) < 0)
-		goto fail;
 	snprintf(c->nick, sizeof c->nick, "%s", c->nick_cfg);
 	return c;
 fail:
@@ -709,133 +683,186 @@ fail:
 	return NULL;
 }
 
-/* ---- the transport ----------------------------------------------------- */
 
-static int tcp_connect(struct irc *c, jv *err)
+/* ---- the connection's end: failures, output, the flood bucket ---------- */
+
+/* The connection is gone; the first reason stands (a 464 says why the
+ * ERROR after it came).  Consumes failure. */
+static void die(struct irc *c, jv failure)
 {
-	char port[16];
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *a;
-	snprintf(port, sizeof port, "%d", c->port);
-	int rc = getaddrinfo(c->host, port, &hints, &res);
-	if (rc) {
-		*err = bot_fail_code("connect_failed", 1, "%s: %s", c->host, gai_strerror(rc));
+	if (c->dead) {
+		jv_free(failure);
+		return;
+	}
+	jv_free(c->failure);
+	c->failure = failure;
+	c->dead = 1;
+}
+
+static void fail_with(struct irc *c, int permanent, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void fail_with(struct irc *c, int permanent, const char *code, const char *fmt, ...)
+{
+	if (c->dead)
+		return;
+	char why[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	die(c, bot_fail_code(code, !permanent, "%s", why));
+}
+
+/* The one way to the wire: a whole line, never a line break inside,
+ * appended to the output.  0, or -1 + *err. */
+static int out_line(struct irc *c, const char *line, jv *err)
+{
+	size_t n = strlen(line);
+	if (bot_has_line_break(line, n) || n > IRC_LINE_MAX - 2) {
+		*err = bot_fail_code("bad_input", 0, "refused to write a malformed IRC line");
 		return -1;
 	}
-	int fd = -1, last = 0;
-	for (a = res; a && fd < 0; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-		if (fd < 0) {
-			last = errno;
-			continue;
+	if (c->out_off && c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	if (c->out_len + n + 2 > c->out_cap) {
+		if (c->out_off) {          /* what was written makes room first */
+			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+			c->out_len -= c->out_off;
+			c->out_off = 0;
 		}
-		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
-			last = errno;
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		int soerr = 0;
-		socklen_t sl = sizeof soerr;
-		if (poll(&p, 1, IRC_CONNECT_MS) != 1 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
-			last = soerr ? soerr : ETIMEDOUT;
-			close(fd);
-			fd = -1;
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		while (c->out_len + n + 2 > cap)
+			cap *= 2;
+		if (cap != c->out_cap) {
+			char *o = realloc(c->out, cap);
+			if (!o)
+				abort();
+			c->out = o;
+			c->out_cap = cap;
 		}
 	}
-	freeaddrinfo(res);
-	if (fd >= 0) {
-		/* lines are small and a round trip waits for each: no Nagle */
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	}
-	if (fd < 0) {
-		*err = bot_fail_code("connect_failed", 1, "%s:%d: %s", c->host, c->port, strerror(last));
-		return -1;
-	}
-	c->fd = fd;
+	if (c->out_len == c->out_off)
+		c->out_since_ms = bot_now_ms();
+	memcpy(c->out + c->out_len, line, n);
+	memcpy(c->out + c->out_len + n, "\r\n", 2);
+	c->out_len += n + 2;
 	return 0;
 }
 
-static int transport_open(struct irc *c, jv *err)
+static size_t out_pending(const struct irc *c)
 {
-	if (!c->tls)
-		return tcp_connect(c, err);
-	c->stream = c->api.open(c->host, c->port, 1, c->cafile[0] ? c->cafile : NULL,
-	                        IRC_CONNECT_MS, err);
-	if (!c->stream)
-		return -1;
-	c->fd = c->api.fd(c->stream);
-	return 0;
+	return c->out_len - c->out_off;
 }
 
-/* >0 bytes, 0 closed, BOT_STREAM_AGAIN nothing now, -1 + *err. */
-static ssize_t transport_recv(struct irc *c, char *buf, size_t n, jv *err)
+/* A line of ours (registration, PONG, QUIT): ahead of the bucket. */
+static void send_now(struct irc *c, const char *line)
 {
-	if (c->stream)
-		return c->api.recv(c->stream, buf, n, err);
-	ssize_t r = read(c->fd, buf, n);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return BOT_STREAM_AGAIN;
-	if (r < 0)
-		*err = bot_fail_code("connection_lost", 1, "read: %s", strerror(errno));
-	return r;
+	jv err = jv_invalid();
+	if (out_line(c, line, &err) < 0)
+		die(c, bot_fail_code("connection_lost", 1, "the server sent what cannot be answered"));
+	jv_free(err);
 }
 
-/* Write all of buf, waiting for the socket up to 30 s. */
-static int transport_send(struct irc *c, const char *buf, size_t n, jv *err)
+/* Write what the socket takes now. */
+static void out_flush(struct irc *c)
 {
-	long long until = bot_now_ms() + 30000;
-	while (n) {
-		ssize_t w;
-		if (c->stream)
-			w = c->api.send(c->stream, buf, n, err);
-		else {
-			w = send(c->fd, buf, n, MSG_NOSIGNAL);
-			if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-				w = BOT_STREAM_AGAIN;
-			else if (w < 0)
-				*err = bot_fail_code("connection_lost", 1, "write: %s", strerror(errno));
-		}
-		if (w == -1)
-			return -1;
+	while (!c->dead && c->stream && out_pending(c)) {
+		jv err = jv_invalid();
+		ssize_t w = bot_stream_send(c->stream, c->out + c->out_off, out_pending(c), &err);
 		if (w == BOT_STREAM_AGAIN) {
-			long long left = until - bot_now_ms();
-			if (bot_stop) {
-				*err = bot_fail_code("connection_lost", 1, "write: stopped");
-				return -1;
-			}
-			if (left <= 0) {
-				*err = bot_fail_code("connection_lost", 1, "write: the server takes nothing");
-				return -1;
-			}
-			struct pollfd p = { .fd = c->fd, .events = POLLOUT };
-			poll(&p, 1, (int)(left > 1000 ? 1000 : left));
-			continue;
+			jv_free(err);
+			return;
 		}
-		buf += w;
-		n -= (size_t)w;
+		if (w < 0) {
+			die(c, err);
+			return;
+		}
+		jv_free(err);
+		c->out_off += (size_t)w;
+		c->out_since_ms = bot_now_ms();
 	}
-	return 0;
 }
 
-static void irc_close_conn(struct irc *c)
+static void queue_push(struct irc *c, jv text, struct job *job, int ping)
 {
-	if (c->stream)
-		c->api.close(c->stream);
-	else if (c->fd >= 0)
-		close(c->fd);
+	struct qline *q = calloc(1, sizeof *q);
+	if (!q)
+		abort();
+	q->text = text;
+	q->job = job;
+	q->ping = ping;
+	if (c->q_tail)
+		c->q_tail->next = q;
+	else
+		c->q_head = q;
+	c->q_tail = q;
+	c->q_lines += !ping;
+}
+
+static void queue_clear(struct irc *c)
+{
+	while (c->q_head) {
+		struct qline *q = c->q_head;
+		c->q_head = q->next;
+		jv_free(q->text);
+		free(q);
+	}
+	c->q_tail = NULL;
+	c->q_lines = 0;
+}
+
+/* Milliseconds until the bucket lets the next queued line go (0: now,
+ * -1: nothing waits, or the output is full and POLLOUT wakes us). */
+static long long queue_wait(struct irc *c, long long now)
+{
+	if (!c->q_head || c->state != ST_UP || out_pending(c) >= IRC_OUT_LOW)
+		return -1;
+	return c->q_head->ping ? 0 : bot_rate_wait(c->bucket, "", now);
+}
+
+/* Move queued lines to the output as the bucket allows: O(1) a line. */
+static void queue_feed(struct irc *c)
+{
+	long long now = bot_now_ms();
+	while (!c->dead && queue_wait(c, now) == 0) {
+		struct qline *q = c->q_head;
+		if (!(c->q_head = q->next))
+			c->q_tail = NULL;
+		if (!q->ping) {
+			bot_rate_take(c->bucket, "", now);
+			c->q_lines--;
+		}
+		jv err = jv_invalid();
+		if (out_line(c, jv_string_value(q->text), &err) < 0)
+			die(c, err);      /* cannot be: every queued line was checked */
+		else
+			jv_free(err);
+		if (q->job) {
+			q->job->written = 1;
+			if (q->ping)
+				q->job->ping_ms = now;
+		}
+		jv_free(q->text);
+		free(q);
+	}
+}
+
+/* Close the connection and forget its state (the jobs are the caller's). */
+static void conn_close(struct irc *c)
+{
+	bot_stream_close(c->stream);
 	c->stream = NULL;
 	c->fd = -1;
+	c->state = ST_IDLE;
 	c->registered = c->dead = 0;
+	jv_free(c->failure);
+	c->failure = jv_null();
 	c->in_len = 0;
-	c->in_skip = 0;
-	c->more = 0;
-	c->await[0] = 0;
-	jv_free(c->queue);
-	c->queue = jv_array();
-	c->queue_head = 0;
+	c->in_skip = c->more = c->reading = 0;
+	c->lag_read = 0;
+	c->out_off = c->out_len = 0;
+	queue_clear(c);
 	jv_free(c->joined);
 	c->joined = jv_object();
 	c->joined_count = 0;
@@ -845,114 +872,19 @@ static void irc_close_conn(struct irc *c)
 	c->names_held = 0;
 }
 
-/* The one way to the wire: a whole line, never a line break inside. */
-static int write_line(struct irc *c, const char *line, jv *err)
+/* A best-effort QUIT on a connection about to close: whatever the
+ * socket takes now, nothing waited for. */
+static void quit_now(struct irc *c)
 {
-	size_t n = strlen(line);
-	char buf[IRC_LINE_MAX];
-	if (bot_has_line_break(line, n) || n > IRC_LINE_MAX - 2) {
-		*err = bot_fail_code("bad_input", 0, "refused to write a malformed IRC line");
-		return -1;
+	if (c->stream && c->fd >= 0 && !c->dead && c->state >= ST_REGISTERING) {
+		send_now(c, "QUIT :botpipe");
+		out_flush(c);
 	}
-	memcpy(buf, line, n);
-	memcpy(buf + n, "\r\n", 2);
-	return transport_send(c, buf, n + 2, err);
 }
-
-/* ---- flood control ----------------------------------------------------- */
-
-static void bucket_refill(struct irc *c)
-{
-	long long now = bot_now_ms();
-	c->tokens += (double)(now - c->tokens_ms) / 1000.0 * c->rate;
-	if (c->tokens > c->burst)
-		c->tokens = c->burst;
-	c->tokens_ms = now;
-}
-
-/* Milliseconds until a line may go (0: now). */
-static long long bucket_wait(struct irc *c)
-{
-	bucket_refill(c);
-	if (c->tokens >= 1)
-		return 0;
-	return (long long)((1 - c->tokens) / c->rate * 1000) + 1;
-}
-
-static int queue_len(const struct irc *c)
-{
-	return jv_array_length(jv_copy(c->queue)) - c->queue_head;
-}
-
-static int queue_line(struct irc *c, jv line, jv *err)
-{
-	if (queue_len(c) >= IRC_QUEUE_MAX) {
-		jv_free(line);
-		*err = bot_fail_code("send_failed", 1, "more than %d lines wait for flood control", IRC_QUEUE_MAX);
-		return -1;
-	}
-	c->queue = jv_array_append(c->queue, line);
-	return 0;
-}
-
-/* Drop the lines already sent from the front of the queue: at once when
- * it is empty, else once 1024 have gone (a copy then: O(1) a line). */
-static void queue_compact(struct irc *c)
-{
-	int n = jv_array_length(jv_copy(c->queue));
-	if (c->queue_head < n && c->queue_head < 1024)
-		return;
-	jv rest = jv_array();
-	for (int i = c->queue_head; i < n; i++)
-		rest = jv_array_append(rest, jv_array_get(jv_copy(c->queue), i));
-	jv_free(c->queue);
-	c->queue = rest;
-	c->queue_head = 0;
-}
-
-/* Send queued lines as the bucket allows. */
-static int queue_flush(struct irc *c, jv *err)
-{
-	while (queue_len(c) > 0 && bucket_wait(c) == 0) {
-		jv line = jv_array_get(jv_copy(c->queue), c->queue_head++);
-		queue_compact(c);
-		int rc = write_line(c, jv_string_value(line), err);
-		jv_free(line);
-		if (rc < 0)
-			return -1;
-		c->tokens -= 1;
-	}
-	return 0;
-}
-
 /* ---- what the server says ---------------------------------------------- */
 
-static void fail_with(struct irc *c, int permanent, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void fail_with(struct irc *c, int permanent, const char *code, const char *fmt, ...)
-{
-	if (c->dead)
-		return;   /* the first reason stands: a 464 says why the ERROR after it came */
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->fail, sizeof c->fail, fmt, ap);
-	va_end(ap);
-	c->fail_permanent = permanent;
-	c->fail_code = code;
-	c->dead = 1;
-}
-
-static void send_now(struct irc *c, const char *line)
-{
-	jv err = jv_invalid();
-	if (write_line(c, line, &err) < 0) {
-		char why[256];
-		bot_fail_message(err, why, sizeof why);
-		fail_with(c, 0, "connection_lost", "%s", why);
-	}
-	jv_free(err);
-}
+static void registered_now(struct irc *c);
+static void job_answered(struct irc *c);
 
 static void on_nick_refused(struct irc *c, const struct irc_msg *m)
 {
@@ -975,6 +907,8 @@ static void on_nick_refused(struct irc *c, const struct irc_msg *m)
 
 static void on_welcome(struct irc *c, const struct irc_msg *m)
 {
+	if (c->registered)
+		return;
 	c->registered = 1;
 	if (m->nparams && nick_ok(m->params[0], strlen(m->params[0])))
 		snprintf(c->nick, sizeof c->nick, "%s", m->params[0]);
@@ -989,6 +923,7 @@ static void on_welcome(struct irc *c, const struct irc_msg *m)
 		snprintf(c->mask_user, sizeof c->mask_user, "%s", u);
 		snprintf(c->mask_host, sizeof c->mask_host, "%s", h);
 	}
+	registered_now(c);
 }
 
 static void on_isupport(struct irc *c, const struct irc_msg *m)
@@ -1035,54 +970,42 @@ static void on_cap(struct irc *c, const struct irc_msg *m)
 		fail_with(c, 1, "denied", "the server does not offer SASL");
 }
 
-/* A round trip starts: nothing answered yet. */
-static void rt_reset(struct irc *c)
-{
-	for (int k = 0; k < RT_KINDS; k++) {
-		jv_free(c->rt[k]);
-		c->rt[k] = jv_array();
-	}
-	c->rt_code = 0;
-	c->rt_text[0] = 0;
-	c->rt_cost = c->rt_read = 0;
-}
-
-/* Keep an answer to the round trip in progress, about cost bytes of it,
- * within IRC_RT_COST_MAX (a LIST of a whole network may not fit: the rest
- * is dropped). */
+/* Keep an answer for the job collecting, about cost bytes of it, within
+ * IRC_RT_COST_MAX (a LIST of a whole network may not fit: the rest is
+ * dropped). */
 static void rt_add(struct irc *c, enum rt_kind k, jv value, size_t cost)
 {
-	if (!c->await[0]) {
+	struct job *j = collector(c);
+	if (!j) {
 		jv_free(value);
 		return;
 	}
-	if (c->rt_cost + cost > IRC_RT_COST_MAX) {
+	if (j->rt_cost + cost > IRC_RT_COST_MAX) {
 		jv_free(value);
 		drop_note(c, "an answer to one request past %u bytes", IRC_RT_COST_MAX);
 		return;
 	}
-	c->rt_cost += cost;
-	c->rt[k] = jv_array_append(c->rt[k], value);
+	j->rt_cost += cost;
+	j->rt[k] = jv_array_append(j->rt[k], value);
 }
 
-/* An error numeric during the round trip: the first decides, the rest
- * are only counted. */
+/* An error numeric for the job collecting: the first decides. */
 static void rt_add_error(struct irc *c, int num, const char *target, const char *text)
 {
-	if (!c->await[0] || c->rt_code)
+	struct job *j = collector(c);
+	if (!j || j->rt_code)
 		return;
-	c->rt_code = num;
+	j->rt_code = num;
 	jv t = irc_clean_text(text, strlen(text));
 	const char *s = jv_string_value(t);
 	int n = (int)utf8_cut(s, strlen(s), 200);
-	snprintf(c->rt_text, sizeof c->rt_text, "%.64s%s%.*s", target, *target ? ": " : "", n, s);
+	snprintf(j->rt_text, sizeof j->rt_text, "%.64s%s%.*s", target, *target ? ": " : "", n, s);
 	jv_free(t);
 }
 
 static jv room_event(const char *action, const char *chan)
 {
-	return JV_OBJECT(jv_string("type"), jv_string("room"), jv_string("action"), jv_string(action),
-	                 jv_string("room"), bot_room(chan));
+	return bot_room_event(action, bot_room(chan));
 }
 
 /* A NAMES reply line: the nicks wait for the 366 that ends the reply.
@@ -1273,7 +1196,7 @@ static void on_numeric(struct irc *c, int num, const struct irc_msg *m)
 	case 353: on_names(c, m); return;
 	case 366: on_names_end(c, m); return;
 	case 322:
-		if (m->nparams >= 3 && chan_ok(m->params[1], strlen(m->params[1])) && c->await[0])
+		if (m->nparams >= 3 && chan_ok(m->params[1], strlen(m->params[1])) && collector(c))
 			rt_add(c, RT_LIST, JV_OBJECT(jv_string("room"), jv_string(m->params[1]),
 			                             jv_string("users"), jv_number(atoi(m->params[2])),
 			                             jv_string("topic"), irc_clean_text(last, strlen(last))),
@@ -1313,9 +1236,9 @@ static void handle_line(struct irc *c, char *line)
 		snprintf(pong, sizeof pong, "PONG :%.400s", last);
 		send_now(c, pong);
 	} else if (!strcmp(cmd, "PONG")) {
-		if (c->await[0] && !strcmp(last, c->await))
-			c->await_done = 1;
 		c->ping_sent_ms = 0;
+		if (c->jobs && c->jobs->ping_ms && !strcmp(last, c->jobs->token))
+			job_answered(c);
 	} else if (!strcmp(cmd, "ERROR"))
 		fail_with(c, 0, "connection_lost", "the server closed the link: %.200s", last);
 	else if (!strcmp(cmd, "CAP"))
@@ -1373,305 +1296,46 @@ static void take_lines(struct irc *c)
 	c->in_len -= start;
 }
 
-/* Read what arrived and handle it: one turn, at most IRC_TURN_BYTES, so
- * that a server that never stops sending still leaves the caller its
+/* Read what arrived and handle it: at most IRC_TURN_BYTES a turn, so
+ * that a server that never stops sending still leaves the loop its
  * deadlines, its output bound and its stop flag.  When the turn ends with
  * input maybe left (in the kernel, or in the TLS layer, where poll cannot
- * see it), c->more is set: come back without waiting.  0, or -1 + *err
- * when the connection is gone (closed, ERROR, or failed registration). */
-static int pump(struct irc *c, jv *err)
+ * see it), c->more is set: come back without waiting.  A close, an ERROR
+ * or a failed registration leaves c->dead set. */
+static void pump(struct irc *c)
 {
 	size_t got = 0;
+	int lag = lagging(c);
 	c->more = 0;
-	for (;;) {
-		if (got >= IRC_TURN_BYTES) {
-			c->more = 1;
+	while (!c->dead) {
+		if (got >= IRC_TURN_BYTES || (lag && c->lag_read >= IRC_LAG_READ_MAX) ||
+		    out_pending(c) > IRC_OUT_HIGH) {
+			c->more = got >= IRC_TURN_BYTES;
 			break;
 		}
-		ssize_t r = transport_recv(c, c->in + c->in_len, sizeof c->in - c->in_len, err);
-		if (r == BOT_STREAM_AGAIN)
+		jv err = jv_invalid();
+		ssize_t r = bot_stream_recv(c->stream, c->in + c->in_len, sizeof c->in - c->in_len, &err);
+		if (r == BOT_STREAM_AGAIN) {
+			jv_free(err);
 			break;
-		if (r < 0)
-			return -1;
+		}
+		if (r < 0) {
+			die(c, err);
+			break;
+		}
+		jv_free(err);
 		if (r == 0) {
-			if (!c->dead)
-				fail_with(c, 0, "connection_lost", "the server closed the connection");
+			fail_with(c, 0, "connection_lost", "the server closed the connection");
 			break;
 		}
-		c->last_rx_ms = bot_now_ms();
+		c->quiet_since_ms = bot_now_ms();
 		c->in_len += (size_t)r;
 		got += (size_t)r;
-		if (c->await[0])
-			c->rt_read += (size_t)r;
+		if (lag)
+			c->lag_read += (size_t)r;
 		take_lines(c);
-		if (c->dead)
-			break;
 	}
-	if (c->dead) {
-		*err = bot_fail_code(c->fail_code ? c->fail_code : "connection_lost",
-		                     !c->fail_permanent, "%s", c->fail);
-		return -1;
-	}
-	return 0;
 }
-
-/* Wait for input up to ms (or until the bucket frees a token), then pump;
- * no wait when the last turn left input. */
-static int wait_and_pump(struct irc *c, long long ms, jv *err)
-{
-	struct pollfd p = { .fd = c->fd, .events = POLLIN };
-	if (ms > 1000)
-		ms = 1000;
-	if (ms < 0 || c->more)
-		ms = 0;
-	if (poll(&p, 1, (int)ms) < 0 && errno != EINTR) {
-		*err = bot_fail_code("connection_lost", 1, "poll: %s", strerror(errno));
-		return -1;
-	}
-	return pump(c, err);
-}
-
-/* ---- registration and round trips -------------------------------------- */
-
-static int irc_register(struct irc *c, jv *err)
-{
-	char line[IRC_LINE_MAX];
-	c->nick_tries = 0;
-	c->fail[0] = 0;
-	c->fail_code = NULL;
-	c->fail_permanent = 0;
-	c->casemap_ascii = 0;
-	c->mask_user[0] = c->mask_host[0] = 0;
-	snprintf(c->nick, sizeof c->nick, "%s", c->nick_cfg);
-	if (c->sasl_user)
-		send_now(c, "CAP REQ :sasl");
-	if (c->password) {
-		snprintf(line, sizeof line, "PASS :%.400s", c->password);
-		send_now(c, line);
-		explicit_bzero(line, sizeof line);
-	}
-	snprintf(line, sizeof line, "NICK %s", c->nick);
-	send_now(c, line);
-	snprintf(line, sizeof line, "USER %s 0 * :%.300s", c->user, c->realname);
-	send_now(c, line);
-	long long until = bot_now_ms() + c->register_ms;
-	while (!c->registered) {
-		if (c->dead) {
-			*err = bot_fail_code(c->fail_code ? c->fail_code : "connection_lost",
-			                     !c->fail_permanent, "%s", c->fail);
-			return -1;
-		}
-		if (bot_stop) {
-			*err = bot_fail_code("connect_failed", 1, "stopped before the server's welcome");
-			return -1;
-		}
-		if (wait_and_pump(c, until - bot_now_ms(), err) < 0)
-			return -1;
-		if (bot_now_ms() >= until) {
-			*err = bot_fail_code("connect_failed", 1, "%s:%d: no welcome from the server in %g s",
-			                     c->host, c->port, (double)c->register_ms / 1000);
-			return -1;
-		}
-	}
-	c->last_rx_ms = bot_now_ms();
-	c->ping_sent_ms = 0;
-	return 0;
-}
-
-/* Connect and register; the connection's state starts afresh. */
-static int irc_connect_now(struct irc *c, jv *err)
-{
-	irc_close_conn(c);
-	if (transport_open(c, err) < 0)
-		return -1;
-	if (irc_register(c, err) < 0) {
-		irc_close_conn(c);
-		return -1;
-	}
-	return 0;
-}
-
-/* Send lines (an array, consumed) through the bucket, then PING, and
- * handle what comes until its PONG, c->wait_ms at most after the PING.
- * The answers are in c->rt and c->rt_code. */
-static int roundtrip(struct irc *c, jv lines, jv *err)
-{
-	jv_array_foreach(lines, i, l) {
-		if (queue_line(c, l, err) < 0) {
-			jv_free(lines);
-			return -1;
-		}
-		(void)i;
-	}
-	jv_free(lines);
-	rt_reset(c);
-	snprintf(c->await, sizeof c->await, "bp%ld", ++c->seq);
-	c->await_done = 0;
-	int pinged = 0;
-	long long until = 0;
-	while (!c->await_done) {
-		if (queue_flush(c, err) < 0)
-			goto fail;
-		if (!pinged && queue_len(c) == 0) {
-			char ping[48];
-			snprintf(ping, sizeof ping, "PING :%s", c->await);
-			if (write_line(c, ping, err) < 0)
-				goto fail;
-			pinged = 1;
-			until = bot_now_ms() + c->wait_ms;
-		}
-		long long now = bot_now_ms();
-		if (pinged && now >= until) {
-			*err = bot_fail_code("connection_lost", 1, "no answer from the server in %g s",
-			                     (double)c->wait_ms / 1000);
-			goto fail;
-		}
-		if (bot_stop) {
-			*err = bot_fail_code("connection_lost", 1, "stopped before the server's answer");
-			goto fail;
-		}
-		/* bot-listen's events heard meanwhile wait in its output, which
-		 * its loop cannot bound while we are here: bound them here */
-		if (c->listening && c->rt_read > IRC_RT_READ_MAX) {
-			*err = bot_fail_code("connection_lost", 1, "the server sent more than %u MiB before its answer",
-			                     IRC_RT_READ_MAX >> 20);
-			goto fail;
-		}
-		long long wait = pinged ? until - now : bucket_wait(c);
-		if (wait_and_pump(c, wait, err) < 0)
-			goto fail;
-	}
-	c->await[0] = 0;
-	return 0;
-fail:
-	c->await[0] = 0;
-	c->dead = 1;
-	return -1;
-}
-
-/* The first error numeric of the last round trip, or 0. */
-static int rt_error(struct irc *c, char *text, size_t n)
-{
-	if (c->rt_code)
-		snprintf(text, n, "%s", c->rt_text);
-	return c->rt_code;
-}
-
-/* A round trip, connecting first when there is no connection.  One that
- * died while idle (the server restarted, or dropped us for not answering
- * its PING while bot-send waited for input) is replaced at once; any other
- * failure goes back to bot-send's one retry policy. */
-static int roundtrip_connected(struct irc *c, jv lines, jv *err)
-{
-	int had = c->fd >= 0 && !c->dead;
-	if (c->listening) {
-		/* bot-listen's connection (a session request): its serve loop
-		 * polls this fd and reconnects it; never swap it from here. */
-		if (!had || !c->registered) {
-			jv_free(lines);
-			*err = bot_fail_code("connection_lost", 1, "not connected to %s now", c->host);
-			return -1;
-		}
-		return roundtrip(c, lines, err);
-	}
-	if (!had && irc_connect_now(c, err) < 0) {
-		jv_free(lines);
-		return -1;
-	}
-	if (roundtrip(c, jv_copy(lines), err) == 0) {
-		jv_free(lines);
-		return 0;
-	}
-	irc_close_conn(c);
-	if (!had || !bot_fail_temporary(*err)) {
-		jv_free(lines);
-		return -1;
-	}
-	jv_free(*err);
-	*err = jv_invalid();
-	if (irc_connect_now(c, err) < 0) {
-		jv_free(lines);
-		return -1;
-	}
-	if (roundtrip(c, lines, err) < 0) {
-		irc_close_conn(c);
-		return -1;
-	}
-	return 0;
-}
-
-/* ---- the backend interface --------------------------------------------- */
-
-static int irc_connect(void *be, jv *err)
-{
-	struct irc *c = be;
-	c->listening = 1;
-	if (irc_connect_now(c, err) < 0)
-		return -1;
-	jv_array_foreach(c->channels, i, ch) {
-		jv line = jv_string_fmt("JOIN %s", jv_string_value(ch));
-		jv_free(ch);
-		if (queue_line(c, line, err) < 0)
-			return -1;
-		(void)i;
-	}
-	if (queue_flush(c, err) < 0)
-		return -1;
-	return c->fd;
-}
-
-static int irc_on_ready(void *be, const struct bot_sink *out, jv *err)
-{
-	struct irc *c = be;
-	c->sink = out;
-	int rc = pump(c, err);
-	if (rc == 0)
-		rc = queue_flush(c, err);
-	long long now = bot_now_ms();
-	if (rc == 0 && c->ping_sent_ms && now - c->ping_sent_ms > IRC_PING_GRACE_MS) {
-		*err = bot_fail_code("connection_lost", 1, "ping timeout: no answer in %d s",
-		                     IRC_PING_GRACE_MS / 1000);
-		rc = -1;
-	} else if (rc == 0 && !c->ping_sent_ms && now - c->last_rx_ms > IRC_IDLE_MS) {
-		rc = write_line(c, "PING :botpipe-idle", err);
-		c->ping_sent_ms = now;
-	}
-	/* The sink stays: a send or room request that bot-listen makes on
-	 * this connection (its session socket) reads the server meanwhile,
-	 * and what it hears must still become events. */
-	return rc < 0 ? -1 : 0;
-}
-
-static int irc_timeout_ms(void *be)
-{
-	struct irc *c = be;
-	if (c->more)
-		return 0;   /* input left from the last turn: no wait */
-	long long now = bot_now_ms(), t;
-	if (c->ping_sent_ms)
-		t = c->ping_sent_ms + IRC_PING_GRACE_MS - now;
-	else
-		t = c->last_rx_ms + IRC_IDLE_MS - now;
-	if (queue_len(c) > 0) {
-		long long w = bucket_wait(c);
-		if (w < t)
-			t = w;
-	}
-	return t < 0 ? 0 : t > 60000 ? 60000 : (int)t;
-}
-
-static void irc_disconnect(void *be)
-{
-	struct irc *c = be;
-	if (c->fd >= 0 && !c->dead) {
-		jv err = jv_invalid();
-		write_line(c, "QUIT :botpipe", &err);
-		jv_free(err);
-	}
-	irc_close_conn(c);
-}
-
-/* The nick or channel a message goes to, from its "to" (look-only). */
 static jv target_of(jv to, char *buf, size_t n)
 {
 	jv parsed = jv_null();
@@ -1764,50 +1428,6 @@ static jv fail_for_numeric(int code, const char *text, const char *target)
 	return bot_fail_code("send_failed", 0, "%s", text);
 }
 
-static jv irc_send(void *be, jv ev, const char *text)
-{
-	struct irc *c = be;
-	char target[256], why[300];
-	jv to = bot_get(ev, "to");
-	jv ok = target_of(to, target, sizeof target);
-	jv_free(to);
-	if (!jv_is_valid(ok))
-		return ok;
-	jv extras = bot_get(ev, "extras");
-	int action = bot_true(extras, "action"), notice = bot_true(extras, "notice");
-	jv_free(extras);
-	jv lines = message_lines(notice ? "NOTICE" : "PRIVMSG", target, text,
-	                         body_limit(c, target), action);
-	if (jv_array_length(jv_copy(lines)) == 0) {
-		jv_free(lines);
-		return JV_OBJECT(jv_string("id"), local_id(c));   /* nothing to say */
-	}
-	jv err = jv_invalid();
-	if (roundtrip_connected(c, jv_copy(lines), &err) < 0) {
-		jv_free(lines);
-		return err;
-	}
-	int code = rt_error(c, why, sizeof why);
-	if ((code == 404 || code == 401) && chan_ok(target, strlen(target)) && !is_joined(c, target)) {
-		/* +n, or no such channel yet: join (creating it), say it again */
-		if (roundtrip_connected(c, jv_array_append(jv_array(), jv_string_fmt("JOIN %s", target)), &err) < 0) {
-			jv_free(lines);
-			return err;
-		}
-		code = rt_error(c, why, sizeof why);
-		if (!code && roundtrip_connected(c, jv_copy(lines), &err) < 0) {
-			jv_free(lines);
-			return err;
-		}
-		if (!code)
-			code = rt_error(c, why, sizeof why);
-	}
-	jv_free(lines);
-	if (code)
-		return fail_for_numeric(code, why, target);
-	return JV_OBJECT(jv_string("id"), local_id(c));
-}
-
 /* ---- rooms ------------------------------------------------------------- */
 
 static jv room_answer(jv ev, const char *action, const char *chan)
@@ -1821,10 +1441,10 @@ static jv room_answer(jv ev, const char *action, const char *chan)
 	return ans;
 }
 
-/* The first entry of c->rt[k] whose "room" is chan (null if none). */
-static jv rt_find(struct irc *c, enum rt_kind k, const char *chan)
+/* The first answer of j's of kind k whose "room" is chan (null if none). */
+static jv rt_find(struct irc *c, struct job *j, enum rt_kind k, const char *chan)
 {
-	jv list = jv_copy(c->rt[k]), found = jv_null();
+	jv list = jv_copy(j->rt[k]), found = jv_null();
 	if (jv_get_kind(list) == JV_KIND_ARRAY)
 		jv_array_foreach(list, i, e) {
 			const char *r = bot_str(e, "room");
@@ -1839,76 +1459,506 @@ static jv rt_find(struct irc *c, enum rt_kind k, const char *chan)
 	return found;
 }
 
-static jv room_op(struct irc *c, jv ev, const char *action, const char *chan)
+
+/* ---- jobs: from submit to done ----------------------------------------- */
+
+static struct job *job_new(enum job_kind kind, jv ev)
 {
-	char why[300], line[IRC_LINE_MAX];
-	jv lines = jv_array(), err = jv_invalid();
-	const char *topic = bot_str(ev, "topic");
-	jv who = jv_null();
-	char nick[128] = "";
+	struct job *j = calloc(1, sizeof *j);
+	if (!j)
+		abort();
+	j->kind = kind;
+	j->ev = ev;
+	j->lines = jv_null();
+	j->result = jv_invalid();
+	for (int k = 0; k < RT_KINDS; k++)
+		j->rt[k] = jv_array();
+	return j;
+}
+
+static void job_free(struct job *j)
+{
+	jv_free(j->ev);
+	jv_free(j->lines);
+	jv_free(j->result);
+	for (int k = 0; k < RT_KINDS; k++)
+		jv_free(j->rt[k]);
+	free(j);
+}
+
+/* Queue lines (look-only), then the job's PING; the job joins the end
+ * of the list, in the order of the PINGs.  What it heard before is
+ * forgotten. */
+static void job_send(struct irc *c, struct job *j, jv lines)
+{
+	for (int k = 0; k < RT_KINDS; k++) {
+		jv_free(j->rt[k]);
+		j->rt[k] = jv_array();
+	}
+	j->rt_code = 0;
+	j->rt_text[0] = 0;
+	j->rt_cost = 0;
+	j->written = 0;
+	j->ping_ms = 0;
+	snprintf(j->token, sizeof j->token, "bp%ld", ++c->pings);
+	jv_array_foreach(lines, i, l) {
+		queue_push(c, l, j, 0);
+		(void)i;
+	}
+	queue_push(c, jv_string_fmt("PING :%s", j->token), j, 1);
+	j->next = NULL;
+	if (c->jobs_tail)
+		c->jobs_tail->next = j;
+	else
+		c->jobs = j;
+	c->jobs_tail = j;
+}
+
+/* j is answered with result (consumed); done is called by deliver. */
+static void job_finish(struct irc *c, struct job *j, jv result)
+{
+	jv_free(j->result);
+	j->result = result;
+	j->next = NULL;
+	if (c->finished_tail)
+		c->finished_tail->next = j;
+	else
+		c->finished = j;
+	c->finished_tail = j;
+}
+
+/* Call done for every answered job, once the state is whole again (a
+ * done may submit the next part). */
+static void deliver(struct irc *c)
+{
+	while (c->finished) {
+		struct job *j = c->finished;
+		if (!(c->finished = j->next))
+			c->finished_tail = NULL;
+		jv r = j->result;
+		j->result = jv_invalid();
+		if (j->done)
+			j->done(j->ctx, r);
+		else
+			jv_free(r);
+		job_free(j);
+	}
+}
+
+/* Every job still waiting fails with failure (consumed). */
+static void fail_jobs(struct irc *c, jv failure)
+{
+	queue_clear(c);   /* its lines point at them */
+	struct job *j = c->jobs;
+	c->jobs = c->jobs_tail = NULL;
+	while (j) {
+		struct job *next = j->next;
+		job_finish(c, j, jv_copy(failure));
+		j = next;
+	}
+	jv_free(failure);
+}
+
+static jv fail_for_numeric(int code, const char *text, const char *target);
+static jv room_result(struct irc *c, struct job *j);
+static jv list_result(struct irc *c, struct job *j);
+
+/* The PONG of the job at the head came: its answer is complete. */
+static void job_answered(struct irc *c)
+{
+	struct job *j = c->jobs;
+	if (!(c->jobs = j->next))
+		c->jobs_tail = NULL;
+	int code = j->rt_code;
+	jv result;
+	switch (j->kind) {
+	case JOB_MESSAGE:
+		if (j->phase == 0 && (code == 404 || code == 401) &&
+		    chan_ok(j->target, strlen(j->target)) && !is_joined(c, j->target)) {
+			/* +n, or no such channel yet: join (creating it), say it again */
+			j->phase = 1;
+			jv join = jv_array_append(jv_array(), jv_string_fmt("JOIN %s", j->target));
+			job_send(c, j, join);
+			jv_free(join);
+			return;
+		}
+		if (j->phase == 1 && !code) {
+			j->phase = 2;
+			job_send(c, j, j->lines);
+			return;
+		}
+		result = code ? fail_for_numeric(code, j->rt_text, j->target)
+		              : JV_OBJECT(jv_string("id"), local_id(c));
+		break;
+	case JOB_ROOM:
+		result = room_result(c, j);
+		break;
+	case JOB_LIST:
+		result = list_result(c, j);
+		break;
+	case JOB_PRESENCE:
+		result = code ? fail_for_numeric(code, j->rt_text, "AWAY") : JV_OBJECT(jv_string("id"), jv_null());
+		break;
+	default:   /* JOB_CHANNELS */
+		if (code)
+			bot_warn("irc: %s: --irc-channels: %s", c->host, j->rt_text);
+		result = jv_null();
+	}
+	job_finish(c, j, result);
+}
+
+/* ---- the connection's life --------------------------------------------- */
+
+static void register_send(struct irc *c)
+{
+	char line[IRC_LINE_MAX];
+	c->nick_tries = 0;
+	c->casemap_ascii = 0;
+	c->mask_user[0] = c->mask_host[0] = 0;
+	snprintf(c->nick, sizeof c->nick, "%s", c->nick_cfg);
+	if (c->sasl_user)
+		send_now(c, "CAP REQ :sasl");
+	if (c->password) {
+		snprintf(line, sizeof line, "PASS :%.400s", c->password);
+		send_now(c, line);
+		explicit_bzero(line, sizeof line);
+	}
+	snprintf(line, sizeof line, "NICK %s", c->nick);
+	send_now(c, line);
+	snprintf(line, sizeof line, "USER %s 0 * :%.300s", c->user, c->realname);
+	send_now(c, line);
+}
+
+/* The 001: up.  bot-listen hears of it, and joins --irc-channels (a job
+ * of our own, so that their answers are not taken for another's). */
+static void registered_now(struct irc *c)
+{
+	c->state = ST_UP;
+	c->quiet_since_ms = bot_now_ms();
+	c->ping_sent_ms = 0;
+	if (!c->listening)
+		return;
+	if (c->bh && c->bh->up)
+		c->bh->up(c->bh);
+	if (jv_array_length(jv_copy(c->channels)) == 0)
+		return;
+	jv lines = jv_array();
+	jv_array_foreach(c->channels, i, ch) {
+		lines = jv_array_append(lines, jv_string_fmt("JOIN %s", jv_string_value(ch)));
+		jv_free(ch);
+		(void)i;
+	}
+	job_send(c, job_new(JOB_CHANNELS, jv_null()), lines);
+	jv_free(lines);
+}
+
+static int begin_connect(struct irc *c, jv *err)
+{
+	conn_close(c);
+	c->stream = bot_stream_open(c->host, c->port, c->tls, c->cafile[0] ? c->cafile : NULL,
+	                            IRC_CONNECT_MS, err);
+	if (!c->stream)
+		return -1;
+	c->state = ST_CONNECTING;
+	return 0;
+}
+
+/* Drive the TCP or TLS connect; once through, register. */
+static void connect_step(struct irc *c, const struct bot_poll *p)
+{
+	jv err = jv_invalid();
+	int r = bot_stream_step(c->stream, p, &err);
+	if (r < 0) {
+		die(c, err);
+		return;
+	}
+	jv_free(err);
+	if (r == 0)
+		return;
+	c->fd = bot_stream_fd(c->stream);
+	c->state = ST_REGISTERING;
+	c->register_until = bot_now_ms() + c->register_ms;
+	register_send(c);
+}
+
+/* Whether to read this turn: not while the server leaves our output
+ * untaken (its PONGs would pile up), and while bot-listen's reader lags
+ * only up to IRC_LAG_READ_MAX (PINGs keep being answered meanwhile). */
+static int can_read(struct irc *c)
+{
+	if (!lagging(c))
+		c->lag_read = 0;
+	else if (c->lag_read >= IRC_LAG_READ_MAX)
+		return 0;
+	return out_pending(c) <= IRC_OUT_HIGH;
+}
+
+/* The timers of a connected turn. */
+static void timers(struct irc *c)
+{
+	long long now = bot_now_ms();
+	if (c->state == ST_REGISTERING && now >= c->register_until)
+		fail_with(c, 0, "connect_failed", "%s:%d: no welcome from the server in %g s", c->host,
+		          c->port, (double)c->register_ms / 1000);
+	if (c->state == ST_QUITTING && now >= c->quit_until)
+		fail_with(c, 0, "connection_lost", "no close after QUIT");
+	if (c->jobs && c->jobs->ping_ms && now - c->jobs->ping_ms >= c->wait_ms)
+		fail_with(c, 0, "connection_lost", "no answer from the server in %g s",
+		          (double)c->wait_ms / 1000);
+	if (out_pending(c) && now - c->out_since_ms >= IRC_WRITE_STALL_MS)
+		fail_with(c, 0, "connection_lost", "the server took nothing in %d s",
+		          IRC_WRITE_STALL_MS / 1000);
+	if (c->state != ST_UP || c->dead)
+		return;
+	if (!c->reading) {
+		/* We cannot read its PONG now: keep the server hearing from us,
+		 * and time nothing out. */
+		c->ping_sent_ms = 0;
+		if (now - c->quiet_since_ms >= IRC_IDLE_MS) {
+			send_now(c, "PING :botpipe-idle");
+			c->quiet_since_ms = now;
+		}
+	} else if (c->ping_sent_ms && now - c->ping_sent_ms >= IRC_PING_GRACE_MS)
+		fail_with(c, 0, "connection_lost", "ping timeout: no answer in %d s", IRC_PING_GRACE_MS / 1000);
+	else if (!c->ping_sent_ms && now - c->quiet_since_ms >= IRC_IDLE_MS) {
+		send_now(c, "PING :botpipe-idle");
+		c->ping_sent_ms = now;
+	}
+}
+
+/* The connection ended (c->dead): close it, fail what waits.  In
+ * bot-listen, -1 + *err for the loop to decide; after our QUIT, or on a
+ * lazy connection, 0 (the jobs carry the failure). */
+static int conn_ended(struct irc *c, jv *err)
+{
+	jv f = c->failure;
+	c->failure = jv_null();
+	int quitting = c->state == ST_QUITTING;
+	fail_jobs(c, jv_copy(f));
+	conn_close(c);
+	if (quitting || !c->listening) {
+		jv_free(f);
+		return 0;
+	}
+	*err = f;
+	return -1;
+}
+
+/* ---- the backend interface: the connection ----------------------------- */
+
+static int irc_start(void *be, jv *err)
+{
+	struct irc *c = be;
+	c->listening = 1;
+	return begin_connect(c, err);
+}
+
+static void irc_prepare(void *be, struct bot_poll *p)
+{
+	struct irc *c = be;
+	long long now = bot_now_ms();
+	if (c->state == ST_IDLE)
+		return;
+	if (c->dead) {
+		bot_poll_deadline(p, now);   /* dispatch ends it */
+		return;
+	}
+	if (c->state == ST_CONNECTING) {
+		bot_stream_prepare(c->stream, p);
+		return;
+	}
+	c->reading = can_read(c);
+	short ev = (short)((c->reading ? POLLIN : 0) | (out_pending(c) ? POLLOUT : 0));
+	if (ev)
+		bot_poll_want(p, c->fd, ev);
+	if (c->reading && c->more)
+		bot_poll_deadline(p, now);
+	if (c->state == ST_REGISTERING)
+		bot_poll_deadline(p, c->register_until);
+	if (c->state == ST_QUITTING)
+		bot_poll_deadline(p, c->quit_until);
+	if (c->state == ST_UP)
+		bot_poll_deadline(p, c->reading && c->ping_sent_ms ? c->ping_sent_ms + IRC_PING_GRACE_MS
+		                                                   : c->quiet_since_ms + IRC_IDLE_MS);
+	if (c->jobs && c->jobs->ping_ms)
+		bot_poll_deadline(p, c->jobs->ping_ms + c->wait_ms);
+	long long wait = queue_wait(c, now);
+	if (wait >= 0)
+		bot_poll_deadline(p, now + wait);
+	if (out_pending(c))
+		bot_poll_deadline(p, c->out_since_ms + IRC_WRITE_STALL_MS);
+}
+
+static int irc_dispatch(void *be, const struct bot_poll *p, jv *err)
+{
+	struct irc *c = be;
+	if (c->state == ST_CONNECTING && !c->dead)
+		connect_step(c, p);
+	if (c->state >= ST_REGISTERING && !c->dead) {
+		out_flush(c);
+		if (c->reading)
+			pump(c);
+		timers(c);
+		queue_feed(c);
+		out_flush(c);
+	}
+	int rc = 0;
+	if (c->dead)
+		rc = conn_ended(c, err);
+	deliver(c);
+	return rc;
+}
+
+static void irc_stop(void *be)
+{
+	struct irc *c = be;
+	quit_now(c);
+	fail_jobs(c, bot_fail_code("connection_lost", 1, "the connection to %s was closed", c->host));
+	conn_close(c);
+	deliver(c);
+}
+
+static void irc_commit(void *be, jv mark)
+{
+	(void)be;
+	(void)mark;   /* IRC has no cursor: what was missed is gone */
+}
+
+/* Nothing more comes: once every job is answered, QUIT and wait for the
+ * server to close (it has then handled everything before). */
+static int irc_idle(void *be)
+{
+	struct irc *c = be;
+	if (c->jobs || c->finished || c->dead)
+		return 0;
+	switch (c->state) {
+	case ST_IDLE:
+		return 1;
+	case ST_CONNECTING:
+	case ST_REGISTERING:
+		conn_close(c);
+		return 1;
+	case ST_UP:
+		send_now(c, "QUIT :botpipe");
+		c->state = ST_QUITTING;
+		c->quit_until = bot_now_ms() + IRC_QUIT_MS;
+		out_flush(c);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+
+/* What a room operation sends, from its event (look-only): j's line, or
+ * -1 + *err for input that cannot be sent. */
+static int room_line(struct job *j, jv ev, char *line, size_t n, jv *err)
+{
+	const char *action = j->action, *chan = j->target, *topic = bot_str(ev, "topic");
 	if (!strcmp(action, "join") || !strcmp(action, "create"))
-		snprintf(line, sizeof line, "JOIN %s", chan);
+		snprintf(line, n, "JOIN %s", chan);
 	else if (!strcmp(action, "leave"))
-		snprintf(line, sizeof line, "PART %s", chan);
+		snprintf(line, n, "PART %s", chan);
 	else if (!strcmp(action, "topic") && topic) {
 		if (bot_has_line_break(topic, strlen(topic)) || strlen(topic) > 400) {
-			jv_free(lines);
-			return bot_fail_code("bad_input", 0, "topic: one line of at most 400 bytes");
+			*err = bot_fail_code("bad_input", 0, "topic: one line of at most 400 bytes");
+			return -1;
 		}
-		snprintf(line, sizeof line, "TOPIC %s :%s", chan, topic);
+		snprintf(line, n, "TOPIC %s :%s", chan, topic);
 	} else if (!strcmp(action, "topic"))
-		snprintf(line, sizeof line, "TOPIC %s", chan);
+		snprintf(line, n, "TOPIC %s", chan);
 	else if (!strcmp(action, "occupants"))
-		snprintf(line, sizeof line, "NAMES %s", chan);
+		snprintf(line, n, "NAMES %s", chan);
 	else if (!strcmp(action, "info"))
-		snprintf(line, sizeof line, "LIST %s", chan);
+		snprintf(line, n, "LIST %s", chan);
 	else if (!strcmp(action, "invite")) {
-		who = bot_get(ev, "identifier");
+		jv who = bot_get(ev, "identifier");
 		if (jv_get_kind(who) == JV_KIND_NULL) {
 			jv_free(who);
 			who = bot_get(ev, "occupant");
 		}
-		jv ok = target_of(who, nick, sizeof nick);
+		jv ok = target_of(who, j->nick, sizeof j->nick);
 		jv_free(who);
-		if (!jv_is_valid(ok) || !nick_ok(nick, strlen(nick))) {
-			jv_free(ok);
-			jv_free(lines);
-			return bot_fail_code("bad_input", 0, "invite: \"identifier\" must be a person");
-		}
+		int person = jv_is_valid(ok) && nick_ok(j->nick, strlen(j->nick));
 		jv_free(ok);
-		snprintf(line, sizeof line, "INVITE %s %s", nick, chan);
+		if (!person) {
+			*err = bot_fail_code("bad_input", 0, "invite: \"identifier\" must be a person");
+			return -1;
+		}
+		snprintf(line, n, "INVITE %s %s", j->nick, chan);
 	} else if (!strcmp(action, "destroy")) {
-		jv_free(lines);
-		return bot_fail_code("unsupported", 0, "IRC back-end does not support destroying rooms.");
+		*err = bot_fail_code("unsupported", 0, "IRC back-end does not support destroying rooms.");
+		return -1;
 	} else {
-		jv_free(lines);
-		return bot_fail_code("unsupported", 0, "IRC has no room action %s", action);
+		*err = bot_fail_code("unsupported", 0, "IRC has no room action %.32s", action);
+		return -1;
 	}
-	lines = jv_array_append(lines, jv_string(line));
-	if (roundtrip_connected(c, lines, &err) < 0)
-		return err;
-	int code = rt_error(c, why, sizeof why);
-	if (code)
-		return fail_for_numeric(code, why, chan);
-	jv ans = room_answer(ev, action, chan);
+	return 0;
+}
+
+/* A room event as a job and its lines; NULL + *err. */
+static struct job *room_job(jv ev, jv *lines, jv *err)
+{
+	const char *action = bot_str(ev, "action");
+	if (!action) {
+		*err = bot_fail_code("bad_input", 0, "room: missing field \"action\"");
+		return NULL;
+	}
+	if (!strcmp(action, "list")) {
+		*lines = jv_array_append(jv_array(), jv_string("LIST"));
+		return job_new(JOB_LIST, jv_copy(ev));
+	}
+	jv room = bot_get(ev, "room");
+	const char *chan = bot_ident_room(room);
+	if (!chan && jv_get_kind(room) == JV_KIND_STRING)
+		chan = jv_string_value(room);
+	if (!chan || !chan_ok(chan, strlen(chan))) {
+		jv_free(room);
+		*err = bot_fail_code("bad_input", 0, "room: not an IRC channel");
+		return NULL;
+	}
+	struct job *j = job_new(JOB_ROOM, jv_copy(ev));
+	snprintf(j->target, sizeof j->target, "%s", chan);
+	snprintf(j->action, sizeof j->action, "%s", action);
+	jv_free(room);
+	char line[IRC_LINE_MAX];
+	if (room_line(j, ev, line, sizeof line, err) < 0) {
+		job_free(j);
+		return NULL;
+	}
+	*lines = jv_array_append(jv_array(), jv_string(line));
+	return j;
+}
+
+/* The answer event of a room operation, from what the server said. */
+static jv room_result(struct irc *c, struct job *j)
+{
+	const char *action = j->action, *chan = j->target, *topic = bot_str(j->ev, "topic");
+	if (j->rt_code)
+		return fail_for_numeric(j->rt_code, j->rt_text, chan);
+	jv ans = room_answer(j->ev, action, chan);
 	if (!strcmp(action, "join") || !strcmp(action, "create"))
 		return jv_object_set(ans, jv_string("joined"), jv_true());
 	if (!strcmp(action, "leave"))
 		return jv_object_set(ans, jv_string("joined"), jv_false());
 	if (!strcmp(action, "invite"))
-		return jv_object_set(ans, jv_string("identifier"), irc_person(nick, NULL, NULL));
+		return jv_object_set(ans, jv_string("identifier"), irc_person(j->nick, NULL, NULL));
 	if (!strcmp(action, "topic")) {
-		jv t = rt_find(c, RT_TOPIC, chan);
+		jv t = rt_find(c, j, RT_TOPIC, chan);
 		jv tv = bot_get(t, "topic");
 		jv_free(t);
 		if (topic) {
 			jv_free(tv);
 			tv = jv_string(topic);
 		}
-		return jv_object_set(ans, jv_string("topic"), jv_get_kind(tv) == JV_KIND_NULL ? (jv_free(tv), jv_string("")) : tv);
+		if (jv_get_kind(tv) == JV_KIND_NULL) {
+			jv_free(tv);
+			tv = jv_string("");
+		}
+		return jv_object_set(ans, jv_string("topic"), tv);
 	}
 	if (!strcmp(action, "occupants")) {
-		jv n = rt_find(c, RT_NAMES, chan);
+		jv n = rt_find(c, j, RT_NAMES, chan);
 		jv occ = bot_get(n, "occupants");
 		jv_free(n);
 		if (jv_get_kind(occ) != JV_KIND_ARRAY || jv_array_length(jv_copy(occ)) == 0) {
@@ -1919,7 +1969,7 @@ static jv room_op(struct irc *c, jv ev, const char *action, const char *chan)
 		return jv_object_set(ans, jv_string("occupants"), occ);
 	}
 	/* info */
-	jv l = rt_find(c, RT_LIST, chan);
+	jv l = rt_find(c, j, RT_LIST, chan);
 	int exists = jv_get_kind(l) != JV_KIND_NULL;
 	ans = jv_object_set(ans, jv_string("exists"), jv_bool(exists));
 	ans = jv_object_set(ans, jv_string("joined"), jv_bool(is_joined(c, chan)));
@@ -1931,54 +1981,155 @@ static jv room_op(struct irc *c, jv ev, const char *action, const char *chan)
 	return ans;
 }
 
-static jv room_list(struct irc *c, jv ev)
+static jv list_result(struct irc *c, struct job *j)
 {
-	jv err = jv_invalid();
-	if (roundtrip_connected(c, jv_array_append(jv_array(), jv_string("LIST")), &err) < 0)
-		return err;
+	if (j->rt_code)
+		return fail_for_numeric(j->rt_code, j->rt_text, "LIST");
 	jv ans = JV_OBJECT(jv_string("type"), jv_string("room"), jv_string("action"), jv_string("list"));
-	jv ref = bot_get(ev, "id");
+	jv ref = bot_get(j->ev, "id");
 	if (jv_get_kind(ref) != JV_KIND_NULL)
 		ans = jv_object_set(ans, jv_string("ref"), ref);
 	else
 		jv_free(ref);
-	jv rooms = jv_array(), list = jv_copy(c->rt[RT_LIST]);
-	if (jv_get_kind(list) == JV_KIND_ARRAY)
-		jv_array_foreach(list, i, e) {
-			jv r = bot_room(bot_str(e, "room"));
-			r = jv_object_set(r, jv_string("topic"), bot_get(e, "topic"));
-			r = jv_object_set(r, jv_string("users"), bot_get(e, "users"));
-			r = jv_object_set(r, jv_string("joined"), jv_bool(is_joined(c, bot_str(e, "room"))));
-			rooms = jv_array_append(rooms, r);
-			jv_free(e);
-			(void)i;
-		}
-	jv_free(list);
+	jv rooms = jv_array();
+	jv_array_foreach(j->rt[RT_LIST], i, e) {
+		jv r = bot_room(bot_str(e, "room"));
+		r = jv_object_set(r, jv_string("topic"), bot_get(e, "topic"));
+		r = jv_object_set(r, jv_string("users"), bot_get(e, "users"));
+		r = jv_object_set(r, jv_string("joined"), jv_bool(is_joined(c, bot_str(e, "room"))));
+		rooms = jv_array_append(rooms, r);
+		jv_free(e);
+		(void)i;
+	}
 	return jv_object_set(ans, jv_string("rooms"), rooms);
 }
 
-static jv irc_room(void *be, jv ev)
+/* The bot's own presence (no identifier, or the bot's): "online" is
+ * AWAY with nothing (back), any other status AWAY with the message (or
+ * the status). */
+static struct job *presence_job(struct irc *c, jv ev, jv *lines, jv *err)
 {
-	struct irc *c = be;
-	const char *action = bot_str(ev, "action");
-	if (!action)
-		return bot_fail_code("bad_input", 0, "room: missing field \"action\"");
-	if (!strcmp(action, "list"))
-		return room_list(c, ev);
-	jv room = bot_get(ev, "room");
-	const char *chan = bot_ident_room(room);
-	if (!chan && jv_get_kind(room) == JV_KIND_STRING)
-		chan = jv_string_value(room);
-	if (!chan || !chan_ok(chan, strlen(chan))) {
-		jv_free(room);
-		return bot_fail_code("bad_input", 0, "room: not an IRC channel");
+	jv who = bot_get(ev, "identifier");
+	int other = 0;
+	if (jv_get_kind(who) != JV_KIND_NULL) {
+		char nick[256] = "";
+		jv ok = target_of(who, nick, sizeof nick);
+		other = !jv_is_valid(ok) || !(same_name(c, nick, c->nick) || same_name(c, nick, c->nick_cfg));
+		jv_free(ok);
 	}
-	char name[256];
-	snprintf(name, sizeof name, "%s", chan);
-	jv_free(room);
-	return room_op(c, ev, action, name);
+	jv_free(who);
+	if (other) {
+		*err = bot_fail_code("unsupported", 0, "IRC sets only the bot's own presence (no \"identifier\")");
+		return NULL;
+	}
+	const char *status = bot_str(ev, "status"), *msg = bot_str(ev, "message");
+	if (!status || !strcmp(status, "online"))
+		*lines = jv_array_append(jv_array(), jv_string("AWAY"));
+	else {
+		const char *text = msg && *msg ? msg : status;
+		if (bot_has_line_break(text, strlen(text)) || strlen(text) > 400) {
+			*err = bot_fail_code("bad_input", 0, "presence: a message of one line, at most 400 bytes");
+			return NULL;
+		}
+		*lines = jv_array_append(jv_array(), jv_string_fmt("AWAY :%s", text));
+	}
+	return job_new(JOB_PRESENCE, jv_copy(ev));
 }
 
+/* A part of a message (or of a card as text) as a job and its lines. */
+static struct job *message_job(struct irc *c, const struct bot_part *part, jv *lines, jv *err)
+{
+	char target[256];
+	jv to = bot_get(part->event, "to");
+	jv ok = target_of(to, target, sizeof target);
+	jv_free(to);
+	if (!jv_is_valid(ok)) {
+		*err = ok;
+		return NULL;
+	}
+	jv extras = bot_get(part->event, "extras");
+	int action = bot_true(extras, "action"), notice = bot_true(extras, "notice");
+	jv_free(extras);
+	*lines = message_lines(notice ? "NOTICE" : "PRIVMSG", target, part->text,
+	                       body_limit(c, target), action);
+	struct job *j = job_new(JOB_MESSAGE, jv_null());
+	snprintf(j->target, sizeof j->target, "%s", target);
+	j->lines = jv_copy(*lines);
+	return j;
+}
+
+/* A connection for a job: bot-listen's when it is up (never another
+ * from here: its loop reconnects it), else the lazy one, made now, or
+ * made again when it died while nobody polled it (the server restarted,
+ * or dropped us for not answering while bot-send waited for input). */
+static int ready_for_jobs(struct irc *c, jv *err)
+{
+	if (c->listening) {
+		if (c->state != ST_UP || c->dead) {
+			*err = bot_fail_code("connection_lost", 1, "not connected to %s now", c->host);
+			return -1;
+		}
+		return 0;
+	}
+	if (c->state == ST_UP && !c->dead) {
+		out_flush(c);
+		pump(c);
+	}
+	if (c->dead || c->state == ST_QUITTING) {
+		jv e = jv_invalid();
+		conn_ended(c, &e);
+		jv_free(e);
+	}
+	if (c->state == ST_IDLE)
+		return begin_connect(c, err);
+	return 0;
+}
+
+static int irc_submit(void *be, const struct bot_part *part, bot_done_fn done, void *ctx, jv *err)
+{
+	struct irc *c = be;
+	const char *type = part->type ? part->type : bot_str(part->event, "type");
+	jv lines = jv_null();
+	struct job *j;
+	if (type && !strcmp(type, "room"))
+		j = room_job(part->event, &lines, err);
+	else if (type && !strcmp(type, "presence"))
+		j = presence_job(c, part->event, &lines, err);
+	else if (part->text)
+		j = message_job(c, part, &lines, err);
+	else {
+		*err = bot_fail_code("unsupported", 0, "IRC cannot deliver %.32s events", type ? type : "these");
+		return -1;
+	}
+	if (!j)
+		return -1;
+	int n = jv_array_length(jv_copy(lines));
+	if (n == 0) {   /* nothing to say */
+		jv_free(lines);
+		job_free(j);
+		done(ctx, JV_OBJECT(jv_string("id"), local_id(c)));
+		return 0;
+	}
+	if (c->q_lines + n > IRC_QUEUE_MAX) {
+		jv_free(lines);
+		job_free(j);
+		*err = bot_fail_code("send_failed", 1, "more than %d lines wait for flood control", IRC_QUEUE_MAX);
+		return -1;
+	}
+	if (ready_for_jobs(c, err) < 0) {
+		jv_free(lines);
+		job_free(j);
+		return -1;
+	}
+	j->done = done;
+	j->ctx = ctx;
+	job_send(c, j, lines);
+	jv_free(lines);
+	/* what can go now goes now (a lazy connection's first lines wait for the 001) */
+	queue_feed(c);
+	out_flush(c);
+	return 0;
+}
 /* ---- identity ---------------------------------------------------------- */
 
 static jv irc_build_identifier(void *be, const char *text)
@@ -2017,22 +2168,47 @@ static jv irc_mention(void *be, jv ident, jv body)
 	return out;
 }
 
+
+static void irc_close(void *be)
+{
+	struct irc *c = be;
+	if (!c)
+		return;
+	quit_now(c);
+	fail_jobs(c, bot_fail_code("connection_lost", 1, "the connection to %s was closed", c->host));
+	conn_close(c);
+	deliver(c);
+	secret_free(c->password);
+	secret_free(c->sasl_user);
+	secret_free(c->sasl_pass);
+	jv_free(c->channels);
+	jv_free(c->failure);
+	jv_free(c->joined);
+	jv_free(c->names);
+	bot_rate_free(c->bucket);
+	free(c->out);
+	free(c);
+}
+
 const struct bot_backend bot_backend = {
+	.size = sizeof(struct bot_backend),
 	.abi = BOT_BACKEND_ABI,
 	.name = "irc",
 	.markup = "irc",
 	.options = irc_options,
+	.can = BOT_CAN_LISTEN | BOT_CAN_ROOM | BOT_CAN_PRESENCE | BOT_CAN_SESSION,
+	.size_unit = BOT_UNIT_BYTES,
 	.open = irc_open,
 	.close = irc_close,
-	.connect = irc_connect,
-	.on_ready = irc_on_ready,
-	.timeout_ms = irc_timeout_ms,
-	.disconnect = irc_disconnect,
-	.send = irc_send,
-	.room = irc_room,
+	.start = irc_start,
+	.prepare = irc_prepare,
+	.dispatch = irc_dispatch,
+	.stop = irc_stop,
+	.commit = irc_commit,
+	.submit = irc_submit,
+	.idle = irc_idle,
 	.build_identifier = irc_build_identifier,
 	.is_from_self = irc_is_from_self,
 	.mention = irc_mention,
 	.size_limit = irc_size_limit,
-	.size_unit = BOT_UNIT_BYTES,
 };

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bot.h"
+#include "backend.h"
 #include "buf.h"
 #include "render.h"
 
@@ -26,6 +26,7 @@ static const struct bot_option text_options[] = {
 };
 
 struct text {
+	struct bot_host *host;
 	int in_fd, own_in;
 	FILE *out;
 	int own_out, color;
@@ -69,9 +70,12 @@ static FILE *open_output(const char *path, int *own)
 	return stderr;
 }
 
-static void *text_open(const struct bot_config *cfg, jv *err)
+static void *text_open(const struct bot_config *cfg, struct bot_host *host, jv *err)
 {
 	struct text *t = calloc(1, sizeof *t);
+	if (!t)
+		abort();
+	t->host = host;
 	const char *user = bot_cfg_str(cfg, "text-user"), *bot = bot_cfg_str(cfg, "text-bot");
 	const char *room = bot_cfg_str(cfg, "text-room"), *color = bot_cfg_str(cfg, "text-color");
 	if (!name_ok(user, '@') || !name_ok(bot, '@') || !name_ok(room, '#')) {
@@ -192,24 +196,40 @@ static int context_command(struct text *t, const char *line)
  * text backend pauses half a second. */
 #define PROMPT_DELAY_MS 300
 
-static int text_timeout(void *p)
+static void text_prepare(void *p, struct bot_poll *poll)
 {
 	struct text *t = p;
-	if (!t->prompt_at)
-		return -1;
-	long long left = t->prompt_at - bot_now_ms();
-	return left > 0 ? (int)left : 0;
+	if (t->in_fd >= 0 && !t->host->lagging(t->host))
+		bot_poll_want(poll, t->in_fd, POLLIN);
+	if (t->prompt_at)
+		bot_poll_deadline(poll, t->prompt_at);
 }
 
-static int text_on_ready(void *p, const struct bot_sink *out, jv *err)
+/* Each complete line typed: a message, or one of errbot's TextCmds. */
+static void take_lines(struct text *t)
+{
+	char *start = t->buf, *nl;
+	while ((nl = memchr(start, '\n', t->len - (size_t)(start - t->buf)))) {
+		*nl = 0;
+		if (nl > start && nl[-1] == '\r')
+			nl[-1] = 0;
+		if (*start && !context_command(t, start))
+			t->host->emit(t->host, typed_message(t, start), jv_null());
+		start = nl + 1;
+		t->prompt_at = bot_now_ms() + PROMPT_DELAY_MS;
+	}
+	t->len -= (size_t)(start - t->buf);
+	memmove(t->buf, start, t->len);
+}
+
+static int text_dispatch(void *p, const struct bot_poll *poll, jv *err)
 {
 	struct text *t = p;
 	if (t->prompt_at && bot_now_ms() >= t->prompt_at) {
 		t->prompt_at = 0;
 		prompt(t);
 	}
-	struct pollfd pf = { .fd = t->in_fd, .events = POLLIN };
-	if (poll(&pf, 1, 0) <= 0)
+	if (t->in_fd < 0 || !bot_poll_revents(poll, t->in_fd))
 		return 0;   /* woken for the prompt only */
 	if (t->cap - t->len < 4096) {
 		t->cap = t->cap ? t->cap * 2 : 8192;
@@ -227,20 +247,10 @@ static int text_on_ready(void *p, const struct bot_sink *out, jv *err)
 	if (n == 0 && t->len)  /* a last line without newline */
 		t->buf[t->len++] = '\n';
 	t->len += (size_t)n;
-	char *start = t->buf, *nl;
-	while ((nl = memchr(start, '\n', t->len - (size_t)(start - t->buf)))) {
-		*nl = 0;
-		if (nl > start && nl[-1] == '\r')
-			nl[-1] = 0;
-		if (*start && !context_command(t, start))
-			out->emit(out->ctx, typed_message(t, start));
-		start = nl + 1;
-		t->prompt_at = bot_now_ms() + PROMPT_DELAY_MS;
-	}
-	t->len -= (size_t)(start - t->buf);
-	memmove(t->buf, start, t->len);
+	take_lines(t);
 	if (n == 0) {
-		out->emit(out->ctx, bot_presence_event(bot_person(t->user, t->user + 1), "offline", NULL));
+		t->host->emit(t->host, bot_presence_event(bot_person(t->user, t->user + 1), "offline", NULL),
+		              jv_null());
 		return 1;   /* end of input: the person left */
 	}
 	return 0;
@@ -319,17 +329,25 @@ static void console_text(struct sbuf *out, const char *text, int sgr)
 	sb_add(out, "", 0);
 }
 
-static jv text_send(void *p, jv ev, const char *text)
+/* One line on the console, made safe (no escapes but our colours). */
+static jv show(struct text *t, const char *text, int sgr)
 {
-	struct text *t = p;
-	(void)ev;
 	struct sbuf safe = { 0 };
-	console_text(&safe, text, !t->raw);
+	console_text(&safe, text, sgr);
 	int bad = fprintf(t->out, "%s\n", safe.s) < 0 || fflush(t->out) != 0;
 	free(safe.s);
 	if (bad)
 		return bot_fail_code("send_failed", 0, "console: %s", strerror(errno));
 	return JV_OBJECT(jv_string("id"), jv_string_fmt("%ld", ++t->seq));
+}
+
+/* Everything is delivered at once: done before submit returns. */
+static int text_submit(void *p, const struct bot_part *part, bot_done_fn done, void *ctx, jv *err)
+{
+	struct text *t = p;
+	(void)err;
+	done(ctx, show(t, part->text ? part->text : "", !t->raw));
+	return 0;
 }
 
 /* errbot's Text prefix: "{person} body" (an occupant's person is @nick);
@@ -351,10 +369,9 @@ static size_t text_size_limit(void *p, jv to)
 	return 10000;
 }
 
-static void text_disconnect(void *p) { (void)p; }
-
-/* Open the input when listening starts, not at open: bot-send never reads. */
-static int text_connect(void *p, jv *err)
+/* Open the input when listening starts, not at open: bot-send never
+ * reads.  The console is up at once. */
+static int text_start(void *p, jv *err)
 {
 	struct text *t = p;
 	if (t->in_fd < 0 && strcmp(t->input, "-")) {
@@ -366,26 +383,28 @@ static int text_connect(void *p, jv *err)
 		}
 	} else if (t->in_fd < 0)
 		t->in_fd = 0;
+	t->host->up(t->host);
 	prompt(t);
-	return t->in_fd;
+	return 0;
 }
 
 const struct bot_backend bot_backend_text = {
+	.size = sizeof(struct bot_backend),
 	.abi = BOT_BACKEND_ABI,
 	.name = "text",
 	.markup = "ansi",
 	.options = text_options,
+	.can = BOT_CAN_LISTEN | BOT_CAN_SESSION,
+	.size_unit = BOT_UNIT_CHARS,
 	.open = text_open,
 	.close = text_close,
-	.connect = text_connect,
-	.on_ready = text_on_ready,
-	.timeout_ms = text_timeout,
-	.disconnect = text_disconnect,
-	.send = text_send,
+	.start = text_start,
+	.prepare = text_prepare,
+	.dispatch = text_dispatch,
+	.submit = text_submit,
 	.build_identifier = text_build_identifier,
 	.is_from_self = text_is_from_self,
 	.mention = text_mention,
 	.size_limit = text_size_limit,
-	.size_unit = BOT_UNIT_CHARS,
 	.markup_for = text_markup,
 };

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bot.h"
+#include "backend.h"
 #include "buf.h"
 #include "http.h"
 #include "render.h"
@@ -38,7 +38,8 @@ static const struct bot_option webhook_options[] = {
 };
 
 struct webhook {
-	struct bot_http *http;
+	struct bot_http_multi *m;
+	long timeout_ms;       /* bot-send's --timeout; 0: libbothttp's 30 s */
 	char *url;
 	jv headers;            /* array of "Name: value" */
 	jq_state *jq;          /* NULL: the default payload, built in C */
@@ -52,7 +53,9 @@ static void webhook_close(void *p)
 	struct webhook *w = p;
 	if (!w)
 		return;
-	bot_http_free(w->http);
+	if (w->m)
+		bot_http_cancel_all(w->m);   /* their done callbacks run: nothing held */
+	bot_http_multi_free(w->m);
 	if (w->url) {
 		explicit_bzero(w->url, strlen(w->url));
 		free(w->url);
@@ -115,8 +118,9 @@ static int collect_headers(struct webhook *w, const struct bot_config *cfg, jv *
 	return bad ? -1 : 0;
 }
 
-static void *webhook_open(const struct bot_config *cfg, jv *err)
+static void *webhook_open(const struct bot_config *cfg, struct bot_host *host, jv *err)
 {
+	(void)host;
 	struct webhook *w = calloc(1, sizeof *w);
 	if (!w) {
 		*err = bot_fail("out of memory");
@@ -142,14 +146,14 @@ static void *webhook_open(const struct bot_config *cfg, jv *err)
 	const char *tpl = bot_cfg_str(cfg, "webhook-template");
 	if (tpl && compile_template(w, tpl, err) < 0)
 		goto fail;
-	if (!(w->http = bot_http_new(err)))
+	if (!(w->m = bot_http_multi_new(err)))
 		goto fail;
 	/* bot-send's --timeout (seconds), when the program has one. */
 	const char *timeout = bot_cfg_str(cfg, "timeout");
 	double secs = timeout ? strtod(timeout, NULL) : 0;
 	if (secs > 0)
-		bot_http_set_timeout(w->http, (long)(secs * 1000), (long)(secs * 1000));
-	bot_http_set_cafile(w->http, bot_cfg_str(cfg, "webhook-cafile"));
+		w->timeout_ms = (long)(secs * 1000);
+	bot_http_multi_set_cafile(w->m, bot_cfg_str(cfg, "webhook-cafile"));
 	return w;
 fail:
 	webhook_close(w);
@@ -235,11 +239,10 @@ static jv defuse_mentions(jv body)
 	return body;
 }
 
-/* The id of what was posted: the answer's "id" when it has one. */
+/* The id of what was posted (look-only): the answer's "id" when it has one. */
 static jv sent_id(jv resp)
 {
 	jv id = bot_get(resp, "id");
-	jv_free(resp);
 	if (jv_get_kind(id) == JV_KIND_NUMBER) {
 		jv s = jv_dump_string(id, 0);   /* opaque: kept as a string */
 		return JV_OBJECT(jv_string("id"), s);
@@ -250,17 +253,53 @@ static jv sent_id(jv resp)
 	return jv_object();
 }
 
-static jv webhook_send(void *p, jv ev, const char *text)
+struct post { bot_done_fn done; void *ctx; };
+
+static void posted(void *ud, const struct bot_http_done *d)
 {
-	struct webhook *w = p;
-	jv body = payload(w, ev, text);
-	if (!jv_is_valid(body))
-		return body;
-	body = defuse_mentions(body);
-	jv resp = bot_http_post_json(w->http, w->url, jv_copy(w->headers), body);
-	if (!jv_is_valid(resp))
-		return resp;
-	return sent_id(resp);
+	struct post *p = ud;
+	jv result = jv_get_kind(d->fail) != JV_KIND_NULL ? jv_copy(d->fail) : sent_id(d->body);
+	p->done(p->ctx, result);
+	free(p);
+}
+
+static int webhook_submit(void *be, const struct bot_part *part, bot_done_fn done, void *ctx, jv *err)
+{
+	struct webhook *w = be;
+	jv body = payload(w, part->event, part->text ? part->text : "");
+	if (!jv_is_valid(body)) {
+		*err = body;
+		return -1;
+	}
+	struct post *p = malloc(sizeof *p);
+	if (!p)
+		abort();
+	*p = (struct post){ done, ctx };
+	struct bot_http_req req = { .method = "POST", .url = w->url, .headers = jv_copy(w->headers),
+	                            .json = defuse_mentions(body), .timeout_ms = w->timeout_ms,
+	                            .connect_timeout_ms = w->timeout_ms };
+	if (bot_http_start(w->m, &req, posted, p, err) < 0) {
+		free(p);
+		return -1;
+	}
+	return 0;
+}
+
+static void webhook_prepare(void *be, struct bot_poll *p)
+{
+	bot_http_multi_prepare(((struct webhook *)be)->m, p);
+}
+
+static int webhook_dispatch(void *be, const struct bot_poll *p, jv *err)
+{
+	(void)err;
+	bot_http_multi_dispatch(((struct webhook *)be)->m, p);
+	return 0;
+}
+
+static int webhook_idle(void *be)
+{
+	return bot_http_running(((struct webhook *)be)->m) == 0;
 }
 
 /* Any non-empty string: "@name" is a person, anything else a room. */
@@ -293,16 +332,21 @@ static const char *webhook_markup(void *p)
 }
 
 const struct bot_backend bot_backend = {
+	.size = sizeof(struct bot_backend),
 	.abi = BOT_BACKEND_ABI,
 	.name = "webhook",
 	.markup = "markdown",
 	.options = webhook_options,
+	.can = 0,   /* messages (and cards, by the template) only; it cannot listen */
+	.size_unit = BOT_UNIT_CHARS,
 	.open = webhook_open,
 	.close = webhook_close,
-	.send = webhook_send,
+	.prepare = webhook_prepare,
+	.dispatch = webhook_dispatch,
+	.submit = webhook_submit,
+	.idle = webhook_idle,
 	.build_identifier = webhook_build_identifier,
 	.is_from_self = webhook_is_from_self,
 	.size_limit = webhook_size_limit,
-	.size_unit = BOT_UNIT_CHARS,
 	.markup_for = webhook_markup,
 };

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bot.h"
+#include "backend.h"
 
 #ifndef BOT_LIBDIR
 #define BOT_LIBDIR "/usr/local/lib/botpipe"
@@ -83,9 +83,10 @@ static int try_load(const char *dir, void *ctx)
 		snprintf(l->why, sizeof l->why, "%s: no bot_backend symbol", path);
 		return 1;
 	}
-	if (b->abi != BOT_BACKEND_ABI) {
+	/* ABI 1 began with the int abi, so its first size_t reads as 1 */
+	if (b->size < offsetof(struct bot_backend, name) || b->abi != BOT_BACKEND_ABI) {
 		snprintf(l->why, sizeof l->why, "%s: made for backend ABI %d, this is %d",
-		         path, b->abi, BOT_BACKEND_ABI);
+		         path, b->size < offsetof(struct bot_backend, name) ? 1 : b->abi, BOT_BACKEND_ABI);
 		return 1;
 	}
 	l->found = b;
@@ -194,7 +195,7 @@ jv bot_expand_ident(const struct bot_backend *b, void *be, jv ident)
 {
 	if (jv_get_kind(ident) != JV_KIND_STRING)
 		return ident;
-	if (!b || !b->build_identifier) {
+	if (!b || !BOT_BACKEND_HAS(b, build_identifier)) {
 		jv_free(ident);
 		return bot_fail("this backend cannot read identifiers");
 	}

@@ -203,6 +203,11 @@ void bot_writer_set_async(struct bot_writer *w, int async);
 size_t bot_writer_queued(const struct bot_writer *w);
 /* 1 when queued bytes wait for a flush. */
 int bot_writer_pending(const struct bot_writer *w);
+/* Bytes handed to the writer so far, and of them written to the fd: an
+ * event queued when bot_writer_total was T is downstream once
+ * bot_writer_written reaches T (bot-listen's commit marks). */
+unsigned long long bot_writer_total(const struct bot_writer *w);
+unsigned long long bot_writer_written(const struct bot_writer *w);
 
 /* ---- model.c: errbot's message model as jv events ---------------------- */
 
@@ -229,10 +234,26 @@ const char *bot_ident_aclattr(jv ident);
 
 jv bot_message(jv from, jv to, const char *body);
 jv bot_sent_event(const char *id, jv to, jv ref);
+/* The same with "ids", every part's id in order (consumed), when a
+ * message went out in more than one part. */
+jv bot_sent_event_parts(jv ids, jv to, jv ref);
 jv bot_error_event(const char *code, const char *message, jv event);
 jv bot_connection_event(const char *state, int attempt, double retry_in,
                         const char *reason);
 jv bot_presence_event(jv identifier, const char *status, const char *message);
+/* A reaction: reactor and reacted_to (a message or {id, from, to}) are
+ * consumed, action "added" or "removed"; reacted_to_owner is reacted_to's
+ * "from" when it has one; timestamp may be NULL. */
+jv bot_reaction_event(jv reactor, const char *action, const char *name, jv reacted_to,
+                      const char *timestamp);
+/* A stream (a file) of identifier (consumed): name as the network gave it
+ * (shown, never a path), path where it lies in the spool (or NULL), MIME
+ * type (or NULL), size and transfered in bytes (-1: unknown), status
+ * "pending", "transfering", "success", "error". */
+jv bot_stream_event(jv identifier, const char *name, const char *path, const char *mime,
+                    long long size, long long transfered, const char *status);
+/* A room event with action about room (an identifier, consumed). */
+jv bot_room_event(const char *action, jv room);
 /* The seed's derived fields, computed here and nowhere else: sets
  * is_direct (to is a person or an occupant: errbot's RoomOccupant is a
  * Person), is_group (to is a room), is_threaded (parent set); and the
@@ -249,78 +270,7 @@ jv bot_validate(jv ev);
 jv bot_build_reply(jv msg, const char *body, int private_, int threaded,
                    int mention);
 
-/* ---- backend.c: the interface every backend fills, and the registry ---- */
-
-#define BOT_BACKEND_ABI 1
-
-/* Where a backend writes what it hears. */
-struct bot_sink {
-	void (*emit)(void *ctx, jv event);
-	void *ctx;
-};
-
-struct bot_backend {
-	int abi;                        /* BOT_BACKEND_ABI */
-	const char *name;
-	const char *markup;             /* renderer name: "ansi", "irc", ... */
-	const struct bot_option *options;   /* the backend's settings */
-
-	/* State from configuration, no network yet; NULL + *err on failure. */
-	void *(*open)(const struct bot_config *cfg, jv *err);
-	void (*close)(void *be);
-
-	/* serve_once, split for a poll loop: connect returns the fd to watch
-	 * (or -1 and *err: a jv_invalid from bot_fail_code); on_ready is called
-	 * when the fd is readable or the timeout passed, and emits events;
-	 * it returns 0 to go on, 1 when the service asked to stop, -1 when
-	 * the connection is gone (*err says why). */
-	int (*connect)(void *be, jv *err);
-	int (*on_ready)(void *be, const struct bot_sink *out, jv *err);
-	int (*timeout_ms)(void *be);    /* optional: -1 none */
-	void (*disconnect)(void *be);
-
-	/* Deliver one part.  bot-send never calls connect: a backend that
-	 * needs a connection to send makes it here, lazily, and ends it in
-	 * close (a one-shot send from cron connects, delivers, quits).
-	 * ev is the message or card event (look-only);
-	 * text is the body already rendered in the backend's markup and cut
-	 * to size.  Returns {"id": ...} or a bot_fail_code invalid. */
-	jv (*send)(void *be, jv ev, const char *text);
-	/* Optional native cards: returns {"id"} or invalid; NULL = template. */
-	jv (*send_card)(void *be, jv card);
-	/* Optional room operations: ev is a room event (look-only); returns
-	 * the answer event or an invalid with code room_not_joined,
-	 * room_does_not_exist, ... */
-	jv (*room)(void *be, jv ev);
-	jv (*change_presence)(void *be, const char *status, const char *msg);
-
-	/* Parse a user-given id ("@alice", "#ops") into an identifier. */
-	jv (*build_identifier)(void *be, const char *text);
-	/* Look-only. */
-	int (*is_from_self)(void *be, jv msg);
-	/* errbot's prefix_groupchat_reply: body with the mention of ident. */
-	jv (*mention)(void *be, jv ident, jv body);
-	/* message_size_limit for a part to this target (bytes or chars as the
-	 * network counts; 0 = no limit). Look-only on to. */
-	size_t (*size_limit)(void *be, jv to);
-	int size_unit;                  /* enum bot_size_unit (render.h) */
-	/* Optional: the markup for this instance (e.g. ansi on a terminal,
-	 * text in a file); NULL = markup above. */
-	const char *(*markup_for)(void *be);
-};
-
-/* Find a backend by name: the builtins, then NAME.so on BOT_BACKEND_PATH,
- * the install directory, and the build tree beside the program.  NULL +
- * *err naming the backends that exist. */
-const struct bot_backend *bot_backend_find(const char *name,
-                                           const struct bot_backend *const *builtin,
-                                           jv *err);
-/* 1 when a backend of that name can be found; nothing is loaded. */
-int bot_backend_exists(const char *name, const struct bot_backend *const *builtin);
-/* Names of every backend that can be found (array of strings). */
-jv bot_backend_list(const struct bot_backend *const *builtin);
-/* Expand a bare string identifier (or pass an object through). */
-jv bot_expand_ident(const struct bot_backend *b, void *be, jv ident);
+/* The backend interface and its registry (backend.c) are in backend.h. */
 
 /* ---- serve.c: errbot's serve_forever ----------------------------------- */
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bot.h"
+#include "backend.h"
 #include "cardtool.h"
 #include "render.h"
 

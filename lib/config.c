@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bot.h"
+#include "backend.h"
 #include "state.h"
 
 /* Options every program has. */

@@ -119,6 +119,18 @@ jv bot_sent_event(const char *id, jv to, jv ref)
 	return e;
 }
 
+jv bot_sent_event_parts(jv ids, jv to, jv ref)
+{
+	int n = jv_array_length(jv_copy(ids));
+	jv last = n > 0 ? jv_array_get(jv_copy(ids), n - 1) : jv_null();
+	jv e = bot_sent_event(jv_get_kind(last) == JV_KIND_STRING ? jv_string_value(last) : NULL, to, ref);
+	jv_free(last);
+	if (n > 1)
+		return jv_object_set(e, jv_string("ids"), ids);
+	jv_free(ids);
+	return e;
+}
+
 jv bot_error_event(const char *code, const char *message, jv event)
 {
 	jv e = jv_object();
@@ -157,6 +169,41 @@ jv bot_presence_event(jv identifier, const char *status, const char *message)
 	return e;
 }
 
+jv bot_reaction_event(jv reactor, const char *action, const char *name, jv reacted_to,
+                      const char *timestamp)
+{
+	jv owner = bot_get(reacted_to, "from");
+	jv e = JV_OBJECT(jv_string("type"), jv_string("reaction"), jv_string("reactor"), reactor,
+	                 jv_string("action"), jv_string(action));
+	e = set_str(e, "reaction_name", name);
+	e = jv_object_set(e, jv_string("reacted_to"), reacted_to);
+	if (jv_get_kind(owner) != JV_KIND_NULL)
+		e = jv_object_set(e, jv_string("reacted_to_owner"), owner);
+	else
+		jv_free(owner);
+	return set_str(e, "timestamp", timestamp);
+}
+
+jv bot_stream_event(jv identifier, const char *name, const char *path, const char *mime,
+                    long long size, long long transfered, const char *status)
+{
+	jv e = JV_OBJECT(jv_string("type"), jv_string("stream"), jv_string("identifier"), identifier);
+	e = set_str(e, "name", name);
+	e = set_str(e, "path", path);
+	e = set_str(e, "stream_type", mime);
+	if (size >= 0)
+		e = jv_object_set(e, jv_string("size"), jv_number((double)size));
+	if (transfered >= 0)
+		e = jv_object_set(e, jv_string("transfered"), jv_number((double)transfered));
+	return set_str(e, "status", status);
+}
+
+jv bot_room_event(const char *action, jv room)
+{
+	return JV_OBJECT(jv_string("type"), jv_string("room"), jv_string("action"), jv_string(action),
+	                 jv_string("room"), room);
+}
+
 /* from and to with their derived fields, when they are objects. */
 static jv derive_ident_field(jv msg, const char *key)
 {
@@ -193,7 +240,7 @@ static const char *const ident_fields[] = {
 static const char *const string_fields[] = {
 	"body", "backend", "title", "summary", "link", "image", "thumbnail",
 	"color", "text_color", "status", "reaction_name", "stream_type", "name",
-	"path", "state", "code", "topic", NULL
+	"path", "state", "code", "topic", "replaces", "deletes", NULL
 };
 static const char *const bool_fields[] = { "delayed", "partial", NULL };
 
@@ -305,8 +352,12 @@ jv bot_validate(jv ev)
 		return ev;
 	if (!strcmp(type, "message") || !strcmp(type, "card"))
 		return require(ev, type, "to");
+	/* someone's presence has an identifier; the bot's own (a request to
+	 * bot-send) has none, but a status */
 	if (!strcmp(type, "presence"))
-		return require(ev, type, "identifier");
+		return require(ev, type, "status");
+	if (!strcmp(type, "delete"))
+		return require(require(ev, type, "to"), type, "deletes");
 	if (!strcmp(type, "reaction"))
 		return require(require(ev, type, "reaction_name"), type, "reacted_to");
 	if (!strcmp(type, "room"))

@@ -307,6 +307,7 @@ struct bot_writer {
 	int err;
 	int async;    /* never wait for the reader: queue (bot_writer_set_async) */
 	FILE *dump;   /* jv_dumpf's way into buf (see bot_write) */
+	unsigned long long total, written;   /* bytes appended; bytes written to fd */
 };
 
 static void writer_append(struct bot_writer *w, const char *s, size_t n);
@@ -354,6 +355,7 @@ static void writer_append(struct bot_writer *w, const char *s, size_t n)
 	}
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;
+	w->total += n;
 }
 
 int bot_writer_try_flush(struct bot_writer *w)
@@ -379,8 +381,12 @@ int bot_writer_try_flush(struct bot_writer *w)
 	if (done > 0)   /* (an empty writer has no buffer yet; a reader that took nothing: no copy) */
 		memmove(w->buf, w->buf + done, w->len - done);
 	w->len -= done;
+	w->written += done;
 	return 0;
 }
+
+unsigned long long bot_writer_total(const struct bot_writer *w) { return w->total; }
+unsigned long long bot_writer_written(const struct bot_writer *w) { return w->written; }
 
 size_t bot_writer_queued(const struct bot_writer *w) { return w->len; }
 
@@ -409,6 +415,7 @@ int bot_writer_flush(struct bot_writer *w)
 		}
 		done += (size_t)n;
 	}
+	w->written += done;
 	w->len = 0;
 	if (w->err) {
 		errno = w->err;

@@ -64,6 +64,7 @@ const struct bot_option bot_send_options[] = {
 	{ "timeout", 0, BOT_OPT_STR, "SECONDS", "30", "give up on one request after SECONDS" },
 	{ "outbox", 0, BOT_OPT_STR, "DIR", NULL, "store each message in DIR (made 0700 when missing) before sending; keep it there when it cannot be sent now" },
 	{ "flush", 0, BOT_OPT_STR, "DIR", NULL, "send what waits in the outbox DIR (which must exist), oldest first, and exit" },
+	{ "files-from", 0, BOT_OPT_LIST, "DIR", NULL, "send the files of stream events only from under DIR (may be given several times; none: no file is sent)" },
 	BOT_OPTIONS_END
 };
 

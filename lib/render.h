@@ -36,6 +36,12 @@ enum bot_size_unit { BOT_UNIT_BYTES, BOT_UNIT_CHARS, BOT_UNIT_UTF16 };
 jv bot_split(const char *markup, const char *md, size_t len, size_t limit,
              enum bot_size_unit unit);
 
+/* The same cut, each part as [rendered, plain]: plain is the part's text
+ * without its markup (HTML entities unescaped), for networks that want
+ * both (Matrix body and formatted_body, a Slack fallback text). */
+jv bot_split_plain(const char *markup, const char *md, size_t len, size_t limit,
+                   enum bot_size_unit unit);
+
 /* ---- card.c: cards as markdown, for backends without native cards ------ */
 
 /* Render a card event (look-only) through a template (NULL = the built-in

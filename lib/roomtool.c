@@ -6,9 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bot.h"
+#include "backend.h"
 #include "failure.h"
 #include "roomtool.h"
+#include "sendq.h"
 #include "session.h"
 
 static const char *const actions[] = {
@@ -180,7 +181,16 @@ static void print_text(FILE *out, const char *action, jv req, jv ans)
 /* One request, through a running bot-listen's session when there is one
  * (its answer event, an error event turned back into a failure), else on
  * our own connection. */
-static jv ask(const struct bot_backend *b, void *be, struct bot_session_client **sc, jv req)
+struct one_answer { int done; jv result; };
+
+static void got_answer(void *ctx, jv result)
+{
+	struct one_answer *a = ctx;
+	a->result = result;
+	a->done = 1;
+}
+
+static jv ask(struct bot_sendq *q, struct bot_session_client **sc, jv req)
 {
 	if (*sc) {
 		jv ans = bot_session_call(*sc, req, 150000);
@@ -194,21 +204,25 @@ static jv ask(const struct bot_backend *b, void *be, struct bot_session_client *
 		bot_session_disconnect(*sc);
 		*sc = NULL;
 	}
-	return b->room(be, req);   /* look-only */
+	struct one_answer a = { 0, jv_null() };
+	bot_sendq_push(q, jv_copy(req), got_answer, &a);
+	if (bot_sendq_run_until(q, &a.done, -1) < 0 && !a.done)
+		return bot_fail_code("connection_lost", 1, "stopped by a signal");
+	return a.result;
 }
 
 /* One invite request per person: IRC invites one nick at a time. */
-static jv perform(const struct bot_backend *b, void *be, struct bot_session_client **sc, jv req)
+static jv perform(struct bot_sendq *q, struct bot_session_client **sc, jv req)
 {
 	const char *action = bot_str(req, "action");
 	if (strcmp(action, "invite"))
-		return ask(b, be, sc, req);
+		return ask(q, sc, req);
 	jv people = bot_get(req, "identifiers"), ans = jv_null();
 	jv_array_foreach(people, i, p) {
 		jv one = jv_object_set(jv_copy(req), jv_string("identifier"), p);
 		one = jv_object_delete(one, jv_string("identifiers"));
 		jv_free(ans);
-		ans = ask(b, be, sc, one);
+		ans = ask(q, sc, one);
 		jv_free(one);
 		if (!jv_is_valid(ans))
 			break;
@@ -222,29 +236,36 @@ int bot_room_run(const struct bot_config *cfg)
 {
 	const struct bot_backend *b = cfg->backend;
 	int json = bot_cfg_flag(cfg, "json");
-	if (!b->room) {
+	if (!(b->can & BOT_CAN_ROOM) || !BOT_BACKEND_HAS(b, submit)) {
 		bot_error("backend %s has no rooms", b->name);
 		return BOT_EX_UNAVAILABLE;
 	}
 	jv err = jv_invalid();
-	void *be = b->open(cfg, &err);
+	struct bot_host host;
+	bot_host_init(&host, cfg);
+	void *be = b->open(cfg, &host, &err);
 	if (!be) {
 		bot_error_jv(b->name, err);
+		bot_host_free(&host);
 		return BOT_EX_CONFIG;
 	}
+	jv_free(err);
 	int code = BOT_EX_OK;
 	jv req = request(cfg, b, be);
 	if (!jv_is_valid(req)) {
 		code = bot_fail_exit(req);
 		bot_error_jv(NULL, req);
 		b->close(be);
+		bot_host_free(&host);
 		return code;
 	}
+	struct bot_sendq_opts o = { .retries = 0 };
+	struct bot_sendq *q = bot_sendq_new(b, be, &o);
 	char spath[4096];
 	struct bot_session_client *sc = NULL;
 	if (bot_session_path(cfg, spath, sizeof spath) >= 0)
 		sc = bot_session_connect(spath);
-	jv ans = perform(b, be, &sc, req);
+	jv ans = perform(q, &sc, req);
 	bot_session_disconnect(sc);
 	struct bot_writer *w = json ? bot_writer_new(STDOUT_FILENO) : NULL;
 	if (!jv_is_valid(ans)) {
@@ -275,6 +296,9 @@ int bot_room_run(const struct bot_config *cfg)
 	}
 	bot_writer_free(w);
 	jv_free(req);
+	bot_sendq_finish(q, bot_now_ms() + 5000);   /* a lazy connection quits */
 	b->close(be);
+	bot_sendq_free(q);
+	bot_host_free(&host);
 	return code;
 }

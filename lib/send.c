@@ -7,28 +7,29 @@
  * lost when delivery fails for now or the process dies, and --flush sends
  * what waits. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "bot.h"
+#include "backend.h"
 #include "failure.h"
 #include "outbox.h"
 #include "render.h"
 #include "send.h"
+#include "sendq.h"
 #include "session.h"
 
 struct sender {
 	const struct bot_config *cfg;
 	const struct bot_backend *b;
-	void *be;
+	void *be;               /* NULL once closed (after a stop signal) */
+	struct bot_host host;
+	struct bot_sendq *q;
 	struct bot_writer *w;
-	int raw;
-	const char *markup;
 	int worst;      /* exit code of the worst failure so far */
-	int retries;            /* --retries */
-	double give_up_after;   /* --give-up-after, seconds; 0 = no limit */
 	const char *outbox;     /* --outbox DIR, or NULL */
 	struct bot_outbox *ob;  /* the open outbox; NULL when none or it failed for now */
 	int queue_rest;         /* an event was queued: queue the rest behind it */
@@ -50,140 +51,33 @@ static jv failure_reword(jv failure, const char *prefix)
 	return jv_invalid_with_msg(msg);
 }
 
-/* One part, sent again on temporary failures as the retry policy says. */
-static jv send_retrying(struct sender *s, jv part, const char *text)
+struct wait_one { int done; jv result; };
+
+static void got_one(void *ctx, jv result)
 {
-	struct bot_retry r;
-	bot_retry_init(&r, s->retries, s->give_up_after);
-	for (;;) {
-		jv res = s->b->send(s->be, part, text);
-		if (jv_is_valid(res))
-			return res;
-		double delay = bot_retry_next(&r, res);
-		if (delay < 0) {
-			if (r.attempts > 1 && bot_fail_temporary(res)) {
-				char prefix[64];
-				snprintf(prefix, sizeof prefix, "gave up after %d attempts: ", r.attempts);
-				return failure_reword(res, prefix);
-			}
-			return res;
-		}
-		/* Only with -v: a send that succeeds after retries stays silent
-		 * (cron mails whatever a job writes to stderr). */
-		char why[1024];
-		bot_debug("%s; attempt %d of %d in %.1f s", bot_fail_message(res, why, sizeof why),
-		         r.attempts + 1, r.max_attempts, delay);
-		jv_free(res);
-		bot_sleep_ms((long long)(delay * 1000));
+	struct wait_one *w = ctx;
+	w->result = result;
+	w->done = 1;
+}
+
+/* Deliver on our own connection: through the queue, run until it
+ * answers.  A stop signal closes the backend (it answers what it holds)
+ * and the queue (it answers the rest): nothing is delivered after it. */
+static jv deliver_here(struct sender *s, jv ev)
+{
+	if (!s->be) {
+		jv_free(ev);
+		return bot_fail_code("connection_lost", 1, "stopped by a signal");
 	}
-}
-
-/* Send the rendered parts in order; the id of the last one. */
-static jv send_parts(struct sender *s, jv ev, jv parts)
-{
-	int n = jv_array_length(jv_copy(parts));
-	jv result = jv_null();
-	for (int i = 0; i < n; i++) {
-		jv text = jv_array_get(jv_copy(parts), i);
-		jv part = jv_object_set(jv_copy(ev), jv_string("partial"), jv_bool(i < n - 1));
-		jv_free(result);
-		result = send_retrying(s, part, jv_string_value(text));
-		jv_free(part);
-		jv_free(text);
-		if (!jv_is_valid(result))
-			break;
+	struct wait_one w = { 0, jv_null() };
+	bot_sendq_push(s->q, ev, got_one, &w);
+	if (bot_sendq_run_until(s->q, &w.done, -1) < 0 && !w.done) {
+		s->b->close(s->be);
+		s->be = NULL;
+		bot_sendq_free(s->q);
+		s->q = NULL;
 	}
-	jv_free(parts);
-	return result;
-}
-
-/* Units one UTF-8 sequence starting with byte c counts for. */
-static size_t units_of(unsigned char c, int unit)
-{
-	if (unit == BOT_UNIT_BYTES)
-		return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-	return unit == BOT_UNIT_UTF16 && c >= 0xf0 ? 2 : 1;
-}
-
-/* --raw: the body untouched, only cut to the size limit, at a line break
- * or else a space where there is one, never inside a UTF-8 sequence; the
- * line break or space at a cut is dropped. */
-static jv raw_split(const char *p, size_t len, size_t limit, int unit)
-{
-	jv parts = jv_array();
-	while (limit > 0 && len > 0) {
-		size_t i = 0, used = 0, nl = 0, sp = 0;
-		while (i < len) {
-			unsigned char c = (unsigned char)p[i];
-			size_t seq = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-			if (used + units_of(c, unit) > limit)
-				break;
-			used += units_of(c, unit);
-			if (c == '\n')
-				nl = i;
-			else if (c == ' ')
-				sp = i;
-			i += seq < len - i ? seq : len - i;
-		}
-		if (i >= len)
-			break;
-		if (p[i] == '\n' || (p[i] == ' ' && !nl))
-			nl = i;     /* the break right after what fits is best */
-		size_t cut = nl ? nl : sp ? sp : i;
-		if (cut == 0) {
-			/* not even one character fits: send that one alone */
-			unsigned char c = (unsigned char)p[0];
-			cut = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-			cut = cut < len ? cut : len;
-		}
-		parts = jv_array_append(parts, jv_string_sized(p, (int)cut));
-		if (cut == nl || cut == sp)
-			cut++;
-		p += cut;
-		len -= cut;
-	}
-	return jv_array_append(parts, jv_string_sized(p, (int)len));
-}
-
-/* A message: its body rendered, mention applied, cut to size. */
-static jv deliver_message(struct sender *s, jv ev)
-{
-	jv body = bot_get(ev, "body");
-	if (jv_get_kind(body) != JV_KIND_STRING) {
-		jv_free(body);
-		body = jv_string("");
-	}
-	jv mention = bot_get(ev, "mention");
-	if (jv_get_kind(mention) != JV_KIND_NULL && s->b->mention) {
-		mention = bot_expand_ident(s->b, s->be, mention);
-		if (jv_is_valid(mention))
-			body = s->b->mention(s->be, mention, body);
-		else
-			jv_free(mention);
-	} else
-		jv_free(mention);
-	jv to = bot_get(ev, "to");
-	size_t limit = s->b->size_limit ? s->b->size_limit(s->be, to) : 0;
-	jv_free(to);
-	size_t len = (size_t)jv_string_length_bytes(jv_copy(body));
-	jv parts = s->raw ? raw_split(jv_string_value(body), len, limit, s->b->size_unit)
-	                  : bot_split(s->markup, jv_string_value(body), len, limit,
-	                              (enum bot_size_unit)s->b->size_unit);
-	jv_free(body);
-	return send_parts(s, ev, parts);
-}
-
-static jv deliver_card(struct sender *s, jv ev)
-{
-	if (s->b->send_card)
-		return s->b->send_card(s->be, ev);
-	jv md = bot_card_markdown(ev, NULL);
-	if (!jv_is_valid(md))
-		return md;
-	jv msg = jv_object_set(jv_copy(ev), jv_string("body"), md);
-	jv r = deliver_message(s, msg);
-	jv_free(msg);
-	return r;
+	return w.result;
 }
 
 /* Through the session: its answer, as deliver's result.  An invalid
@@ -223,53 +117,61 @@ static jv deliver(struct sender *s, jv ev)
 		}
 		jv_free(r);
 	}
-	jv to = bot_expand_ident(s->b, s->be, bot_get(ev, "to"));
-	if (!jv_is_valid(to)) {
-		char why[512];
-		bot_fail_message(to, why, sizeof why);
-		jv_free(to);
-		jv_free(ev);
-		return bot_fail_code("bad_input", 0, "to: %s", why);
-	}
-	ev = jv_object_set(ev, jv_string("to"), jv_copy(to));
-	const char *type = bot_str(ev, "type");
-	jv r = !strcmp(type, "card") ? deliver_card(s, ev) : deliver_message(s, ev);
-	if (!jv_is_valid(r)) {
-		jv_free(to);
-		jv_free(ev);
-		return r;
-	}
-	jv sent = bot_sent_event(bot_str(r, "id"), to, bot_get(ev, "id"));
-	jv_free(r);
-	jv_free(ev);
-	return sent;
+	return deliver_here(s, ev);
 }
 
-/* What bot-send does with an event, by its type (bot-send(1), EVENTS). */
-enum disposition {
-	DELIVER,        /* message, card: delivered, answered sent or error */
-	UNDELIVERABLE,  /* a request this backend cannot carry out */
-	REPORT,         /* everything else: passed on unchanged */
-};
+static const char *one_shot_to(const struct bot_config *cfg);
 
-static enum disposition disposition_of(const char *type)
+/* Look-only: 1 when ev has key (any value but null). */
+static int has_field(jv ev, const char *key)
 {
-	if (!strcmp(type, "message") || !strcmp(type, "card"))
+	jv v = bot_get(ev, key);
+	int has = jv_get_kind(v) != JV_KIND_NULL;
+	jv_free(v);
+	return has;
+}
+
+/* What bot-send does with an event, by its type (bot-send(1), EVENTS):
+ * a request for the network is delivered and answered with sent or
+ * error; everything else (what bot-listen reported: someone's presence,
+ * someone's reaction, a file that came in) is passed on unchanged. */
+enum disposition { DELIVER, REPORT };
+
+static enum disposition disposition_of(jv ev)
+{
+	const char *type = bot_str(ev, "type");
+	if (!type)
+		return REPORT;
+	if (!strcmp(type, "message") || !strcmp(type, "card") || !strcmp(type, "delete"))
 		return DELIVER;
-	/* A reaction asks for an action on the network, but no backend can
-	 * carry one out yet (struct bot_backend has no hook for it). */
-	if (!strcmp(type, "reaction"))
-		return UNDELIVERABLE;
+	if (!strcmp(type, "reaction"))   /* ours: react() sets no reactor */
+		return has_field(ev, "reactor") ? REPORT : DELIVER;
+	if (!strcmp(type, "presence"))   /* ours: no identifier, the bot's own */
+		return has_field(ev, "identifier") ? REPORT : DELIVER;
+	if (!strcmp(type, "stream"))     /* ours: a path to send, no status yet */
+		return bot_str(ev, "path") && !bot_str(ev, "status") ? DELIVER : REPORT;
 	return REPORT;
 }
 
-/* Check an input event: the valid event, or a failure saying why not. */
-static jv check(jv ev)
+static const char *const deliverable[] = {
+	"message", "card", "reaction", "presence", "stream", "delete", "room", NULL
+};
+
+jv bot_send_check(jv ev, const struct bot_backend *b)
 {
 	const char *type = bot_str(ev, "type");
-	if (!type || (strcmp(type, "message") && strcmp(type, "card"))) {
-		jv f = bot_fail_code("unsupported", 0, "bot-send delivers message and card events, not %s",
-		                     type ? type : "this");
+	/* what the backend cannot do is said first: not a bad event */
+	jv no = b ? bot_sendq_unsupported(b, ev) : jv_null();
+	if (!jv_is_valid(no)) {
+		jv_free(ev);
+		return no;
+	}
+	int ok = 0;
+	for (int i = 0; type && deliverable[i]; i++)
+		ok |= !strcmp(type, deliverable[i]);
+	if (!ok) {
+		jv f = bot_fail_code("unsupported", 0, "bot-send delivers message, card, reaction, presence, "
+		                     "stream and delete events, not %s", type ? type : "this");
 		jv_free(ev);
 		return f;
 	}
@@ -283,6 +185,9 @@ static jv check(jv ev)
 	return valid;
 }
 
+static jv check(struct sender *s, jv ev) { return bot_send_check(ev, s->b); }
+
+
 /* Write the one answer for ev (consumed): the sent event, or the error
  * event for a failure, which carries ev. */
 static void answer(struct sender *s, jv result, jv ev)
@@ -291,10 +196,16 @@ static void answer(struct sender *s, jv result, jv ev)
 		char why[1024], code[64];
 		bot_fail_message(result, why, sizeof why);
 		bot_fail_code_of(result, code, sizeof code);
-		int ex = bot_fail_exit(result);
-		if (ex > s->worst || s->worst == BOT_EX_OK)
-			s->worst = ex;
-		bot_error("%s: %s", code, why);
+		/* what this backend cannot do is not a failure of the run: a
+		 * rule that reacts on every network is not wrong on this one */
+		if (!strcmp(code, "unsupported") && s->b && !one_shot_to(s->cfg)) {
+			bot_debug("%s", why);
+		} else {
+			int ex = bot_fail_exit(result);
+			if (ex > s->worst || s->worst == BOT_EX_OK)
+				s->worst = ex;
+			bot_error("%s: %s", code, why);
+		}
 		result = bot_fail_event(result, ev);
 	} else
 		jv_free(ev);
@@ -362,26 +273,57 @@ static jv deliver_spooled(struct sender *s, jv ev)
 	return queued(s->outbox, r);
 }
 
-/* An event this backend cannot deliver (consumed): its answer is an
- * unsupported error event carrying it, on stdout only.  Not a failure of
- * the run: a rule that reacts on every network is not wrong on this one. */
-static void answer_undeliverable(struct sender *s, jv ev)
+/* Handle one input event; write its one answer. */
+/* 1 when dir (resolved) holds path (resolved). */
+static int under(const char *path, const char *dir)
 {
-	char why[160];
-	snprintf(why, sizeof why, "backend %s cannot deliver %s events", s->b->name,
-	         bot_str(ev, "type"));
-	bot_debug("%s", why);
-	if (bot_write(s->w, bot_error_event("unsupported", why, ev)) < 0
-	    || bot_writer_flush(s->w) < 0) {
-		bot_error("stdout: %s", strerror(errno));
-		s->worst = BOT_EX_IOERR;
-	}
+	char rd[PATH_MAX];
+	if (!realpath(dir, rd))
+		return 0;
+	size_t n = strlen(rd);
+	return !strncmp(path, rd, n) && (path[n] == '/' || (n == 1 && rd[0] == '/'));
 }
 
-/* Handle one input event; write its one answer. */
+/* A stream's file must be a regular file under one of --files-from: a
+ * plugin (or a line that came from the network) cannot make bot-send
+ * upload ~/.ssh/id_rsa.  The event (consumed) with path resolved, or a
+ * failure. */
+static jv check_file(struct sender *s, jv ev)
+{
+	const char *type = bot_str(ev, "type"), *path = bot_str(ev, "path");
+	if (strcmp(type, "stream"))
+		return ev;
+	char real[PATH_MAX];
+	struct stat st;
+	if (!bot_str(ev, "to")) {
+		jv_free(ev);
+		return bot_fail_code("bad_input", 0, "stream: missing field \"to\"");
+	}
+	if (!realpath(path, real) || stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
+		jv f = bot_fail_code("bad_input", 0, "stream: path: not a readable file");
+		jv_free(ev);
+		return f;
+	}
+	jv dirs = bot_cfg_list(s->cfg, "files-from");
+	int ok = 0;
+	jv_array_foreach(dirs, i, d) {
+		ok |= jv_get_kind(d) == JV_KIND_STRING && under(real, jv_string_value(d));
+		jv_free(d);
+		(void)i;
+	}
+	jv_free(dirs);
+	if (!ok) {
+		jv_free(ev);
+		return bot_fail_code("denied", 0, "stream: path: not under a --files-from folder");
+	}
+	return jv_object_set(ev, jv_string("path"), jv_string(real));
+}
+
 static void handle(struct sender *s, jv ev)
 {
-	jv valid = check(jv_copy(ev));
+	jv valid = check(s, jv_copy(ev));
+	if (jv_is_valid(valid))
+		valid = check_file(s, valid);
 	if (!jv_is_valid(valid))
 		answer(s, valid, ev);
 	else if (s->outbox)
@@ -415,7 +357,9 @@ static int run_flush(struct sender *s, struct bot_outbox *ob)
 			answer(s, bot_fail_code("bad_input", 0, "outbox %s: %s", dir, why), ev);
 			continue;
 		}
-		jv valid = check(jv_copy(ev));
+		jv valid = check(s, jv_copy(ev));
+		if (jv_is_valid(valid))
+			valid = check_file(s, valid);
 		jv r = jv_is_valid(valid) ? deliver(s, valid) : valid;
 		int keep = !jv_is_valid(r) && bot_fail_temporary(r);
 		if (keep) {
@@ -468,7 +412,7 @@ static jv stdin_events(jv text, const char *to)
 		if (strspn(p, " \t\r") < (size_t)(eol - p)) {
 			jv ev = jv_parse_sized(p, (int)(eol - p));
 			const char *type = jv_get_kind(ev) == JV_KIND_OBJECT ? bot_str(ev, "type") : NULL;
-			if (!type || disposition_of(type) != DELIVER) {
+			if (!type || disposition_of(ev) != DELIVER) {
 				jv_free(ev);
 				jv_free(evs);
 				evs = jv_null();
@@ -545,11 +489,8 @@ static int run_filter(struct sender *s)
 				s->worst = BOT_EX_IOERR;
 			continue;
 		}
-		enum disposition d = disposition_of(bot_str(ev, "type"));
-		if (d == DELIVER) {
+		if (disposition_of(ev) == DELIVER) {
 			handle(s, ev);
-		} else if (d == UNDELIVERABLE) {
-			answer_undeliverable(s, ev);
 		} else {
 			/* a report: the line as it came, byte for byte */
 			size_t len;
@@ -573,12 +514,13 @@ static double seconds(const char *text)
 	return end != text && !*end && d >= 0 && d < 1e9 ? d : -1;
 }
 
-static int parse_retry_options(struct sender *s, const struct bot_config *cfg)
+static int parse_retry_options(struct sender *s, const struct bot_config *cfg,
+                               struct bot_sendq_opts *o)
 {
-	s->retries = (int)bot_cfg_int(cfg, "retries", 4);
+	o->retries = (int)bot_cfg_int(cfg, "retries", 4);
 	const char *g = bot_cfg_str(cfg, "give-up-after");
-	s->give_up_after = g ? seconds(g) : 0;
-	if (s->retries < 0 || s->give_up_after < 0) {
+	o->give_up_after = g ? seconds(g) : 0;
+	if (o->retries < 0 || o->give_up_after < 0) {
 		bot_error("--retries wants a count and --give-up-after seconds, both >= 0");
 		return -1;
 	}
@@ -587,17 +529,86 @@ static int parse_retry_options(struct sender *s, const struct bot_config *cfg)
 		bot_error("--timeout wants seconds > 0");
 		return -1;
 	}
+	o->raw = bot_cfg_flag(cfg, "raw");
+	o->markup = bot_cfg_str(cfg, "markup");
 	s->outbox = bot_cfg_str(cfg, "outbox");
 	if (s->outbox && !*s->outbox)
 		s->outbox = NULL;
 	return 0;
 }
 
+/* The backend and its queue.  -1 with the exit code in *code. */
+static int open_backend(struct sender *s, struct bot_sendq_opts *o, int *code)
+{
+	if (!BOT_BACKEND_HAS(s->b, submit)) {
+		bot_error("backend %s cannot send", s->b->name);
+		*code = BOT_EX_USAGE;
+		return -1;
+	}
+	jv err = jv_invalid();
+	bot_host_init(&s->host, s->cfg);
+	s->be = s->b->open(s->cfg, &s->host, &err);
+	if (!s->be) {
+		bot_error_jv(s->b->name, err);
+		*code = BOT_EX_CONFIG;
+		return -1;
+	}
+	jv_free(err);
+	if (o->markup && !bot_markup_known(o->markup)) {
+		bot_error("--markup %s: unknown markup", o->markup);
+		*code = BOT_EX_USAGE;
+		return -1;
+	}
+	s->q = bot_sendq_new(s->b, s->be, o);
+	if (!bot_markup_known(bot_sendq_markup(s->q))) {
+		bot_error("backend %s: unknown markup %s", s->b->name, bot_sendq_markup(s->q));
+		*code = BOT_EX_SOFTWARE;
+		return -1;
+	}
+	return 0;
+}
+
+/* A lazy connection ends gracefully (IRC's QUIT), then everything goes. */
+#define SEND_FINISH_MS 5000
+
+static void close_backend(struct sender *s)
+{
+	if (s->q && s->be)
+		bot_sendq_finish(s->q, bot_now_ms() + SEND_FINISH_MS);
+	if (s->be)
+		s->b->close(s->be);
+	bot_sendq_free(s->q);
+	bot_host_free(&s->host);
+}
+
+static int run(struct sender *s, const char *flush)
+{
+	if (flush || bot_session_path(s->cfg, s->session_path, sizeof s->session_path) < 0)
+		s->session_path[0] = 0;
+	s->w = bot_writer_new(STDOUT_FILENO);
+	const char *to = one_shot_to(s->cfg);
+	int code;
+	if (flush) {
+		code = run_flush(s, s->ob);
+	} else if (to) {
+		run_one_shot(s, to);
+		code = s->worst;
+	} else if (jv_array_length(jv_copy(s->cfg->operands))) {
+		bot_error("text to send needs --to (or give events on standard input)");
+		code = BOT_EX_USAGE;
+	} else
+		code = run_filter(s);
+	bot_writer_free(s->w);
+	bot_session_disconnect(s->session);
+	return code;
+}
+
 int bot_send_run(const struct bot_config *cfg)
 {
-	struct sender s = { .cfg = cfg, .b = cfg->backend, .raw = bot_cfg_flag(cfg, "raw") };
+	struct sender s = { .cfg = cfg, .b = cfg->backend };
+	struct bot_sendq_opts o = { 0 };
 	const char *flush = bot_cfg_str(cfg, "flush");
-	if (parse_retry_options(&s, cfg) < 0)
+	if (parse_retry_options(&s, cfg, &o) < 0)
 		return BOT_EX_USAGE;
 	if (flush && (one_shot_to(cfg) || jv_array_length(jv_copy(cfg->operands)))) {
 		bot_error("--flush delivers what waits in the outbox: it takes no --to and no text");
@@ -606,74 +617,9 @@ int bot_send_run(const struct bot_config *cfg)
 	int code = BOT_EX_OK;
 	if (open_outbox(&s, flush, &code) < 0)
 		return code;
-	jv err = jv_invalid();
-	if (!s.b->send) {
-		bot_error("backend %s cannot send", s.b->name);
-		bot_outbox_close(s.ob);
-		return BOT_EX_USAGE;
-	}
-	s.be = s.b->open(cfg, &err);
-	if (!s.be) {
-		bot_error_jv(s.b->name, err);
-		bot_outbox_close(s.ob);
-		return BOT_EX_CONFIG;
-	}
-	s.markup = bot_cfg_str(cfg, "markup");
-	if (!s.markup)
-		s.markup = s.b->markup_for ? s.b->markup_for(s.be) : s.b->markup;
-	if (!bot_markup_known(s.markup)) {
-		bot_error("--markup %s: unknown markup", s.markup);
-		s.b->close(s.be);
-		bot_outbox_close(s.ob);
-		return BOT_EX_USAGE;
-	}
-	if (flush || bot_session_path(cfg, s.session_path, sizeof s.session_path) < 0)
-		s.session_path[0] = 0;
-	s.w = bot_writer_new(STDOUT_FILENO);
-	const char *to = one_shot_to(cfg);
-	if (flush) {
-		code = run_flush(&s, s.ob);
-	} else if (to) {
-		run_one_shot(&s, to);
-		code = s.worst;
-	} else if (jv_array_length(jv_copy(cfg->operands))) {
-		bot_error("text to send needs --to (or give events on standard input)");
-		code = BOT_EX_USAGE;
-	} else
-		code = run_filter(&s);
-	bot_writer_free(s.w);
-	bot_session_disconnect(s.session);
-	s.b->close(s.be);
+	if (open_backend(&s, &o, &code) == 0)
+		code = run(&s, flush);
+	close_backend(&s);
 	bot_outbox_close(s.ob);
 	return code;
-}
-
-struct bot_sender *bot_sender_new(const struct bot_config *cfg, const struct bot_backend *b,
-                                  void *be)
-{
-	struct sender *s = calloc(1, sizeof *s);
-	if (!s)
-		abort();
-	s->cfg = cfg;
-	s->b = b;
-	s->be = be;
-	s->markup = bot_cfg_str(cfg, "markup");
-	if (!s->markup || !bot_markup_known(s->markup))
-		s->markup = b->markup_for ? b->markup_for(be) : b->markup;
-	return (struct bot_sender *)s;
-}
-
-jv bot_sender_answer(struct bot_sender *bs, jv ev)
-{
-	struct sender *s = (struct sender *)bs;
-	jv valid = check(jv_copy(ev));
-	jv r = jv_is_valid(valid) ? deliver(s, valid) : valid;
-	if (jv_is_valid(r))
-		return r;
-	return bot_fail_event(r, jv_copy(ev));
-}
-
-void bot_sender_free(struct bot_sender *s)
-{
-	free(s);
 }

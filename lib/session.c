@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "bot.h"
+#include "backend.h"
 #include "session.h"
 
 #define SESSION_LINE_MAX (16u << 20)
@@ -26,6 +26,7 @@ struct client {
 	struct bot_writer *w;      /* async: bot-listen never waits for a client */
 	long long stuck_since;     /* ms since answers wait unwritten; 0 none */
 	int eof;                   /* it sent all it will: close once answered */
+	unsigned long long pending; /* the ticket of a request answered later, or 0 */
 };
 
 struct bot_session {
@@ -35,6 +36,7 @@ struct bot_session {
 	void *ctx;
 	struct client clients[BOT_SESSION_CLIENTS];
 	int nclients;
+	unsigned long long tickets;
 };
 
 struct bot_session_client {
@@ -220,7 +222,7 @@ int bot_session_pollfds(struct bot_session *s, struct pollfd *fds, int max)
 	for (int i = 0; i < s->nclients && n < max; i++) {
 		struct client *c = &s->clients[i];
 		short ev = 0;
-		if (!c->eof && bot_writer_queued(c->w) < SESSION_QUEUE_MAX)
+		if (!c->eof && !c->pending && bot_writer_queued(c->w) < SESSION_QUEUE_MAX)
 			ev |= POLLIN;
 		if (bot_writer_pending(c->w))
 			ev |= POLLOUT;
@@ -286,18 +288,33 @@ static int flush_client(struct client *c)
 	return 0;
 }
 
+/* Answer the complete requests of client c buffered now, in order, up to
+ * one answered later.  0, or -1 when it is gone. */
+static int answer_buffered(struct bot_session *s, struct client *c)
+{
+	jv ev;
+	int got;
+	while (!c->pending && bot_writer_queued(c->w) < SESSION_QUEUE_MAX &&
+	       (got = bot_reader_next(c->r, &ev)) != 0) {
+		unsigned long long ticket = ++s->tickets;
+		jv answer = got > 0 ? s->handle(s->ctx, ev, ticket) : jv_copy(ev);
+		jv_free(ev);
+		if (!jv_is_valid(answer) && !jv_invalid_has_msg(jv_copy(answer))) {
+			c->pending = ticket;   /* bot_session_answer comes with it */
+			break;
+		}
+		if (bot_write(c->w, answer) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Answer every complete request of client c; 0 keeps it, -1 drops it. */
 static int serve_client(struct bot_session *s, struct client *c)
 {
 	int rc = bot_reader_fill(c->r);
-	jv ev;
-	int got;
-	while (bot_writer_queued(c->w) < SESSION_QUEUE_MAX && (got = bot_reader_next(c->r, &ev)) != 0) {
-		jv answer = got > 0 ? s->handle(s->ctx, ev) : jv_copy(ev);
-		jv_free(ev);
-		if (bot_write(c->w, answer) < 0)
-			return -1;
-	}
+	if (answer_buffered(s, c) < 0)
+		return -1;
 	if (rc < 0)
 		return -1;
 	if (rc == 0)
@@ -334,18 +351,32 @@ void bot_session_ready(struct bot_session *s, const struct pollfd *fds, int n)
 	for (int i = s->nclients - 1; i >= 0; i--) {
 		struct client *c = &s->clients[i];
 		/* requests read while answers waited, answered now there is room */
-		if (!c->eof && bot_reader_pending(c->r) && bot_writer_queued(c->w) < SESSION_QUEUE_MAX &&
-		    serve_client(s, c) < 0) {
+		if (!c->eof && !c->pending && bot_reader_pending(c->r) &&
+		    bot_writer_queued(c->w) < SESSION_QUEUE_MAX && serve_client(s, c) < 0) {
 			drop_client(s, i);
 			continue;
 		}
-		int done = c->eof && !bot_writer_pending(c->w) && !bot_reader_pending(c->r);
+		int done = c->eof && !c->pending && !bot_writer_pending(c->w) && !bot_reader_pending(c->r);
 		int stuck = c->stuck_since && now - c->stuck_since > SESSION_SEND_MS;
 		if (done || stuck)
 			drop_client(s, i);
 	}
 	if (n > 0 && (fds[0].revents & POLLIN))
 		accept_clients(s);
+}
+
+void bot_session_answer(struct bot_session *s, unsigned long long ticket, jv answer)
+{
+	for (int i = 0; s && i < s->nclients; i++) {
+		struct client *c = &s->clients[i];
+		if (c->pending != ticket)
+			continue;
+		c->pending = 0;
+		if (bot_write(c->w, answer) < 0 || answer_buffered(s, c) < 0 || flush_client(c) < 0)
+			drop_client(s, i);
+		return;
+	}
+	jv_free(answer);   /* the client left meanwhile */
 }
 
 void bot_session_close(struct bot_session *s)

@@ -21,8 +21,10 @@ int bot_session_path(const struct bot_config *cfg, char *buf, size_t n);
 /* ---- the server, in bot-listen ---- */
 
 /* Answers one request (look-only) with one event: sent, a room answer, or
- * an error event.  Never returns an invalid. */
-typedef jv (*bot_session_handler)(void *ctx, jv request);
+ * an error event; or returns jv_invalid() (without a message) and answers
+ * later with bot_session_answer(ticket).  A client's requests are answered
+ * in order: the next is read once this one is answered. */
+typedef jv (*bot_session_handler)(void *ctx, jv request, unsigned long long ticket);
 
 struct bot_session;
 /* Listen at path (its folder made 0700, the socket 0600; a folder that is
@@ -40,6 +42,9 @@ int bot_session_pollfds(struct bot_session *s, struct pollfd *fds, int max);
  * that left or whose answers could not be written for 5 seconds.  fds, n
  * as filled by bot_session_pollfds. */
 void bot_session_ready(struct bot_session *s, const struct pollfd *fds, int n);
+/* The answer (consumed) to the request that got ticket; dropped when its
+ * client left. */
+void bot_session_answer(struct bot_session *s, unsigned long long ticket, jv answer);
 /* Close every client and remove the socket. */
 void bot_session_close(struct bot_session *s);
 

@@ -324,8 +324,55 @@ static jv part_string(const char *s, size_t n, int reset)
 	return r;
 }
 
+/* The text of o between a and b without its markup: the plain text of
+ * the same cut.  Markups that escape text as HTML get it unescaped. */
+static jv plain_of(const struct rout *o, size_t a, size_t b, int html)
+{
+	struct sbuf t = { 0 };
+	static const struct { const char *ent; char c; } ents[] = {
+		{ "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' }, { "&#39;", '\'' },
+	};
+	for (size_t i = a; i < b; i++) {
+		if (o->f[i] & RF_MARKUP)
+			continue;
+		size_t k = 0, n = sizeof ents / sizeof *ents;
+		while (html && o->s[i] == '&' && k < n &&
+		       strncmp(o->s + i, ents[k].ent, strlen(ents[k].ent)))
+			k++;
+		if (html && o->s[i] == '&' && k < n) {
+			sb_add(&t, &ents[k].c, 1);
+			i += strlen(ents[k].ent) - 1;
+		} else
+			sb_add(&t, o->s + i, 1);
+	}
+	jv r = jv_string_sized(t.s ? t.s : "", (int)t.len);
+	free(t.s);
+	return r;
+}
+
+static jv split(const char *markup, const char *md, size_t len, size_t limit,
+                enum bot_size_unit unit, int with_plain);
+
 jv bot_split(const char *markup, const char *md, size_t len, size_t limit,
              enum bot_size_unit unit)
+{
+	return split(markup, md, len, limit, unit, 0);
+}
+
+jv bot_split_plain(const char *markup, const char *md, size_t len, size_t limit,
+                   enum bot_size_unit unit)
+{
+	return split(markup, md, len, limit, unit, 1);
+}
+
+/* A part: its string, or [string, plain] with plain. */
+static jv part_of(jv text, const struct rout *o, size_t a, size_t b, int with_plain, int html)
+{
+	return with_plain ? JV_ARRAY(text, plain_of(o, a, b, html)) : text;
+}
+
+static jv split(const char *markup, const char *md, size_t len, size_t limit,
+                enum bot_size_unit unit, int with_plain)
 {
 	struct rout o;
 	memset(&o, 0, sizeof o);
@@ -333,11 +380,13 @@ jv bot_split(const char *markup, const char *md, size_t len, size_t limit,
 		return jv_invalid_with_msg(jv_string_fmt("unknown markup: %s",
 		                                         markup ? markup : "(null)"));
 	int reset = bot_render_needs_reset(markup, o.s);
+	int html = !strcmp(markup, "html") || !strcmp(markup, "matrix") || !strcmp(markup, "telegram");
 	if (reset && limit > 8)
 		limit -= 4;   /* room for the final ESC[0m */
 	jv parts = jv_array();
 	if (limit == 0 || units(o.s, o.len, unit) <= limit) {
-		parts = jv_array_append(parts, part_string(o.s, o.len, reset));
+		parts = jv_array_append(parts, part_of(part_string(o.s, o.len, reset), &o, 0, o.len,
+		                                       with_plain, html));
 		rout_free(&o);
 		return parts;
 	}
@@ -362,14 +411,16 @@ jv bot_split(const char *markup, const char *md, size_t len, size_t limit,
 		if (tb > content)
 			sb_add(&part, o.s + content, tb - content);
 		part_tail(&sp, tb, &part);
-		parts = jv_array_append(parts, part_string(part.s, part.len, reset));
+		parts = jv_array_append(parts, part_of(part_string(part.s, part.len, reset), &o, a, tb,
+		                                       with_plain, html));
 		free(lead.s);
 		free(part.s);
 		a = skip_forward(&sp, b);
 	}
 	splitter_free(&sp);
 	if (jv_array_length(jv_copy(parts)) == 0)
-		parts = jv_array_append(parts, jv_string(""));
+		parts = jv_array_append(parts, with_plain ? JV_ARRAY(jv_string(""), jv_string(""))
+		                                          : jv_string(""));
 	rout_free(&o);
 	return parts;
 }

@@ -32,6 +32,7 @@
 #include <jv.h>
 
 #include "pollset.h"
+#include "stream.h"
 
 /* ---- http.c: blocking requests with JSON in and out --------------------- */
 /* Each call runs one transfer of its own bot_http_multi (below) to its end,
@@ -81,31 +82,13 @@ const char *bot_http_redact(const char *url, char *buf, size_t n);
 /* Copy text into buf with every URL in it redacted as above. */
 const char *bot_http_redact_text(const char *text, char *buf, size_t n);
 
-/* ---- http_stream.c: raw TCP or TLS streams (for IRC) -------------------- */
+/* ---- http_stream.c: TLS streams (for IRC), through libbot's stream.h ---- */
 
-#define BOT_STREAM_AGAIN (-2)
-
-struct bot_stream;
-
-/* Connect to host:port, in TLS when tls is set (certificate and host name
- * checked; cafile NULL = the system's store; ALPN off).  timeout_ms bounds
- * the connect and handshake.  The stream is non-blocking: poll its fd.
- * NULL + *err (a failure as above). */
-struct bot_stream *bot_stream_open(const char *host, int port, int tls,
-                                   const char *cafile, long timeout_ms, jv *err);
-int bot_stream_fd(const struct bot_stream *s);
-/* Bytes sent (possibly fewer than len), BOT_STREAM_AGAIN when the socket
- * cannot take any now, -1 + *err. */
-ssize_t bot_stream_send(struct bot_stream *s, const void *buf, size_t len, jv *err);
-/* Send everything, waiting up to timeout_ms in all.  0, or -1 + *err. */
-int bot_stream_send_all(struct bot_stream *s, const void *buf, size_t len,
-                        long timeout_ms, jv *err);
-/* Bytes received, 0 when the peer closed, BOT_STREAM_AGAIN when nothing
- * is ready, -1 + *err.  Under TLS, call it until BOT_STREAM_AGAIN before
- * polling: the TLS layer buffers what the fd no longer shows. */
-ssize_t bot_stream_recv(struct bot_stream *s, void *buf, size_t len, jv *err);
-void bot_stream_close(struct bot_stream *s);
-
+/* The table stream.c binds (BOT_STREAM_OPS_SYMBOL): connect-only
+ * transfers on a multi handle of their own, non-blocking throughout; TLS
+ * checked as every transfer is (cafile NULL: the system's store), ALPN
+ * off, a proxy from the environment tunnelled.  Use bot_stream_open. */
+const struct bot_stream_ops *bot_http_stream_ops(void);
 
 /* ---- multi.c: asynchronous transfers inside the poll loop --------------- */
 

@@ -1,159 +1,151 @@
-/* http_stream.c: raw TCP or TLS byte streams over libcurl's connect-only
- * mode (CURLOPT_CONNECT_ONLY, curl_easy_send/recv), so that a line
- * protocol such as IRC gets verified TLS without its own OpenSSL code. */
+/* http_stream.c: TLS (or plain) byte streams over libcurl's connect-only
+ * mode, so that a line protocol such as IRC gets a checked TLS connection
+ * without OpenSSL code of its own.  The connect (DNS, proxy tunnel, TLS
+ * handshake) runs on a multi handle inside the program's poll loop; then
+ * curl_easy_send/recv move the bytes.  Programs reach it through libbot's
+ * stream.h, which loads this library on the first TLS stream and calls
+ * the table below. */
 #include <curl/curl.h>
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bot.h"
-#include "http.h"
+#include "http_priv.h"
 
-struct bot_stream {
-	CURL *curl;
-	curl_socket_t fd;
-	char errbuf[CURL_ERROR_SIZE];
+struct hstream {
+	struct bot_http_multi *m;
+	long id;
+	CURL *easy;                /* the multi's, for send and recv */
+	int state;                 /* 0 connecting, 1 up, -1 failed */
+	jv fail;                   /* why it failed */
+	int fd;
 };
 
-/* A host name or address literal, nothing that could reshape the URL. */
-static int host_ok(const char *h)
+static void on_connected(void *ud, const struct bot_http_done *d)
 {
-	if (!h || !*h || strlen(h) > 253)
-		return 0;
-	for (; *h; h++)
-		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z')
-		      || (*h >= '0' && *h <= '9') || *h == '.' || *h == '-' || *h == ':'
-		      || *h == '_' || *h == '%'))
-			return 0;
-	return 1;
-}
-
-static int stream_temporary(CURLcode rc)
-{
-	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT
-	       || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY
-	       || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR
-	       || rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_GOT_NOTHING;
-}
-
-static jv stream_failure(struct bot_stream *s, CURLcode rc, const char *what)
-{
-	char clean[CURL_ERROR_SIZE + 64];
-	bot_http_redact_text(s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc),
-	                     clean, sizeof clean);
-	return bot_fail_code("send_failed", stream_temporary(rc), "%s: %s", what, clean);
-}
-
-struct bot_stream *bot_stream_open(const char *host, int port, int tls,
-                                   const char *cafile, long timeout_ms, jv *err)
-{
-	if (!host_ok(host) || port <= 0 || port > 65535) {
-		*err = bot_fail_code("bad_config", 0, "bad host or port");
-		return NULL;
+	struct hstream *s = ud;
+	if (jv_get_kind(d->fail) != JV_KIND_NULL) {
+		s->state = -1;
+		s->fail = jv_copy(d->fail);
+		s->id = 0;             /* the multi freed the transfer */
+		return;
 	}
-	struct bot_stream *s = calloc(1, sizeof *s);
-	if (!s || !(s->curl = curl_easy_init())) {
+	curl_socket_t fd = CURL_SOCKET_BAD;
+	curl_easy_getinfo(s->easy, CURLINFO_ACTIVESOCKET, &fd);
+	if (fd == CURL_SOCKET_BAD) {
+		s->state = -1;
+		s->fail = bot_fail_code("connection_lost", 1, "the connection closed as it opened");
+		return;
+	}
+	s->fd = (int)fd;
+	s->state = 1;
+}
+
+static void hs_close(void *h)
+{
+	struct hstream *s = h;
+	if (!s)
+		return;
+	bot_http_multi_free(s->m);   /* the connect-only handle goes with it */
+	jv_free(s->fail);
+	free(s);
+}
+
+static void *hs_open(const char *host, int port, int tls, const char *cafile,
+                     long timeout_ms, jv *err)
+{
+	struct hstream *s = calloc(1, sizeof *s);
+	if (!s)
+		abort();
+	s->fail = jv_null();
+	s->fd = -1;
+	if (!(s->m = bot_http_multi_new(err))) {
 		free(s);
-		*err = bot_fail_code("send_failed", 1, "cannot start libcurl");
 		return NULL;
 	}
 	char url[300];
 	int v6 = strchr(host, ':') != NULL;
-	snprintf(url, sizeof url, "%s://%s%s%s:%d/", tls ? "https" : "http",
-	         v6 ? "[" : "", host, v6 ? "]" : "", port);
-	CURL *c = s->curl;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf);
-	/* A proxy from the environment must tunnel the stream, not see it. */
-	curl_easy_setopt(c, CURLOPT_HTTPPROXYTUNNEL, 1L);
-	/* ALPN would negotiate h2 and the raw stream would die. */
-	curl_easy_setopt(c, CURLOPT_SSL_ENABLE_ALPN, 0L);
-	if (timeout_ms > 0)
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	if (cafile)
-		curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
-	CURLcode rc = curl_easy_perform(c);
-	if (rc == CURLE_OK)
-		rc = curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &s->fd);
-	if (rc != CURLE_OK || s->fd == CURL_SOCKET_BAD) {
-		char what[300];
-		snprintf(what, sizeof what, "%s:%d", host, port);
-		*err = stream_failure(s, rc, what);
-		bot_stream_close(s);
+	snprintf(url, sizeof url, "%s://%s%s%s:%d/", tls ? "https" : "http", v6 ? "[" : "", host,
+	         v6 ? "]" : "", port);
+	s->id = bot_http_start_connect(s->m, url, timeout_ms, cafile, on_connected, s, &s->easy, err);
+	if (s->id < 0) {
+		hs_close(s);
 		return NULL;
 	}
 	return s;
 }
 
-int bot_stream_fd(const struct bot_stream *s)
+static void hs_prepare(void *h, struct bot_poll *p)
 {
-	return (int)s->fd;
+	struct hstream *s = h;
+	if (s->state == 0)
+		bot_http_multi_prepare(s->m, p);
 }
 
-ssize_t bot_stream_send(struct bot_stream *s, const void *buf, size_t len, jv *err)
+static int hs_step(void *h, const struct bot_poll *p, jv *err)
 {
+	struct hstream *s = h;
+	if (s->state == 0)
+		bot_http_multi_dispatch(s->m, p);
+	if (s->state < 0)
+		*err = jv_copy(s->fail);
+	return s->state;
+}
+
+static int hs_fd(const void *h)
+{
+	const struct hstream *s = h;
+	return s->state == 1 ? s->fd : -1;
+}
+
+static jv io_failure(CURLcode rc, const char *what)
+{
+	char clean[CURL_ERROR_SIZE + 64];
+	bot_http_redact_text(curl_easy_strerror(rc), clean, sizeof clean);
+	return bot_fail_code("connection_lost", 1, "%s: %s", what, clean);
+}
+
+static ssize_t hs_send(void *h, const void *buf, size_t len, jv *err)
+{
+	struct hstream *s = h;
 	size_t n = 0;
-	s->errbuf[0] = 0;
-	CURLcode rc = curl_easy_send(s->curl, buf, len, &n);
+	CURLcode rc = curl_easy_send(s->easy, buf, len, &n);
 	if (rc == CURLE_AGAIN)
 		return BOT_STREAM_AGAIN;
 	if (rc != CURLE_OK) {
-		*err = stream_failure(s, rc, "send");
+		*err = io_failure(rc, "send");
 		return -1;
 	}
 	return (ssize_t)n;
 }
 
-int bot_stream_send_all(struct bot_stream *s, const void *buf, size_t len,
-                        long timeout_ms, jv *err)
+static ssize_t hs_recv(void *h, void *buf, size_t len, jv *err)
 {
-	const char *p = buf;
-	long long deadline = bot_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-	while (len > 0) {
-		ssize_t k = bot_stream_send(s, p, len, err);
-		if (k < 0 && k != BOT_STREAM_AGAIN)
-			return -1;
-		if (k > 0) {
-			p += k;
-			len -= (size_t)k;
-			continue;
-		}
-		long long left = deadline - bot_now_ms();
-		if (timeout_ms > 0 && left <= 0) {
-			*err = bot_fail_code("send_failed", 1, "send: timed out");
-			return -1;
-		}
-		struct pollfd pfd = { .fd = (int)s->fd, .events = POLLOUT };
-		if (poll(&pfd, 1, timeout_ms > 0 ? (int)left : -1) < 0 && errno != EINTR) {
-			*err = bot_fail_code("send_failed", 1, "send: %s", strerror(errno));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-ssize_t bot_stream_recv(struct bot_stream *s, void *buf, size_t len, jv *err)
-{
+	struct hstream *s = h;
 	size_t n = 0;
-	s->errbuf[0] = 0;
-	CURLcode rc = curl_easy_recv(s->curl, buf, len, &n);
+	CURLcode rc = curl_easy_recv(s->easy, buf, len, &n);
 	if (rc == CURLE_AGAIN)
 		return BOT_STREAM_AGAIN;
 	if (rc != CURLE_OK) {
-		*err = stream_failure(s, rc, "recv");
+		*err = io_failure(rc, "recv");
 		return -1;
 	}
 	return (ssize_t)n;
 }
 
-void bot_stream_close(struct bot_stream *s)
+static const struct bot_stream_ops ops = {
+	.size = sizeof ops,
+	.open = hs_open,
+	.prepare = hs_prepare,
+	.step = hs_step,
+	.fd = hs_fd,
+	.send = hs_send,
+	.recv = hs_recv,
+	.close = hs_close,
+};
+
+const struct bot_stream_ops *bot_http_stream_ops(void)
 {
-	if (!s)
-		return;
-	curl_easy_cleanup(s->curl);
-	free(s);
+	return &ops;
 }

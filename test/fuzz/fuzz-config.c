@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bot.h"
+#include "backend.h"
 
 /* A broken promise: say which, then crash so that libFuzzer keeps the input. */
 static void fail(const char *why)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot.h"
+#include "backend.h"
 
 /* A broken promise: say which, then crash so that libFuzzer keeps the input. */
 static void fail(const char *why)

@@ -3,22 +3,32 @@
  * Built with clang -fsanitize=fuzzer; everything is freed so leaks show. */
 #include "../../backends/irc.c"
 
-static void drop(void *ctx, jv ev)
+static void drop(struct bot_host *h, jv ev, jv mark)
 {
-	(void)ctx;
+	(void)h;
 	jv_free(ev);
+	jv_free(mark);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* server bytes, fed in two pieces so lines straddle reads */
 	struct irc *c = calloc(1, sizeof *c);
-	struct bot_sink sink = { drop, NULL };
+	struct bot_host host = { .size = sizeof host, .emit = drop };
 	irc_state_init(c);
 	snprintf(c->nick_cfg, sizeof c->nick_cfg, "bot");
 	snprintf(c->nick, sizeof c->nick, "bot");
-	c->sink = &sink;
-	snprintf(c->await, sizeof c->await, "bp1");   /* collect round-trip answers too */
+	c->bh = &host;
+	c->bucket = bot_rate_new(c->burst, c->rate);
+	/* a message job whose lines went out: it collects the answers, and a
+	 * "PONG :bp1" answers it (a 404 or 401 first sends it again) */
+	struct job *j = job_new(JOB_MESSAGE, jv_null());
+	snprintf(j->target, sizeof j->target, "#ops");
+	snprintf(j->token, sizeof j->token, "bp1");
+	j->lines = jv_array_append(jv_array(), jv_string("PRIVMSG #ops :x"));
+	j->written = 1;
+	j->ping_ms = 1;
+	c->jobs = c->jobs_tail = j;
 	size_t half = size / 2;
 	const uint8_t *parts[2] = { data, data + half };
 	size_t lens[2] = { half, size - half };
@@ -34,11 +44,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	/* whatever the server sent, what it made us hold is bounded */
 	if (c->names_channels > IRC_NAMES_CHANNELS_MAX || c->names_held > IRC_NAMES_MAX ||
-	    c->joined_count > IRC_JOINED_MAX || c->rt_cost > IRC_RT_COST_MAX ||
+	    c->joined_count > IRC_JOINED_MAX || (c->jobs && c->jobs->rt_cost > IRC_RT_COST_MAX) ||
 	    jv_object_length(jv_copy(c->names)) != c->names_channels ||
 	    jv_object_length(jv_copy(c->joined)) != c->joined_count)
 		abort();
-	c->sink = NULL;
+	c->bh = NULL;
 	irc_close(c);
 
 	/* user text: an identifier, and a body cut into lines */

@@ -32,11 +32,6 @@ static jv (*post_json)(struct bot_http *, const char *, jv, jv);
 static jv (*get_json)(struct bot_http *, const char *, jv);
 static jv (*post_form)(struct bot_http *, const char *, jv, jv);
 static long (*http_status)(const struct bot_http *);
-static struct bot_stream *(*stream_open)(const char *, int, int, const char *, long, jv *);
-static int (*stream_fd)(const struct bot_stream *);
-static int (*stream_send_all)(struct bot_stream *, const void *, size_t, long, jv *);
-static ssize_t (*stream_recv)(struct bot_stream *, void *, size_t, jv *);
-static void (*stream_close)(struct bot_stream *);
 
 static int load(void)
 {
@@ -50,11 +45,6 @@ static int load(void)
 	get_json = bot_http_get_json;
 	post_form = bot_http_post_form;
 	http_status = bot_http_status;
-	stream_open = bot_stream_open;
-	stream_fd = bot_stream_fd;
-	stream_send_all = bot_stream_send_all;
-	stream_recv = bot_stream_recv;
-	stream_close = bot_stream_close;
 	return 1;
 }
 
@@ -877,6 +867,56 @@ static void test_ratelimit(void)
 	hd = bot_http_header_add(hd, "HTTP/1.1 429 Too Many Requests\r\n", 32);
 	CHECK(jv_object_length(jv_copy(hd)) == 0, "a status line starts a new answer");
 	jv_free(hd);
+}
+
+/* libbot's stream.h (TLS from this library, loaded as irc.so loads it):
+ * open, and drive the connect in a poll loop to its end.  NULL + *err. */
+static struct bot_stream *stream_open(const char *host, int port, int tls, const char *cafile,
+                                      long timeout_ms, jv *err)
+{
+	struct bot_stream *st = bot_stream_open(host, port, tls, cafile, timeout_ms, err);
+	struct bot_poll p = BOT_POLL_INIT;
+	int rc = 0;
+	while (st && rc == 0) {
+		bot_poll_reset(&p);
+		bot_stream_prepare(st, &p);
+		bot_poll_deadline(&p, bot_now_ms() + 1000);
+		bot_poll_wait(&p);
+		rc = bot_stream_step(st, &p, err);
+	}
+	bot_poll_free(&p);
+	if (rc < 0) {
+		bot_stream_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+#define stream_fd bot_stream_fd
+#define stream_recv bot_stream_recv
+#define stream_close bot_stream_close
+
+/* Send all of buf within timeout_ms.  0, or -1 + *err. */
+static int stream_send_all(struct bot_stream *st, const char *buf, size_t len, long timeout_ms, jv *err)
+{
+	long long until = bot_now_ms() + timeout_ms;
+	while (len) {
+		ssize_t k = bot_stream_send(st, buf, len, err);
+		if (k == -1)
+			return -1;
+		if (k > 0) {
+			buf += k;
+			len -= (size_t)k;
+			continue;
+		}
+		if (bot_now_ms() >= until) {
+			*err = bot_fail_code("send_failed", 1, "send: timed out");
+			return -1;
+		}
+		struct pollfd pf = { .fd = stream_fd(st), .events = POLLOUT };
+		poll(&pf, 1, 100);
+	}
+	return 0;
 }
 
 /* Read from a stream until want appears or 3 s pass. */

@@ -1,5 +1,11 @@
 /* test-irc: the IRC backend's parsers, table-driven: protocol lines,
- * identifiers, outbound line cutting, inbound text, bounded reading. */
+ * identifiers, outbound line cutting, inbound text, bounded reading; and
+ * its ABI 2 life against a server played by the test over loopback:
+ * registration, up at 001, a 464, jobs answered at their PONG, the lazy
+ * connection of bot-send, reading while the reader lags. */
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "../../backends/irc.c"
 #include "unit.h"
 
@@ -201,18 +207,30 @@ static void test_clean(void)
 
 /* ---- reading: events from lines, bounded buffer ---- */
 static jv seen;
-static void collect(void *ctx, jv ev)
+static int ups;
+static void collect(struct bot_host *h, jv ev, jv mark)
 {
-	(void)ctx;
+	(void)h;
+	jv_free(mark);
 	seen = jv_array_append(seen, ev);
 }
+static void count_up(struct bot_host *h)
+{
+	(void)h;
+	ups++;
+}
+static struct bot_host host = { .size = sizeof host, .emit = collect, .up = count_up };
 
 static struct irc *fresh(void)
 {
 	struct irc *c = calloc(1, sizeof *c);
 	irc_state_init(c);
+	snprintf(c->host, sizeof c->host, "127.0.0.1");
 	snprintf(c->nick_cfg, sizeof c->nick_cfg, "bot");
+	snprintf(c->user, sizeof c->user, "botpipe");
+	snprintf(c->realname, sizeof c->realname, "botpipe bot");
 	snprintf(c->nick, sizeof c->nick, "bot");
+	c->bucket = bot_rate_new(c->burst, c->rate);
 	return c;
 }
 
@@ -282,8 +300,7 @@ static void test_events(void)
 		{ "\001\002\003", NULL },
 	};
 	struct irc *c = fresh();
-	struct bot_sink sink = { collect, NULL };
-	c->sink = &sink;
+	c->bh = &host;
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		seen = jv_array();
 		char line[600], what[600];
@@ -338,7 +355,7 @@ static void test_events(void)
 	CHECK(c->in_len == 0, "the buffer is empty after");
 	free(junk);
 	jv_free(seen);
-	c->sink = NULL;
+	c->bh = NULL;
 	irc_close(c);
 }
 
@@ -421,8 +438,7 @@ static void feedf(struct irc *c, const char *fmt, ...)
 static void test_names_bounds(void)
 {
 	struct irc *c = fresh();
-	struct bot_sink sink = { collect, NULL };
-	c->sink = &sink;
+	c->bh = &host;
 	seen = jv_array();
 	for (int i = 0; i < 3 * IRC_NAMES_CHANNELS_MAX; i++)
 		feedf(c, ":srv 353 bot = #c%d :al bo", i);
@@ -446,100 +462,431 @@ static void test_names_bounds(void)
 		feedf(c, ":srv 353 bot = #c1 :%s", nicks);
 	CHECK(c->names_held == IRC_NAMES_MAX, "nicks held in all stop at IRC_NAMES_MAX");
 	jv_free(seen);
-	c->sink = NULL;
+	c->bh = NULL;
 	irc_close(c);
 }
 
 static void test_roundtrip_bounds(void)
 {
 	struct irc *c = fresh();
-	snprintf(c->await, sizeof c->await, "bp1");
-	rt_reset(c);
+	struct job *j = job_new(JOB_ROOM, jv_null());
+	j->written = 1;   /* a line of it went out: it collects */
+	c->jobs = c->jobs_tail = j;
 	for (int i = 0; i < 50000; i++)
 		feedf(c, ":srv 401 bot #nowhere%d :No such \x02nick\x02", i);
-	char why[300] = "";
-	CHECK(rt_error(c, why, sizeof why) == 401, "the first error numeric decides");
-	CHECK_STR(why, "#nowhere0: No such nick", "...with its target and cleaned text");
+	CHECK(j->rt_code == 401, "the first error numeric decides");
+	CHECK_STR(j->rt_text, "#nowhere0: No such nick", "...with its target and cleaned text");
 	/* a LIST longer than the budget: kept up to it */
 	for (int i = 0; i < 40000; i++)
 		feedf(c, ":srv 322 bot #c%d 3 :%0200d", i, i);
-	int kept = jv_array_length(jv_copy(c->rt[RT_LIST]));
+	int kept = jv_array_length(jv_copy(j->rt[RT_LIST]));
 	CHECK(kept > 1000 && kept < 40000, "LIST answers are kept within IRC_RT_COST_MAX");
-	CHECK(c->rt_cost <= IRC_RT_COST_MAX, "...whose cost stays under it");
-	c->await[0] = 0;
+	CHECK(j->rt_cost <= IRC_RT_COST_MAX, "...whose cost stays under it");
+	c->jobs = c->jobs_tail = NULL;
 	feedf(c, ":srv 322 bot #late 3 :x");
-	CHECK(jv_array_length(jv_copy(c->rt[RT_LIST])) == kept, "nothing is kept outside a round trip");
+	CHECK(jv_array_length(jv_copy(j->rt[RT_LIST])) == kept, "nothing is kept without a job collecting");
+	job_free(j);
 	irc_close(c);
 }
 
-/* A connected pair: the backend's end and the server's. */
-static int pair(struct irc *c)
+/* ---- the connection's life, against a server played here ---- */
+
+/* A listening socket on loopback; its port in *port. */
+static int listen_any(int *port)
 {
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) < 0)
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof a;
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 4) < 0 ||
+	    getsockname(l, (struct sockaddr *)&a, &al) < 0)
 		abort();
-	c->fd = sv[0];
-	return sv[1];
+	*port = ntohs(a.sin_port);
+	return l;
+}
+
+/* The server's end of the connection the backend is making. */
+static int accept_server(int l)
+{
+	int srv = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	close(l);
+	if (srv < 0)
+		abort();
+	return srv;
+}
+
+/* The program's loop for ms: prepare, poll, dispatch.  The first
+ * dispatch that fails ends it: its rc, *err its failure. */
+static int turns(struct irc *c, int ms, jv *err)
+{
+	struct bot_poll p = BOT_POLL_INIT;
+	long long until = bot_now_ms() + ms;
+	int rc = 0;
+	while (rc == 0 && bot_now_ms() < until) {
+		bot_poll_reset(&p);
+		irc_prepare(c, &p);
+		bot_poll_deadline(&p, bot_now_ms() + 10);
+		bot_poll_wait(&p);
+		rc = irc_dispatch(c, &p, err);
+	}
+	bot_poll_free(&p);
+	return rc;
+}
+
+/* What the server received since the last call. */
+static const char *server_got(int srv)
+{
+	static char buf[1 << 16];
+	size_t n = 0;
+	ssize_t r;
+	while (n < sizeof buf - 1 && (r = read(srv, buf + n, sizeof buf - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = 0;
+	return buf;
+}
+
+static void server_says(int srv, const char *text)
+{
+	size_t n = strlen(text);
+	while (n) {
+		ssize_t w = write(srv, text, n);
+		if (w < 0) {
+			struct pollfd pf = { .fd = srv, .events = POLLOUT };
+			poll(&pf, 1, 100);
+			continue;
+		}
+		text += w;
+		n -= (size_t)w;
+	}
+}
+
+/* done: each result in order; a failure as {"failed": its object}. */
+static jv results;
+static void on_done(void *ctx, jv result)
+{
+	(void)ctx;
+	if (!jv_is_valid(result))
+		result = JV_OBJECT(jv_string("failed"), jv_invalid_get_msg(result));
+	results = jv_array_append(results, result);
+}
+
+static const char *result_summary(int i)
+{
+	static char buf[300];
+	jv r = jv_array_get(jv_copy(results), i), f = bot_get(r, "failed");
+	if (jv_get_kind(f) == JV_KIND_OBJECT)
+		snprintf(buf, sizeof buf, "failed %s %s", bot_str(f, "code"),
+		         bot_true(f, "temporary") ? "temporary" : "permanent");
+	else
+		snprintf(buf, sizeof buf, "id %s", jv_get_kind(r) == JV_KIND_INVALID ? "none" :
+		         bot_str(r, "id") ? "string" : "null");
+	jv_free(f);
+	jv_free(r);
+	return buf;
+}
+
+static int submit_text(struct irc *c, const char *to, const char *text)
+{
+	struct bot_part part = {
+		.size = sizeof part,
+		.event = JV_OBJECT(jv_string("type"), jv_string("message"), jv_string("to"), jv_string(to)),
+		.type = "message",
+		.text = text,
+	};
+	jv err = jv_invalid();
+	int rc = irc_submit(c, &part, on_done, NULL, &err);
+	jv_free(part.event);
+	jv_free(err);
+	return rc;
+}
+
+/* A backend in bot-listen's place, connected and registered. */
+static struct irc *listening(int *srv)
+{
+	struct irc *c = fresh();
+	c->bh = &host;
+	int l = listen_any(&c->port);
+	jv err = jv_invalid();
+	ups = 0;
+	if (irc_start(c, &err) < 0)
+		abort();
+	*srv = accept_server(l);
+	turns(c, 100, &err);
+	jv_free(err);
+	return c;
+}
+
+static void test_life(void)
+{
+	int srv;
+	jv err = jv_invalid();
+	seen = jv_array();
+	results = jv_array();
+	struct irc *c = listening(&srv);
+	bot_rate_free(c->bucket);   /* lines enough for the whole test at once */
+	c->bucket = bot_rate_new(100, 100);
+	CHECK_STR(server_got(srv), "NICK bot\r\nUSER botpipe 0 * :botpipe bot\r\n", "start connects and registers");
+	server_says(srv, ":srv NOTICE * :*** Looking up your hostname\r\n:srv 002 bot :Your host\r\n");
+	turns(c, 50, &err);
+	CHECK(ups == 0 && c->state == ST_REGISTERING, "the TCP connect and other lines are not up yet");
+	CHECK(submit_text(c, "#ops", "early") < 0, "bot-listen's connection takes no job before it is up");
+	server_says(srv, ":srv 001 bot :Welcome bot!~bp@127.0.0.1\r\n");
+	turns(c, 50, &err);
+	CHECK(ups == 1 && c->state == ST_UP, "up at 001, once");
+
+	/* a message to a +n channel not joined: 404, JOIN, the lines again */
+	CHECK(submit_text(c, "#ops", "hello") == 0, "a message part is accepted");
+	turns(c, 50, &err);
+	CHECK_STR(server_got(srv), "PRIVMSG #ops :hello\r\nPING :bp1\r\n", "its lines go out, then its PING");
+	CHECK(jv_array_length(jv_copy(results)) == 0, "...and it is not answered before the PONG");
+	server_says(srv, ":srv 404 bot #ops :Cannot send to channel\r\n:srv PONG srv :bp1\r\n");
+	turns(c, 50, &err);
+	CHECK_STR(server_got(srv), "JOIN #ops\r\nPING :bp2\r\n", "a 404 from a channel not joined: JOIN");
+	server_says(srv, ":bot!~bp@127.0.0.1 JOIN #ops\r\n:srv PONG srv :bp2\r\n");
+	turns(c, 50, &err);
+	CHECK_STR(server_got(srv), "PRIVMSG #ops :hello\r\nPING :bp3\r\n", "...then the lines again");
+	server_says(srv, ":srv PONG srv :bp3\r\n");
+	turns(c, 50, &err);
+	CHECK(jv_array_length(jv_copy(results)) == 1, "answered once");
+	CHECK_STR(result_summary(0), "id string", "...with an id");
+
+	/* two jobs at once: both go out, each gets its own answer */
+	CHECK(submit_text(c, "@nobody", "x") == 0 && submit_text(c, "#ops", "y") == 0, "two parts accepted");
+	turns(c, 50, &err);
+	CHECK_STR(server_got(srv), "PRIVMSG nobody :x\r\nPING :bp4\r\nPRIVMSG #ops :y\r\nPING :bp5\r\n",
+	          "the second goes out without waiting for the first's answer");
+	server_says(srv, ":srv 401 bot nobody :No such nick\r\n:srv PONG srv :bp4\r\n:srv PONG srv :bp5\r\n");
+	turns(c, 50, &err);
+	CHECK_STR(result_summary(1), "failed send_failed permanent", "the 401 is the first's");
+	CHECK_STR(result_summary(2), "id string", "...not the second's");
+
+	/* the bot's presence: AWAY, answered {"id": null} */
+	const char *presence[] = {
+		"{\"type\":\"presence\",\"status\":\"away\",\"message\":\"at lunch\"}",
+		"{\"type\":\"presence\",\"status\":\"online\",\"identifier\":\"@bot\"}",
+		"{\"type\":\"presence\",\"status\":\"away\",\"identifier\":\"@alice\"}",
+		"{\"type\":\"presence\",\"status\":\"away\",\"message\":\"x\\r\\nQUIT\"}",
+	};
+	int accepted[4];
+	for (int i = 0; i < 4; i++) {
+		struct bot_part part = { .size = sizeof part, .event = jv_parse(presence[i]), .type = "presence" };
+		accepted[i] = irc_submit(c, &part, on_done, NULL, &err) == 0;
+		jv_free(part.event);
+		jv_free(err);
+		err = jv_invalid();
+	}
+	CHECK(accepted[0] && accepted[1], "presence of the bot is accepted (no identifier, or its own)");
+	CHECK(!accepted[2], "...someone else's is not");
+	CHECK(!accepted[3], "...nor a message with a line break");
+	turns(c, 50, &err);
+	CHECK_STR(server_got(srv), "AWAY :at lunch\r\nPING :bp6\r\nAWAY\r\nPING :bp7\r\n", "AWAY with the message, AWAY for online");
+	server_says(srv, ":srv 306 bot :You have been marked as being away\r\n:srv PONG srv :bp6\r\n"
+	                 ":srv 305 bot :You are no longer marked as being away\r\n:srv PONG srv :bp7\r\n");
+	turns(c, 50, &err);
+	CHECK_STR(result_summary(3), "id null", "answered {\"id\": null}");
+	CHECK_STR(result_summary(4), "id null", "...both");
+
+	/* keep-alive: server PINGs answered at once */
+	server_says(srv, "PING :keep\r\n");
+	turns(c, 50, &err);
+	CHECK_STR(server_got(srv), "PONG :keep\r\n", "a PING is answered");
+
+	/* stop: QUIT, and what waits fails for now */
+	CHECK(submit_text(c, "#ops", "late") == 0, "a part accepted");
+	irc_stop(c);
+	CHECK_STR(result_summary(5), "failed connection_lost temporary", "stop fails what waits, for now");
+	CHECK(strstr(server_got(srv), "QUIT :botpipe\r\n") != NULL, "stop QUITs");
+	CHECK(c->state == ST_IDLE && c->fd < 0, "...and closes");
+	close(srv);
+	jv_free(err);
+	jv_free(results);
+	jv_free(seen);
+	c->bh = NULL;
+	irc_close(c);
+}
+
+static void test_denied(void)
+{
+	int srv;
+	jv err = jv_invalid();
+	seen = jv_array();
+	struct irc *c = listening(&srv);
+	server_says(srv, ":srv 464 bot :Password incorrect\r\nERROR :Closing link\r\n");
+	close(srv);
+	int rc = turns(c, 200, &err);
+	char code[64], why[300];
+	CHECK(rc == -1, "a 464 ends the connection");
+	CHECK_STR(bot_fail_code_of(err, code, sizeof code), "denied", "...as denied");
+	CHECK(!bot_fail_temporary(err), "...for good (bot-listen exits 77)");
+	CHECK_STR(bot_fail_message(err, why, sizeof why), "the server refused the password: Password incorrect",
+	          "...saying why (the 464, not the ERROR after it)");
+	CHECK(ups == 0, "never up");
+	jv_free(err);
+	jv_free(seen);
+	c->bh = NULL;
+	irc_close(c);
+}
+
+static int lag_now;
+static int lag(struct bot_host *h)
+{
+	(void)h;
+	return lag_now;
+}
+
+static void test_lagging(void)
+{
+	int srv;
+	jv err = jv_invalid();
+	seen = jv_array();
+	struct irc *c = listening(&srv);
+	c->bh->lagging = lag;
+	server_says(srv, ":srv 001 bot :Welcome\r\n");
+	turns(c, 50, &err);
+	server_got(srv);
+	lag_now = 1;
+	/* a lagging reader: PINGs behind a little chat are still answered */
+	char line[100];
+	for (int i = 0; i < 2000; i++) {
+		snprintf(line, sizeof line, ":al!u@h PRIVMSG #ops :chat %d\r\n", i);
+		server_says(srv, line);
+	}
+	server_says(srv, "PING :behind-chat\r\n");
+	turns(c, 300, &err);
+	CHECK(strstr(server_got(srv), "PONG :behind-chat\r\n") != NULL, "while the reader lags, PINGs are answered");
+	/* past IRC_LAG_READ_MAX it reads no more */
+	int before = jv_array_length(jv_copy(seen));
+	char big[1000];
+	memset(big, 'x', sizeof big);
+	snprintf(big + 900, 100, "\r\n");
+	memcpy(big, ":al!u@h PRIVMSG #ops :", 22);
+	for (size_t sent = 0; sent < 2 * IRC_LAG_READ_MAX; sent += strlen(big))
+		server_says(srv, big);
+	server_says(srv, "PING :past-the-bound\r\n");
+	turns(c, 300, &err);
+	int during = jv_array_length(jv_copy(seen)) - before;
+	CHECK(during > 0 && (size_t)during * 900 <= IRC_LAG_READ_MAX + IRC_TURN_BYTES,
+	      "...up to IRC_LAG_READ_MAX, then reading pauses");
+	CHECK(strstr(server_got(srv), "PONG :past-the-bound") == NULL, "...the PING after waits");
+	lag_now = 0;
+	turns(c, 500, &err);
+	CHECK(strstr(server_got(srv), "PONG :past-the-bound\r\n") != NULL, "once the reader catches up, it is read");
+	close(srv);
+	jv_free(err);
+	jv_free(seen);
+	c->bh->lagging = NULL;
+	c->bh = NULL;
+	irc_close(c);
+}
+
+/* bot-send's life: a lazy connection for the first submit, QUIT at idle. */
+static void test_lazy(void)
+{
+	struct irc *c = fresh();
+	c->bh = &host;
+	jv err = jv_invalid();
+	seen = jv_array();
+	results = jv_array();
+	ups = 0;
+	int l = listen_any(&c->port);
+	CHECK(irc_idle(c) == 1, "idle with nothing sent: done at once");
+	CHECK(submit_text(c, "#ops", "from cron") == 0, "a submit connects lazily");
+	int srv = accept_server(l);
+	turns(c, 50, &err);
+	CHECK_STR(server_got(srv), "NICK bot\r\nUSER botpipe 0 * :botpipe bot\r\n", "registration first");
+	server_says(srv, ":srv 001 bot :Welcome\r\n");
+	turns(c, 50, &err);
+	CHECK(ups == 0, "a lazy connection is not bot-listen's: no up");
+	CHECK_STR(server_got(srv), "PRIVMSG #ops :from cron\r\nPING :bp1\r\n", "then the part that waited");
+	CHECK(irc_idle(c) == 0, "idle: not before the answer");
+	server_says(srv, ":srv PONG srv :bp1\r\n");
+	turns(c, 50, &err);
+	CHECK_STR(result_summary(0), "id string", "answered");
+	CHECK(irc_idle(c) == 0, "idle: QUIT, then wait for the server's close");
+	turns(c, 50, &err);
+	CHECK_STR(server_got(srv), "QUIT :botpipe\r\n", "the QUIT went out");
+	close(srv);
+	turns(c, 50, &err);
+	CHECK(irc_idle(c) == 1, "the server closed: idle is done");
+	jv_free(err);
+	jv_free(results);
+	jv_free(seen);
+	c->bh = NULL;
+	irc_close(c);
 }
 
 static void test_turns(void)
 {
 	struct irc *c = fresh();
-	struct bot_sink sink = { collect, NULL };
-	c->sink = &sink;
-	int srv = pair(c);
+	c->bh = &host;
+	int port, l = listen_any(&port);
+	jv err = jv_invalid();
+	c->port = port;
+	c->listening = 1;
+	begin_connect(c, &err);
+	int srv = accept_server(l);
+	turns(c, 50, &err);
+	server_says(srv, ":srv 001 bot :Welcome\r\n");
+	turns(c, 50, &err);
+	server_got(srv);
 	int sent = 0;
 	size_t bytes = 0, cap = 4 * IRC_TURN_BYTES;
 	char *lines = malloc(cap);
 	while (bytes < 3 * IRC_TURN_BYTES)
 		bytes += (size_t)snprintf(lines + bytes, cap - bytes, ":al!u@h PRIVMSG #ops :line %d\r\n", sent++);
-	if (write(srv, lines, bytes) != (ssize_t)bytes)   /* one write: within the socket's buffer */
-		abort();
+	lines[bytes] = 0;
+	server_says(srv, lines);
 	free(lines);
+	usleep(100000);
 	seen = jv_array();
-	jv err = jv_invalid();
-	CHECK(pump(c, &err) == 0 && c->more, "a turn stops with input left");
+	pump(c);
+	CHECK(!c->dead && c->more, "a turn stops with input left");
 	int first = jv_array_length(jv_copy(seen));
 	CHECK(first > 0 && first < sent, "...having handled part of it");
-	CHECK(irc_timeout_ms(c) == 0, "...and asks to be called again at once");
-	int turns = 1;
-	while (c->more && turns < 100 && pump(c, &err) == 0)
-		turns++;
-	CHECK(!c->more && turns >= 3, "the rest comes in further turns");
+	struct bot_poll p = BOT_POLL_INIT;
+	irc_prepare(c, &p);
+	CHECK(p.deadline >= 0 && p.deadline <= bot_now_ms(), "...and asks to be called again at once");
+	bot_poll_free(&p);
+	int rounds = 1;
+	while (c->more && rounds < 100) {
+		pump(c);
+		rounds++;
+	}
+	CHECK(!c->more && rounds >= 3, "the rest comes in further turns");
 	CHECK(jv_array_length(jv_copy(seen)) == sent, "...every line once");
 	jv_free(err);
 	jv_free(seen);
 	close(srv);
-	c->sink = NULL;
+	c->bh = NULL;
 	irc_close(c);
 }
 
+/* IRC_QUEUE_MAX lines through the bucket: every one once, in order (the
+ * queue is O(1) a line; the jv array it replaced was quadratic). */
 static void test_queue_order(void)
 {
-	struct irc *c = fresh();
-	int srv = pair(c);
-	c->rate = 0.001;   /* the test hands out the tokens */
-	c->burst = 100;
-	c->tokens_ms = bot_now_ms();
+	int srv;
 	jv err = jv_invalid();
-	int ok = 1, n = 3000;
-	for (int i = 0; i < n && ok; i++)
-		ok = queue_line(c, jv_string_fmt("PRIVMSG #ops :%d", i), &err) == 0;
-	CHECK(ok && queue_len(c) == n, "queued");
-	/* sent in pieces, so the front of the queue is dropped as it goes */
-	char buf[1 << 16];
-	size_t got = 0;
-	char *all = malloc(1 << 20);
-	for (int round = 0; round < 40; round++) {
-		c->tokens = 100;   /* within the socket's buffer, small writes and all */
-		ok = ok && queue_flush(c, &err) == 0;
+	seen = jv_array();
+	struct irc *c = listening(&srv);
+	server_says(srv, ":srv 001 bot :Welcome\r\n");
+	turns(c, 50, &err);
+	server_got(srv);
+	int n = IRC_QUEUE_MAX;
+	for (int i = 0; i < n; i++)
+		queue_push(c, jv_string_fmt("PRIVMSG #ops :%d", i), NULL, 0);
+	CHECK(c->q_lines == n, "queued");
+	size_t got = 0, cap = (size_t)n * 32;
+	char *all = malloc(cap);
+	for (int round = 0; round < 10000 && (c->q_head || out_pending(c)); round++) {
+		bot_rate_free(c->bucket);   /* the test hands out the tokens */
+		c->bucket = bot_rate_new(1000, 0.001);
+		queue_feed(c);
+		out_flush(c);
 		ssize_t r;
-		while ((r = read(srv, buf, sizeof buf)) > 0) {
-			memcpy(all + got, buf, (size_t)r);
+		while ((r = read(srv, all + got, cap - got)) > 0)
 			got += (size_t)r;
-		}
 	}
-	CHECK(ok && queue_len(c) == 0, "the queue drains");
+	CHECK(c->q_lines == 0 && !c->q_head, "the queue drains");
 	int next = 0, in_order = 1;
 	for (char *p = all; p < all + got; next++) {
 		char want[64];
@@ -553,7 +900,9 @@ static void test_queue_order(void)
 	CHECK(in_order && next == n, "every line once, in order");
 	free(all);
 	jv_free(err);
+	jv_free(seen);
 	close(srv);
+	c->bh = NULL;
 	irc_close(c);
 }
 
@@ -570,6 +919,10 @@ int main(void)
 	test_server_setting();
 	test_names_bounds();
 	test_roundtrip_bounds();
+	test_life();
+	test_denied();
+	test_lagging();
+	test_lazy();
 	test_turns();
 	test_queue_order();
 	return unit_done();

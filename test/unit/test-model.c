@@ -1,7 +1,7 @@
 /* The message model: identifiers, derived fields, validation, replies. */
 #include <stdlib.h>
 
-#include "bot.h"
+#include "backend.h"
 #include "unit.h"
 
 extern const struct bot_backend bot_backend_text;
@@ -97,8 +97,12 @@ static void test_validate(void)
 	              "message: field \"partial\": expected true or false", "partial of the wrong kind");
 	check_invalid(bot_validate(parse("{\"type\":\"card\",\"to\":\"#r\",\"fields\":[[\"k\"]]}")),
 	              "card: field \"fields\": expected an array of [key, value] string pairs", "card fields");
-	check_invalid(bot_validate(parse("{\"type\":\"presence\",\"status\":\"online\"}")),
-	              "presence: missing field \"identifier\"", "presence needs an identifier");
+	check_invalid(bot_validate(parse("{\"type\":\"presence\",\"identifier\":\"@a\"}")),
+	              "presence: missing field \"status\"", "presence needs a status");
+	check_invalid(bot_validate(parse("{\"type\":\"delete\",\"to\":\"#r\"}")),
+	              "delete: missing field \"deletes\"", "delete needs the id it deletes");
+	check_invalid(bot_validate(parse("{\"type\":\"message\",\"to\":\"#r\",\"replaces\":5}")),
+	              "message: field \"replaces\": expected a string", "replaces is a backend id, a string");
 	check_invalid(bot_validate(parse("{\"type\":\"room\",\"action\":\"dance\",\"room\":\"#r\"}")),
 	              "room: field \"action\": unknown action \"dance\"", "room action");
 	check_invalid(bot_validate(parse("{\"type\":\"reaction\",\"reacted_to\":{\"id\":\"1\"}}")),

@@ -7,13 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bot.h"
+#include "backend.h"
 #include "session.h"
 #include "unit.h"
 
 /* Answer {"type":"sent","ref":<body>} for each request. */
-static jv echo(void *ctx, jv req)
+static jv echo(void *ctx, jv req, unsigned long long ticket)
 {
+	(void)ticket;
 	int *served = ctx;
 	(*served)++;
 	return JV_OBJECT(jv_string("type"), jv_string("sent"), jv_string("ref"), bot_get(req, "body"));
@@ -45,7 +46,7 @@ static const struct bot_option fake_opts[] = {
 	{ "fake-rate", 0, BOT_OPT_STR, "N", NULL, "" },
 	BOT_OPTIONS_END
 };
-static const struct bot_backend fake = { .abi = BOT_BACKEND_ABI, .name = "fake", .options = fake_opts };
+static const struct bot_backend fake = { .size = sizeof(struct bot_backend), .abi = BOT_BACKEND_ABI, .name = "fake", .options = fake_opts };
 
 static void path_for(char *buf, size_t n, const char *server, const char *nick, const char *rate,
                      const char *profile)

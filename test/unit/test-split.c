@@ -234,6 +234,38 @@ static void run_properties(const char *dir)
 	closedir(d);
 }
 
+/* bot_split_plain: the same cut as bot_split, each part with its text. */
+static void test_plain(void)
+{
+	const char *md = "**Fish** & <chips> for `x < y`";
+	jv one = bot_split_plain("matrix", md, strlen(md), 0, BOT_UNIT_BYTES);
+	jv p0 = jv_array_get(jv_copy(one), 0);
+	jv plain = jv_array_get(jv_copy(p0), 1), html = jv_array_get(p0, 0);
+	CHECK_STR(jv_string_value(plain), "Fish & <chips> for x < y", "matrix: plain text, entities unescaped");
+	CHECK(strstr(jv_string_value(html), "<strong>Fish</strong>") != NULL, "matrix: the html beside it");
+	jv_free(plain);
+	jv_free(html);
+	jv_free(one);
+	char big[3000] = "";
+	while (strlen(big) + 40 < sizeof big)
+		strcat(big, "some **bold** words and `code` here.\n\n");
+	jv pairs = bot_split_plain("html", big, strlen(big), 300, BOT_UNIT_CHARS);
+	jv parts = bot_split("html", big, strlen(big), 300, BOT_UNIT_CHARS);
+	int n = jv_array_length(jv_copy(pairs)), same = n == jv_array_length(jv_copy(parts)) && n > 1;
+	for (int i = 0; same && i < n; i++) {
+		jv pr = jv_array_get(jv_copy(pairs), i), t = jv_array_get(jv_copy(parts), i);
+		jv a = jv_array_get(jv_copy(pr), 0), b = jv_array_get(pr, 1);
+		same = !strcmp(jv_string_value(a), jv_string_value(t)) && !strchr(jv_string_value(b), '<') &&
+		       strstr(jv_string_value(b), "bold words") != NULL;
+		jv_free(a);
+		jv_free(b);
+		jv_free(t);
+	}
+	CHECK(same, "html: many parts, each as bot_split cuts it, its plain text beside it");
+	jv_free(pairs);
+	jv_free(parts);
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "test/data/render";
@@ -245,6 +277,7 @@ int main(int argc, char **argv)
 	jv r = bot_split("nosuch", "x", 1, 10, BOT_UNIT_BYTES);
 	CHECK(!jv_is_valid(r), "an unknown markup gives an invalid");
 	jv_free(r);
+	test_plain();
 	/* a long message of long words, every unit */
 	static const char *const words[] = { "caf\xc3\xa9 ", "**bold \xe2\x82\xac** ",
 	                                     "word ", "\xf0\x9f\x98\x80 ", "\n\n" };
