@@ -266,6 +266,25 @@ answered_once() {
 	! grep -rqF -- "$secret" "$W/got" "$W/got.err"
 }
 
+@test "TLS: with --nats-ca the server's certificate is checked; without it the connection is refused" {
+	nats_stop
+	nats_cert
+	NATS_PORT= nats_start "$NATS_TLS_CONF"
+	echo '{"type":"x","id":"1"}' > "$W/in"
+	run -0 --separate-stderr bot-queue publish --nats-ca "$NATS_DIR/cert.pem" < "$W/in"
+	[ -z "$stderr" ]
+	run -0 bash -c "timeout 3 bot-queue subscribe -s botpipe.in --nats-ca '$NATS_DIR/cert.pem' | jq -c 'select(.type==\"x\")'"
+	assert_output '{"type":"x","id":"1"}'
+	# a certificate it does not trust
+	NATS_DIR=$W/other nats_cert
+	run --separate-stderr bot-queue publish --nats-ca "$W/other/cert.pem" < "$W/in"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == "bot-queue: error: nats: "* ]]
+	run --separate-stderr bot-queue publish --nats-ca "$W/missing.pem" < "$W/in"
+	assert_equal "$status" 78
+	[[ "$stderr" == "bot-queue: error: --nats-ca $W/missing.pem: "* ]]
+}
+
 @test "usage: a mode is needed, work needs a command, a bad subject is named" {
 	run -64 --separate-stderr bot-queue
 	assert_equal "$stderr" "bot-queue: error: no mode: say publish, work or subscribe"
@@ -288,11 +307,18 @@ answered_once() {
 @test "work --answered-by sent: bot-send as the worker's command, its sent events the answers" {
 	{ dm 'one' 1; dm 'two' 2; echo '{"type":"presence","status":"online"}'; } > "$W/in"
 	bot-queue publish < "$W/in" > /dev/null
-	bot-queue work --answered-by sent -- bot-send -b text --text-output "$W/console" > /dev/null 2> "$W/w.err" &
-	PIDS+=($!)
+	bot-queue work --ack-wait 2 --answered-by sent -- bot-send -b text --text-output "$W/console" > /dev/null 2> "$W/w.err" &
+	w=$!
+	PIDS+=("$w")
 	timeout 5 bot-queue subscribe > "$W/out" 2> /dev/null || true
-	run -0 jq -c '[.type, .ref // .status // .state]' "$W/out"
-	assert_output $'["connection","connecting"]\n["connection","connected"]\n["sent","1"]\n["sent","2"]\n["presence","online"]'
+	# every input answered: the worker stops at once, and cleanly
+	kill -TERM "$w"
+	rc=0
+	wait "$w" || rc=$?
+	assert_equal "$rc" 0
+	run -0 jq -c '[.type, .ref // .state // .code]' "$W/out"
+	# the console cannot show a presence: that error is its answer
+	assert_output $'["connection","connecting"]\n["connection","connected"]\n["sent","1"]\n["sent","2"]\n["error","unsupported"]'
 	assert_equal "$(cat "$W/console")" $'one\ntwo'
 }
 

@@ -51,6 +51,7 @@ struct work {
 	struct bot_reader *from_child;
 	struct queue_seen *seen;
 	int stopping, status;
+	long long stop_by_ms;     /* stopping: give up on CMD's answers then */
 };
 
 /* ---- the command ---- */
@@ -229,7 +230,8 @@ static void take(struct work *w, natsMsg *m)
 		return;
 	}
 	const char *id = bot_str(ev, "id");
-	w->careful = delivered > 1;
+	/* careful from a redelivery on, until a fresh input comes alone */
+	w->careful = delivered > 1 || (w->careful && w->n > 0);
 	w->e[w->n++] = (struct entry){
 		.msg = m, .seq = seq, .delivered = delivered, .key = key,
 		.id = id ? strdup(id) : NULL, .type = strdup(bot_str(ev, "type")),
@@ -313,10 +315,18 @@ static int answered_by_sent(const struct work *w, jv ev, int owner)
 			return owner;
 		return -1;
 	}
-	/* an event without an id, passed on */
-	if (!bot_str(ev, "id") && !bot_str(ev, "ref") && !bot_str(ev, "in_reply_to"))
+	/* an event without an id, passed on, or refused (an error about
+	 * it carries it as "event") */
+	if (bot_str(ev, "id") || bot_str(ev, "ref") || bot_str(ev, "in_reply_to"))
+		return -1;
+	if (strcmp(type, "error"))
 		return entry_running(w, NULL, type);
-	return -1;
+	jv inner = bot_get(ev, "event");
+	int i = -1;
+	if (jv_get_kind(inner) == JV_KIND_OBJECT && bot_str(inner, "type") && !bot_str(inner, "id"))
+		i = entry_running(w, NULL, bot_str(inner, "type"));
+	jv_free(inner);
+	return i;
 }
 
 static void on_output(struct work *w, jv ev, const char *raw, size_t len)
@@ -379,6 +389,7 @@ static int read_child(struct work *w)
 static void begin_stop(struct work *w)
 {
 	w->stopping = 1;
+	w->stop_by_ms = bot_now_ms() + w->q->ack_wait_ms;
 	for (int i = w->n - 1; i >= 0; i--)
 		if (w->e[i].state == WAITING) {
 			natsMsg_Nak(w->e[i].msg, NULL);
@@ -441,7 +452,8 @@ static void loop(struct work *w)
 	for (;;) {
 		if (bot_stop && !w->stopping)
 			begin_stop(w);
-		if (w->stopping && !w->n)
+		/* what is not answered within an ack wait comes again anyway */
+		if (w->stopping && (!w->n || bot_now_ms() >= w->stop_by_ms))
 			child_close_stdin(w);
 		fetch_more(w);
 		feed(w);

@@ -63,3 +63,15 @@ line = f.readline()
 sys.exit(0 if line.startswith(b"PONG") else 1)
 PY
 }
+
+# nats_cert: a self-signed certificate for 127.0.0.1 in $NATS_DIR
+# (cert.pem, key.pem), and the config lines that make the server speak
+# TLS only, in NATS_TLS_CONF.
+nats_cert() {
+	NATS_DIR=${NATS_DIR:-$BATS_TEST_TMPDIR/nats}
+	mkdir -p "$NATS_DIR"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+		-keyout "$NATS_DIR/key.pem" -out "$NATS_DIR/cert.pem" > /dev/null 2>&1
+	NATS_TLS_CONF="tls { cert_file: \"$NATS_DIR/cert.pem\", key_file: \"$NATS_DIR/key.pem\" }"
+}
