@@ -154,6 +154,19 @@ answered_once() {
 	answered_once 50
 }
 
+@test "an id seen within the duplicate window is dropped; after it, the same id is a new event" {
+	dm '!say a' 1 | bot-queue publish --duplicate-window 2 > /dev/null
+	dm '!say b' 1 | bot-queue publish > /dev/null
+	worker w1 --duplicate-window 2
+	subscriber
+	wait_lines "$W/console" '^got ' 1 30
+	sleep 2.5
+	dm '!say c' 1 | bot-queue publish > /dev/null
+	wait_lines "$W/console" '^got ' 2 30
+	sleep 1
+	assert_equal "$(cat "$W/console")" $'got a\ngot c'
+}
+
 @test "a worker killed with SIGKILL mid-stream: every command is still answered, none twice" {
 	commands 10000
 	publish

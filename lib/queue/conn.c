@@ -283,13 +283,17 @@ static void retry_wait(long long *wait_ms)
 }
 
 int queue_ensure_stream(struct bot_queue *q, const char *stream, const char *subject,
-                        int work_queue)
+                        int work_queue, long long *window_ms)
 {
 	long long wait = 0;
+	if (window_ms)
+		*window_ms = q->dup_window_ms;
 	for (;;) {
 		jsStreamInfo *si = NULL;
 		jsErrCode jerr = 0;
 		natsStatus s = js_GetStreamInfo(&si, q->js, stream, NULL, &jerr);
+		if (s == NATS_OK && window_ms && si->Config && si->Config->Duplicates > 0)
+			*window_ms = si->Config->Duplicates / 1000000;
 		jsStreamInfo_Destroy(si);
 		if (s == NATS_OK)
 			return 0;

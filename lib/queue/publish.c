@@ -31,7 +31,7 @@ int queue_publish_run(struct bot_queue *q)
 		return BOT_EX_USAGE;
 	char stream[QUEUE_NAME_MAX];
 	queue_stream_for(q, "subject", subject, stream, sizeof stream);
-	if (queue_ensure_stream(q, stream, subject, 1) < 0)
+	if (queue_ensure_stream(q, stream, subject, 1, NULL) < 0)
 		return BOT_EX_UNAVAILABLE;
 	struct bot_reader *r = bot_reader_new(STDIN_FILENO, "<stdin>",
 	                                      (size_t)bot_cfg_int(q->cfg, "max-line", 0));

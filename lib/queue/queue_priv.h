@@ -45,10 +45,11 @@ const char *queue_subject(const struct bot_queue *q, const char *name,
  * the subject with its dots and wildcards as "_". */
 void queue_stream_name(const char *subject, char *out, size_t n);
 /* Make the stream holding subject when it is missing: work-queue
- * retention (an acknowledged message is gone) or limits (kept).  0, or
- * -1 (logged). */
+ * retention (an acknowledged message is gone) or limits (kept); its
+ * duplicate window into *window_ms (when not NULL): the stream's own
+ * when it was there, else --duplicate-window.  0, or -1 (logged). */
 int queue_ensure_stream(struct bot_queue *q, const char *stream, const char *subject,
-                        int work_queue);
+                        int work_queue, long long *window_ms);
 /* A pull subscription on the shared durable consumer of stream (made
  * when missing: explicit acks, --ack-wait, no delivery limit of its own:
  * the dead-letter rule is ours).  NULL (logged) on failure. */
@@ -86,15 +87,16 @@ void queue_stream_for(const struct bot_queue *q, const char *name, const char *s
                       char *out, size_t n);
 
 /* seen.c: the keys of recent messages (their Nats-Msg-Id, else their
- * stream sequence), the last 2 x QUEUE_SEEN_MAX at most: a message
- * the server delivers again after it was handled (its ack was lost)
- * is recognised and only acknowledged. */
+ * stream sequence), at most 2 x QUEUE_SEEN_MAX and none older than the
+ * duplicate window: a message the server delivers again after it was
+ * handled (its ack was lost), or stores again (a publish tried again
+ * across a restart), is recognised and only acknowledged. */
 #define QUEUE_SEEN_MAX 65536
 struct queue_seen;
-struct queue_seen *queue_seen_new(void);
+struct queue_seen *queue_seen_new(long long window_ms);
 void queue_seen_free(struct queue_seen *s);
 uint64_t queue_seen_key(const char *msgid, uint64_t seq);
-int queue_seen_has(const struct queue_seen *s, uint64_t key);
+int queue_seen_has(struct queue_seen *s, uint64_t key);
 void queue_seen_add(struct queue_seen *s, uint64_t key);
 
 /* publish.c, subscribe.c, work.c: the modes */

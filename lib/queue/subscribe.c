@@ -40,12 +40,13 @@ int queue_subscribe_run(struct bot_queue *q)
 		return BOT_EX_USAGE;
 	char stream[QUEUE_NAME_MAX];
 	queue_stream_for(q, "subject", subject, stream, sizeof stream);
-	if (queue_ensure_stream(q, stream, subject, 1) < 0)
+	long long window_ms;
+	if (queue_ensure_stream(q, stream, subject, 1, &window_ms) < 0)
 		return BOT_EX_UNAVAILABLE;
 	natsSubscription *sub = queue_pull(q, stream, subject);
 	if (!sub)
 		return BOT_EX_UNAVAILABLE;
-	struct queue_seen *seen = queue_seen_new();
+	struct queue_seen *seen = queue_seen_new(window_ms);
 	bot_catch_signals();
 	while (!bot_stop && !q->out_failed) {
 		natsMsgList list;

@@ -434,16 +434,17 @@ static int setup(struct work *w)
 	queue_stream_for(q, "subject", w->in_subject, w->in_stream, sizeof w->in_stream);
 	queue_stream_for(q, "reply-subject", w->out_subject, w->out_stream, sizeof w->out_stream);
 	queue_stream_for(q, "dead-letter", w->dead_subject, w->dead_stream, sizeof w->dead_stream);
-	if (queue_ensure_stream(q, w->in_stream, w->in_subject, 1) < 0 ||
-	    queue_ensure_stream(q, w->out_stream, w->out_subject, 1) < 0 ||
-	    queue_ensure_stream(q, w->dead_stream, w->dead_subject, 0) < 0)
+	long long window_ms;
+	if (queue_ensure_stream(q, w->in_stream, w->in_subject, 1, &window_ms) < 0 ||
+	    queue_ensure_stream(q, w->out_stream, w->out_subject, 1, NULL) < 0 ||
+	    queue_ensure_stream(q, w->dead_stream, w->dead_subject, 0, NULL) < 0)
 		return BOT_EX_UNAVAILABLE;
 	if (!(w->sub = queue_pull(q, w->in_stream, w->in_subject)))
 		return BOT_EX_UNAVAILABLE;
 	w->e = calloc((size_t)q->in_flight, sizeof *w->e);
 	if (!w->e)
 		abort();
-	w->seen = queue_seen_new();
+	w->seen = queue_seen_new(window_ms);
 	return -1;
 }
 
