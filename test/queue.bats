@@ -133,6 +133,18 @@ answered_once() {
 	assert_output "message"
 }
 
+@test "bot-dispatch --done: a poller's run belongs to no input and holds no done back" {
+	printf '#!/bin/sh\nsleep 1\necho slow\n' > "$P/slow"
+	printf '#!/bin/sh\n# every: 1s\n# to: @ops\nsleep 2.5\necho tick\n' > "$P/tick"
+	chmod 755 "$P/slow" "$P/tick"
+	# the poller starts at 1 s, while !slow (0 to 1 s) still runs
+	dm '!slow' a > "$W/in"
+	run -0 bash -c "{ sleep 0.5; cat '$W/in'; sleep 4.5; } | bot-dispatch --done -d '$P' | jq -c '[.type, .ref // .body]'"
+	assert_line --index 0 '["message","slow"]'
+	assert_line --index 1 '["done","a"]'
+	assert_line --index 2 '["message","tick"]'
+}
+
 @test "publish, three workers, subscribe: 10,000 commands are each answered once" {
 	commands 10000
 	publish
