@@ -300,7 +300,10 @@ answered_once() {
 	echo '{"type":"x","id":"1"}' > "$W/in"
 	run -0 --separate-stderr bot-queue publish --nats-ca "$NATS_DIR/cert.pem" < "$W/in"
 	[ -z "$stderr" ]
-	run -0 bash -c "timeout 3 bot-queue subscribe -s botpipe.in --nats-ca '$NATS_DIR/cert.pem' | jq -c 'select(.type==\"x\")'"
+	bot-queue subscribe -s botpipe.in --nats-ca "$NATS_DIR/cert.pem" > "$W/tls.out" 2> "$W/tls.err" &
+	PIDS+=($!)
+	wait_for "$W/tls.out" '"type":"x"' 20
+	run -0 jq -c 'select(.type=="x")' "$W/tls.out"
 	assert_output '{"type":"x","id":"1"}'
 	# a certificate it does not trust
 	NATS_DIR=$W/other nats_cert
