@@ -36,6 +36,22 @@ A JSON body is sent as application/json, a string as text/plain.
 
 More responses can be queued while it runs: POST a JSON list (or one
 object) to /__fake/queue.  Such control requests are not logged.
+
+Two more script keys (an object script), for APIs that need them:
+    "dedup": ["REGEX", ...]   a request whose path matches one of them is
+        known by what the match captured (group 1, else the whole match):
+        the first such request takes the next response as usual; every
+        later one with the same capture gets that response's status, body
+        and headers again, takes nothing from the queue, and is logged
+        with "dedup": true.  So does a homeserver answer a repeated
+        transaction id (Matrix's PUT .../send/TYPE/TXNID).  A first
+        response that hangs, resets or closes still counts as done
+        when it has a "status" or "body" (the server did it; the answer
+        was lost).
+    "hold": {"path": "REGEX", "seconds": 2, "default": RESPONSE}
+        a long poll: a request matching path when no response for it is
+        queued waits up to that long for one to be queued, then gets the
+        hold's default (the script's default when it has none).
 Each logged request also has "body_b64", the body's exact bytes in base64.
 Stops on SIGTERM or SIGINT.
 
@@ -83,21 +99,63 @@ class Script:
             spec = {"responses": spec}
         self.queue = list(spec.get("responses", []))
         self.default = spec.get("default", {"status": 200, "body": {"ok": True}})
-        self.lock = threading.Lock()
+        self.dedup = [re.compile(p) for p in spec.get("dedup", [])]
+        self.seen = {}
+        self.hold = spec.get("hold")
+        self.lock = threading.Condition()
 
     def push(self, items):
         if isinstance(items, dict):
             items = [items]
         with self.lock:
             self.queue.extend(items)
+            self.lock.notify_all()
+
+    def take(self, path):
+        for i, r in enumerate(self.queue):
+            pat = r.get("path")
+            if pat is None or re.search(pat, path):
+                return self.queue.pop(i)
+        return None
 
     def next_for(self, path):
         with self.lock:
-            for i, r in enumerate(self.queue):
-                pat = r.get("path")
-                if pat is None or re.search(pat, path):
-                    return self.queue.pop(i)
-        return self.default
+            r = self.take(path)
+            if r is None and self.hold and re.search(self.hold["path"], path):
+                r = self.wait_for(path)
+        return r if r is not None else self.default
+
+    def wait_for(self, path):
+        """A held long poll: wait for a response queued for path (lock held)."""
+        end = time.time() + float(self.hold.get("seconds", 1))
+        r = None
+        while r is None and time.time() < end:
+            self.lock.wait(max(0.0, end - time.time()))
+            r = self.take(path)
+        return r if r is not None else self.hold.get("default", self.default)
+
+    def dedup_key(self, method, path):
+        for pat in self.dedup:
+            m = pat.search(path)
+            if m:
+                return (method, m.group(1) if m.groups() else m.group(0))
+        return None
+
+    def answer_dedup(self, method, path):
+        """The response for a request known by its path's capture: the
+        first answer again (and True), or the next response (and False)."""
+        key = self.dedup_key(method, path)
+        if key is None:
+            return self.next_for(path), False
+        with self.lock:
+            if key in self.seen:
+                return self.seen[key], True
+        r = self.next_for(path)
+        if "status" in r or "body" in r:
+            kept = {k: r[k] for k in ("status", "body", "headers") if k in r}
+            with self.lock:
+                self.seen.setdefault(key, kept)
+        return r, False
 
 
 class Recorder:
@@ -157,16 +215,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             parsed = json.loads(text) if text else None
         except ValueError:
             parsed = None
-        r = self.server.script.next_for(self.path)
+        r, repeated = self.server.script.answer_dedup(self.command, self.path)
         logged = dict(r)
         if not any(k in r for k in ("hang", "reset", "close", "raw")):
             logged.setdefault("status", 200)
-        self.server.recorder.record({
+        entry = {
             "t": t, "method": self.command, "path": self.path,
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": text, "body_b64": base64.b64encode(body).decode("ascii"),
             "json": parsed, "answer": logged,
-        })
+        }
+        if repeated:
+            entry["dedup"] = True
+        self.server.recorder.record(entry)
         self.answer(r)
 
     def answer(self, r):
