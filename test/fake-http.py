@@ -47,7 +47,7 @@ Two more script keys (an object script), for APIs that need them:
         transaction id (Matrix's PUT .../send/TYPE/TXNID).  A first
         response that hangs, resets or closes still counts as done
         when it has a "status" or "body" (the server did it; the answer
-        was lost).
+        was lost); one that is not a 2xx is not kept (nothing was done).
     "hold": {"path": "REGEX", "seconds": 2, "default": RESPONSE}
         a long poll: a request matching path when no response for it is
         queued waits up to that long for one to be queued, then gets the
@@ -151,7 +151,7 @@ class Script:
             if key in self.seen:
                 return self.seen[key], True
         r = self.next_for(path)
-        if "status" in r or "body" in r:
+        if 200 <= int(r.get("status", 200)) < 300 and ("status" in r or "body" in r):
             kept = {k: r[k] for k in ("status", "body", "headers") if k in r}
             with self.lock:
                 self.seen.setdefault(key, kept)
