@@ -386,3 +386,27 @@ no_token() {
 	done
 	no_token
 }
+
+@test "a batch not yet written downstream is read again after a kill -9: the token is committed after the write" {
+	# 90 KB: more than a pipe holds (64 KB), less than one argument may be (128 KB)
+	evs=$(jq -cn '[range(45) | {type: "m.room.message", event_id: "$b\(.)", sender: "@alice:hs",
+		content: {msgtype: "m.text", body: ("n\(.) " + ("x" * 2000))}}]')
+	start_fake "[$(sync b1), $(sync b2 "$evs")]"
+	# a reader that reads nothing: the pipe fills, the batch's end is not written
+	setsid sh -c 'exec bot-listen -b matrix 2>"$0/listen.err" | sleep 600' "$d" 3>&- &
+	PIPE_PID=$!
+	wait_req '.path | test("since=b1")'
+	sleep 1
+	assert_equal "$(cat "$XDG_STATE_HOME/botpipe/matrix/cursor")" b1
+	kill -KILL -- "-$PIPE_PID"
+	PIPE_PID=
+	# a new homeserver process (a held poll of the dead one would take the batch)
+	stop_fake
+	rm "$d/req.ndjson"
+	start_fake "[$(sync b2 "$evs")]"
+	start_bot
+	wait_for "$d/events" '"id":"\$b44"'
+	assert_equal "$(reqs '.path | test("/sync")' '.path' | head -1 | grep -o 'since=[a-z0-9]*')" since=b1
+	assert_equal "$(jq -r 'select(.type=="message") | .id' "$d/events" | sort -u | wc -l)" 45
+	wait_for "$XDG_STATE_HOME/botpipe/matrix/cursor" '^(b2|idle)$'
+}
