@@ -39,19 +39,6 @@ struct sender {
 	char session_path[4096];              /* where to look for one, or "" */
 };
 
-/* A failure with its message prefixed (code, temporary etc. kept). */
-static jv failure_reword(jv failure, const char *prefix)
-{
-	char why[1024];
-	bot_fail_message(failure, why, sizeof why);
-	jv msg = jv_invalid_get_msg(failure);
-	if (jv_get_kind(msg) != JV_KIND_OBJECT) {
-		jv_free(msg);
-		return bot_fail("%s%s", prefix, why);
-	}
-	msg = jv_object_set(msg, jv_string("message"), jv_string_fmt("%s%s", prefix, why));
-	return jv_invalid_with_msg(msg);
-}
 
 struct wait_one { int done; jv result; };
 
@@ -127,7 +114,7 @@ static jv deliver(struct sender *s, jv ev)
 			if (!jv_is_valid(r) && retry.attempts > 1 && bot_fail_temporary(r)) {
 				char prefix[64];
 				snprintf(prefix, sizeof prefix, "gave up after %d attempts: ", retry.attempts);
-				r = failure_reword(r, prefix);
+				r = bot_fail_reword(r, prefix);
 			}
 			return r;
 		}
@@ -390,7 +377,7 @@ static int run_flush(struct sender *s, struct bot_outbox *ob)
 		int keep = !jv_is_valid(r) && bot_fail_temporary(r);
 		if (keep) {
 			bot_outbox_release(&it);
-			r = failure_reword(r, "still in the outbox: ");
+			r = bot_fail_reword(r, "still in the outbox: ");
 		} else if (bot_outbox_done(ob, &it) < 0)
 			bot_warn("outbox %s: %s: %s (it may be sent again)", dir, it.entry, strerror(errno));
 		answer(s, r, ev);
