@@ -79,6 +79,8 @@ struct mx {
 	long long download_max;
 	/* listening */
 	int listening, up;
+	int stopping;                /* stop or close: callbacks only clean up */
+	char *before;                /* the token the batch being emitted was asked with */
 	long sync_id, dl_id;         /* running transfers of the listener (0: none) */
 	char *since;                 /* the next sync's token; NULL: initial */
 	int initial;                 /* the batch being emitted is the initial sync */
@@ -182,6 +184,7 @@ static void matrix_close(void *be)
 	struct mx *c = be;
 	if (!c)
 		return;
+	c->stopping = 1;
 	if (c->m)
 		bot_http_cancel_all(c->m);   /* every op's callback runs and answers */
 	op_fail_all(c, bot_fail_code("connection_lost", 1, "the Matrix backend was closed"));
@@ -193,6 +196,7 @@ static void matrix_close(void *be)
 	jv_free(c->reaction_ids);
 	jv_free(c->aliases);
 	free(c->since);
+	free(c->before);
 	free(c->batch_mark);
 	free(c->emitted);
 	free(c->committed);
@@ -676,6 +680,8 @@ static void synced(void *ud, const struct bot_http_done *d)
 {
 	struct mx *c = ud;
 	c->sync_id = 0;
+	if (c->stopping)
+		return;
 	if (!kind_is(d->fail, JV_KIND_NULL)) {
 		listen_failed(c, jv_copy(d->fail));
 		return;
@@ -698,6 +704,7 @@ static void synced(void *ud, const struct bot_http_done *d)
 		(void)i;
 	}
 	jv_free(joins);
+	set_str(&c->before, c->since);
 	set_str(&c->since, next);
 	if (jv_array_length(jv_copy(items)) == 0) {
 		jv_free(items);
@@ -785,6 +792,7 @@ static int download_start(struct mx *c, jv dl, int old_api)
 	if (mxc_parts(bot_str(dl, "mxc"), &server, &id) < 0) {
 		jv_free(ev);
 		jv_free(err);
+		jv_free(dl);
 		return -1;
 	}
 	char path[4096];
@@ -816,6 +824,7 @@ static int download_start(struct mx *c, jv dl, int old_api)
 	}
 	jv_free(err);
 	jv_free(ev);
+	jv_free(dl);
 	return rc;
 }
 
@@ -823,6 +832,8 @@ static void downloaded(void *ud, const struct bot_http_done *d)
 {
 	struct mx *c = ud;
 	c->dl_id = 0;
+	if (c->stopping)
+		return;
 	jv dl = jv_array_get(jv_copy(c->batch), c->batch_pos - 1);
 	if (!kind_is(d->fail, JV_KIND_NULL) && (d->status == 404 || d->status == 400) && !bot_true(dl, "old")) {
 		/* a server without authenticated media: the v3 path */
@@ -912,19 +923,19 @@ static void matrix_stop(void *be)
 {
 	struct mx *c = be;
 	c->listening = 0;
+	c->stopping = 1;
 	if (c->sync_id)
 		bot_http_cancel(c->m, c->sync_id);
 	if (c->dl_id)
 		bot_http_cancel(c->m, c->dl_id);
+	c->stopping = 0;
 	c->sync_id = c->dl_id = 0;
-	/* what was not emitted is read again from the last token emitted */
+	/* a batch cut short is asked for again, with the token it came for */
+	if (!batch_done(c))
+		set_str(&c->since, c->before);
 	jv_free(c->batch);
 	c->batch = jv_array();
 	c->batch_pos = 0;
-	if (c->emitted)
-		set_str(&c->since, c->emitted);
-	else if (c->batch_mark && c->committed)
-		set_str(&c->since, c->committed);
 	jv_free(c->failure);
 	c->failure = jv_null();
 }
@@ -990,6 +1001,10 @@ static void op_free(struct op *o)
 
 static void op_end(struct op *o, jv result)
 {
+	if (o->c->stopping && !jv_is_valid(result)) {
+		jv_free(result);
+		result = bot_fail_code("connection_lost", 1, "the Matrix backend was closed");
+	}
 	bot_done_fn done = o->done;
 	void *ctx = o->ctx;
 	op_free(o);
@@ -1015,8 +1030,6 @@ static jv server_failure(const struct bot_http_done *d, const char *what)
 	bot_fail_message(jv_copy(d->fail), why, sizeof why);
 	jv msg = jv_invalid_get_msg(jv_copy(d->fail));
 	jv text = jv_string_fmt("%s: %s%s%.200s (%s)", what, code, error ? ": " : "", error ? error : "", why);
-	if (!strcmp(code, "M_NOT_FOUND") && kind_is(msg, JV_KIND_OBJECT))
-		msg = jv_object_set(msg, jv_string("code"), jv_string("room_does_not_exist"));
 	if (kind_is(msg, JV_KIND_OBJECT)) {
 		msg = jv_object_set(msg, jv_string("message"), text);
 		return jv_invalid_with_msg(msg);
@@ -1325,6 +1338,10 @@ static void room_done(void *ud, const struct bot_http_done *d)
 	if (!ok && !strcmp(a, "info") && o->step == OP_EXTRA && (d->status == 403 || d->status == 404)) {
 		jv ans = jv_object_set(room_answer(o), jv_string("exists"), jv_true());
 		op_end(o, jv_object_set(ans, jv_string("joined"), jv_false()));
+		return;
+	}
+	if (!ok && d->status == 404) {
+		op_end(o, bot_fail_code("room_does_not_exist", 0, "%s: no such room", o->room));
 		return;
 	}
 	if (!ok) {
