@@ -326,17 +326,13 @@ static jv ts_of(jv e)
 	return jv_number((double)time(NULL));
 }
 
-/* The message's thread or the message it answers, as "parent". */
+/* The message's thread, as "parent" (errbot's threads): its root. */
 static jv parent_of(jv rel)
 {
 	const char *rt = bot_str(rel, "rel_type");
 	const char *root = bot_str(rel, "event_id");
 	if (rt && !strcmp(rt, "m.thread") && root)
 		return JV_OBJECT(jv_string("id"), jv_string(root));
-	const char *to = str_at(rel, "m.in_reply_to", "event_id");
-	if (to)
-		return JV_OBJECT(jv_string("id"), jv_string(to), jv_string("extras"),
-		                 JV_OBJECT(jv_string("reply"), jv_true()));
 	return jv_null();
 }
 
@@ -384,7 +380,9 @@ static jv message_item(struct mx *c, const char *room, const char *sender, jv e,
 		out = c->initial || edit ? jv_null() : file_item(c, room, sender, shown);
 	} else if ((!strcmp(type, "m.text") || !strcmp(type, "m.notice") || !strcmp(type, "m.emote")) && body) {
 		jv parent = parent_of(rel);
-		jv text = kind_is(parent, JV_KIND_NULL) || edit ? jv_string(body) : strip_reply_fallback(body);
+		/* a reply outside threads: what it answers, its quote removed */
+		const char *answers = kind_is(parent, JV_KIND_NULL) ? str_at(rel, "m.in_reply_to", "event_id") : NULL;
+		jv text = answers && !edit ? strip_reply_fallback(body) : jv_string(body);
 		jv msg = bot_message(occupant_of(room, sender), bot_room(room), jv_string_value(text));
 		jv_free(text);
 		const char *id = bot_str(e, "event_id");
@@ -399,10 +397,16 @@ static jv message_item(struct mx *c, const char *room, const char *sender, jv e,
 			msg = jv_object_set(msg, jv_string("replaces"), jv_string(bot_str(rel, "event_id")));
 		if (c->initial)
 			msg = jv_object_set(msg, jv_string("delayed"), jv_true());
+		jv extras = jv_object();
 		if (strcmp(type, "m.text"))
-			msg = jv_object_set(msg, jv_string("extras"),
-			                    JV_OBJECT(jv_string(!strcmp(type, "m.emote") ? "action" : "notice"),
-			                              jv_true()));
+			extras = jv_object_set(extras, jv_string(!strcmp(type, "m.emote") ? "action" : "notice"),
+			                       jv_true());
+		if (answers)
+			extras = jv_object_set(extras, jv_string("reply_to"), jv_string(answers));
+		if (jv_object_length(jv_copy(extras)) > 0)
+			msg = jv_object_set(msg, jv_string("extras"), extras);
+		else
+			jv_free(extras);
 		out = item_emit(msg);
 	}
 	jv_free(shown);
@@ -1492,23 +1496,25 @@ static jv text_content(const char *msgtype, const char *html, const char *plain)
 	                 jv_string("formatted_body"), jv_string(html));
 }
 
-/* A reply in the thread of parent (or, for a reply outside threads, to it). */
+/* Into the thread of parent; or, with extras.reply_to, a reply to that
+ * event outside threads. */
 static jv with_parent(jv content, jv ev)
 {
-	jv parent = bot_get(ev, "parent");
-	const char *pid = bot_str(parent, "id");
-	if (pid) {
-		jv extras = bot_get(parent, "extras");
-		jv inreply = JV_OBJECT(jv_string("event_id"), jv_string(pid));
-		jv rel = bot_true(extras, "reply")
-		         ? JV_OBJECT(jv_string("m.in_reply_to"), inreply)
-		         : JV_OBJECT(jv_string("rel_type"), jv_string("m.thread"), jv_string("event_id"),
-		                     jv_string(pid), jv_string("is_falling_back"), jv_true(),
-		                     jv_string("m.in_reply_to"), inreply);
-		content = jv_object_set(content, jv_string("m.relates_to"), rel);
-		jv_free(extras);
-	}
+	jv parent = bot_get(ev, "parent"), extras = bot_get(ev, "extras");
+	const char *pid = bot_str(parent, "id"), *to = bot_str(extras, "reply_to");
+	if (pid)
+		content = jv_object_set(content, jv_string("m.relates_to"),
+		                        JV_OBJECT(jv_string("rel_type"), jv_string("m.thread"),
+		                                  jv_string("event_id"), jv_string(pid),
+		                                  jv_string("is_falling_back"), jv_true(),
+		                                  jv_string("m.in_reply_to"),
+		                                  JV_OBJECT(jv_string("event_id"), jv_string(pid))));
+	else if (to)
+		content = jv_object_set(content, jv_string("m.relates_to"),
+		                        JV_OBJECT(jv_string("m.in_reply_to"),
+		                                  JV_OBJECT(jv_string("event_id"), jv_string(to))));
 	jv_free(parent);
+	jv_free(extras);
 	return content;
 }
 

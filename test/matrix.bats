@@ -202,10 +202,11 @@ no_token() {
 	join='{"type":"m.room.member","event_id":"$j1","sender":"@carol:hs","state_key":"@carol:hs","content":{"membership":"join"}}'
 	leave='{"type":"m.room.member","event_id":"$j2","sender":"@carol:hs","state_key":"@carol:hs","content":{"membership":"leave"},"unsigned":{"prev_content":{"membership":"join"}}}'
 	after=$(text_event '$m9' '@alice:hs' 'after the file')
-	start_fake "[$(sync b1), $(sync b2 "[$react, $unreact, $edit, $del, $file, $after, $join, $leave]"),
+	reply=$(text_event '$a1' '@alice:hs' $'> <@bob:hs> the question\n> second line\n\nthe answer' '{"m.relates_to":{"m.in_reply_to":{"event_id":"$q1"}}}')
+	start_fake "[$(sync b1), $(sync b2 "[$react, $unreact, $edit, $del, $file, $after, $join, $leave, $reply]"),
 		{\"path\": \"/media/download/hs/AbC\", \"status\": 200, \"body\": \"the report\"}]"
 	start_bot
-	wait_for "$d/events" '"action":"left"'
+	wait_for "$d/events" '"id":"\$a1"'
 	run jq -c 'select(.type != "connection") | [.type, .action // .status // .body, .reaction_name // .deletes // .replaces // .name, .reacted_to.id // .from.id // .identifier.id // .occupant.id]' "$d/events"
 	assert_line --index 0 '["reaction","added","👍","$m1"]'
 	assert_line --index 1 '["reaction","removed","👍","$m1"]'
@@ -215,6 +216,8 @@ no_token() {
 	assert_line --index 5 '["message","after the file",null,"@alice:hs"]'
 	assert_line --index 6 '["room","joined",null,"@carol:hs"]'
 	assert_line --index 7 '["room","left",null,"@carol:hs"]'
+	# a reply outside threads: no parent, what it answers in extras, the quote gone
+	assert_equal "$(jq -c 'select(.id == "$a1") | [.body, .parent, .extras]' "$d/events")" '["the answer",null,{"reply_to":"$q1"}]'
 	path=$(jq -r 'select(.type=="stream") | .path' "$d/events")
 	assert_equal "$(cat "$path")" 'the report'
 	[[ "$path" == "$XDG_STATE_HOME"/* && "$path" == *.pdf && "$path" != *r.pdf ]]
@@ -235,10 +238,11 @@ no_token() {
 		echo '{"type":"delete","id":"d","to":"!ops:hs","deletes":"$m2"}'
 		echo "{\"type\":\"stream\",\"id\":\"e\",\"identifier\":\"!ops:hs\",\"to\":\"!ops:hs\",\"path\":\"$d/chart.png\",\"name\":\"chart.png\",\"stream_type\":\"image/png\"}"
 		echo '{"type":"presence","id":"f","status":"away","message":"lunch"}'
+		echo '{"type":"message","id":"g","to":"!ops:hs","body":"as asked","extras":{"reply_to":"$q1"}}'
 	} > "$d/in"
 	run --separate-stderr bot-send -b matrix --files-from "$d" < "$d/in"
 	assert_success
-	assert_equal "$(jq -r .type <<< "$output" | sort | uniq -c | tr -s ' ')" ' 6 sent'
+	assert_equal "$(jq -r .type <<< "$output" | sort | uniq -c | tr -s ' ')" ' 7 sent'
 	run reqs 'true' '[.method, (.path | sub("\\?.*"; "")), .json]'
 	assert_line --index 0 '["PUT","/_matrix/client/v3/rooms/%21ops%3Ahs/send/m.reaction/a.0",{"m.relates_to":{"rel_type":"m.annotation","event_id":"$m1","key":"👍"}}]'
 	assert_line --index 1 '["GET","/_matrix/client/v3/rooms/%21ops%3Ahs/relations/%24m1/m.annotation/m.reaction",null]'
@@ -248,6 +252,7 @@ no_token() {
 	assert_line --index 5 '["POST","/_matrix/media/v3/upload",null]'
 	assert_line --index 6 '["PUT","/_matrix/client/v3/rooms/%21ops%3Ahs/send/m.room.message/e.0",{"msgtype":"m.image","body":"chart.png","filename":"chart.png","info":{"mimetype":"image/png"},"url":"mxc://hs/Up1"}]'
 	assert_line --index 7 '["PUT","/_matrix/client/v3/presence/%40bot%3Ahs/status",{"presence":"unavailable","status_msg":"lunch"}]'
+	assert_line --index 8 '["PUT","/_matrix/client/v3/rooms/%21ops%3Ahs/send/m.room.message/g.0",{"msgtype":"m.text","body":"as asked","format":"org.matrix.custom.html","formatted_body":"<p>as asked</p>","m.mentions":{},"m.relates_to":{"m.in_reply_to":{"event_id":"$q1"}}}]'
 	# the upload is the file's bytes, with its type
 	assert_equal "$(reqs '.path | test("upload")' '.body_b64' | tr -d '"' | base64 -d | od -An -c | tr -s ' ')" "$(od -An -c < "$d/chart.png" | tr -s ' ')"
 	assert_equal "$(reqs '.path | test("upload")' '[.path, .headers["content-type"]]')" '["/_matrix/media/v3/upload?filename=chart.png","image/png"]'
