@@ -854,7 +854,7 @@ static void downloaded(void *ud, const struct bot_http_done *d)
 		ev = jv_object_set(ev, jv_string("status"), jv_string("success"));
 	} else {
 		char why[512];
-		bot_warn("matrix: a file is not downloaded: %s", bot_fail_message(jv_copy(d->fail), why, sizeof why));
+		bot_warn("matrix: a file is not downloaded: %s", bot_fail_message(d->fail, why, sizeof why));
 		ev = jv_object_set(ev, jv_string("status"), jv_string("error"));
 	}
 	jv_free(dl);
@@ -1031,7 +1031,7 @@ static jv server_failure(const struct bot_http_done *d, const char *what)
 	if (!code)
 		return jv_copy(d->fail);
 	char why[512];
-	bot_fail_message(jv_copy(d->fail), why, sizeof why);
+	bot_fail_message(d->fail, why, sizeof why);
 	jv msg = jv_invalid_get_msg(jv_copy(d->fail));
 	jv text = jv_string_fmt("%s: %s%s%.200s (%s)", what, code, error ? ": " : "", error ? error : "", why);
 	if (kind_is(msg, JV_KIND_OBJECT)) {
@@ -1067,10 +1067,8 @@ static void resolved(void *ud, const struct bot_http_done *d)
 	struct mx *c = o->c;
 	const char *rid = bot_str(d->body, "room_id");
 	if (!kind_is(d->fail, JV_KIND_NULL)) {
-		jv f = server_failure(d, o->room);
-		if (d->status == 404)
-			f = bot_fail_code("room_does_not_exist", 0, "%s: no such room alias", o->room);
-		op_end(o, f);
+		op_end(o, d->status == 404 ? bot_fail_code("room_does_not_exist", 0, "%s: no such room alias", o->room)
+		                           : server_failure(d, o->room));
 		return;
 	}
 	if (!rid || !room_ref_ok(rid) || rid[0] != '!') {
@@ -1450,7 +1448,7 @@ static void joined_quietly(void *ud, const struct bot_http_done *d)
 	if (!kind_is(d->fail, JV_KIND_NULL)) {
 		char why[512];
 		bot_warn("matrix: joining a room the bot was invited to: %s",
-		         bot_fail_message(jv_copy(d->fail), why, sizeof why));
+		         bot_fail_message(d->fail, why, sizeof why));
 	}
 }
 
