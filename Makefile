@@ -72,6 +72,7 @@ BACKEND_LIBS_zulip    = $(HTTP_BACKEND)
 BACKEND_LIBS_mattermost = $(HTTP_BACKEND)
 BACKEND_LIBS_discord  = $(HTTP_BACKEND)
 BACKEND_LIBS_xmpp     = -lstrophe
+BACKEND_LIBS_http     = -lmicrohttpd -lcrypto
 
 RPATH = -Wl,-rpath,'$$ORIGIN/../lib'
 

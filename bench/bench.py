@@ -344,11 +344,12 @@ def fig_plugin(a):
         "sh -c loop " + spread(sc, k), ratio(med(cpu[1]), med(sc)))
 
 
-def fake_http():
+def fake_http(script=None):
     d = tempfile.mkdtemp(prefix="bench-http.")
     pf = os.path.join(d, "port")
+    extra = ["--script-json", json.dumps(script)] if script is not None else []
     p = subprocess.Popen([PY, os.path.join(ROOT, "test", "fake-http.py"), "--port-file", pf,
-                          "--log", os.path.join(d, "log")], stdout=subprocess.DEVNULL,
+                          "--log", os.path.join(d, "log")] + extra, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     for _ in range(500):
         if os.path.exists(pf):
@@ -391,6 +392,148 @@ def fig_send(a):
             row("  apprise", "", "cannot run: not installed (Debian package apprise)")
     finally:
         os.environ.pop("BOT_WEBHOOK_URL", None)
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+def fig_zulip(a):
+    """One-shot bot-send -b zulip against the loopback fake, beside curl
+    making the same form POST with the same HTTP Basic credentials; then the
+    !echo round trip through the fake's event queue."""
+    import urllib.request
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "zulip.so")):
+        row("one-shot bot-send -b zulip", "not built", "")
+        return
+    srv, d, port = fake_http()
+    site = "http://127.0.0.1:%d" % port
+    env = {"BOT_ZULIP_SITE": site, "BOT_ZULIP_EMAIL": "bench-bot@zulip.test",
+           "BOT_ZULIP_API_KEY": "benchKey0123456789"}
+    try:
+        os.environ.update(env)
+        text = "build 1234 passed"
+        form = "type=stream&to=ops&topic=ci&content=" + text.replace(" ", "%20")
+        cmds = {
+            "bot-send": [bot("bot-send"), "-b", "zulip", "--to", "ops/ci", text],
+            "curl": ["curl", "-sS", "-o", "/dev/null", "-u",
+                     env["BOT_ZULIP_EMAIL"] + ":" + env["BOT_ZULIP_API_KEY"],
+                     "--data-binary", form, site + "/api/v1/messages"],
+        }
+        n = 20
+        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
+        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
+        bt, br = times["bot-send"], rss["bot-send"]
+        row("one-shot bot-send -b zulip to loopback: wall (%d runs)" % n, spread(bt, ms),
+            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
+        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
+            ratio(med(br), med(rss["curl"])))
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+    # !echo round trip: a message event pushed into the fake's event queue
+    # until the reply's POST /messages is in its log
+    log = os.path.join(d, "rtt.log")
+    pf = os.path.join(d, "rtt.port")
+    script = {"feed": {"path": "^/api/v1/events[?]", "cursor": "last_event_id", "id": "id",
+                       "after": True, "wait": 5, "max_wait": 10, "key": "events",
+                       "body": {"result": "success", "msg": ""}, "items": []},
+              "answers": [{"path": "^/api/v1/register$", "body": {
+                  "result": "success", "queue_id": "q1", "last_event_id": -1, "max_message_id": 1}},
+                  {"path": "^/api/v1/users/me$", "body": {"result": "success", "user_id": 99}}],
+              "default": {"status": 200, "body": {"result": "success", "id": 1}}}
+    srv = subprocess.Popen([PY, os.path.join(ROOT, "test", "fake-http.py"), "--port-file", pf,
+                            "--log", log, "--script-json", json.dumps(script)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pipe = None
+    try:
+        for _ in range(500):
+            if os.path.exists(pf):
+                break
+            time.sleep(0.01)
+        port = int(open(pf).read().strip())
+        os.environ.update(env)
+        os.environ["BOT_ZULIP_SITE"] = "http://127.0.0.1:%d" % port
+        os.environ["XDG_STATE_HOME"] = os.path.join(d, "state")
+        pipe = subprocess.Popen("%s -b zulip --session none | %s | %s -b zulip >/dev/null" % (
+            bot("bot-listen"), bot("bot-dispatch"), bot("bot-send")), shell=True,
+            start_new_session=True, stderr=subprocess.DEVNULL)
+
+        def replies():
+            try:
+                with open(log) as f:
+                    return sum(1 for l in f if '"path": "/api/v1/messages"' in l)
+            except OSError:
+                return 0
+
+        def polls():
+            try:
+                with open(log) as f:
+                    return sum(1 for l in f if "/api/v1/events?" in l)
+            except OSError:
+                return 0
+        for _ in range(1000):
+            if polls():
+                break
+            time.sleep(0.01)
+        n = 20 if a.quick else 100
+        rtts = []
+        for i in range(n):
+            ev = {"type": "message", "id": i, "message": {
+                "id": 100 + i, "sender_id": 9, "sender_email": "al@zulip.test",
+                "sender_full_name": "Al", "type": "private", "content": "!echo %d" % i,
+                "display_recipient": [{"id": 9, "email": "al@zulip.test", "full_name": "Al"}]}}
+            t0 = time.time()
+            urllib.request.urlopen(urllib.request.Request(
+                "http://127.0.0.1:%d/__fake/feed" % port, data=json.dumps(ev).encode()), timeout=10)
+            while replies() < i + 1 and time.time() - t0 < 10:
+                time.sleep(0.0005)
+            rtts.append(time.time() - t0)
+        rtts.sort()
+        row("zulip !echo round trip through the fake: p50 / p99 (%d)" % n,
+            "%.2f ms / %.2f ms" % (rtts[len(rtts) // 2] * 1000, rtts[min(len(rtts) - 1, int(len(rtts) * 0.99))] * 1000), "")
+    finally:
+        if pipe:
+            os.killpg(pipe.pid, signal.SIGTERM)
+            pipe.wait()
+        os.environ.pop("XDG_STATE_HOME", None)
+        for k_ in env:
+            os.environ.pop(k_, None)
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def fig_slack(a):
+    """One-shot bot-send -b slack (chat.postMessage with the bot token)
+    against the Web API fake, beside curl making the same request."""
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "slack.so")):
+        row("one-shot bot-send -b slack", "not built", "")
+        return
+    srv, d, port = fake_http({"responses": [{"path": "chat.postMessage", "keep": True, "count": True,
+                                             "body": {"ok": True, "channel": "C0123",
+                                                      "ts": "1700000001.{n}"}}]})
+    token = "xoxb-bench"
+    env = {"BOT_SLACK_API": "http://127.0.0.1:%d/api" % port, "BOT_SLACK_BOT_TOKEN": token}
+    try:
+        os.environ.update(env)
+        text = "build 1234 passed"
+        body = json.dumps({"channel": "C0123", "text": text})
+        cmds = {
+            "bot-send": [bot("bot-send"), "-b", "slack", "--session", "none", "--to", "#C0123", text],
+            "curl": ["curl", "-sS", "-o", "/dev/null", "-H", "content-type: application/json",
+                     "-H", "authorization: Bearer " + token, "--data-binary", body,
+                     env["BOT_SLACK_API"] + "/chat.postMessage"],
+        }
+        n = 20
+        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
+        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
+        bt, br = times["bot-send"], rss["bot-send"]
+        row("one-shot bot-send -b slack to the loopback Web API: wall (%d runs)" % n, spread(bt, ms),
+            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
+        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
+            ratio(med(br), med(rss["curl"])))
+    finally:
+        for v in env:
+            os.environ.pop(v, None)
         srv.send_signal(signal.SIGTERM)
         srv.wait()
         shutil.rmtree(d, ignore_errors=True)
@@ -631,9 +774,21 @@ def fig_growth(a):
     row("RSS after %s lines: bot-listen -b text" % k(nb), "%s (10 k lines: %s)" % (mb(b), mb(s)), "", "")
 
 
-FIGURES = [("pass", fig_pass), ("rule", fig_rule), ("echo", fig_echo), ("first", fig_first),
-           ("plugin", fig_plugin), ("send", fig_send), ("irc", fig_irc), ("startup", fig_startup),
-           ("growth", fig_growth), ("matrix", fig_matrix)]
+# One figure a line, so that each backend adds its own.
+FIGURES = [
+    ("pass", fig_pass),
+    ("rule", fig_rule),
+    ("echo", fig_echo),
+    ("first", fig_first),
+    ("plugin", fig_plugin),
+    ("send", fig_send),
+    ("slack", fig_slack),
+    ("zulip", fig_zulip),
+    ("matrix", fig_matrix),
+    ("irc", fig_irc),
+    ("startup", fig_startup),
+    ("growth", fig_growth),
+]
 
 
 def markdown(path):
