@@ -774,6 +774,143 @@ def fig_growth(a):
     row("RSS after %s lines: bot-listen -b text" % k(nb), "%s (10 k lines: %s)" % (mb(b), mb(s)), "", "")
 
 
+# ---- bot-queue: the pipeline through NATS JetStream ----
+
+def queue_event(i, body):
+    return json.dumps({"type": "message", "id": "b%d" % i, "backend": "text", "body": body,
+                       "from": {"kind": "person", "id": "@you", "person": "@you", "nick": "you"},
+                       "to": {"kind": "person", "id": "@bot", "person": "@bot", "nick": "bot"},
+                       "is_direct": True, "is_group": False, "is_threaded": False}) + "\n"
+
+
+class Nats:
+    """A nats-server with JetStream on a free loopback port, in a temp dir."""
+    def __enter__(self):
+        import socket
+        self.dir = tempfile.mkdtemp(prefix="bench-nats.")
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        conf = os.path.join(self.dir, "nats.conf")
+        with open(conf, "w") as f:
+            f.write('listen: 127.0.0.1:%d\njetstream { store_dir: "%s/store" }\n' % (self.port, self.dir))
+        exe = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        self.log = open(os.path.join(self.dir, "log"), "w+")
+        self.p = subprocess.Popen([exe, "-c", conf], stdout=self.log, stderr=self.log)
+        for _ in range(200):
+            self.log.seek(0)
+            if "Server is ready" in self.log.read():
+                break
+            time.sleep(0.05)
+        self.env = dict(os.environ, NATS_URL="nats://127.0.0.1:%d" % self.port, BOT_SESSION="none")
+        return self
+
+    def __exit__(self, *exc):
+        self.p.terminate()
+        self.p.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def queue_rate(n, workers, plugins):
+    """Commands per second with WORKERS workers: from their start to the
+    n-th reply at the subscriber."""
+    with Nats() as ns:
+        data = "".join(queue_event(i, "!burn %d" % i) for i in range(n)).encode()
+        subprocess.run([bot("bot-queue"), "publish"], input=data, env=ns.env, check=True,
+                       stdout=subprocess.DEVNULL)
+        sub = subprocess.Popen([bot("bot-queue"), "subscribe"], env=ns.env, stdout=subprocess.PIPE)
+        t0 = time.perf_counter()
+        ws = [subprocess.Popen([bot("bot-queue"), "work", "--", bot("bot-dispatch"), "--done",
+                                "-d", plugins, "--jobs", "4"], env=ns.env,
+                               stdout=subprocess.DEVNULL) for _ in range(workers)]
+        got = 0
+        for line in sub.stdout:
+            if b'"in_reply_to"' in line:
+                got += 1
+                if got == n:
+                    break
+        wall = time.perf_counter() - t0
+        for p in ws + [sub]:
+            p.terminate()
+        for p in ws + [sub]:
+            p.wait()
+    return n / wall
+
+
+def latencies(n, write, read_reply):
+    """Send n !echo events one at a time, 20 ms apart; the seconds each
+    took until its reply was read."""
+    out = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        write(queue_event(i, "!echo %d" % i).encode())
+        read_reply()
+        out.append(time.perf_counter() - t0)
+        time.sleep(0.02)
+    return sorted(out)
+
+
+def pct(xs, q):
+    return xs[min(len(xs) - 1, int(len(xs) * q))]
+
+
+def queue_latency(n):
+    def reader(stream):
+        def read_reply():
+            for line in stream:
+                if b'"in_reply_to"' in line:
+                    return
+        return read_reply
+    plain = subprocess.Popen([bot("bot-dispatch")], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    def write_plain(b):
+        plain.stdin.write(b)
+        plain.stdin.flush()
+    direct = latencies(n, write_plain, reader(plain.stdout))
+    plain.stdin.close()
+    plain.wait()
+    with Nats() as ns:
+        pub = subprocess.Popen([bot("bot-queue"), "publish"], env=ns.env, stdin=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL)
+        w = subprocess.Popen([bot("bot-queue"), "work", "--", bot("bot-dispatch"), "--done"],
+                             env=ns.env, stdout=subprocess.DEVNULL)
+        sub = subprocess.Popen([bot("bot-queue"), "subscribe"], env=ns.env, stdout=subprocess.PIPE)
+        def write_pub(b):
+            pub.stdin.write(b)
+            pub.stdin.flush()
+        engine = latencies(n, write_pub, reader(sub.stdout))
+        pub.stdin.close()
+        for p in (pub, w, sub):
+            p.terminate()
+            p.wait()
+    return direct, engine
+
+
+def fig_queue(a):
+    if not shutil.which("nats-server") and not os.path.exists("/usr/sbin/nats-server"):
+        row("bot-queue", "", "cannot run: no nats-server (apt-get install nats-server)")
+        return
+    n = 100 if a.quick else 400
+    plugins = os.path.join(HERE, "plugins")
+    r = 1 if a.quick else 3
+    src = os.path.join(OUT, "queue-%d.ndjson" % n)
+    with open(src, "w") as f:
+        f.write("".join(queue_event(i, "!burn %d" % i) for i in range(n)))
+    t = runs(lambda: timed([bot("bot-dispatch"), "-d", plugins, "--jobs", "4"], stdin=src), r)
+    plain = [n / w for w, _, _ in t]
+    for workers in (1, 2, 4):
+        rates = runs(lambda: queue_rate(n, workers, plugins), r)
+        row("queue commands/s, %d worker%s, 10 ms-CPU plugin, %d" % (workers, "" if workers == 1 else "s", n),
+            spread(rates, k), "bot-dispatch --jobs 4 " + spread(plain, k), ratio(med(rates), med(plain)))
+    direct, engine = queue_latency(50 if a.quick else 300)
+    row("  queue latency per !echo, p50 / p99 (added)",
+        "%s / %s (+%s / +%s)" % (ms(pct(engine, 0.5)), ms(pct(engine, 0.99)),
+                                 ms(pct(engine, 0.5) - pct(direct, 0.5)),
+                                 ms(pct(engine, 0.99) - pct(direct, 0.99))),
+        "bot-dispatch pipe %s / %s" % (ms(pct(direct, 0.5)), ms(pct(direct, 0.99))))
+
+
 # One figure a line, so that each backend adds its own.
 FIGURES = [
     ("pass", fig_pass),
@@ -788,6 +925,7 @@ FIGURES = [
     ("irc", fig_irc),
     ("startup", fig_startup),
     ("growth", fig_growth),
+    ("queue", fig_queue),
 ]
 
 

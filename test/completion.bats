@@ -43,10 +43,8 @@ help_options() {
 
 @test "bash: -b offers the backends there are" {
 	run complete_line bot-listen -b ""
-	# the built-in text and every module built (a new backend adds one)
-	assert_output "$({ echo text; for m in "$BOT_BUILD"/lib/botpipe/*.so; do basename "$m" .so; done; } | sort)"
-	assert_line irc
-	assert_line webhook
+	# every module built, and the console
+	assert_output "$( { echo text; ls "$BOT_BUILD/lib/botpipe" | sed -n 's/\.so$//p'; } | sort)"
 	run complete_line bot-send --backend w
 	assert_output webhook
 	run complete_line bot-send --backend=t
