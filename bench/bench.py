@@ -539,6 +539,103 @@ def fig_slack(a):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def matrix_fake(d):
+    """test/fake-http.py as a homeserver: /sync held 1 s for a queued batch."""
+    pf = os.path.join(d, "port")
+    script = {"hold": {"path": "/sync", "seconds": 1, "default": {"body": {"next_batch": "idle"}}},
+              "default": {"status": 200, "body": {"event_id": "$bench"}}}
+    p = subprocess.Popen([PY, os.path.join(ROOT, "test", "fake-http.py"), "--port-file", pf,
+                          "--log", os.path.join(d, "log"), "--script-json", json.dumps(script)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(500):
+        if os.path.exists(pf):
+            break
+        time.sleep(0.01)
+    return p, int(open(pf).read().strip())
+
+
+def matrix_rtt(port, d, n):
+    """!echo through bot-listen | bot-dispatch | bot-send -b matrix: from
+    queueing the sync batch to the reply's PUT reaching the fake (ms)."""
+    base = "http://127.0.0.1:%d" % port
+    log = os.path.join(d, "log")
+    out = []
+    for i in range(n):
+        ev = {"type": "m.room.message", "event_id": "$q%d" % i, "sender": "@alice:hs",
+              "content": {"msgtype": "m.text", "body": "!echo rtt%d" % i}}
+        batch = [{"path": "/sync", "body": {"next_batch": "n%d" % i,
+                  "rooms": {"join": {"!bench:hs": {"timeline": {"events": [ev]}}}}}}]
+        want = "rtt%d" % i
+        t0 = time.monotonic()
+        subprocess.run(["curl", "-s", "-X", "POST", "--data-binary", json.dumps(batch),
+                        base + "/__fake/queue"], stdout=subprocess.DEVNULL, check=True)
+        while True:
+            with open(log, encoding="utf-8") as f:
+                if any(want in ln and '"PUT"' in ln for ln in f):
+                    break
+            if time.monotonic() - t0 > 10:
+                raise RuntimeError("no reply to !echo %s" % want)
+            time.sleep(0.001)
+        out.append((time.monotonic() - t0) * 1000)
+    return out
+
+
+def fig_matrix(a):
+    """One-shot bot-send -b matrix beside curl making the same PUT, and the
+    !echo round trip through the fake homeserver."""
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "matrix.so")):
+        row("one-shot bot-send -b matrix", "not built", "")
+        return
+    d = tempfile.mkdtemp(prefix="bench-matrix.")
+    srv, port = matrix_fake(d)
+    env_keys = {"BOT_MATRIX_HOMESERVER": "http://127.0.0.1:%d" % port,
+                "BOT_MATRIX_TOKEN": "bench-token", "BOT_MATRIX_USER": "@bot:hs",
+                "XDG_STATE_HOME": os.path.join(d, "state")}
+    os.environ.update(env_keys)
+    try:
+        text = "build 1234 passed"
+        body = json.dumps({"msgtype": "m.text", "body": text, "format": "org.matrix.custom.html",
+                           "formatted_body": "<p>%s</p>" % text, "m.mentions": {}})
+        url = "http://127.0.0.1:%d/_matrix/client/v3/rooms/%%21ops%%3Ahs/send/m.room.message/t1" % port
+        cmds = {
+            "bot-send": [bot("bot-send"), "-b", "matrix", "--to", "!ops:hs", text],
+            "curl": ["curl", "-sS", "-o", "/dev/null", "-X", "PUT", "-H", "authorization: Bearer bench-token",
+                     "-H", "content-type: application/json", "--data-binary", body, url],
+        }
+        n = 20
+        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
+        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
+        row("one-shot bot-send -b matrix to loopback: wall (%d runs)" % n, spread(times["bot-send"], ms),
+            "curl " + spread(times["curl"], ms), ratio(med(times["bot-send"]), med(times["curl"])))
+        row("  peak RSS", spread(rss["bot-send"], mb), "curl " + spread(rss["curl"], mb),
+            ratio(med(rss["bot-send"]), med(rss["curl"])))
+        env = dict(os.environ)
+        cmd = ["sh", "-c", "%s -b matrix | %s | %s -b matrix >/dev/null" %
+               (bot("bot-listen"), bot("bot-dispatch"), bot("bot-send"))]
+        time.sleep(0.2)
+        nr = 20 if a.quick else 50
+
+        def measure():
+            for _ in range(300):   # connected: the first long poll came
+                with open(os.path.join(d, "log"), encoding="utf-8") as f:
+                    if "since=" in f.read():
+                        break
+                time.sleep(0.02)
+            return matrix_rtt(port, d, nr)
+        r = sorted(bot_under(cmd, env, d, measure))
+        p99 = r[min(len(r) - 1, int(len(r) * 0.99))]
+        row("Matrix !echo round trip through the fake homeserver: p50 / p99 (%d)" % nr,
+            "%.2f ms / %.2f ms" % (statistics.median(r), p99), "")
+    except (RuntimeError, subprocess.SubprocessError) as e:
+        row("matrix", "cannot run: %s" % e, "")
+    finally:
+        for k_ in env_keys:
+            os.environ.pop(k_, None)
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def shq(s):
     return "'" + s.replace("'", "'\\''") + "'" if re.search(r"[^\w@%+=:,./-]", s) else s
 
@@ -930,6 +1027,7 @@ FIGURES = [
     ("send", fig_send),
     ("slack", fig_slack),
     ("zulip", fig_zulip),
+    ("matrix", fig_matrix),
     ("irc", fig_irc),
     ("telegram", fig_telegram),
     ("startup", fig_startup),

@@ -69,6 +69,21 @@ Two more script keys, for APIs a client polls (both optional):
         read, not the next one; -1 when absent); "wait": the seconds to
         wait for an item when the request has no timeout parameter (a
         server that holds every poll open; at most max_wait).
+    "dedup": ["REGEX", ...]   a request whose path matches one of them is
+        known by what the match captured (group 1, else the whole match)
+        and its method: the first such request is answered as usual;
+        every later one with the same capture gets that answer's status,
+        body and headers again, takes nothing from the queue, and is
+        logged with "dedup": true.  So does a homeserver answer a
+        repeated transaction id (Matrix's PUT .../send/TYPE/TXNID).  A
+        first response that hangs, resets or closes still counts as done
+        when it has a "status" or "body" (the server did it; the answer
+        was lost); one that is not a 2xx is not kept (nothing was done).
+    "hold": {"path": "REGEX", "seconds": 2, "default": RESPONSE}
+        a long poll of queued responses: a request matching path when no
+        response for it is queued waits up to that long for one to be
+        queued (POST /__fake/queue), then gets the hold's default (the
+        script's default when it has none).
 
 With --ws it is a WebSocket server instead (Debian's python3-websockets),
 scripted the same way.  The script is a list of connections, or
@@ -117,7 +132,10 @@ class Script:
         self.default = spec.get("default", {"status": 200, "body": {"ok": True}})
         self.answers = list(spec.get("answers", []))
         self.feed = Feed(spec["feed"]) if spec.get("feed") else None
-        self.lock = threading.Lock()
+        self.dedup = [re.compile(p) for p in spec.get("dedup", [])]
+        self.seen = {}
+        self.hold = spec.get("hold")
+        self.lock = threading.Condition()   # a lock; "hold" waits on it
         self.answered = 0
         self.standing = 0    # standing answers given, for "$n"
 
@@ -126,16 +144,57 @@ class Script:
             items = [items]
         with self.lock:
             self.queue.extend(items)
+            self.lock.notify_all()
+
+    def take(self, path):
+        """The first queued response for path (lock held), or None."""
+        for i, r in enumerate(self.queue):
+            pat = r.get("path")
+            if pat is None or re.search(pat, path):
+                return r if r.get("keep") else self.queue.pop(i)
+        return None
 
     def next_for(self, path):
         with self.lock:
             self.answered += 1
-            for i, r in enumerate(self.queue):
-                pat = r.get("path")
-                if pat is None or re.search(pat, path):
-                    r = r if r.get("keep") else self.queue.pop(i)
-                    return fill_count(r, self.answered)
+            r = self.take(path)
+            if r is None and self.hold and re.search(self.hold["path"], path):
+                r = self.held(path)
+            if r is not None:
+                return fill_count(r, self.answered)
         return self.default
+
+    def held(self, path):
+        """A held long poll: wait for a response queued for path (lock held)."""
+        end = time.time() + float(self.hold.get("seconds", 1))
+        r = None
+        while r is None and time.time() < end:
+            self.lock.wait(max(0.0, end - time.time()))
+            r = self.take(path)
+        return r if r is not None else self.hold.get("default", self.default)
+
+    def dedup_key(self, method, path):
+        for pat in self.dedup:
+            m = pat.search(path)
+            if m:
+                return (method, m.group(1) if m.groups() else m.group(0))
+        return None
+
+    def dedup_answer(self, method, path, answer):
+        """A request known by its path's capture: (the first answer again,
+        True), or (answer(), False) with that answer kept when it is a 2xx."""
+        key = self.dedup_key(method, path)
+        if key is None:
+            return answer(), False
+        with self.lock:
+            if key in self.seen:
+                return self.seen[key], True
+        r = answer()
+        if 200 <= int(r.get("status", 200)) < 300 and ("status" in r or "body" in r):
+            kept = {k: r[k] for k in ("status", "body", "headers") if k in r}
+            with self.lock:
+                self.seen.setdefault(key, kept)
+        return r, False
 
     def queued_for(self, path):
         """The first queued response for path, taken; None when none."""
@@ -340,16 +399,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             parsed = json.loads(text) if text else None
         except ValueError:
             parsed = None
-        r = self.scripted_answer(body)
+        r, repeated = self.server.script.dedup_answer(self.command, self.path,
+                                                      lambda: self.scripted_answer(body))
         logged = dict(r)
         if not any(k in r for k in ("hang", "reset", "close", "raw")):
             logged.setdefault("status", 200)
-        self.server.recorder.record({
+        entry = {
             "t": t, "method": self.command, "path": self.path,
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": text, "body_b64": base64.b64encode(body).decode("ascii"),
             "json": parsed, "answer": logged,
-        })
+        }
+        if repeated:
+            entry["dedup"] = True
+        self.server.recorder.record(entry)
         self.answer(r)
 
     def scripted_answer(self, body):

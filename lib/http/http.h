@@ -121,6 +121,10 @@ struct bot_http_req {
 	 * status and the body (look-only), jv_null() for a good answer or a
 	 * bot_fail_code failure. */
 	jv (*envelope)(long status, jv body);
+	/* With upload_path and no form: the file is the whole body (POST
+	 * unless method says otherwise), sent as content_type (Matrix's media
+	 * upload, S3-style PUTs), not a multipart part. */
+	int upload_raw;
 };
 
 /* The rate-limit state an answer states, in whatever dialect. */

@@ -266,6 +266,37 @@ static void xfer_free(struct xfer *x)
 	free(x);
 }
 
+/* Open the file to post and check it is ours: its size, or -1 + *err. */
+static curl_off_t open_upload(struct xfer *x, const char *path, jv *err)
+{
+	x->upload_fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (x->upload_fd < 0 || fstat(x->upload_fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*err = bot_fail_code("bad_input", 0, "%s: %s", path,
+		                     x->upload_fd < 0 ? strerror(errno) : "not a regular file");
+		return -1;
+	}
+	/* What others may rewrite is not ours to post. */
+	if (bot_fd_private(x->upload_fd, path, 1, err) < 0)
+		return -1;
+	return (curl_off_t)st.st_size;
+}
+
+/* The file is the body itself, read as curl sends it. */
+static int set_raw_upload(struct xfer *x, struct bot_http_req *r, jv *err)
+{
+	curl_off_t size = open_upload(x, r->upload_path, err);
+	if (size < 0)
+		return -1;
+	curl_easy_setopt(x->curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(x->curl, CURLOPT_POSTFIELDSIZE_LARGE, size);
+	curl_easy_setopt(x->curl, CURLOPT_READFUNCTION, upload_read);
+	curl_easy_setopt(x->curl, CURLOPT_READDATA, x);
+	curl_easy_setopt(x->curl, CURLOPT_SEEKFUNCTION, upload_seek);
+	curl_easy_setopt(x->curl, CURLOPT_SEEKDATA, x);
+	return 0;
+}
+
 static int set_upload(struct xfer *x, struct bot_http_req *r, jv *err)
 {
 	x->mime = curl_mime_init(x->curl);
@@ -280,22 +311,15 @@ static int set_upload(struct xfer *x, struct bot_http_req *r, jv *err)
 		}
 	}
 	if (r->upload_path) {
-		x->upload_fd = open(r->upload_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		struct stat st;
-		if (x->upload_fd < 0 || fstat(x->upload_fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			*err = bot_fail_code("bad_input", 0, "%s: %s", r->upload_path,
-			                     x->upload_fd < 0 ? strerror(errno) : "not a regular file");
-			return -1;
-		}
-		/* What others may rewrite is not ours to post. */
-		if (bot_fd_private(x->upload_fd, r->upload_path, 1, err) < 0)
+		curl_off_t size = open_upload(x, r->upload_path, err);
+		if (size < 0)
 			return -1;
 		curl_mimepart *p = curl_mime_addpart(x->mime);
 		curl_mime_name(p, r->upload_field ? r->upload_field : "file");
 		const char *slash = strrchr(r->upload_path, '/');
 		curl_mime_filename(p, r->upload_name ? r->upload_name : slash ? slash + 1 : r->upload_path);
 		curl_mime_type(p, r->upload_type ? r->upload_type : "application/octet-stream");
-		curl_mime_data_cb(p, (curl_off_t)st.st_size, upload_read, upload_seek, NULL, x);
+		curl_mime_data_cb(p, size, upload_read, upload_seek, NULL, x);
 	}
 	curl_easy_setopt(x->curl, CURLOPT_MIMEPOST, x->mime);
 	return 0;
@@ -418,7 +442,8 @@ static int xfer_setup(struct xfer *x, struct bot_http_req *r, jv *err)
 		text = jv_dump_string(jv_copy(r->json), 0);
 		ctype = "application/json";
 	}
-	int multipart = has(r->form) || r->upload_path;
+	int raw = r->upload_raw && r->upload_path && !has(r->form);
+	int multipart = !raw && (has(r->form) || r->upload_path);
 	if ((x->hl = bot_http_header_list(jv_copy(r->headers), multipart ? NULL : ctype, err)) == NULL) {
 		jv_free(text);
 		return -1;
@@ -427,6 +452,11 @@ static int xfer_setup(struct xfer *x, struct bot_http_req *r, jv *err)
 	if (multipart) {
 		if (set_upload(x, r, err) < 0)
 			return -1;
+	} else if (raw) {
+		if (set_raw_upload(x, r, err) < 0) {
+			jv_free(text);
+			return -1;
+		}
 	} else if (jv_is_valid(text) || r->body || (strcmp(method, "POST") == 0)) {
 		const char *b = jv_is_valid(text) ? jv_string_value(text) : r->body ? r->body : "";
 		size_t bl = jv_is_valid(text) ? (size_t)jv_string_length_bytes(jv_copy(text)) : r->body_len;

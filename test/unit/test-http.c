@@ -701,7 +701,36 @@ static void test_async(void)
 	jv_free(qh);
 	jv_free(q);
 	got_free(&mp);
+
+	/* upload_raw: the file is the whole body (Matrix's media upload). */
+	struct got rw = { 0 };
+	url_for(u1, sizeof u1, "/raw-upload");
+	start(m, &(struct bot_http_req){ .url = u1, .upload_path = up, .upload_raw = 1,
+	                                 .content_type = "application/pdf" }, &rw);
+	loop(m, 0);
+	CHECK(!failed(&rw), "a raw upload succeeds");
+	q = request_to("/raw-upload");
+	qh = bot_get(q, "headers");
+	CHECK(bot_str(q, "method") && !strcmp(bot_str(q, "method"), "POST"), "a raw upload is a POST");
+	CHECK(bot_str(qh, "content-type") && !strcmp(bot_str(qh, "content-type"), "application/pdf"),
+	      "with the content type given");
+	char want64[64];
+	FILE *pb = popen("printf 'PDF\\000\\001\\002\\377\\r\\n--x' | base64 -w0", "r");
+	size_t wn = pb ? fread(want64, 1, sizeof want64 - 1, pb) : 0;
+	want64[wn] = 0;
+	if (pb)
+		pclose(pb);
+	CHECK(bot_str(q, "body_b64") && wn > 0 && !strcmp(bot_str(q, "body_b64"), want64),
+	      "the body is the file's exact bytes, nothing around them");
+	jv_free(qh);
+	jv_free(q);
+	got_free(&rw);
 	chmod(up, 0666);
+	struct bot_http_req shared_raw = { .url = u1, .upload_path = up, .upload_raw = 1 };
+	berr = jv_null();
+	CHECK(bot_http_start(m, &shared_raw, on_got, NULL, &berr) < 0 && fail_mentions(berr, "others may write"),
+	      "a file others may write is refused for a raw upload too");
+	jv_free(berr);
 	struct bot_http_req shared = { .url = u1, .upload_path = up };
 	berr = jv_null();
 	CHECK(bot_http_start(m, &shared, on_got, NULL, &berr) < 0 && fail_mentions(berr, "others may write"),
