@@ -464,8 +464,8 @@ static void handle_frame(struct mm *c, jv msg)
 		return;
 	double seq = num_or(msg, "seq", -1);
 	if (seq >= 0) {
-		if (c->seq >= 0 && (long long)seq > c->seq + 1)
-			c->lost = 1;   /* a gap: fetched below */
+		if (c->seq >= 0 && (long long)seq > c->seq + 1 && c->state == MM_UP)
+			catch_up(c);   /* a gap: what came before this event, since the cursor */
 		c->seq = (long long)seq;
 	}
 	jv data = bot_get(msg, "data"), broadcast = bot_get(msg, "broadcast");

@@ -10,10 +10,13 @@ setup() {
 	export XDG_STATE_HOME="$d/state" XDG_RUNTIME_DIR="$d/run"
 	mkdir -p -m 700 "$XDG_STATE_HOME" "$XDG_RUNTIME_DIR"
 	LISTEN_PID=
+	PIDS=()
 }
 
 teardown() {
 	[ -z "$LISTEN_PID" ] || kill -9 "$LISTEN_PID" 2>/dev/null || true
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	fake_stop rest
 	fake_stop ws
 }
@@ -74,4 +77,92 @@ stop_listen() {
 	assert_equal "$(jq -r 'select(.type == "connection") | .state' "$d/events" | paste -sd' ')" "connecting connected"
 	# the socket was authenticated with the challenge, the token in its data
 	assert_equal "$(jq -c 'select(.event == "frame" and .opcode == 1) | .data | fromjson | .action' "$d/ws.ndjson" | head -1)" '"authentication_challenge"'
+}
+
+@test "bot-listen | bot-dispatch | bot-send: !echo in a thread is answered in that thread (root_id), with the mention" {
+	rest_start
+	ws_start "$(ws_conn "$(posted 1 p2p2p2p2p2p2p2p2p2p2p2p2p2 '!echo hi there' rootrootrootrootrootroot01)")"
+	mkfifo "$d/p1" "$d/p2"
+	bot-listen "${L[@]}" --session none > "$d/p1" 2> "$d/err" &
+	PIDS+=($!)
+	bot-dispatch < "$d/p1" > "$d/p2" 2> "$d/derr" &
+	PIDS+=($!)
+	bot-send "${L[@]}" --session none < "$d/p2" > "$d/sent" 2> "$d/serr" &
+	PIDS+=($!)
+	wait_req '/api/v4/posts$'
+	run requests '/api/v4/posts$' '.json | [.channel_id, .root_id, .message]'
+	assert_output "[\"$CH\",\"rootrootrootrootrootroot01\",\"@alice hi there\"]"
+	# the idempotency key of the part rides as pending_post_id
+	assert_equal "$(requests '/api/v4/posts$' '.json.pending_post_id')" '"p2p2p2p2p2p2p2p2p2p2p2p2p2.reply.0"'
+}
+
+@test "a bad token: users/me answers 401, bot-listen exits 77 after one attempt, the token nowhere" {
+	ME_ANSWERS=0 rest_start '[{"path":"/api/v4/users/me$","status":401,"body":{"id":"api.context.session_expired.app_error","message":"Invalid or expired session","status_code":401}}]'
+	run --separate-stderr timeout 20 bot-listen "${L[@]}" --session none -v
+	assert_equal "$status" 77
+	assert_equal "$(nreq /api/v4/users/me)" 1
+	refute_output --partial "$TOKEN"
+	[[ "$stderr" != *"$TOKEN"* ]]
+}
+
+@test "a token the socket refuses (status FAIL to the challenge): bot-listen exits 77, no reconnect loop" {
+	rest_start
+	ws_start "$(jq -cn '{actions: [{recv: 1}, {send: ({status:"FAIL", seq_reply:1, error:{id:"api.web_socket_router.not_authenticated.app_error"}} | tojson)}, {sleep: 5}]}')"
+	run --separate-stderr timeout 20 bot-listen "${L[@]}" --session none
+	assert_equal "$status" 77
+	assert_equal "$(jq -c 'select(.event == "open")' "$d/ws.ndjson" | wc -l)" 1
+	[[ "$stderr" != *"$TOKEN"* ]]
+}
+
+@test "a seq gap fetches the channel's posts since the last create_at: the missed post once, the one already seen not again" {
+	missed=$(jq -cn --arg ch "$CH" --arg u "$ALICE" '{order:["p4p4p4p4p4p4p4p4p4p4p4p4p4","p3p3p3p3p3p3p3p3p3p3p3p3p3"],
+		posts:{p3p3p3p3p3p3p3p3p3p3p3p3p3:{id:"p3p3p3p3p3p3p3p3p3p3p3p3p3",create_at:1700000000000,user_id:$u,channel_id:$ch,root_id:"",message:"first"},
+		       p4p4p4p4p4p4p4p4p4p4p4p4p4:{id:"p4p4p4p4p4p4p4p4p4p4p4p4p4",create_at:1700000001000,user_id:$u,channel_id:$ch,root_id:"",message:"missed"}}}')
+	rest_start "[{\"path\":\"/api/v4/channels/$CH/posts\",\"status\":200,\"body\":$missed}]"
+	ws_start "$(ws_conn "$(posted 1 p3p3p3p3p3p3p3p3p3p3p3p3p3 first '' 1700000000000)" \
+		"$(posted 3 p5p5p5p5p5p5p5p5p5p5p5p5p5 third '' 1700000002000)")"
+	listen_bg
+	wait_for "$d/events" '"body":"missed"'
+	stop_listen
+	assert_equal "$(requests "/api/v4/channels/$CH/posts" .path)" "\"/api/v4/channels/$CH/posts?since=1700000000000\""
+	assert_equal "$(jq -r 'select(.type == "message") | .body' "$d/events" | paste -sd' ')" "first third missed"
+}
+
+@test "a card is posted with props.attachments; a long reply is split at 16383 characters, in order" {
+	rest_start
+	run --separate-stderr bot-send "${L[@]}" --session none <<< \
+		"{\"type\":\"card\",\"to\":\"$CH\",\"title\":\"Deploy\",\"body\":\"v1.2 is out\",\"link\":\"https://example.org/d\",\"color\":\"green\",\"fields\":[[\"env\",\"prod\"]]}"
+	assert_success
+	assert_equal "$(requests '/api/v4/posts$' '.json.props.attachments[0] | [.title, .title_link, .text, .color, .fields[0].title, .fields[0].value]')" \
+		'["Deploy","https://example.org/d","v1.2 is out","green","env","prod"]'
+	long=$(printf 'x%.0s' $(seq 20000))
+	run --separate-stderr bot-send "${L[@]}" --session none --to "$CH" "$long"
+	assert_success
+	assert_equal "$(requests '/api/v4/posts$' '.json.message | length' | tail -n 2 | paste -sd' ')" "16383 3617"
+}
+
+@test "X-Ratelimit-Reset on a 429 is honoured: the post goes again after the reset, once" {
+	rest_start '[{"path":"/api/v4/posts$","status":429,"headers":{"X-Ratelimit-Limit":"10","X-Ratelimit-Remaining":"0","X-Ratelimit-Reset":"2"},"body":{"id":"api.context.rate_limit","message":"rate limited"}}]'
+	run --separate-stderr bot-send "${L[@]}" --session none --retries 2 --to "$CH" hi
+	assert_success
+	assert_equal "$(nreq '/api/v4/posts$')" 2
+	run requests '/api/v4/posts$' .t
+	gap=$(echo "$output" | paste -sd' ' | awk '{print ($2 - $1 >= 1.9)}')
+	assert_equal "$gap" 1
+}
+
+@test "an edit, a delete and a reaction go out as PUT patch, DELETE and POST reactions" {
+	rest_start
+	run --separate-stderr bot-send "${L[@]}" --session none <<EOT
+{"type":"message","to":"$CH","body":"fixed","replaces":"p1p1p1p1p1p1p1p1p1p1p1p1p1"}
+{"type":"delete","to":"$CH","deletes":"p1p1p1p1p1p1p1p1p1p1p1p1p1"}
+{"type":"reaction","to":"$CH","action":"added","reaction_name":"tada","reacted_to":{"id":"p1p1p1p1p1p1p1p1p1p1p1p1p1"}}
+{"type":"reaction","to":"$CH","action":"removed","reaction_name":"tada","reacted_to":{"id":"p1p1p1p1p1p1p1p1p1p1p1p1p1"}}
+EOT
+	assert_success
+	run jq -c 'select(.path | test("/api/v4/users/me$") | not) | [.method, .path, .json]' "$d/rest.ndjson"
+	assert_line --index 0 '["PUT","/api/v4/posts/p1p1p1p1p1p1p1p1p1p1p1p1p1/patch",{"message":"fixed"}]'
+	assert_line --index 1 '["DELETE","/api/v4/posts/p1p1p1p1p1p1p1p1p1p1p1p1p1",null]'
+	assert_line --index 2 "[\"POST\",\"/api/v4/reactions\",{\"user_id\":\"$SELF\",\"post_id\":\"p1p1p1p1p1p1p1p1p1p1p1p1p1\",\"emoji_name\":\"tada\"}]"
+	assert_line --index 3 "[\"DELETE\",\"/api/v4/users/me/posts/p1p1p1p1p1p1p1p1p1p1p1p1p1/reactions/tada\",null]"
 }
