@@ -495,9 +495,8 @@ static void handle_frame(struct mm *c, jv msg)
 		catch_up(c);
 }
 
-/* For the fuzz target and the unit test: one socket message as text. */
-void bot_mattermost_feed(void *be, const char *data, size_t len);
-void bot_mattermost_feed(void *be, const char *data, size_t len)
+/* One socket message as text (test/fuzz/fuzz-mattermost.c feeds it too). */
+static void mm_feed(void *be, const char *data, size_t len)
 {
 	jv msg = jv_parse_sized(data, (int)(len > (1u << 24) ? 1u << 24 : len));
 	if (jv_is_valid(msg))
@@ -590,7 +589,7 @@ static void ws_message(void *ud, int binary, const char *data, size_t len)
 	struct mm *c = ud;
 	if (binary)
 		return;
-	bot_mattermost_feed(c, data, len);
+	mm_feed(c, data, len);
 }
 
 static void ws_closed(void *ud, int code, const char *reason, size_t len)
