@@ -288,9 +288,11 @@ static jv room_for(struct mm *c, const char *channel_id, const char *name)
 		char id[160];
 		snprintf(id, sizeof id, "~%s", name);
 		remember(c, id, channel_id);
+		remember(c, channel_id, id);   /* for events that give no name */
 		r = bot_room(id);
 	} else {
-		r = bot_room(channel_id);
+		const char *known = recall(c, channel_id);
+		r = bot_room(known && known[0] == '~' ? known : channel_id);
 	}
 	return jv_object_set(r, jv_string("channel_id"), jv_string(channel_id));
 }
@@ -512,9 +514,20 @@ static int by_create_at(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* One channel's catch-up: the cursor it asked from. */
+struct catchup {
+	struct mm *c;
+	double since;
+};
+
+/* The posts fetched, oldest first: those created before the cursor are
+ * edits of old posts (already seen), the rest once each by id. */
 static void caught_up(void *ud, const struct bot_http_done *d)
 {
-	struct mm *c = ud;
+	struct catchup *cu = ud;
+	struct mm *c = cu->c;
+	double since = cu->since;
+	free(cu);
 	c->catching_up--;
 	if (jv_get_kind(d->fail) != JV_KIND_NULL) {
 		char buf[256];
@@ -528,20 +541,21 @@ static void caught_up(void *ud, const struct bot_http_done *d)
 	}
 	int n = jv_object_length(jv_copy(posts));
 	jv *list = calloc((size_t)n + 1, sizeof *list);
+	if (!list)
+		abort();
 	int k = 0;
 	jv_object_foreach(posts, key, p) {
 		jv_free(key);
-		if (jv_get_kind(p) == JV_KIND_OBJECT && k < n)
+		if (jv_get_kind(p) == JV_KIND_OBJECT && k < n && num_or(p, "create_at", 0) >= since)
 			list[k++] = p;
 		else
 			jv_free(p);
 	}
 	qsort(list, (size_t)k, sizeof *list, by_create_at);
-	for (int i = 0; i < k; i++) {
-		jv data = JV_OBJECT(jv_string("channel_name"), jv_null());
+	jv data = jv_object();
+	for (int i = 0; i < k; i++)
 		emit_post(c, list[i], data);
-		jv_free(data);
-	}
+	jv_free(data);
 	free(list);
 	jv_free(posts);
 }
@@ -555,9 +569,15 @@ static void catch_up(struct mm *c)
 		jv url = api_url(c, JV_ARRAY(jv_string("channels"), chan, jv_string("posts")),
 		                 JV_OBJECT(jv_string("since"), jv_string_fmt("%.0f", c->since)));
 		struct bot_http_req req = { .url = jv_string_value(url), .headers = auth_headers(c) };
+		struct catchup *cu = malloc(sizeof *cu);
+		if (!cu)
+			abort();
+		*cu = (struct catchup){ c, c->since };
 		jv err = jv_null();
-		if (bot_http_start(c->m, &req, caught_up, c, &err) > 0)
+		if (bot_http_start(c->m, &req, caught_up, cu, &err) > 0)
 			c->catching_up++;
+		else
+			free(cu);
 		jv_free(err);
 		jv_free(url);
 		(void)i;

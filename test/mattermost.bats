@@ -23,7 +23,7 @@ teardown() {
 
 # bot-listen in the background, its events in $d/events.
 listen_bg() {
-	bot-listen "${L[@]}" --session "${SESSION:-none}" "$@" > "$d/events" 2> "$d/err" &
+	bot-listen "${L[@]}" --session none "$@" > "$d/events" 2> "$d/err" &
 	LISTEN_PID=$!
 }
 stop_listen() {
@@ -165,4 +165,76 @@ EOT
 	assert_line --index 1 '["DELETE","/api/v4/posts/p1p1p1p1p1p1p1p1p1p1p1p1p1",null]'
 	assert_line --index 2 "[\"POST\",\"/api/v4/reactions\",{\"user_id\":\"$SELF\",\"post_id\":\"p1p1p1p1p1p1p1p1p1p1p1p1p1\",\"emoji_name\":\"tada\"}]"
 	assert_line --index 3 "[\"DELETE\",\"/api/v4/users/me/posts/p1p1p1p1p1p1p1p1p1p1p1p1p1/reactions/tada\",null]"
+}
+
+@test "a silent socket (no pong) is noticed within twice --mattermost-ping and reconnected" {
+	rest_start
+	ws_start "$(ws_conn | jq -c '.actions += [{silence: true}]')" "$(ws_conn "$(posted 1 p7p7p7p7p7p7p7p7p7p7p7p7p7 'after the silence')")"
+	listen_bg --mattermost-ping 1
+	wait_for "$d/events" '"body":"after the silence"' 15
+	stop_listen
+	assert_equal "$(jq -r 'select(.type == "connection") | .state' "$d/events" | paste -sd' ')" \
+		"connecting connected disconnected connecting connected"
+	assert_equal "$(jq -c 'select(.event == "open")' "$d/ws.ndjson" | wc -l)" 2
+}
+
+@test "files: a post's file is downloaded into the spool (a stream event); a stream event is uploaded, then posted by file_ids" {
+	rest_start '[{"path":"/api/v4/files/file0000000000000000000000$","status":200,"body":"the bytes of a.txt"},
+		{"path":"/api/v4/files$","status":201,"body":{"file_infos":[{"id":"upld0000000000000000000000","name":"report.txt"}]}}]'
+	ws_start "$(ws_conn "$(posted 1 p8p8p8p8p8p8p8p8p8p8p8p8p8 'see file' '' 1700000000000 '[{"id":"file0000000000000000000000","name":"a.txt","size":18,"mime_type":"text/plain"}]')")"
+	listen_bg
+	wait_for "$d/events" '"type":"stream"'
+	stop_listen
+	path=$(jq -r 'select(.type == "stream") | .path' "$d/events")
+	assert_equal "$(cat "$path")" "the bytes of a.txt"
+	assert_equal "$(jq -r 'select(.type == "stream") | [.name, .status, .stream_type] | join(" ")' "$d/events")" "a.txt success text/plain"
+	printf 'quarterly\n' > "$d/report.txt"
+	run --separate-stderr bot-send "${L[@]}" --session none --files-from "$d" <<< "{\"type\":\"stream\",\"to\":\"$CH\",\"path\":\"$d/report.txt\",\"name\":\"report.txt\"}"
+	assert_success
+	assert_equal "$(requests '/api/v4/files$' '.headers["content-type"] | startswith("multipart/form-data")')" true
+	requests '/api/v4/files$' .body | grep -q 'quarterly'
+	assert_equal "$(requests '/api/v4/posts$' '.json | [.channel_id, .file_ids[0]]')" "[\"$CH\",\"upld0000000000000000000000\"]"
+}
+
+@test "kill -9 of bot-listen and a restart of the fake: what came in between is fetched since the cursor, nothing twice" {
+	p9=$(jq -cn --arg ch "$CH" --arg u "$ALICE" '{order:["p9p9p9p9p9p9p9p9p9p9p9p9p9","p1p1p1p1p1p1p1p1p1p1p1p1p1"],
+		posts:{p1p1p1p1p1p1p1p1p1p1p1p1p1:{id:"p1p1p1p1p1p1p1p1p1p1p1p1p1",create_at:1690000000000,edit_at:1700000005000,user_id:$u,channel_id:$ch,root_id:"",message:"old, edited"},
+		       p9p9p9p9p9p9p9p9p9p9p9p9p9:{id:"p9p9p9p9p9p9p9p9p9p9p9p9p9",create_at:1700000009000,user_id:$u,channel_id:$ch,root_id:"",message:"while down"}}}')
+	rest_start
+	ws_start "$(ws_conn "$(posted 1 p6p6p6p6p6p6p6p6p6p6p6p6p6 'before' '' 1700000000000)")"
+	listen_bg
+	wait_for "$d/events" '"body":"before"'
+	for _ in $(seq 100); do [ -s "$XDG_STATE_HOME"/botpipe/mattermost/cursor ] && break; sleep 0.05; done
+	kill -9 "$LISTEN_PID"; wait "$LISTEN_PID" 2>/dev/null || true; LISTEN_PID=
+	fake_stop rest; fake_stop ws
+	rest_start "[{\"path\":\"/api/v4/channels/$CH/posts\",\"status\":200,\"body\":$p9}]"
+	ws_start "$(ws_conn)"
+	bot-listen "${L[@]}" --session none > "$d/events2" 2> "$d/err" &
+	LISTEN_PID=$!
+	wait_for "$d/events2" '"body":"while down"'
+	stop_listen
+	assert_equal "$(requests "/api/v4/channels/$CH/posts" .path)" "\"/api/v4/channels/$CH/posts?since=1700000000000\""
+	assert_equal "$(cat "$d/events" "$d/events2" | jq -r 'select(.type == "message") | .body' | paste -sd'|')" "before|while down"
+}
+
+@test "the token is in no output, event, -v log or ps, through a running bot-listen's session too" {
+	rest_start
+	ws_start "$(ws_conn "$(posted 1 pApApApApApApApApApApApApA 'hello')")"
+	bot-listen "${L[@]}" -v -v > "$d/events" 2> "$d/err" &
+	LISTEN_PID=$!
+	wait_for "$d/events" '"body":"hello"'
+	run ps -eo args
+	refute_output --partial "$TOKEN"
+	wait_for "$d/err" 'session'
+	# to @alice: on a connection of its own bot-send would ask users/me
+	# first; through the session, bot-listen knows who it is
+	run --separate-stderr bot-send "${L[@]}" -v --to '@alice' 'through the session'
+	assert_success
+	wait_req '/api/v4/posts$'
+	stop_listen
+	assert_equal "$(requests '/api/v4/posts$' .json.message)" '"through the session"'
+	assert_equal "$(nreq /api/v4/users/me)" 1
+	assert_equal "$(requests /api/v4/channels/direct .json)" "[\"$SELF\",\"post0000000000000000000000\"]"
+	run ! grep -rF "$TOKEN" "$d/events" "$d/err"
+	[[ "$stderr" != *"$TOKEN"* ]]
 }
