@@ -266,6 +266,11 @@ static jv person_for(struct mm *c, const char *user_id, const char *name)
 		name++;
 	if (!name || !*name)
 		name = user_id ? recall(c, user_id) : NULL;
+	char copy[128];   /* remember may free what recall gave */
+	if (name) {
+		snprintf(copy, sizeof copy, "%s", name);
+		name = copy;
+	}
 	if (name && user_id)
 		remember(c, user_id, name);
 	jv p;
@@ -825,8 +830,10 @@ static void job_http(void *ud, const struct bot_http_done *d)
 	const char *id = bot_str(d->body, "id");
 	switch (j->step) {
 	case J_ME:
-		if (!id)
-			return job_end(j, bot_fail_code("send_failed", 1, "mattermost: users/me gave no id"));
+		if (!id) {
+			job_end(j, bot_fail_code("send_failed", 1, "mattermost: users/me gave no id"));
+			return;
+		}
 		snprintf(j->c->self_id, sizeof j->c->self_id, "%s", id);
 		if (j->reaction)
 			submit_reaction(j);
@@ -835,13 +842,17 @@ static void job_http(void *ud, const struct bot_http_done *d)
 		return;
 	case J_CHANNEL:
 	case J_DIRECT:
-		if (!id)
-			return job_end(j, bot_fail_code("send_failed", 1, "mattermost: the channel has no id"));
+		if (!id) {
+			job_end(j, bot_fail_code("send_failed", 1, "mattermost: the channel has no id"));
+			return;
+		}
 		post_now(j, id);
 		return;
 	case J_USER:
-		if (!id)
-			return job_end(j, bot_fail_code("send_failed", 1, "mattermost: the user has no id"));
+		if (!id) {
+			job_end(j, bot_fail_code("send_failed", 1, "mattermost: the user has no id"));
+			return;
+		}
 		j->step = J_DIRECT;
 		job_start(j, "POST", api_url(j->c, JV_ARRAY(jv_string("channels"), jv_string("direct")), jv_null()),
 		          JV_ARRAY(jv_string(j->c->self_id), jv_string(id)));
@@ -853,7 +864,8 @@ static void job_http(void *ud, const struct bot_http_done *d)
 		if (!fid) {
 			jv_free(infos);
 			jv_free(first);
-			return job_end(j, bot_fail_code("send_failed", 1, "mattermost: the upload gave no file id"));
+			job_end(j, bot_fail_code("send_failed", 1, "mattermost: the upload gave no file id"));
+			return;
 		}
 		j->body = jv_object_set(j->body, jv_string("file_ids"), JV_ARRAY(jv_string(fid)));
 		jv_free(infos);
@@ -882,8 +894,10 @@ static void post_to(struct job *j)
 		post_now(j, chan);
 		return;
 	}
-	if (!id)
-		return job_end(j, bot_fail_code("bad_input", 0, "mattermost: no recipient"));
+	if (!id) {
+		job_end(j, bot_fail_code("bad_input", 0, "mattermost: no recipient"));
+		return;
+	}
 	if (id[0] == '@') {
 		if (!c->self_id[0]) {   /* a one-shot send: who is the bot? */
 			j->step = J_ME;
@@ -977,7 +991,8 @@ static void submit_reaction(struct job *j)
 	const char *action = bot_str(ev, "action");
 	if (!post || !emoji) {
 		jv_free(rt);
-		return job_end(j, bot_fail_code("bad_input", 0, "mattermost: a reaction needs reacted_to.id and reaction_name"));
+		job_end(j, bot_fail_code("bad_input", 0, "mattermost: a reaction needs reacted_to.id and reaction_name"));
+		return;
 	}
 	if (!c->self_id[0]) {   /* a one-shot send: who is the bot? */
 		jv_free(rt);

@@ -63,7 +63,7 @@ stop_listen() {
 	join=$(jq -cn --arg u "$ALICE" --arg c "$CH" '{event:"user_added", seq:5, data:{team_id:"t", user_id:$u}, broadcast:{channel_id:$c}}')
 	ws_start "$(ws_conn "$(posted 1 p1p1p1p1p1p1p1p1p1p1p1p1p1 'hello **bot**')" "$react" "$edit" "$del" "$join")"
 	listen_bg
-	wait_for "$d/events" '"type":"room"'
+	wait_for "$d/events" '"type":"room"' || { cat "$d/err" >&2; false; }
 	stop_listen
 	run jq -c 'select(.type != "connection") | del(.backend, .is_direct, .is_group, .is_threaded, .from.person, .from.aclattr, .reactor.person, .reactor.aclattr, .occupant.person, .occupant.aclattr)' "$d/events"
 	assert_line --index 0 "{\"type\":\"message\",\"from\":{\"kind\":\"person\",\"id\":\"@alice\",\"nick\":\"alice\",\"userid\":\"$ALICE\"},\"to\":{\"kind\":\"room\",\"id\":\"~ops\",\"channel_id\":\"$CH\"},\"body\":\"hello **bot**\",\"id\":\"p1p1p1p1p1p1p1p1p1p1p1p1p1\",\"ts\":1700000000}"
