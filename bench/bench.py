@@ -1017,6 +1017,43 @@ def fig_queue(a):
         "bot-dispatch pipe %s / %s" % (ms(pct(direct, 0.5)), ms(pct(direct, 0.99))))
 
 
+def fig_mattermost(a):
+    """One-shot bot-send -b mattermost (POST /api/v4/posts with the Bearer
+    token) against the loopback fake, beside curl making the same request."""
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "mattermost.so")):
+        row("one-shot bot-send -b mattermost", "not built", "")
+        return
+    srv, d, port = fake_http({"responses": [], "default": {"status": 201,
+                                                            "body": {"id": "post0000000000000000000000"}}})
+    token = "mm-bench-token"
+    chan = "opschannel0000000000000000"
+    env = {"BOT_MATTERMOST_URL": "http://127.0.0.1:%d" % port, "BOT_MATTERMOST_TOKEN": token}
+    try:
+        os.environ.update(env)
+        text = "build 1234 passed"
+        body = json.dumps({"channel_id": chan, "message": text})
+        cmds = {
+            "bot-send": [bot("bot-send"), "-b", "mattermost", "--session", "none", "--to", chan, text],
+            "curl": ["curl", "-sS", "-o", "/dev/null", "-H", "content-type: application/json",
+                     "-H", "authorization: Bearer " + token, "--data-binary", body,
+                     env["BOT_MATTERMOST_URL"] + "/api/v4/posts"],
+        }
+        n = 20
+        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
+        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
+        bt, br = times["bot-send"], rss["bot-send"]
+        row("one-shot bot-send -b mattermost to the loopback API: wall (%d runs)" % n, spread(bt, ms),
+            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
+        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
+            ratio(med(br), med(rss["curl"])))
+    finally:
+        for v in env:
+            os.environ.pop(v, None)
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # One figure a line, so that each backend adds its own.
 FIGURES = [
     ("pass", fig_pass),
@@ -1027,6 +1064,7 @@ FIGURES = [
     ("send", fig_send),
     ("slack", fig_slack),
     ("zulip", fig_zulip),
+    ("mattermost", fig_mattermost),
     ("matrix", fig_matrix),
     ("irc", fig_irc),
     ("telegram", fig_telegram),
