@@ -53,6 +53,14 @@ echoes every message until the client closes):
     {"silence": true}                read nothing more (so no pong): silent
     {"close": 4000, "reason": "bye"} a close frame, then wait for the answer
     {"drop": true}                   drop the TCP connection, no close frame
+    {"auto": [{"match": "RE", "send": "text"}, ...]}
+                                     from now on, answer every message that
+                                     matches RE (re.search) with that text
+                                     (a heartbeat's ack, say); rules add up
+    {"expect": "RE"}                 wait for a message matching RE; the
+                                     ones before it get their auto answers
+    {"hold": true}                   read until the client closes, giving
+                                     auto answers, echoing nothing
 The log has one line per event, "conn" numbering connections from 1:
     {"n": 1, "t": ..., "conn": 1, "event": "open", "path": "/socket?x=1",
      "headers": {...}}
@@ -259,8 +267,25 @@ async def ws_run(a, spec):
             recorder.record({"t": time.time(), "conn": self.conn_no, **ws_frame_entry(frame)})
             return frame
 
+    async def take(ws):
+        # One message, answered by the connection's auto rules.
+        msg = await ws.recv()
+        text = msg if isinstance(msg, str) else msg.decode("latin-1")
+        for pattern, reply in ws.auto:
+            if re.search(pattern, text):
+                await ws.send(reply)
+        return text
+
     async def act(ws, action):
-        if "send" in action:
+        if "auto" in action:
+            ws.auto.extend((r["match"], r["send"]) for r in action["auto"])
+        elif "expect" in action:
+            while not re.search(action["expect"], await take(ws)):
+                pass
+        elif action.get("hold"):
+            while True:
+                await take(ws)
+        elif "send" in action:
             await ws.send(action["send"])
         elif "send_b64" in action:
             await ws.send(base64.b64decode(action["send_b64"]))
@@ -310,6 +335,7 @@ async def ws_run(a, spec):
         counter[0] += 1
         p.conn_no = counter[0]
         p.script = script.next()
+        p.auto = []
         return p
 
     ctx = None
