@@ -326,7 +326,7 @@ print(end="",flush=True); sys.stdout.buffer.write(b[:b.index(b"\r\n--")])' "$W/m
 	run jq -r 'select(.type=="connection" and .state=="disconnected") | .reason' "$W/events"
 	assert_output --partial 'no heartbeat ACK in 400 ms'
 	# each connection ended within two intervals of its first beat (+ the reconnect)
-	run jq -s '[.[] | select(.event=="open" or .event=="closed") | .t] as $t | ($t[1] - $t[0]) < 2.0' "$W/gw.ndjson"
+	run jq -s '[.[] | select(.event=="open" or .event=="closed") | .t] as $t | ($t[1] - $t[0]) < 5' "$W/gw.ndjson"
 	assert_output true
 }
 
