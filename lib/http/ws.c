@@ -47,6 +47,7 @@ struct bot_ws {
 	long ping_interval_ms, pong_timeout_ms;
 	size_t max_message;
 	int eof;                   /* the peer closed the TCP stream */
+	int paused;                /* bot_ws_pause: read nothing */
 	int close_code;
 	char close_reason[128];
 	size_t close_reason_len;
@@ -428,7 +429,7 @@ static void handshake(struct bot_ws *ws, short re)
 static void frames(struct bot_ws *ws, short re)
 {
 	long long now = bot_now_ms();
-	if (ws->pong_due && now >= ws->pong_due) {
+	if (ws->pong_due && now >= ws->pong_due && !ws->paused) {
 		ws_fail(ws, bot_fail_code("send_failed", 1, "WebSocket: no answer to a ping in %ld ms",
 		                          ws->pong_timeout_ms));
 		return;
@@ -440,7 +441,7 @@ static void frames(struct bot_ws *ws, short re)
 			ws->pong_due = now + ws->pong_timeout_ms;
 		ws->next_ping = now + ws->ping_interval_ms;
 	}
-	if ((re & (POLLIN | POLLHUP | POLLERR)) || ws->inoff < ws->inlen) {
+	if (!ws->paused && ((re & (POLLIN | POLLHUP | POLLERR)) || ws->inoff < ws->inlen)) {
 		if (wslay_event_recv(ws->ctx) != 0 && ws->state != WS_ENDED) {
 			if (ws->eof && !wslay_event_get_close_received(ws->ctx))
 				ws_fail(ws, bot_fail_code("send_failed", 1, "WebSocket: the connection dropped"));
@@ -489,12 +490,14 @@ void bot_ws_prepare(struct bot_ws *ws, struct bot_poll *p)
 		bot_poll_deadline(p, ws->deadline);
 		return;
 	}
-	bot_poll_want(p, ws->fd, POLLIN | (wslay_event_want_write(ws->ctx) ? POLLOUT : 0));
-	if (ws->inoff < ws->inlen)
+	short want = (short)((ws->paused ? 0 : POLLIN) | (wslay_event_want_write(ws->ctx) ? POLLOUT : 0));
+	if (want)
+		bot_poll_want(p, ws->fd, want);
+	if (ws->inoff < ws->inlen && !ws->paused)
 		bot_poll_deadline(p, 0);
 	if (ws->next_ping)
 		bot_poll_deadline(p, ws->next_ping);
-	if (ws->pong_due)
+	if (ws->pong_due && !ws->paused)
 		bot_poll_deadline(p, ws->pong_due);
 }
 
@@ -535,6 +538,13 @@ void bot_ws_close(struct bot_ws *ws, int code, const char *reason)
 		ws->close_code = code;
 		ws->state = WS_ENDED;
 	}
+}
+
+void bot_ws_pause(struct bot_ws *ws, int paused)
+{
+	if (ws->pong_due && ws->paused && !paused)
+		ws->pong_due = bot_now_ms() + ws->pong_timeout_ms;   /* the answer may be waiting unread */
+	ws->paused = paused != 0;
 }
 
 int bot_ws_alive(const struct bot_ws *ws)
