@@ -111,6 +111,7 @@ struct discord {
 	long long beat_ms, next_beat_ms, state_until_ms;
 	int acked;
 	int resuming;              /* this connection sent RESUME */
+	int paused;                /* the reader downstream lags: not reading */
 	jv failure;                /* why the gateway ended (null: it did not) */
 	char self_id[32];
 	char self_name[128];
@@ -405,14 +406,14 @@ static jv rest_failure(const struct bot_http_done *r, const char *route)
 	bot_fail_code_of(f, code, sizeof code);
 	if (!strcmp(code, "cancelled")) {
 		jv_free(f);
-		return bot_fail_code("connection_lost", 1, "discord: the request was cancelled");
+		return bot_fail_code("connection_lost", 1, "the request was cancelled");
 	}
 	jv dcode = bot_get(r->body, "code");
 	int unknown_channel = jv_get_kind(dcode) == JV_KIND_NUMBER && jv_number_value(dcode) == 10003;
 	jv_free(dcode);
 	if (unknown_channel) {
 		jv_free(f);
-		return bot_fail_code("room_does_not_exist", 0, "discord: unknown channel");
+		return bot_fail_code("room_does_not_exist", 0, "unknown channel");
 	}
 	if (r->rate.retry_after >= 0) {
 		const char *scope = r->rate.scope == BOT_RL_GLOBAL ? "global"
@@ -517,7 +518,7 @@ static int channel_of(struct discord *d, jv to, char ch[32], char user[32], jv *
 		snprintf(ch, 32, "%s", rid + 1);
 		rc = 1;
 	} else if (!strcmp(kind, "room")) {
-		*err = bot_fail_code("bad_input", 0, "discord: a guild (&ID) is not a channel to send to");
+		*err = bot_fail_code("bad_input", 0, "a guild (&ID) is not a channel to send to");
 		rc = -1;
 	} else {
 		/* a person, or someone in a channel: privately, as errbot does */
@@ -683,7 +684,7 @@ static int send_message(struct discord *d, struct op *op, const char *ch, jv *er
 	if (part->replaces) {
 		char ech[32], emsg[32];
 		if (split_message_id(part->replaces, ch, ech, emsg) < 0) {
-			*err = bot_fail_code("bad_input", 0, "discord: replaces: not a message id");
+			*err = bot_fail_code("bad_input", 0, "replaces: not a message id");
 			return -1;
 		}
 		method = "PATCH";
@@ -701,7 +702,7 @@ static int send_delete(struct discord *d, struct op *op, const char *ch, jv *err
 {
 	char mch[32], msg[32];
 	if (split_message_id(bot_str(op->part->event, "deletes"), ch, mch, msg) < 0) {
-		*err = bot_fail_code("bad_input", 0, "discord: deletes: not a message id");
+		*err = bot_fail_code("bad_input", 0, "deletes: not a message id");
 		return -1;
 	}
 	struct bot_http_req req = { 0 };
@@ -719,7 +720,7 @@ static int send_reaction(struct discord *d, struct op *op, const char *ch, jv *e
 	jv_free(to);
 	const char *name = bot_str(ev, "reaction_name");
 	if (bad < 0 || !name || !*name || strlen(name) > 100) {
-		*err = bot_fail_code("bad_input", 0, "discord: a reaction needs reacted_to.id (a message id) and reaction_name");
+		*err = bot_fail_code("bad_input", 0, "a reaction needs reacted_to.id (a message id) and reaction_name");
 		return -1;
 	}
 	const char *action = bot_str(ev, "action");
@@ -777,7 +778,7 @@ static void dm_done(void *ud, const struct bot_http_done *r)
 	if (jv_get_kind(r->fail) != JV_KIND_NULL) {
 		err = rest_failure(r, "dm");
 	} else if (snowflake_of(r->body, "id", ch, sizeof ch) < 0) {
-		err = bot_fail_code("send_failed", 1, "discord: no channel id in the answer to opening a DM");
+		err = bot_fail_code("send_failed", 1, "no channel id in the answer to opening a DM");
 	} else {
 		remember_dm(d, op->user, ch);
 		op->kind = OP_PART;
@@ -792,14 +793,14 @@ static void dm_done(void *ud, const struct bot_http_done *r)
 static int send_presence(struct discord *d, const struct bot_part *part, jv *err)
 {
 	if (d->state != GW_UP) {
-		*err = bot_fail_code("unsupported", 0, "discord: presence goes over the gateway: send it through bot-listen's session");
+		*err = bot_fail_code("unsupported", 0, "presence goes over the gateway: send it through bot-listen's session");
 		return -1;
 	}
 	const char *status = bot_str(part->event, "status"), *message = bot_str(part->event, "message");
 	const char *s = !status ? "online" : !strcmp(status, "away") ? "idle"
 	                : !strcmp(status, "offline") ? "invisible" : status;
 	if (strcmp(s, "online") && strcmp(s, "idle") && strcmp(s, "dnd") && strcmp(s, "invisible")) {
-		*err = bot_fail_code("bad_input", 0, "discord: status is online, away, dnd or offline");
+		*err = bot_fail_code("bad_input", 0, "status is online, away, dnd or offline");
 		return -1;
 	}
 	jv activities = jv_array();
@@ -1167,7 +1168,7 @@ static void on_ready(struct discord *d, jv dd)
 	jv user = bot_get(dd, "user");
 	if (!sid || strlen(sid) > 256 || snowflake_of(user, "id", d->self_id, sizeof d->self_id) < 0) {
 		jv_free(user);
-		gw_fail(d, bot_fail_code("connection_lost", 1, "discord: READY without a session or user"));
+		gw_fail(d, bot_fail_code("connection_lost", 1, "READY without a session or user"));
 		return;
 	}
 	const char *name = bot_str(user, "username");
@@ -1236,7 +1237,7 @@ static void on_payload(struct discord *d, const char *data, size_t len)
 		heartbeat(d);
 		break;
 	case 7:   /* reconnect (and resume) */
-		gw_fail(d, bot_fail_code("reconnect_now", 1, "discord: the gateway asked for a reconnect"));
+		gw_fail(d, bot_fail_code("reconnect_now", 1, "the gateway asked for a reconnect"));
 		break;
 	case 9: { /* invalid session; d says whether it may be resumed */
 		int resumable = jv_get_kind(dd) == JV_KIND_TRUE;
@@ -1244,7 +1245,7 @@ static void on_payload(struct discord *d, const char *data, size_t len)
 			forget_session(d);
 		/* Discord: wait 1 to 5 seconds before identifying again */
 		double wait = 1 + 4 * jitter();
-		gw_fail(d, bot_fail_with_retry(bot_fail_code("connection_lost", 1, "discord: invalid session%s",
+		gw_fail(d, bot_fail_with_retry(bot_fail_code("connection_lost", 1, "invalid session%s",
 		                                             resumable ? " (resumable)" : ""),
 		                               wait, NULL));
 		break;
@@ -1277,6 +1278,12 @@ static void ws_message(void *ud, int binary, const char *data, size_t len)
 	struct discord *d = ud;
 	if (!binary && d->ws)
 		on_payload(d, data, len);
+	/* a pause takes effect before the next message */
+	if (d->ws && !d->paused && d->listening && d->host->lagging && d->host->lagging(d->host)) {
+		bot_debug("discord: stopped reading the gateway");
+		d->paused = 1;
+		bot_ws_pause(d->ws, 1);
+	}
 }
 
 /* The gateway's close codes: 4004 a bad token, 4010-4014 a setting
@@ -1290,11 +1297,11 @@ static void ws_closed(void *ud, int code, const char *reason, size_t len)
 		return;
 	bot_oneline(why, sizeof why, reason, len);
 	if (code == 4004) {
-		gw_fail(d, bot_fail_code("denied", 0, "discord: the gateway refused the token (close 4004)"));
+		gw_fail(d, bot_fail_code("denied", 0, "the gateway refused the token (close 4004)"));
 		return;
 	}
 	if (code >= 4010 && code <= 4014) {
-		gw_fail(d, bot_fail_code("bad_config", 0, "discord: the gateway refused the settings (close %d%s%s)%s",
+		gw_fail(d, bot_fail_code("bad_config", 0, "the gateway refused the settings (close %d%s%s)%s",
 		                         code, *why ? ": " : "", why,
 		                         code == 4014 ? ": enable the privileged intents in the developer portal or turn "
 		                                        "them off (--no-discord-message-content, ...)" : ""));
@@ -1302,7 +1309,7 @@ static void ws_closed(void *ud, int code, const char *reason, size_t len)
 	}
 	if (code == 4007 || code == 4009)
 		forget_session(d);
-	gw_fail(d, bot_fail_code("connection_lost", 1, "discord: the gateway closed the connection (%d%s%s)", code,
+	gw_fail(d, bot_fail_code("connection_lost", 1, "the gateway closed the connection (%d%s%s)", code,
 	                         *why ? ": " : "", why));
 }
 
@@ -1313,7 +1320,7 @@ static void ws_failed(void *ud, jv fail)
 	if (!d->ws)
 		return;
 	bot_fail_message(fail, why, sizeof why);
-	jv f = bot_fail_code("connection_lost", 1, "discord: gateway: %s", why);
+	jv f = bot_fail_code("connection_lost", 1, "gateway: %s", why);
 	double ra = bot_fail_retry_after(fail);
 	gw_fail(d, ra > 0 ? bot_fail_with_retry(f, ra, NULL) : f);
 }
@@ -1363,7 +1370,7 @@ static void lookup_done(void *ud, const struct bot_http_done *r)
 	}
 	const char *url = bot_str(r->body, "url");
 	if (!url || (strncmp(url, "wss://", 6) && strncmp(url, "ws://", 5))) {
-		gw_fail(d, bot_fail_code("connection_lost", 1, "discord: GET /gateway/bot gave no gateway URL"));
+		gw_fail(d, bot_fail_code("connection_lost", 1, "GET /gateway/bot gave no gateway URL"));
 		return;
 	}
 	free(d->gw_url);
@@ -1404,8 +1411,15 @@ static void discord_prepare(void *be, struct bot_poll *p)
 {
 	struct discord *d = be;
 	bot_http_multi_prepare(d->m, p);
-	if (d->ws)
+	if (d->ws) {
+		/* while the reader lags, read nothing new; heartbeats go on */
+		int lag = d->listening && d->host->lagging && d->host->lagging(d->host);
+		if (lag != d->paused)
+			bot_debug("discord: %s reading the gateway", lag ? "stopped" : "back to");
+		d->paused = lag;
+		bot_ws_pause(d->ws, d->paused);
 		bot_ws_prepare(d->ws, p);
+	}
 	if (jv_get_kind(d->failure) != JV_KIND_NULL)
 		bot_poll_deadline(p, bot_now_ms());
 	if (d->state == GW_HELLO || d->state == GW_AUTH)
@@ -1421,15 +1435,16 @@ static void gw_timers(struct discord *d)
 {
 	long long now = bot_now_ms();
 	if ((d->state == GW_HELLO || d->state == GW_AUTH) && now >= d->state_until_ms) {
-		gw_fail(d, bot_fail_code("connection_lost", 1, "discord: the gateway did not answer %s",
+		gw_fail(d, bot_fail_code("connection_lost", 1, "the gateway did not answer %s",
 		                         d->state == GW_HELLO ? "with HELLO" : "IDENTIFY or RESUME"));
 		return;
 	}
 	if (d->state < GW_AUTH || now < d->next_beat_ms)
 		return;
-	if (!d->acked) {
-		/* a zombie connection: drop it and resume */
-		gw_fail(d, bot_fail_code("connection_lost", 1, "discord: no heartbeat ACK in %lld ms", d->beat_ms));
+	if (!d->acked && !d->paused) {
+		/* a zombie connection: drop it and resume (while we read
+		 * nothing the ACK may well be waiting unread) */
+		gw_fail(d, bot_fail_code("connection_lost", 1, "no heartbeat ACK in %lld ms", d->beat_ms));
 		return;
 	}
 	heartbeat(d);

@@ -439,3 +439,38 @@ print(end="",flush=True); sys.stdout.buffer.write(b[:b.index(b"\r\n--")])' "$W/m
 	assert_failure 78
 	assert_output --partial 'ws://'
 }
+
+@test "while stdout's reader is stopped, nothing more is read from the gateway, and heartbeats go on" {
+	[ "${VALGRIND:-}" != 1 ] || skip "minutes under valgrind over 60 MB of events"
+	api_start
+	head -c 1000000 /dev/zero | tr '\0' x > "$W/mb"
+	# 60 MB of messages, then heartbeats are all the gateway waits for;
+	# beats 3 s apart, so the first ACK is read before the reader lags
+	say 2 800 BIG | jq -c --rawfile mb "$W/mb" '.d.content = $mb' > "$W/big"
+	jq -cn --arg ack "$ack_auto" --arg hello "$(hello 3000)" --arg ready "$(ready)" --rawfile big "$W/big" \
+		'[{actions: [($ack | fromjson), {send: $hello}, {expect: "^\\{\"op\":2,"}, {send: $ready},
+		   {send: $big, repeat: 60}, {hold: true}]}]' > "$W/gw.json"
+	gw_start "$(cat "$W/gw.json")"
+	mkfifo "$W/fifo"
+	exec 8<> "$W/fifo"   # the reader: holds the pipe open, never reads
+	/usr/bin/time -f %M -o "$W/rss" bot-listen -b discord -v --session none > "$W/fifo" 2> "$W/listen.err" 8<&- &
+	LPID=$!
+	wait_for "$W/listen.err" 'stopped reading the gateway' 30
+	# four beats after the reader stopped: the connection stays (the
+	# ACKs wait unread behind the events, and that is no zombie)
+	local before
+	before=$(frames 1 1 | wc -l)
+	for _ in $(seq 300); do
+		[ "$(frames 1 1 | wc -l)" -ge $((before + 4)) ] && break
+		sleep 0.1
+	done
+	[ "$(frames 1 1 | wc -l)" -ge $((before + 4)) ]
+	run jq -s '[.[] | select(.event=="open")] | length' "$W/gw.ndjson"
+	assert_output 1
+	kill -0 "$LPID"
+	kill "$(pgrep -P "$LPID")"   # bot-listen, under time
+	wait "$LPID" || true; LPID=
+	exec 8<&-
+	# 60 MB came; what was held is the 8 MiB queue and what one turn reads
+	[ "$(tail -n 1 "$W/rss")" -lt 40000 ]
+}

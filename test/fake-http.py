@@ -45,6 +45,7 @@ scripted the same way.  The script is a list of connections, or
 they come, is {"actions": [...]}, run in turn (when the list ends it
 echoes every message until the client closes):
     {"send": "text"}                 a text message
+    {"send": "text", "repeat": 40}   the same message that many times
     {"send_b64": "AAEC"}             a binary message
     {"fragments": ["a", "b", "c"]}   one text message in that many frames
     {"recv": 1}                      wait for that many messages
@@ -56,11 +57,12 @@ echoes every message until the client closes):
     {"auto": [{"match": "RE", "send": "text"}, ...]}
                                      from now on, answer every message that
                                      matches RE (re.search) with that text
-                                     (a heartbeat's ack, say); rules add up
-    {"expect": "RE"}                 wait for a message matching RE; the
-                                     ones before it get their auto answers
-    {"hold": true}                   read until the client closes, giving
-                                     auto answers, echoing nothing
+                                     (a heartbeat's ack, say) as soon as it
+                                     is read, whatever the script is doing;
+                                     rules add up
+    {"expect": "RE"}                 wait for a message matching RE
+    {"hold": true}                   read until the client closes, echoing
+                                     nothing
 The log has one line per event, "conn" numbering connections from 1:
     {"n": 1, "t": ..., "conn": 1, "event": "open", "path": "/socket?x=1",
      "headers": {...}}
@@ -256,6 +258,7 @@ def ws_frame_entry(frame):
 async def ws_run(a, spec):
     import websockets
     import websockets.legacy.server as wsserver
+    from websockets.frames import Opcode
 
     recorder = Recorder(a.log)
     script = WsScript(spec)
@@ -265,16 +268,24 @@ async def ws_run(a, spec):
         async def read_frame(self, max_size):
             frame = await super().read_frame(max_size)
             recorder.record({"t": time.time(), "conn": self.conn_no, **ws_frame_entry(frame)})
+            self.answer_auto(frame)
             return frame
 
+        def answer_auto(self, frame):
+            # The auto rules answer as a frame is read, whatever the
+            # script is doing (a long send, a sleep): as a server would.
+            if int(frame.opcode) != 1 or not frame.fin:
+                return
+            text = bytes(frame.data).decode("utf-8", errors="replace")
+            for pattern, reply in self.auto:
+                if re.search(pattern, text) and self.open:
+                    # at once, not behind what the script is sending
+                    self.write_frame_sync(True, Opcode.TEXT, reply.encode("utf-8"))
+
     async def take(ws):
-        # One message, answered by the connection's auto rules.
+        # One message (the auto rules answered it as it was read).
         msg = await ws.recv()
-        text = msg if isinstance(msg, str) else msg.decode("latin-1")
-        for pattern, reply in ws.auto:
-            if re.search(pattern, text):
-                await ws.send(reply)
-        return text
+        return msg if isinstance(msg, str) else msg.decode("latin-1")
 
     async def act(ws, action):
         if "auto" in action:
@@ -286,7 +297,8 @@ async def ws_run(a, spec):
             while True:
                 await take(ws)
         elif "send" in action:
-            await ws.send(action["send"])
+            for _ in range(int(action.get("repeat", 1))):
+                await ws.send(action["send"])
         elif "send_b64" in action:
             await ws.send(base64.b64decode(action["send_b64"]))
         elif "fragments" in action:
