@@ -87,12 +87,12 @@ $(HTTP_UNITS): $(B)/lib/libbothttp.so
 
 # What includes lib/dispatch/dispatch.h: the engine, bot-dispatch, and
 # the unit tests of the engine.
-DISPATCH_UNITS = $(patsubst %,$(B)/test/test-%,acl argv command help history rules)
+DISPATCH_UNITS = $(patsubst %,$(B)/test/test-%,acl args argv command help history rules)
 DISPATCH_USERS = $(DISPATCH_OBJ) $(B)/obj/cmd/bot-dispatch.o
 $(DISPATCH_USERS) $(DISPATCH_UNITS): override CFLAGS += -I$(DISPATCH_DIR)
-$(DISPATCH_UNITS): UNIT_ARCHIVES = $(DISPATCH_LIB)
+$(DISPATCH_UNITS): UNIT_ARCHIVES = $(DISPATCH_LIB) -lonig
 $(DISPATCH_UNITS) $(B)/bin/bot-dispatch: $(DISPATCH_LIB)
-$(B)/bin/bot-dispatch: CMD_ARCHIVES = $(DISPATCH_LIB)
+$(B)/bin/bot-dispatch: CMD_ARCHIVES = $(DISPATCH_LIB) -lonig
 
 .DEFAULT_GOAL := all
 

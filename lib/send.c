@@ -73,7 +73,8 @@ static jv deliver_here(struct sender *s, jv ev)
  * without a code when the session is gone (then act on our own). */
 static jv deliver_by_session(struct sender *s, jv ev)
 {
-	jv ans = bot_session_call(s->session, ev, 150000);
+	jv ans = bot_session_call(s->session, ev, 150000);   /* look-only */
+	jv_free(ev);
 	if (!jv_is_valid(ans)) {
 		bot_session_disconnect(s->session);
 		s->session = NULL;
