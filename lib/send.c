@@ -69,7 +69,7 @@ static jv deliver_here(struct sender *s, jv ev)
 	return w.result;
 }
 
-/* Through the session (ev look-only): its answer, as deliver's result.  An invalid
+/* Through the session: its answer, as deliver's result.  An invalid
  * without a code when the session is gone (then act on our own). */
 static jv deliver_by_session(struct sender *s, jv ev)
 {
@@ -102,7 +102,7 @@ static jv deliver(struct sender *s, jv ev)
 	struct bot_retry retry;
 	bot_retry_init(&retry, s->retries, s->give_up_after);
 	while (s->session) {
-		jv r = deliver_by_session(s, ev);   /* look-only: bot_session_call keeps nothing */
+		jv r = deliver_by_session(s, jv_copy(ev));
 		if (!jv_is_valid(r) && !jv_invalid_has_msg(jv_copy(r))) {
 			jv_free(r);
 			break;   /* the session went away: on our own */
