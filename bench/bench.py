@@ -396,6 +396,42 @@ def fig_send(a):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def fig_discord(a):
+    """One-shot bot-send -b discord (POST /channels/ID/messages with its
+    nonce) against the REST fake, beside curl making the same request."""
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "discord.so")):
+        row("one-shot bot-send -b discord", "not built", "")
+        return
+    srv, d, port = fake_http()
+    env = {"BOT_DISCORD_TOKEN": "bench-token", "BOT_DISCORD_API": "http://127.0.0.1:%d/api/v10" % port}
+    try:
+        os.environ.update(env)
+        text = "build 1234 passed"
+        url = env["BOT_DISCORD_API"] + "/channels/100/messages"
+        body = json.dumps({"nonce": "h0123456789abcdef", "enforce_nonce": True,
+                           "allowed_mentions": {"parse": [], "users": []}, "content": text})
+        cmds = {
+            "bot-send": [bot("bot-send"), "-b", "discord", "--session", "none", "--to", "#100", text],
+            "curl": ["curl", "-sS", "-o", "/dev/null", "-H", "content-type: application/json",
+                     "-H", "Authorization: Bot bench-token", "--data-binary", body, url],
+        }
+        n = 20
+        names = list(cmds)
+        times = dict(zip(names, hyper([" ".join(shq(x) for x in cmds[nm]) for nm in names], n)))
+        rss = {nm: rss_runs(cmds[nm], 10 if a.quick else 20) for nm in names}
+        bt, br = times["bot-send"], rss["bot-send"]
+        row("one-shot bot-send -b discord to loopback: wall (%d runs)" % n, spread(bt, ms),
+            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
+        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
+            ratio(med(br), med(rss["curl"])))
+    finally:
+        for k_ in env:
+            os.environ.pop(k_, None)
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def shq(s):
     return "'" + s.replace("'", "'\\''") + "'" if re.search(r"[^\w@%+=:,./-]", s) else s
 
@@ -535,7 +571,7 @@ def fig_growth(a):
 
 
 FIGURES = [("pass", fig_pass), ("rule", fig_rule), ("echo", fig_echo), ("first", fig_first),
-           ("plugin", fig_plugin), ("send", fig_send), ("irc", fig_irc), ("startup", fig_startup),
+           ("plugin", fig_plugin), ("send", fig_send), ("discord", fig_discord), ("irc", fig_irc), ("startup", fig_startup),
            ("growth", fig_growth)]
 
 
