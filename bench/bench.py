@@ -1054,6 +1054,42 @@ def fig_mattermost(a):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def fig_discord(a):
+    """One-shot bot-send -b discord (POST /channels/ID/messages with its
+    nonce) against the REST fake, beside curl making the same request."""
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "discord.so")):
+        row("one-shot bot-send -b discord", "not built", "")
+        return
+    srv, d, port = fake_http()
+    env = {"BOT_DISCORD_TOKEN": "bench-token", "BOT_DISCORD_API": "http://127.0.0.1:%d/api/v10" % port}
+    try:
+        os.environ.update(env)
+        text = "build 1234 passed"
+        url = env["BOT_DISCORD_API"] + "/channels/100/messages"
+        body = json.dumps({"nonce": "h0123456789abcdef", "enforce_nonce": True,
+                           "allowed_mentions": {"parse": [], "users": []}, "content": text})
+        cmds = {
+            "bot-send": [bot("bot-send"), "-b", "discord", "--session", "none", "--to", "#100", text],
+            "curl": ["curl", "-sS", "-o", "/dev/null", "-H", "content-type: application/json",
+                     "-H", "Authorization: Bot bench-token", "--data-binary", body, url],
+        }
+        n = 20
+        names = list(cmds)
+        times = dict(zip(names, hyper([" ".join(shq(x) for x in cmds[nm]) for nm in names], n)))
+        rss = {nm: rss_runs(cmds[nm], 10 if a.quick else 20) for nm in names}
+        bt, br = times["bot-send"], rss["bot-send"]
+        row("one-shot bot-send -b discord to loopback: wall (%d runs)" % n, spread(bt, ms),
+            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
+        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
+            ratio(med(br), med(rss["curl"])))
+    finally:
+        for k_ in env:
+            os.environ.pop(k_, None)
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # One figure a line, so that each backend adds its own.
 FIGURES = [
     ("pass", fig_pass),
@@ -1065,6 +1101,7 @@ FIGURES = [
     ("slack", fig_slack),
     ("zulip", fig_zulip),
     ("mattermost", fig_mattermost),
+    ("discord", fig_discord),
     ("matrix", fig_matrix),
     ("irc", fig_irc),
     ("telegram", fig_telegram),

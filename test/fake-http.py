@@ -91,6 +91,7 @@ scripted the same way.  The script is a list of connections, or
 they come, is {"actions": [...]}, run in turn (when the list ends it
 echoes every message until the client closes):
     {"send": "text"}                 a text message
+    {"send": "text", "repeat": 40}   the same message that many times
     {"send_b64": "AAEC"}             a binary message
     {"fragments": ["a", "b", "c"]}   one text message in that many frames
     {"recv": 1}                      wait for that many messages
@@ -99,6 +100,15 @@ echoes every message until the client closes):
     {"silence": true}                read nothing more (so no pong): silent
     {"close": 4000, "reason": "bye"} a close frame, then wait for the answer
     {"drop": true}                   drop the TCP connection, no close frame
+    {"auto": [{"match": "RE", "send": "text"}, ...]}
+                                     from now on, answer every message that
+                                     matches RE (re.search) with that text
+                                     (a heartbeat's ack, say) as soon as it
+                                     is read, whatever the script is doing;
+                                     rules add up
+    {"expect": "RE"}                 wait for a message matching RE
+    {"hold": true}                   read until the client closes, echoing
+                                     nothing
 The log has one line per event, "conn" numbering connections from 1:
     {"n": 1, "t": ..., "conn": 1, "event": "open", "path": "/socket?x=1",
      "headers": {...}}
@@ -510,6 +520,7 @@ def ws_frame_entry(frame):
 async def ws_run(a, spec):
     import websockets
     import websockets.legacy.server as wsserver
+    from websockets.frames import Opcode
 
     recorder = Recorder(a.log)
     script = WsScript(spec)
@@ -519,11 +530,37 @@ async def ws_run(a, spec):
         async def read_frame(self, max_size):
             frame = await super().read_frame(max_size)
             recorder.record({"t": time.time(), "conn": self.conn_no, **ws_frame_entry(frame)})
+            self.answer_auto(frame)
             return frame
 
+        def answer_auto(self, frame):
+            # The auto rules answer as a frame is read, whatever the
+            # script is doing (a long send, a sleep): as a server would.
+            if int(frame.opcode) != 1 or not frame.fin:
+                return
+            text = bytes(frame.data).decode("utf-8", errors="replace")
+            for pattern, reply in self.auto:
+                if re.search(pattern, text) and self.open:
+                    # at once, not behind what the script is sending
+                    self.write_frame_sync(True, Opcode.TEXT, reply.encode("utf-8"))
+
+    async def take(ws):
+        # One message (the auto rules answered it as it was read).
+        msg = await ws.recv()
+        return msg if isinstance(msg, str) else msg.decode("latin-1")
+
     async def act(ws, action):
-        if "send" in action:
-            await ws.send(action["send"])
+        if "auto" in action:
+            ws.auto.extend((r["match"], r["send"]) for r in action["auto"])
+        elif "expect" in action:
+            while not re.search(action["expect"], await take(ws)):
+                pass
+        elif action.get("hold"):
+            while True:
+                await take(ws)
+        elif "send" in action:
+            for _ in range(int(action.get("repeat", 1))):
+                await ws.send(action["send"])
         elif "send_b64" in action:
             await ws.send(base64.b64decode(action["send_b64"]))
         elif "fragments" in action:
@@ -572,6 +609,7 @@ async def ws_run(a, spec):
         counter[0] += 1
         p.conn_no = counter[0]
         p.script = script.next()
+        p.auto = []
         return p
 
     ctx = None

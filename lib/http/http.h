@@ -236,6 +236,12 @@ void bot_ws_prepare(struct bot_ws *ws, struct bot_poll *p);
 void bot_ws_dispatch(struct bot_ws *ws, const struct bot_poll *p);
 /* Queue a text (or binary) message.  0, or -1 + *err when not open. */
 int bot_ws_send(struct bot_ws *ws, int binary, const char *data, size_t len, jv *err);
+/* 1: read nothing more (the peer's frames wait in the kernel, so a
+ * reader downstream that lags holds memory still), but go on writing:
+ * heartbeats and acknowledgements still go out; no pong is awaited.
+ * It takes effect at once, also from inside the message callback.
+ * 0: read again.  (Whatever the pause, a turn reads at most 256 KiB.) */
+void bot_ws_pause(struct bot_ws *ws, int paused);
 /* Start a clean close with code and reason; close() follows. */
 void bot_ws_close(struct bot_ws *ws, int code, const char *reason);
 /* 1 while connecting or open, 0 once ended. */

@@ -25,6 +25,9 @@
 
 #define HANDSHAKE_MAX (16u << 10)
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+/* Read at most this much a turn, then let the loop run (a peer that
+ * streams fast cannot keep us reading, and a pause takes effect). */
+#define WS_TURN_BYTES (256u << 10)
 
 enum ws_state { WS_CONNECTING, WS_HANDSHAKE, WS_OPEN, WS_ENDED };
 
@@ -47,6 +50,9 @@ struct bot_ws {
 	long ping_interval_ms, pong_timeout_ms;
 	size_t max_message;
 	int eof;                   /* the peer closed the TCP stream */
+	int paused;                /* bot_ws_pause: read nothing */
+	int more;                  /* the turn's budget ended a read: go on next turn */
+	size_t turn_read;          /* bytes read this turn */
 	int close_code;
 	char close_reason[128];
 	size_t close_reason_len;
@@ -91,8 +97,14 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
 		ws->feedlen -= n;
 		return (ssize_t)n;
 	}
+	if (ws->paused || ws->turn_read >= WS_TURN_BYTES) {
+		ws->more = !ws->paused;
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
 	size_t n = 0;
 	CURLcode rc = curl_easy_recv(ws->curl, buf, len, &n);
+	ws->turn_read += n;
 	if (rc == CURLE_AGAIN) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
@@ -428,7 +440,7 @@ static void handshake(struct bot_ws *ws, short re)
 static void frames(struct bot_ws *ws, short re)
 {
 	long long now = bot_now_ms();
-	if (ws->pong_due && now >= ws->pong_due) {
+	if (ws->pong_due && now >= ws->pong_due && !ws->paused) {
 		ws_fail(ws, bot_fail_code("send_failed", 1, "WebSocket: no answer to a ping in %ld ms",
 		                          ws->pong_timeout_ms));
 		return;
@@ -440,7 +452,10 @@ static void frames(struct bot_ws *ws, short re)
 			ws->pong_due = now + ws->pong_timeout_ms;
 		ws->next_ping = now + ws->ping_interval_ms;
 	}
-	if ((re & (POLLIN | POLLHUP | POLLERR)) || ws->inoff < ws->inlen) {
+	int more = ws->more;
+	ws->more = 0;
+	ws->turn_read = 0;
+	if (!ws->paused && ((re & (POLLIN | POLLHUP | POLLERR)) || ws->inoff < ws->inlen || more)) {
 		if (wslay_event_recv(ws->ctx) != 0 && ws->state != WS_ENDED) {
 			if (ws->eof && !wslay_event_get_close_received(ws->ctx))
 				ws_fail(ws, bot_fail_code("send_failed", 1, "WebSocket: the connection dropped"));
@@ -489,12 +504,14 @@ void bot_ws_prepare(struct bot_ws *ws, struct bot_poll *p)
 		bot_poll_deadline(p, ws->deadline);
 		return;
 	}
-	bot_poll_want(p, ws->fd, POLLIN | (wslay_event_want_write(ws->ctx) ? POLLOUT : 0));
-	if (ws->inoff < ws->inlen)
+	short want = (short)((ws->paused ? 0 : POLLIN) | (wslay_event_want_write(ws->ctx) ? POLLOUT : 0));
+	if (want)
+		bot_poll_want(p, ws->fd, want);
+	if ((ws->inoff < ws->inlen || ws->more) && !ws->paused)
 		bot_poll_deadline(p, 0);
 	if (ws->next_ping)
 		bot_poll_deadline(p, ws->next_ping);
-	if (ws->pong_due)
+	if (ws->pong_due && !ws->paused)
 		bot_poll_deadline(p, ws->pong_due);
 }
 
@@ -535,6 +552,16 @@ void bot_ws_close(struct bot_ws *ws, int code, const char *reason)
 		ws->close_code = code;
 		ws->state = WS_ENDED;
 	}
+}
+
+void bot_ws_pause(struct bot_ws *ws, int paused)
+{
+	if (ws->paused && !paused) {
+		if (ws->pong_due)
+			ws->pong_due = bot_now_ms() + ws->pong_timeout_ms;   /* the answer may be waiting unread */
+		ws->more = 1;   /* TLS may hold bytes poll() cannot see */
+	}
+	ws->paused = paused != 0;
 }
 
 int bot_ws_alive(const struct bot_ws *ws)
