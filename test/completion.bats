@@ -47,7 +47,7 @@ help_options() {
 	assert_output "$( { echo text; ls "$BOT_BUILD/lib/botpipe" | sed -n 's/\.so$//p'; } | sort)"
 	run complete_line bot-send --backend w
 	assert_output webhook
-	run complete_line bot-send --backend=t
+	run complete_line bot-send --backend=tex
 	assert_output text
 }
 
