@@ -844,8 +844,11 @@ static void on_subject(struct xmpp *c, xmpp_stanza_t *st, const char *room, cons
 	struct job *j = job_for_room(c, JOB_JOIN, room);
 	if (j && !j->configuring)
 		job_answer(j, jv_object_set(room_answer(j->ev, j->action, room), jv_string("joined"), jv_true()));
-	const char *id = xmpp_stanza_get_id(st);
-	struct job *t = job_by_msg_id(c, id);
+	/* our new subject, echoed (prosody drops the id): from our nick */
+	char mine[XMPP_NICK_MAX + 1];
+	struct job *t = job_by_msg_id(c, xmpp_stanza_get_id(st));
+	if (!t && nick && !strcmp(nick, room_nick(c, room, mine, sizeof mine)))
+		t = job_for_room(c, JOB_TOPIC, room);
 	if (t && t->kind == JOB_TOPIC)
 		job_answer(t, jv_object_set(room_answer(t->ev, "topic", room), jv_string("topic"), jv_copy(subject)));
 	jv ev = jv_object_set(bot_room_event("topic", bot_room(room)), jv_string("topic"), subject);
@@ -930,7 +933,8 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	}
 	jv_free(subject);
 	/* a mediated invitation (XEP-0045 7.8.2) or a direct one (XEP-0249) */
-	xmpp_stanza_t *inv = child_ns(child_ns(st, "x", NS_MUC_USER), "invite", NULL);
+	xmpp_stanza_t *ux = child_ns(st, "x", NS_MUC_USER);
+	xmpp_stanza_t *inv = ux ? xmpp_stanza_get_child_by_name(ux, "invite") : NULL;
 	xmpp_stanza_t *dinv = child_ns(st, "x", NS_CONFERENCE);
 	if ((inv || dinv) && !group) {
 		const char *room = dinv ? xmpp_stanza_get_attribute(dinv, "jid") : bare;
@@ -1184,7 +1188,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error, xmpp_str
 		                     stream_error_name(se->type), se->text ? ": " : "", se->text ? se->text : ""));
 	else if (!c->session_up)
 		die(c, bot_fail_code("connect_failed", 1, "%s: no XMPP session%s%s", where,
-		                     error ? ": " : " (TLS or the stream failed; is the certificate trusted?)",
+		                     error ? ": " : " (the connection, TLS or the stream failed)",
 		                     error ? strerror(error) : ""));
 	else
 		die(c, bot_fail_code("connection_lost", 1, "%s: the connection was lost%s%s", where,
@@ -1219,7 +1223,12 @@ static void join_wanted(struct xmpp *c, const char *room)
 	jv_free(r);
 	room_set(c, room, "nick", jv_string(nick));
 	room_set(c, room, "joined", jv_false());
-	job_push(c, j);
+	/* first in the queue: the callers' jobs wait for the joins */
+	j->next = c->jobs;
+	c->jobs = j;
+	if (!c->jobs_tail)
+		c->jobs_tail = j;
+	c->njobs++;
 }
 
 static int joins_pending(struct xmpp *c)
@@ -1236,6 +1245,7 @@ static void session_started(struct xmpp *c)
 {
 	c->state = ST_UP;
 	c->session_up = 1;
+	bot_debug("xmpp: session established on fd %d", c->fd);
 	c->ping_sent_ms = 0;
 	c->ping_id[0] = 0;
 	send_stanza(c, xmpp_presence_new(c->ctx));

@@ -60,12 +60,13 @@ log = { { levels = { min = "info" }, to = "file", filename = "$dir/prosody.log" 
 authentication = "internal_hashed"
 c2s_require_encryption = true
 allow_registration = false
-modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "presence", "carbons", "http" }
+modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "presence", "carbons", "offline", "http" }
 modules_disabled = { "s2s" }
 ssl = { certificate = "$dir/cert.pem", key = "$dir/key.pem" }
 VirtualHost "localhost"
 Component "conference.localhost" "muc"
 	restrict_room_creation = false
+	muc_room_default_public = true
 Component "upload.localhost" "http_file_share"
 	http_file_share_size_limit = 1048576
 CONF
