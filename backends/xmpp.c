@@ -941,7 +941,13 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 		const char *by = inv ? xmpp_stanza_get_attribute(inv, "from") : from;
 		if (room && jid_ok(room)) {
 			jv ev = bot_room_event("invite", bot_room(room));
+			char byroom[XMPP_JID_MAX + 1] = "";
 			if (by && jid_ok(by))
+				jid_bare(by, byroom, sizeof byroom);
+			/* an anonymous room names the occupant who invites */
+			if (*byroom && !strcasecmp(byroom, room) && jid_resource(by) && nick_ok(jid_resource(by)))
+				ev = jv_object_set(ev, jv_string("occupant"), xmpp_occupant(room, jid_resource(by), NULL));
+			else if (*byroom)
 				ev = jv_object_set(ev, jv_string("identifier"), xmpp_person(by));
 			emit(c, ev);
 		}

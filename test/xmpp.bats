@@ -84,19 +84,23 @@ start_bot() {
 
 @test "history at join is marked delayed and not answered" {
 	other="old$BATS_TEST_NUMBER@conference.localhost"
-	# the person talks in a room before the bot is there
-	run human <<-EOF
+	# the person talks in a room before the bot is there, and stays
+	human >"$W/human.out" 2>"$W/human.err" <<-EOF &
 		join $other human
 		room $other !echo from the past
-		sleep 0.3
+		expect ^presence $other/bot type=available 20
+		sleep 1
 	EOF
-	assert_success
+	local hpid=$!
+	wait_for "$W/human.out" "body=\"!echo from the past\""
 	ROOM=$other BOT_XMPP_ROOMS=$other start_bot
+	wait "$hpid"
 	run jq -c 'select(.type=="message") | [.body, .delayed]' "$W/events"
 	assert_output '["!echo from the past",true]'
-	sleep 1
 	run jq -c 'select(.type=="sent")' "$W/sent"
 	assert_output ''
+	run grep -c '"@human from the past"' "$W/human.out"
+	assert_output 0
 }
 
 @test "presence changes of the person are events" {
@@ -157,18 +161,22 @@ start_bot() {
 }
 
 @test "a long reply is split at 10000 characters, in order" {
+	start_bot
 	long=$(python3 -c 'print(" ".join("w%05d" % i for i in range(4000)))')
+	human >"$W/human.out" 2>"$W/human.err" <<-EOF &
+		say bot@localhost !echo ready
+		expect body="ready"$
+		expect body="[^"]*w03999"$ 20
+	EOF
+	local hpid=$!
+	wait_for "$W/human.out" 'body="ready"'
 	run bot-send -b xmpp --to human@localhost "$long"
 	assert_success
-	run human <<-EOF
-		say bot@localhost !echo done
-		expect body="done"$
-	EOF
-	assert_success
+	wait "$hpid"
 	run python3 -c 'import json, re, sys
-bodies = [json.loads(m.group(1)) for m in re.finditer(r"^message chat bot@localhost\S* id=\S+ body=(\".*\")$", sys.stdin.read(), re.M)]
-parts = bodies[:-1]
-print(len(parts), max(len(p) for p in parts) <= 10000, " ".join(parts).split() == sys.argv[1].split())' "$long" <<< "$output"
+bodies = [json.loads(m.group(1)) for m in re.finditer(r"^message chat bot@localhost\S* id=\S+ body=(\".*\")$", open(sys.argv[2]).read(), re.M)]
+parts = bodies[1:]
+print(len(parts), max(len(p) for p in parts) <= 10000, " ".join(parts).split() == sys.argv[1].split())' "$long" "$W/human.out"
 	assert_output '3 True True'
 }
 
@@ -245,8 +253,8 @@ print(len(parts), max(len(p) for p in parts) <= 10000, " ".join(parts).split() =
 	EOF
 	assert_success
 	wait_for "$W/events" '"action":"invite"'
-	run jq -c 'select(.action=="invite") | [.room.id, .identifier.id]' "$W/events"
-	assert_output "[\"inv$BATS_TEST_NUMBER@conference.localhost\",\"human@localhost\"]"
+	run jq -c 'select(.action=="invite") | [.room.id, .occupant.id]' "$W/events"
+	assert_output "[\"inv$BATS_TEST_NUMBER@conference.localhost\",\"inv$BATS_TEST_NUMBER@conference.localhost/human\"]"
 }
 
 @test "restarting prosody loses nothing: the bot reconnects, rejoins its room and answers" {

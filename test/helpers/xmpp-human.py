@@ -8,6 +8,7 @@ trusting CAFILE, sends its presence, then runs SCRIPT, one command a line
 (blank lines and lines starting with "# " are skipped):
 
     join ROOM NICK          join a MUC room, wait for our own presence in it
+                            (a room it makes is unlocked at once)
     leave ROOM NICK         leave it
     say JID TEXT            a chat message (TEXT may hold \\n)
     room ROOM TEXT          a groupchat message
@@ -124,6 +125,13 @@ class Human(ClientXMPP):
             codes = [s.get("code") for s in x.findall("{%s}status" % NS_MUC_USER)]
             if codes:
                 parts.append("codes=%s" % ",".join(codes))
+            if "201" in codes and "110" in codes:
+                # a room we made: unlock it at once (an instant room)
+                iq = self.make_iq_set(ito=xml.get("from").split("/")[0])
+                q = ET.Element("{http://jabber.org/protocol/muc#owner}query")
+                ET.SubElement(q, "{jabber:x:data}x").set("type", "submit")
+                iq.append(q)
+                iq.send()
         self.saw(" ".join(parts))
 
     async def expect(self, regex, secs, start=0):
