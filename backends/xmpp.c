@@ -1259,12 +1259,14 @@ static void session_started(struct xmpp *c)
 	c->ping_due = bot_now_ms() + XMPP_PING_MS;
 	/* what we want to be in: the configured rooms, and in bot-listen
 	 * those bot-room joined since (a reconnect rejoins them) */
-	jv_object_foreach(jv_copy(c->rooms), room, r) {
+	jv rooms_now = jv_copy(c->rooms);
+	jv_object_foreach(rooms_now, room, r) {
 		if (bot_true(r, "want"))
 			join_wanted(c, jv_string_value(room));
 		jv_free(room);
 		jv_free(r);
 	}
+	jv_free(rooms_now);
 	if (c->listening)
 		c->bh->up(c->bh);
 }
@@ -1314,12 +1316,14 @@ static void conn_close(struct xmpp *c)
 	c->state = ST_IDLE;
 	c->session_up = 0;
 	c->ping_sent_ms = 0;
-	jv_object_foreach(jv_copy(c->rooms), room, r) {
+	jv rooms_now = jv_copy(c->rooms);
+	jv_object_foreach(rooms_now, room, r) {
 		room_set(c, jv_string_value(room), "joined", jv_false());
 		room_set(c, jv_string_value(room), "occupants", jv_object());
 		jv_free(room);
 		jv_free(r);
 	}
+	jv_free(rooms_now);
 }
 
 /* The connection ended (c->dead): close it, fail what waits.  In
@@ -1366,10 +1370,16 @@ static jv local_answer(struct xmpp *c, struct job *j)
 			jv_free(s);
 	} else {
 		jv list = jv_array();
-		jv_object_foreach(bot_get(r, "occupants"), nick, o) {
+		jv occ_now = bot_get(r, "occupants");
+		if (jv_get_kind(occ_now) != JV_KIND_OBJECT) {
+			jv_free(occ_now);
+			occ_now = jv_object();
+		}
+		jv_object_foreach(occ_now, nick, o) {
 			list = jv_array_append(list, o);
 			jv_free(nick);
 		}
+		jv_free(occ_now);
 		ans = jv_object_set(ans, jv_string("occupants"), list);
 	}
 	jv_free(r);
@@ -1411,7 +1421,8 @@ static void send_jobs(struct xmpp *c)
 
 static void rejoin_due(struct xmpp *c, long long now)
 {
-	jv_object_foreach(jv_copy(c->rooms), room, r) {
+	jv rooms_now = jv_copy(c->rooms);
+	jv_object_foreach(rooms_now, room, r) {
 		jv at = bot_get(r, "rejoin_at");
 		if (jv_get_kind(at) == JV_KIND_NUMBER && jv_number_value(at) <= (double)now) {
 			c->rooms = jv_object_set(c->rooms, jv_copy(room), jv_object_delete(jv_copy(r), jv_string("rejoin_at")));
@@ -1421,12 +1432,14 @@ static void rejoin_due(struct xmpp *c, long long now)
 		jv_free(room);
 		jv_free(r);
 	}
+	jv_free(rooms_now);
 }
 
 static long long next_rejoin(struct xmpp *c)
 {
 	long long at = -1;
-	jv_object_foreach(jv_copy(c->rooms), room, r) {
+	jv rooms_now = jv_copy(c->rooms);
+	jv_object_foreach(rooms_now, room, r) {
 		jv t = bot_get(r, "rejoin_at");
 		if (jv_get_kind(t) == JV_KIND_NUMBER && (at < 0 || (long long)jv_number_value(t) < at))
 			at = (long long)jv_number_value(t);
@@ -1434,6 +1447,7 @@ static long long next_rejoin(struct xmpp *c)
 		jv_free(room);
 		jv_free(r);
 	}
+	jv_free(rooms_now);
 	return at;
 }
 
