@@ -87,12 +87,12 @@ $(HTTP_UNITS): $(B)/lib/libbothttp.so
 
 # What includes lib/dispatch/dispatch.h: the engine, bot-dispatch, and
 # the unit tests of the engine.
-DISPATCH_UNITS = $(patsubst %,$(B)/test/test-%,acl argv command help history rules)
+DISPATCH_UNITS = $(patsubst %,$(B)/test/test-%,acl args argv command help history rules)
 DISPATCH_USERS = $(DISPATCH_OBJ) $(B)/obj/cmd/bot-dispatch.o
 $(DISPATCH_USERS) $(DISPATCH_UNITS): override CFLAGS += -I$(DISPATCH_DIR)
-$(DISPATCH_UNITS): UNIT_ARCHIVES = $(DISPATCH_LIB)
+$(DISPATCH_UNITS): UNIT_ARCHIVES = $(DISPATCH_LIB) -lonig
 $(DISPATCH_UNITS) $(B)/bin/bot-dispatch: $(DISPATCH_LIB)
-$(B)/bin/bot-dispatch: CMD_ARCHIVES = $(DISPATCH_LIB)
+$(B)/bin/bot-dispatch: CMD_ARCHIVES = $(DISPATCH_LIB) -lonig
 
 .DEFAULT_GOAL := all
 
@@ -144,6 +144,15 @@ $(B)/test/%: test/unit/%.c $(wildcard test/unit/*.h) $(HEADERS) $(B)/obj/backend
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/obj/backends/text.o $(UNIT_ARCHIVES) -L$(B)/lib $(UNIT_LIBS) -lbot -ljq -lcmark-gfm-extensions -lcmark-gfm -Wl,-rpath,'$$ORIGIN/../lib'
 
+# Test backends, test/backends/*.c: modules the suites load with
+# BOT_BACKEND_PATH=$(B)/test/backends (doc/HACKING.md); never installed.
+TEST_MODULES = $(patsubst test/backends/%.c,$(B)/test/backends/%.so,$(wildcard test/backends/*.c))
+$(B)/test/backends/%.so: $(B)/obj/test/backends/%.o $(B)/lib/libbot.so
+	@mkdir -p $(@D)
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $< -L$(B)/lib -lbot -ljq -Wl,-rpath,'$$ORIGIN/../../lib'
+$(B)/obj/test/backends/bare.o: test/backends/scripted.c
+
 $(B)/completion/botpipe.bash: share/completion/gen.sh share/completion/botpipe.bash $(BINS) $(MODULES)
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  GEN     $@"
@@ -157,7 +166,7 @@ $(B)/completion/_botpipe: share/completion/gen.sh share/completion/botpipe.zsh $
 deps:
 	@sh test/deps.sh
 
-check: deps all $(UNITS)
+check: deps all $(UNITS) $(TEST_MODULES)
 	@B=$(B) SANITIZE=$(SANITIZE) VALGRIND=$(VALGRIND) sh test/run.sh $(TESTS)
 
 demo: deps all

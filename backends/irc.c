@@ -1310,7 +1310,9 @@ static void pump(struct irc *c)
 	while (!c->dead) {
 		if (got >= IRC_TURN_BYTES || (lag && c->lag_read >= IRC_LAG_READ_MAX) ||
 		    out_pending(c) > IRC_OUT_HIGH) {
-			c->more = got >= IRC_TURN_BYTES;
+			/* maybe more, in the TLS layer too: once reading may go
+			 * on, prepare asks for a turn at once, not for POLLIN */
+			c->more = 1;
 			break;
 		}
 		jv err = jv_invalid();

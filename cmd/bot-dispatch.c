@@ -1,4 +1,6 @@
 /* bot-dispatch: turn events into replies: commands and jq rules. */
+#include <string.h>
+
 #include "bot.h"
 #include "builtin.h"
 #include "dispatch.h"
@@ -12,6 +14,9 @@ int main(int argc, char **argv)
 		.opts = bot_dispatch_options,
 	};
 	bot_init(argv[0]);
+	/* bot-dispatch state ...: a plugin's keys (botpipe-plugins(7)) */
+	if (argc > 1 && !strcmp(argv[1], "state"))
+		return bot_dispatch_state(argc - 1, argv + 1);
 	int rc = bot_config_load(&cfg, argc, argv, bot_builtin);
 	if (rc >= 0)
 		return rc;

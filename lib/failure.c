@@ -118,3 +118,16 @@ jv bot_fail_from_event(jv ev)
 	o = jv_object_set(o, jv_string("temporary"), jv_bool(bot_true(o, "temporary")));
 	return jv_invalid_with_msg(o);
 }
+
+jv bot_fail_reword(jv failure, const char *prefix)
+{
+	char why[1024];
+	bot_fail_message(failure, why, sizeof why);
+	jv msg = jv_invalid_get_msg(failure);
+	if (jv_get_kind(msg) != JV_KIND_OBJECT) {
+		jv_free(msg);
+		return bot_fail("%s%s", prefix, why);
+	}
+	msg = jv_object_set(msg, jv_string("message"), jv_string_fmt("%s%s", prefix, why));
+	return jv_invalid_with_msg(msg);
+}

@@ -30,4 +30,8 @@ jv bot_fail_event(jv failure, jv original);
  * not an error event gives a permanent "bad_input" failure. */
 jv bot_fail_from_event(jv ev);
 
+/* The failure (consumed) with its message prefixed ("gave up after 3
+ * attempts: "); code, temporary, retry_after and the rest kept. */
+jv bot_fail_reword(jv failure, const char *prefix);
+
 #endif

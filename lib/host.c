@@ -70,7 +70,7 @@ static int host_spool_path(struct bot_host *h, const char *name, char *buf, size
 	safe_extension(name, ext, sizeof ext);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	int k = snprintf(buf, n, "%s/%lld.%09ld-%lu%s", spool, (long long)ts.tv_sec, ts.tv_nsec,
+	int k = snprintf(buf, n, "%s/%lld-%09ld-%lu%s", spool, (long long)ts.tv_sec, ts.tv_nsec,
 	                 ++p->counter, ext);
 	if (k < 0 || (size_t)k >= n) {
 		*err = bot_fail_code("bad_config", 0, "spool: path too long");

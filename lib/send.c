@@ -34,22 +34,11 @@ struct sender {
 	struct bot_outbox *ob;  /* the open outbox; NULL when none or it failed for now */
 	int queue_rest;         /* an event was queued: queue the rest behind it */
 	struct bot_session_client *session;   /* a running bot-listen's, or NULL */
+	int retries;            /* --retries, for what comes back through the session */
+	double give_up_after;
 	char session_path[4096];              /* where to look for one, or "" */
 };
 
-/* A failure with its message prefixed (code, temporary etc. kept). */
-static jv failure_reword(jv failure, const char *prefix)
-{
-	char why[1024];
-	bot_fail_message(failure, why, sizeof why);
-	jv msg = jv_invalid_get_msg(failure);
-	if (jv_get_kind(msg) != JV_KIND_OBJECT) {
-		jv_free(msg);
-		return bot_fail("%s%s", prefix, why);
-	}
-	msg = jv_object_set(msg, jv_string("message"), jv_string_fmt("%s%s", prefix, why));
-	return jv_invalid_with_msg(msg);
-}
 
 struct wait_one { int done; jv result; };
 
@@ -84,7 +73,8 @@ static jv deliver_here(struct sender *s, jv ev)
  * without a code when the session is gone (then act on our own). */
 static jv deliver_by_session(struct sender *s, jv ev)
 {
-	jv ans = bot_session_call(s->session, ev, 150000);
+	jv ans = bot_session_call(s->session, ev, 150000);   /* look-only */
+	jv_free(ev);
 	if (!jv_is_valid(ans)) {
 		bot_session_disconnect(s->session);
 		s->session = NULL;
@@ -109,13 +99,35 @@ static jv deliver(struct sender *s, jv ev)
 	/* looked for at each event: bot-listen may start after us */
 	if (!s->session && s->session_path[0])
 		s->session = bot_session_connect(s->session_path);
-	if (s->session) {
-		jv r = deliver_by_session(s, ev);
-		if (jv_is_valid(r) || jv_invalid_has_msg(jv_copy(r))) {
+	struct bot_retry retry;
+	bot_retry_init(&retry, s->retries, s->give_up_after);
+	while (s->session) {
+		jv r = deliver_by_session(s, jv_copy(ev));
+		if (!jv_is_valid(r) && !jv_invalid_has_msg(jv_copy(r))) {
+			jv_free(r);
+			break;   /* the session went away: on our own */
+		}
+		/* bot-listen tries once: our policy retries what may pass
+		 * (the whole event again; its parts keep their keys) */
+		double delay = jv_is_valid(r) ? -1 : bot_retry_next(&retry, r);
+		if (delay < 0) {
 			jv_free(ev);
+			if (!jv_is_valid(r) && retry.attempts > 1 && bot_fail_temporary(r)) {
+				char prefix[64];
+				snprintf(prefix, sizeof prefix, "gave up after %d attempts: ", retry.attempts);
+				r = bot_fail_reword(r, prefix);
+			}
 			return r;
 		}
+		char why[1024];
+		bot_debug("%s; attempt %d of %d through the session in %.1f s",
+		          bot_fail_message(r, why, sizeof why), retry.attempts + 1, retry.max_attempts, delay);
 		jv_free(r);
+		bot_sleep_ms((long long)(delay * 1000));
+		if (bot_stop) {
+			jv_free(ev);
+			return bot_fail_code("connection_lost", 1, "stopped by a signal");
+		}
 	}
 	return deliver_here(s, ev);
 }
@@ -221,8 +233,10 @@ static jv queued(const char *dir, jv failure)
 {
 	char why[1024];
 	bot_fail_message(failure, why, sizeof why);
+	double ra = bot_fail_retry_after(failure);
 	jv_free(failure);
-	return bot_fail_code("queued", 1, "%s; kept in the outbox %s for bot-send --flush", why, dir);
+	jv q = bot_fail_code("queued", 1, "%s; kept in the outbox %s for bot-send --flush", why, dir);
+	return ra > 0 ? bot_fail_with_retry(q, ra, NULL) : q;
 }
 
 /* The outbox, opened (made when missing) at the first event that needs
@@ -364,7 +378,7 @@ static int run_flush(struct sender *s, struct bot_outbox *ob)
 		int keep = !jv_is_valid(r) && bot_fail_temporary(r);
 		if (keep) {
 			bot_outbox_release(&it);
-			r = failure_reword(r, "still in the outbox: ");
+			r = bot_fail_reword(r, "still in the outbox: ");
 		} else if (bot_outbox_done(ob, &it) < 0)
 			bot_warn("outbox %s: %s: %s (it may be sent again)", dir, it.entry, strerror(errno));
 		answer(s, r, ev);
@@ -517,9 +531,9 @@ static double seconds(const char *text)
 static int parse_retry_options(struct sender *s, const struct bot_config *cfg,
                                struct bot_sendq_opts *o)
 {
-	o->retries = (int)bot_cfg_int(cfg, "retries", 4);
+	o->retries = s->retries = (int)bot_cfg_int(cfg, "retries", 4);
 	const char *g = bot_cfg_str(cfg, "give-up-after");
-	o->give_up_after = g ? seconds(g) : 0;
+	o->give_up_after = s->give_up_after = g ? seconds(g) : 0;
 	if (o->retries < 0 || o->give_up_after < 0) {
 		bot_error("--retries wants a count and --give-up-after seconds, both >= 0");
 		return -1;

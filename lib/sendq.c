@@ -304,19 +304,6 @@ static int build_parts(struct job *j)
 
 /* ---- submitting ---- */
 
-/* A failure with its message prefixed (code, temporary etc. kept). */
-static jv failure_reword(jv failure, const char *prefix)
-{
-	char why[1024];
-	bot_fail_message(failure, why, sizeof why);
-	jv msg = jv_invalid_get_msg(failure);
-	if (jv_get_kind(msg) != JV_KIND_OBJECT) {
-		jv_free(msg);
-		return bot_fail("%s%s", prefix, why);
-	}
-	msg = jv_object_set(msg, jv_string("message"), jv_string_fmt("%s%s", prefix, why));
-	return jv_invalid_with_msg(msg);
-}
 
 /* A failure of the current step: retried after the policy's delay (the
  * server's pause a floor), or the job's end. */
@@ -328,7 +315,7 @@ static void job_failed(struct job *j, jv failure)
 		if (j->retry.attempts > 1 && bot_fail_temporary(failure)) {
 			char prefix[64];
 			snprintf(prefix, sizeof prefix, "gave up after %d attempts: ", j->retry.attempts);
-			failure = failure_reword(failure, prefix);
+			failure = bot_fail_reword(failure, prefix);
 		}
 		job_end(j, failure);
 		return;

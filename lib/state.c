@@ -42,6 +42,11 @@ static int valid_name(const char *s, int allow_at)
 	return 1;
 }
 
+int bot_state_key_ok(const char *key)
+{
+	return valid_name(key, 0);
+}
+
 int bot_state_dir(const char *instance, char *buf, size_t n, jv *err)
 {
 	if (!valid_name(instance, 1)) {
@@ -161,4 +166,27 @@ jv bot_state_get(const char *dir, const char *key, size_t max)
 	jv v = jv_string_sized(buf, (int)got);
 	free(buf);
 	return v;
+}
+
+int bot_state_del(const char *dir, const char *key, jv *err)
+{
+	if (!valid_name(key, 0)) {
+		*err = bot_fail_code("bad_input", 0, "state: bad key");
+		return -1;
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		*err = bot_fail_code("send_failed", 1, "state: %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	int r = unlinkat(dfd, key, 0);
+	int e = errno;
+	if (r == 0)
+		fsync(dfd);
+	close(dfd);
+	if (r < 0 && e != ENOENT) {
+		*err = bot_fail_code("send_failed", 1, "state: %s/%s: %s", dir, key, strerror(e));
+		return -1;
+	}
+	return 0;
 }

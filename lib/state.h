@@ -26,6 +26,12 @@ int bot_state_put(const char *dir, const char *key, const char *data, size_t len
 /* key's value as a string, null when it was never put, an invalid (with
  * message) when it cannot be read or is larger than max. */
 jv bot_state_get(const char *dir, const char *key, size_t max);
+/* 1 when key may name a value: 1 to 200 of letters, digits, '.', '_',
+ * '-', not starting with '.' (so never "..", never a path). */
+int bot_state_key_ok(const char *key);
+/* Remove key (0 also when it was not there), the folder synced.  0, or
+ * -1 + *err. */
+int bot_state_del(const char *dir, const char *key, jv *err);
 /* 0 when the open fd is ours (or root's, when root_ok) and neither group
  * nor others may write it; -1 + *err naming what (and the fix) else. */
 int bot_fd_private(int fd, const char *what, int root_ok, jv *err);

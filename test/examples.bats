@@ -599,3 +599,42 @@ prompt_shows() { awk 'p { print } !/[\\|]$/ { p = 1 }' <<< "$1"; }
 	EOF
 	assert_success
 }
+
+@test "botpipe-plugins(7): the examples of args, state, match, on and every are share/examples/hooks, and run" {
+	cd "$ROOT"
+	H=share/examples/hooks
+	assert_equal "$(example doc/botpipe-plugins.7 '# help: Release a service')" "$(cat $H/plugins/release)"
+	assert_equal "$(example doc/botpipe-plugins.7 '# help: Count the times anyone asked')" "$(cat $H/plugins/count)"
+	assert_equal "$(example doc/botpipe-plugins.7 '# help: Link every ticket')" "$(cat $H/plugins/ticket)"
+	assert_equal "$(example doc/botpipe-plugins.7 '# help: Welcome whoever comes online')" "$(cat $H/plugins/welcome)"
+	assert_equal "$(example doc/botpipe-plugins.7 '# help: Say the time in #ops')" "$(cat $H/plugins/heartbeat)"
+	assert_equal "$(example doc/botpipe-plugins.7 'motto = Keep counting.')" "$(cat "$H/plugins.conf")"
+	run -0 bash -c "{ $(declare -f dm room_msg); dm '!release' 1; dm '!count' 2; room_msg 'fixed #7' 3; } | bot-dispatch -j 1 -d $H/plugins | jq -r 'select(.type == \"message\") | .body'"
+	assert_output "$(example doc/botpipe-plugins.7 "I couldn't parse the arguments; the following")
+you, you are number 1. Keep counting.
+https://tracker.example.org/7"
+	run -0 bash -c "jq -cn '{type: \"presence\", identifier: {kind: \"person\", id: \"@al\", nick: \"al\"}, status: \"online\"}' | bot-dispatch -d $H/plugins | jq -r '[.to, .body] | join(\" \")'"
+	assert_output '#ops Welcome back, al!'
+}
+
+@test "botpipe-plugins(7): a flood of events against a callback is dropped and counted as the page shows" {
+	shown=$(example doc/botpipe-plugins.7 'callbacks: 9754 events dropped')
+	mkdir -m 700 mine
+	printf '#!/bin/sh\n# on: presence\nsleep 0.05\n' > mine/watch
+	chmod +x mine/watch
+	jq -cn 'range(3000) | {type: "presence", identifier: {kind: "person", id: "@u\(.)"}, status: "online"}' > "$W/flood"
+	run -0 --separate-stderr bot-dispatch -j 4 -d mine < "$W/flood"
+	assert_equal "$(sed 's/[0-9][0-9]*/N/g' <<< "${stderr_lines[0]}")" "$(sed 's/[0-9][0-9]*/N/g' <<< "$shown")"
+}
+
+@test "botpipe-plugins(7): admin alerts: a failed command is told to the admins" {
+	rm plugins
+	mkdir -m 700 plugins
+	printf '#!/bin/sh\nexit 5\n' > plugins/fail
+	chmod +x plugins/fail
+	printf '%s\n' '!fail' > "$W/typed"
+	BOT_ADMINS_NOTIFICATIONS=@admin BOT_TEXT_INPUT="$W/typed" run -0 bash -c "$(example doc/botpipe-plugins.7 'share/examples/admin-alerts.jq | bot-send') > /dev/null"
+	run cat "$W/console"
+	assert_output --partial 'command_failed: fail: exited with status 5'
+	assert_output --partial 'Computer says nooo. See logs for details:'
+}

@@ -324,3 +324,23 @@ AUTHENTICATE Ym90AGJvdAB3cm9uZw=="
 	assert_output --partial 'does not offer SASL'
 	kill "$FAKE_PID"
 }
+
+@test "a presence change through the session marks the bot away on the server, and back" {
+	start_bot
+	printf '%s\n' '{"type":"presence","status":"away","message":"at lunch"}' > "$W/away"
+	run bot-send -b irc --raw < "$W/away"
+	assert_success
+	run human "$PORT" <<-EOF
+		raw WHOIS $BOT
+		expect ^:\S+ 301 human $BOT :at lunch$
+	EOF
+	assert_success
+	run bot-send -b irc --raw <<< '{"type":"presence","status":"online"}'
+	assert_success
+	run human "$PORT" <<-EOF
+		raw WHOIS $BOT
+		expect ^:\S+ 318 human $BOT
+	EOF
+	assert_success
+	refute_output --partial ' 301 '
+}

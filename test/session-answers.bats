@@ -24,9 +24,9 @@ teardown() {
 	true
 }
 
-@test "a 429 answered through the session is temporary with its retry_after: bot-send exits 75, not 69" {
+@test "a 429 answered through the session is temporary with its retry_after: bot-send --retries 0 exits 75, not 69 (retries: test/abi2.bats)" {
 	fake_session '{"type":"error","code":"send_failed","message":"HTTP 429","temporary":true,"retry_after":7}'
-	run --separate-stderr bot-send -b irc --irc-server 127.0.0.1:1 --session "$S/s.sock" --to '#ops' hi
+	run --separate-stderr bot-send -b irc --irc-server 127.0.0.1:1 --retries 0 --session "$S/s.sock" --to '#ops' hi
 	assert_equal "$status" 75
 	assert_equal "$stderr" "bot-send: error: send_failed: HTTP 429"
 	# the request went through the session, once
@@ -36,7 +36,7 @@ teardown() {
 @test "as a filter, the error event keeps temporary and retry_after from the session's answer" {
 	fake_session '{"type":"error","code":"send_failed","message":"HTTP 429","temporary":true,"retry_after":7}'
 	run --separate-stderr bash -c "echo '{\"type\":\"message\",\"to\":\"#ops\",\"body\":\"hi\",\"id\":\"m1\"}' |
-		bot-send -b irc --irc-server 127.0.0.1:1 --session '$S/s.sock' | jq -c '[.code, .temporary, .retry_after, .event.id]'"
+		bot-send -b irc --irc-server 127.0.0.1:1 --retries 0 --session '$S/s.sock' | jq -c '[.code, .temporary, .retry_after, .event.id]'"
 	assert_output '["send_failed",true,7,"m1"]'
 }
 

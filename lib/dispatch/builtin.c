@@ -1,10 +1,12 @@
 /* builtin.c: errbot's built-in commands, with errbot's outputs where they
- * apply (errbot.md §4): echo, help, whoami, history, status, uptime. */
+ * apply (errbot.md §4): apropos, echo, help, whoami, history, status,
+ * uptime. */
 #include <dirent.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,11 +14,12 @@
 #include "dispatch_priv.h"
 
 const char *const builtin_names[] = {
-	"echo", "help", "history", "status", "uptime", "whoami", NULL
+	"apropos", "echo", "help", "history", "status", "uptime", "whoami", NULL
 };
 
 /* errbot's docstrings. */
 static const char *const builtin_docs[] = {
+	"Returns a help string listing available options.\n\nAutomatically assigned to the \"help\" command.",
 	"A simple echo command. Useful for encoding tests etc ...",
 	"Returns a help string listing available options.\nAutomatically assigned to the \"help\" command.",
 	"display the command history",
@@ -68,12 +71,20 @@ static void free_entries(struct entries *es)
 	free(es->e);
 }
 
-/* A plugin's doc: its help lines, then its usage line. */
-static char *plugin_doc(const char *path)
+/* A plugin's doc: its help lines, then its usage line (or, without one,
+ * its "# args:" after its name). */
+static char *plugin_doc(const struct dispatch *d, const char *name, const char *path)
 {
 	struct bot_help h;
 	bot_help_read(path, &h);
 	char *doc = NULL;
+	if (!h.usage && h.args) {
+		if (asprintf(&h.usage, "%s%s %s", d->prefix, name, h.args) < 0)
+			abort();
+		for (char *p = h.usage + strlen(d->prefix); *p && *p != ' '; p++)
+			if (*p == '_')
+				*p = ' ';
+	}
 	if (h.help && h.usage) {
 		if (asprintf(&doc, "%s\nusage: %s", h.help, h.usage) < 0)
 			abort();
@@ -107,7 +118,7 @@ static void collect(struct dispatch *d, jv msg, struct entries *es)
 		if (visible && builtin_known(name) && !(is_plugin && d->override))
 			add_entry(es, name, "builtin", builtin_doc(name), 0);
 		else if (visible && is_plugin) {
-			char *doc = plugin_doc(path);
+			char *doc = plugin_doc(d, name, path);
 			add_entry(es, name, plugin, doc, plugin_hidden(path));
 			free(doc);
 		}
@@ -122,6 +133,53 @@ static void builtin_help(struct dispatch *d, struct item *it)
 	struct entries es = { 0 };
 	collect(d, it->msg, &es);
 	jv text = bot_help_text(d->prefix, es.e, es.n, it->args);
+	dispatch_reply(d, it, jv_string_value(text));
+	jv_free(text);
+	free_entries(&es);
+}
+
+/* ---- apropos ---- */
+
+static int by_plugin_name(const void *x, const void *y)
+{
+	const struct bot_help_entry *a = x, *b = y;
+	int c = strcmp(a->plugin, b->plugin);
+	return c ? c : strcmp(a->name, b->name);
+}
+
+/* errbot's apropos: the commands whose help has the words (without case),
+ * one "TAB !name: first line" each, by section and name; an undocumented
+ * command is always listed, as errbot lists it. */
+static void builtin_apropos(struct dispatch *d, struct item *it)
+{
+	if (!*it->args) {
+		jv usage = jv_string_fmt("Usage: %sapropos search_term", d->prefix);
+		dispatch_reply(d, it, jv_string_value(usage));
+		jv_free(usage);
+		return;
+	}
+	struct entries es = { 0 };
+	collect(d, it->msg, &es);
+	qsort(es.e, es.n, sizeof *es.e, by_plugin_name);
+	jv text = jv_string("Available commands:\n");
+	int listed = 0;
+	for (size_t i = 0; i < es.n; i++) {
+		const struct bot_help_entry *e = &es.e[i];
+		if (e->hidden || !strcmp(e->name, "help") || (e->doc && !strcasestr(e->doc, it->args)))
+			continue;
+		const char *doc = e->doc ? e->doc : "(undocumented)";
+		char *name = strdup(e->name), *us = strchr(name, '_');
+		if (us)
+			*us = ' ';   /* the first only, as errbot */
+		text = jv_string_concat(text, jv_string_fmt("%s\t%s%s: %.*s", listed++ ? "\n" : "",
+		                                            d->prefix, name, (int)strcspn(doc, "\n"),
+		                                            doc));
+		free(name);
+	}
+	if (!listed) {
+		jv_free(text);
+		text = jv_string("Available commands:");
+	}
 	dispatch_reply(d, it, jv_string_value(text));
 	jv_free(text);
 	free_entries(&es);
@@ -288,6 +346,8 @@ void builtin_run(struct dispatch *d, struct item *it)
 			dispatch_reply(d, it, it->args);
 	} else if (!strcmp(it->name, "help"))
 		builtin_help(d, it);
+	else if (!strcmp(it->name, "apropos"))
+		builtin_apropos(d, it);
 	else if (!strcmp(it->name, "whoami"))
 		builtin_whoami(d, it);
 	else if (!strcmp(it->name, "uptime"))

@@ -1,9 +1,11 @@
 /* dispatch.c: bot-dispatch's engine.  Reads events; runs the jq rules on
  * each; finds commands in messages (command.c), checks access (acl.c),
  * keeps history (history.c); answers built-ins (builtin.c) and runs
- * plugins as child processes (jobs.c); writes replies in the order they
- * are ready, or in the order of the commands when --jobs is 1, or, with
- * --replay, in the order of their inputs whatever --jobs says. */
+ * plugins as child processes (jobs.c), also those a pattern, an event or
+ * a schedule runs (hooks.c), in their folder's environment (folders.c);
+ * writes replies in the order they are ready, or in the order of the
+ * commands when --jobs is 1, or, with --replay, in the order of their
+ * inputs whatever --jobs says. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +30,6 @@
  * small process forks fast.  One always may wait, however long its line. */
 #define READ_AHEAD(d) ((d)->jobs_max * 8 < 128 ? 128 : (d)->jobs_max * 8)
 #define READ_AHEAD_BYTES (64u << 20)
-#define MAX_ENV 64
 #define MAX_ARGS 65536    /* bytes of argument text; execve takes 128 KiB a string */
 
 /* ---- output ---- */
@@ -241,7 +242,7 @@ int dispatch_find_plugin(const struct dispatch *d, const char *name, char *path,
 }
 
 /* Log what is wrong with a file or folder (why names it), once. */
-static void tell_once(struct dispatch *d, const char *why, int error)
+void dispatch_tell_once(struct dispatch *d, const char *why, int error)
 {
 	if (jv_object_has(jv_copy(d->told), jv_string(why)))
 		return;
@@ -252,15 +253,27 @@ static void tell_once(struct dispatch *d, const char *why, int error)
 	d->told = jv_object_set(d->told, jv_string(why), jv_true());
 }
 
+/* A plugin that runs by a pattern, an event or a schedule is no command
+ * (as errbot's re_botcmd, callbacks and pollers are not). */
+static int is_hook(const struct dispatch *d, const char *name)
+{
+	for (int i = 0; i < d->hooks.n; i++)
+		if (!strcmp(d->hooks.h[i].name, name))
+			return 1;
+	return 0;
+}
+
 static int command_exists(void *ctx, const char *name)
 {
 	struct dispatch *d = ctx;
 	char why[PATH_MAX + 200];
 	if (builtin_known(name))
 		return 1;
+	if (is_hook(d, name))
+		return 0;
 	int found = find_plugin(d, name, NULL, 0, NULL, 0, why, sizeof why);
 	if (found < 0)
-		tell_once(d, why, 1);
+		dispatch_tell_once(d, why, 1);
 	return found > 0;
 }
 
@@ -295,7 +308,7 @@ static jv scan_names(const struct dispatch *d)
 	jv_array_foreach(d->dirs, i, dir) {
 		DIR *dd = opendir(jv_string_value(dir));
 		for (struct dirent *e; dd && (e = readdir(dd));)
-			if (dispatch_find_plugin(d, e->d_name, NULL, 0, NULL, 0) &&
+			if (!is_hook(d, e->d_name) && dispatch_find_plugin(d, e->d_name, NULL, 0, NULL, 0) &&
 			    !in_names(names, e->d_name))
 				names = jv_array_append(names, jv_string(e->d_name));
 		if (dd)
@@ -329,7 +342,7 @@ static int check_folder(struct dispatch *d, const char *dir)
 {
 	char why[PATH_MAX + 200];
 	if (bot_plugin_dir_unsafe(dir, why, sizeof why)) {
-		tell_once(d, why, 1);
+		dispatch_tell_once(d, why, 1);
 		return 0;
 	}
 	DIR *dd = opendir(dir);
@@ -338,11 +351,11 @@ static int check_folder(struct dispatch *d, const char *dir)
 		if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
 			continue;
 		if (bot_plugin_unrunnable(dir, e->d_name, why, sizeof why))
-			tell_once(d, why, 0);
+			dispatch_tell_once(d, why, 0);
 		else if (bot_cmd_name_safe(e->d_name) && realpath(path, real) &&
 		         !strncmp(real, dir, strlen(dir)) && real[strlen(dir)] == '/' &&
 		         bot_plugin_file_unsafe(real, why, sizeof why))
-			tell_once(d, why, 1);
+			dispatch_tell_once(d, why, 1);
 	}
 	if (dd)
 		closedir(dd);
@@ -372,6 +385,7 @@ static void check_folders(struct dispatch *d, int now_anyway)
 	}
 	jv_free(d->dirs_ok);
 	d->dirs_ok = ok;
+	hooks_scan(d);
 }
 
 /* Which runs: a plugin, unless a built-in has the name and --override is
@@ -396,7 +410,7 @@ static int resolve(const struct dispatch *d, struct item *it)
 
 static int admin_only(const struct item *it)
 {
-	if (it->kind != ITEM_PLUGIN)
+	if (it->kind != ITEM_PLUGIN || !it->path)
 		return 0;
 	struct bot_help h;
 	bot_help_read(it->path, &h);
@@ -416,10 +430,17 @@ const char *dispatch_may_run(const struct dispatch *d, jv msg, const char *name)
 	return why;
 }
 
+const char *dispatch_acl(const struct dispatch *d, jv msg, const struct item *it,
+                         int admin_only)
+{
+	return bot_acl_check(d->acl, msg, it->plugin, it->name, it->args ? it->args : "",
+	                     admin_only);
+}
+
 /* ---- the queue ---- */
 
 /* An item is done: its slot may be complete (--replay). */
-static void item_free(struct dispatch *d, struct item *it)
+void dispatch_item_free(struct dispatch *d, struct item *it)
 {
 	if (!it)
 		return;
@@ -429,12 +450,16 @@ static void item_free(struct dispatch *d, struct item *it)
 	}
 	jv_free(it->msg);
 	jv_free(it->events);
+	jv_free(it->words);
+	jv_free(it->vars);
 	free(it->path);
 	free(it->args);
+	free(it->to);
+	free(it->argspec);
 	free(it);
 }
 
-static struct item *item_new(struct dispatch *d, enum item_kind kind, jv msg)
+struct item *dispatch_item_new(struct dispatch *d, enum item_kind kind, jv msg)
 {
 	struct item *it = calloc(1, sizeof *it);
 	if (!it)
@@ -442,6 +467,8 @@ static struct item *item_new(struct dispatch *d, enum item_kind kind, jv msg)
 	it->kind = kind;
 	it->msg = msg;
 	it->events = jv_array();
+	it->words = jv_null();
+	it->vars = jv_null();
 	it->seq = d->cur_seq;
 	it->now = d->now;
 	if (d->replay)
@@ -449,13 +476,16 @@ static struct item *item_new(struct dispatch *d, enum item_kind kind, jv msg)
 	return it;
 }
 
-static void enqueue(struct dispatch *d, struct item *it)
+void dispatch_enqueue(struct dispatch *d, struct item *it)
 {
 	if (d->qlen >= MAX_QUEUE) {
 		bot_error("%s: too many commands waiting; refused", it->name);
-		dispatch_reply(d, it, BOT_MSG_ERROR_OCCURRED);
+		if (it->origin == ORIGIN_POLLER)
+			hooks_poller_done(d, it->name);   /* it runs again at its next time */
+		else
+			dispatch_reply(d, it, BOT_MSG_ERROR_OCCURRED);
 		dispatch_emit(d, bot_error_event("busy", "too many commands waiting", jv_copy(it->msg)));
-		item_free(d, it);
+		dispatch_item_free(d, it);
 		return;
 	}
 	it->bytes = d->line_bytes;
@@ -478,20 +508,31 @@ static int may_read_ahead(const struct dispatch *d)
 
 static void queue_events(struct dispatch *d, jv msg, jv events)
 {
-	struct item *it = item_new(d, ITEM_EVENTS, msg);
+	struct item *it = dispatch_item_new(d, ITEM_EVENTS, msg);
 	jv_free(it->events);
 	it->events = events;
-	enqueue(d, it);
+	dispatch_enqueue(d, it);
 }
 
 /* ---- running plugins ---- */
 
-static void push_env(char **env, int *n, const char *name, const char *value)
+void dispatch_push_env(char **env, int *n, const char *name, const char *value)
 {
-	if (!value || *n >= MAX_ENV - 1)
+	if (!value || *n >= BOT_PLUGIN_ENV_MAX - 1)
 		return;
 	if (asprintf(&env[*n], "%s=%s", name, value) >= 0)
 		(*n)++;
+}
+
+/* Whether what a run writes answers someone: a command, a pattern, a
+ * callback of a message.  A poller's, or a presence callback's, goes to
+ * its "# to:" or nowhere. */
+static int answers_chat(const struct item *it)
+{
+	if (it->origin == ORIGIN_POLLER)
+		return 0;
+	const char *type = bot_str(it->msg, "type");
+	return it->origin != ORIGIN_CALLBACK || (type && !strcmp(type, "message"));
 }
 
 /* A clean environment: PATH, HOME, LANG, the XDG folders, what --env
@@ -503,40 +544,57 @@ static void build_env(struct dispatch *d, struct item *it, char **env)
 {
 	int n = 0;
 	const char *path = getenv("PATH");
-	push_env(env, &n, "PATH", path ? path : "/usr/local/bin:/usr/bin:/bin");
-	push_env(env, &n, "HOME", getenv("HOME"));
-	push_env(env, &n, "LANG", getenv("LANG"));
+	dispatch_push_env(env, &n, "PATH", path ? path : "/usr/local/bin:/usr/bin:/bin");
+	dispatch_push_env(env, &n, "HOME", getenv("HOME"));
+	dispatch_push_env(env, &n, "LANG", getenv("LANG"));
 	/* a bot-send or bot-room in a plugin reads the bot's config and finds
 	 * its session, as the bot's own programs do */
 	static const char *const xdg[] = {"XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"};
 	for (size_t i = 0; i < sizeof xdg / sizeof *xdg; i++)
-		push_env(env, &n, xdg[i], getenv(xdg[i]));
+		dispatch_push_env(env, &n, xdg[i], getenv(xdg[i]));
 	jv_array_foreach(d->env_pass, i, name) {
 		const char *s = jv_string_value(name);
 		if (strncmp(s, "BOT_", 4))
-			push_env(env, &n, s, getenv(s));
+			dispatch_push_env(env, &n, s, getenv(s));
 		jv_free(name);
 		(void)i;
 	}
 	jv from = bot_get(it->msg, "from"), to = bot_get(it->msg, "to");
 	int group = is_group(it->msg);
-	push_env(env, &n, "BOT_COMMAND", it->name);
-	push_env(env, &n, "BOT_ARGS", it->args);
-	push_env(env, &n, "BOT_FROM", bot_ident_id(from));
-	push_env(env, &n, "BOT_FROM_NICK", bot_str(from, "nick"));
-	push_env(env, &n, "BOT_ROOM", group ? bot_ident_id(to) : bot_ident_room(from));
-	jv reply = bot_build_reply(jv_copy(it->msg), "", it->private_, it->threaded, 0);
-	jv reply_to = bot_get(reply, "to");
-	push_env(env, &n, "BOT_REPLY_TO", bot_ident_id(reply_to));
-	push_env(env, &n, "BOT_MESSAGE_BACKEND", bot_str(it->msg, "backend"));
-	push_env(env, &n, "BOT_MESSAGE_ID", bot_str(it->msg, "id"));
-	push_env(env, &n, "BOT_IS_DIRECT", group ? "0" : "1");
-	push_env(env, &n, "BOT_COMMAND_PREFIX", d->prefix);
-	push_env(env, &n, "BOT_EVENTS_FD", "3");
+	dispatch_push_env(env, &n, "BOT_COMMAND", it->name);
+	dispatch_push_env(env, &n, "BOT_ARGS", it->args);
+	dispatch_push_env(env, &n, "BOT_FROM", bot_ident_id(from));
+	dispatch_push_env(env, &n, "BOT_FROM_NICK", bot_str(from, "nick"));
+	dispatch_push_env(env, &n, "BOT_ROOM", group ? bot_ident_id(to) : bot_ident_room(from));
+	jv reply = jv_null(), reply_to = jv_null();
+	if (it->to)
+		dispatch_push_env(env, &n, "BOT_REPLY_TO", it->to);
+	else if (answers_chat(it)) {
+		reply = bot_build_reply(jv_copy(it->msg), "", it->private_, it->threaded, 0);
+		reply_to = bot_get(reply, "to");
+		dispatch_push_env(env, &n, "BOT_REPLY_TO", bot_ident_id(reply_to));
+	}
+	int folder = it->path ? dispatch_folder_of(d, it->path) : -1;
+	if (folder >= 0) {
+		dispatch_push_env(env, &n, "BOT_STATE_DIR", dispatch_state_dir(d, folder));
+		dispatch_push_config(d, folder, env, &n);
+	}
+	if (jv_get_kind(it->vars) == JV_KIND_OBJECT) {
+		jv_object_foreach(it->vars, name, value) {
+			dispatch_push_env(env, &n, jv_string_value(name), jv_string_value(value));
+			jv_free(name);
+			jv_free(value);
+		}
+	}
+	dispatch_push_env(env, &n, "BOT_MESSAGE_BACKEND", bot_str(it->msg, "backend"));
+	dispatch_push_env(env, &n, "BOT_MESSAGE_ID", bot_str(it->msg, "id"));
+	dispatch_push_env(env, &n, "BOT_IS_DIRECT", group ? "0" : "1");
+	dispatch_push_env(env, &n, "BOT_COMMAND_PREFIX", d->prefix);
+	dispatch_push_env(env, &n, "BOT_EVENTS_FD", "3");
 	if (d->replay) {
 		/* the recorded time, for a plugin that would read the clock */
 		jv now = jv_dump_string(jv_number(it->now), 0);
-		push_env(env, &n, "BOT_NOW", jv_string_value(now));
+		dispatch_push_env(env, &n, "BOT_NOW", jv_string_value(now));
 		jv_free(now);
 	}
 	env[n] = NULL;
@@ -546,20 +604,57 @@ static void build_env(struct dispatch *d, struct item *it, char **env)
 	jv_free(to);
 }
 
-/* argv: the plugin, then the argument words (argv.c).  NULL + *err when
- * the arguments do not split. */
-static char **build_argv(struct item *it, jv *err)
+/* The argument words: a pattern's captures, else the argument text
+ * split (argv.c); an invalid when it does not split. */
+static jv arg_words(struct item *it)
 {
+	if (jv_get_kind(it->words) == JV_KIND_ARRAY)
+		return jv_copy(it->words);
 	size_t len = strlen(it->args);
-	if (len > MAX_ARGS) {
-		*err = bot_fail("Too long: %zu bytes, at most %d.", len, MAX_ARGS);
-		return NULL;
-	}
-	jv words = bot_split_args(it->args, len);
-	if (!jv_is_valid(words)) {
-		*err = words;
-		return NULL;
-	}
+	if (len > MAX_ARGS)
+		return bot_fail("Too long: %zu bytes, at most %d.", len, MAX_ARGS);
+	return bot_split_args(it->args, len);
+}
+
+/* A command with an "# args:" header: words checked against it.  The
+ * parsed values as words (and it->vars), or an invalid: the header is
+ * wrong (code bad_header), or the words do not fit it. */
+static jv parsed_words(struct item *it, jv words)
+{
+	if (it->origin != ORIGIN_COMMAND || !it->argspec)
+		return words;
+	jv r = bot_args_parse(it->argspec, words);
+	if (!jv_is_valid(r))
+		return r;
+	jv vars = jv_object_get(jv_copy(r), jv_string("vars"));
+	it->vars = jv_get_kind(it->vars) == JV_KIND_OBJECT ? jv_object_merge(it->vars, vars) : vars;
+	return jv_object_get(r, jv_string("argv"));
+}
+
+/* errbot's arg_botcmd answer: what is wrong, then the usage line. */
+static void bad_arguments(struct dispatch *d, struct item *it, jv err, const char *spec)
+{
+	char why[600];
+	bot_fail_message(err, why, sizeof why);
+	jv name = jv_string(it->name);
+	char *spaced = strdup(jv_string_value(name));
+	for (char *p = spaced; *p; p++)
+		if (*p == '_')
+			*p = ' ';
+	jv first = jv_string_fmt("I couldn't parse the arguments; %s", why);
+	jv usage = jv_string_fmt("usage: %s %s", spaced, spec);
+	dispatch_reply(d, it, jv_string_value(first));
+	dispatch_reply(d, it, jv_string_value(usage));
+	dispatch_emit(d, bot_error_event("bad_arguments", why, jv_copy(it->msg)));
+	jv_free(first);
+	jv_free(usage);
+	jv_free(name);
+	free(spaced);
+}
+
+/* argv: the plugin, then the words. */
+static char **build_argv(struct item *it, jv words)
+{
 	int n = jv_array_length(jv_copy(words));
 	char **argv = calloc((size_t)n + 2, sizeof *argv);
 	if (!argv)
@@ -593,23 +688,50 @@ static void fail_command(struct dispatch *d, struct item *it, const char *why)
 	dispatch_emit(d, bot_error_event("command_failed", why, jv_copy(it->msg)));
 }
 
+/* A run that failed: a command's asker is answered; a poller's or a
+ * callback's failure is logged (it runs again at its next time or event). */
+static void run_failed(struct dispatch *d, struct item *it, const char *why)
+{
+	if (it->origin == ORIGIN_POLLER || it->origin == ORIGIN_CALLBACK) {
+		bot_error("%s%s", why, it->origin == ORIGIN_POLLER ? " (it runs again at its next time)"
+		                                                   : "");
+		dispatch_emit(d, bot_error_event("command_failed", why, jv_copy(it->msg)));
+	} else
+		fail_command(d, it, why);
+}
+
 static void start_plugin(struct dispatch *d, struct item *it)
 {
 	d->cur_seq = it->seq;
 	jv err = jv_invalid();
-	char **argv = build_argv(it, &err);
-	if (!argv) {
+	jv words = arg_words(it);
+	if (!jv_is_valid(words)) {
 		/* errbot: "Sorry, I couldn't parse your arguments. {e}" */
 		char why[300], body[400];
-		bot_fail_message(err, why, sizeof why);
-		jv_free(err);
+		bot_fail_message(words, why, sizeof why);
+		jv_free(words);
 		snprintf(body, sizeof body, "Sorry, I couldn't parse your arguments. %s", why);
 		dispatch_reply(d, it, body);
 		dispatch_emit(d, bot_error_event("bad_arguments", why, jv_copy(it->msg)));
-		item_free(d, it);
+		jv_free(err);
+		dispatch_item_free(d, it);
 		return;
 	}
-	char *env[MAX_ENV];
+	words = parsed_words(it, words);
+	if (!jv_is_valid(words)) {
+		char code[32], why[600], msg[500];
+		if (!strcmp(bot_fail_code_of(words, code, sizeof code), "bad_header")) {
+			snprintf(why, sizeof why, "%s: %s", it->name, bot_fail_message(words, msg, sizeof msg));
+			run_failed(d, it, why);
+		} else
+			bad_arguments(d, it, words, it->argspec);
+		jv_free(words);
+		jv_free(err);
+		dispatch_item_free(d, it);
+		return;
+	}
+	char **argv = build_argv(it, words);
+	char *env[BOT_PLUGIN_ENV_MAX];
 	build_env(d, it, env);
 	jv line = jv_dump_string(jv_copy(it->msg), 0);
 	line = jv_string_append_str(line, "\n");
@@ -618,8 +740,10 @@ static void start_plugin(struct dispatch *d, struct item *it)
 		char why[512];
 		bot_fail_message(err, why, sizeof why);
 		jv_free(err);
-		fail_command(d, it, why);
-		item_free(d, it);
+		run_failed(d, it, why);
+		if (it->origin == ORIGIN_POLLER)
+			hooks_poller_done(d, it->name);
+		dispatch_item_free(d, it);
 	}
 	jv_free(line);
 	free_strv(argv);
@@ -675,6 +799,27 @@ static void forward_job_event(struct dispatch *d, struct item *it, jv ev)
 	dispatch_emit(d, jv_object_set(ev, jv_string("plugin"), jv_string(it->name)));
 }
 
+/* Output of a run that answers no one and has no "# to:". */
+static void nowhere(struct dispatch *d, struct item *it)
+{
+	char why[BOT_CMD_NAME_MAX + 100];
+	snprintf(why, sizeof why, "%s: output with nowhere to go (no \"# to:\" header): dropped",
+	         it->name);
+	dispatch_tell_once(d, why, 0);
+}
+
+/* What a run wrote on stdout: a reply, or a message to its "# to:". */
+static void deliver(struct dispatch *d, struct item *it, const char *body)
+{
+	if (it->to)
+		dispatch_emit(d, jv_object_set(bot_message(jv_null(), jv_string(it->to), body),
+		                               jv_string("plugin"), jv_string(it->name)));
+	else if (answers_chat(it))
+		dispatch_reply(d, it, body);
+	else
+		nowhere(d, it);
+}
+
 /* An event the command wrote on fd 3. */
 static void on_job_event(void *ctx, void *tag, jv ev)
 {
@@ -689,9 +834,18 @@ static void on_job_event(void *ctx, void *tag, jv ev)
 		return;
 	}
 	jv to = bot_get(ev, "to");
-	if ((!strcmp(type, "message") || !strcmp(type, "card")) && jv_get_kind(to) == JV_KIND_NULL)
-		ev = aim_like_reply(d, it, ev);
+	int aimless = (!strcmp(type, "message") || !strcmp(type, "card")) &&
+	              jv_get_kind(to) == JV_KIND_NULL;
 	jv_free(to);
+	if (aimless && it->to)
+		ev = jv_object_set(ev, jv_string("to"), jv_string(it->to));
+	else if (aimless && answers_chat(it))
+		ev = aim_like_reply(d, it, ev);
+	else if (aimless) {
+		nowhere(d, it);
+		jv_free(ev);
+		return;
+	}
 	forward_job_event(d, it, ev);
 }
 
@@ -720,8 +874,10 @@ static void on_job_done(void *ctx, void *tag, const struct bot_job_result *r)
 	if (it->fd3_dropped)
 		bot_error("%s: %ld events on fd 3 past --max-events %ld dropped", it->name,
 		          it->fd3_dropped, d->max_events);
+	if (it->origin == ORIGIN_POLLER)
+		hooks_poller_done(d, it->name);
 	if (r->timed_out || r->status)
-		fail_command(d, it, why);
+		run_failed(d, it, why);
 	else {
 		size_t len = r->len;
 		while (len && (r->out[len - 1] == '\n' || r->out[len - 1] == '\r'))
@@ -730,17 +886,20 @@ static void on_job_done(void *ctx, void *tag, const struct bot_job_result *r)
 			bot_warn("%s: output over %zu bytes, cut", it->name, r->len);
 		if (len) {
 			jv body = jv_string_sized(r->out, (int)len);
-			dispatch_reply(d, it, jv_string_value(body));
+			deliver(d, it, jv_string_value(body));
 			jv_free(body);
 		}
 	}
-	item_free(d, it);
+	dispatch_item_free(d, it);
 }
 
 /* bot-dispatch stops while the command runs: it was killed. */
 static void on_job_dropped(void *ctx, void *tag)
 {
-	item_free(ctx, tag);
+	struct item *it = tag;
+	if (it->origin == ORIGIN_POLLER)
+		hooks_poller_done(ctx, it->name);
+	dispatch_item_free(ctx, tag);
 }
 
 /* A built-in or a ready answer: no slot needed. */
@@ -754,7 +913,7 @@ static void answer_now(struct dispatch *d, struct item *it)
 			dispatch_emit(d, ev);
 			(void)i;
 		}
-	item_free(d, it);
+	dispatch_item_free(d, it);
 }
 
 /* Answer what waits, in order.  A built-in or a ready answer needs no
@@ -775,6 +934,14 @@ static void run_queue(struct dispatch *d)
 			start_plugin(d, it);
 		else
 			answer_now(d, it);
+	}
+	/* callbacks take the slots that commands leave */
+	while (d->cblen && (!d->qlen || d->queue[d->qhead]->kind != ITEM_PLUGIN) &&
+	       !bot_jobs_full(d->jobs)) {
+		struct item *it = d->cbq[d->cbhead];
+		d->cbhead = (d->cbhead + 1) % d->cb_max;
+		d->cblen--;
+		start_plugin(d, it);
 	}
 	if (d->jobs_max == 1)
 		return;
@@ -810,16 +977,23 @@ static void not_found(struct dispatch *d, jv msg, const char *word, const char *
 /* errbot's _process_command: access first, then history, then run. */
 static void command(struct dispatch *d, jv msg, const char *name, const char *args)
 {
-	struct item *it = item_new(d, ITEM_PLUGIN, msg);
+	struct item *it = dispatch_item_new(d, ITEM_PLUGIN, msg);
 	snprintf(it->name, sizeof it->name, "%s", name);
 	it->args = strdup(args ? args : "");
 	if (!resolve(d, it)) {
 		/* gone since it was recalled from history */
 		not_found(d, jv_copy(msg), name, NULL);
-		item_free(d, it);
+		dispatch_item_free(d, it);
 		return;
 	}
-	const char *why = bot_acl_check(d->acl, msg, it->plugin, it->name, it->args, admin_only(it));
+	/* the header, read once: admin-only for the ACL, args for the run */
+	struct bot_help h = { 0 };
+	if (it->kind == ITEM_PLUGIN)
+		bot_help_read(it->path, &h);
+	if (h.args)
+		it->argspec = strdup(h.args);
+	const char *why = bot_acl_check(d->acl, msg, it->plugin, it->name, it->args, h.admin_only);
+	bot_help_clear(&h);
 	if (why) {
 		jv from = bot_get(msg, "from");
 		bot_debug("%s: denied to %s: %s", it->name, bot_ident_id(from) ? bot_ident_id(from) : "?",
@@ -830,7 +1004,7 @@ static void command(struct dispatch *d, jv msg, const char *name, const char *ar
 			events = jv_array_append(events, simple_reply(d, jv_copy(msg), why));
 		events = jv_array_append(events, bot_error_event("denied", why, jv_copy(msg)));
 		queue_events(d, jv_copy(msg), events);
-		item_free(d, it);
+		dispatch_item_free(d, it);
 		return;
 	}
 	if (strlen(it->args) > MAX_ARGS) {
@@ -841,7 +1015,7 @@ static void command(struct dispatch *d, jv msg, const char *name, const char *ar
 		jv events = JV_ARRAY(simple_reply(d, jv_copy(msg), body),
 		                     bot_error_event("bad_arguments", why, jv_copy(msg)));
 		queue_events(d, jv_copy(msg), events);
-		item_free(d, it);
+		dispatch_item_free(d, it);
 		return;
 	}
 	int is_history = it->kind == ITEM_BUILTIN && !strcmp(it->name, "history");
@@ -855,7 +1029,7 @@ static void command(struct dispatch *d, jv msg, const char *name, const char *ar
 	it->threaded = in_names(d->divert_thread, it->name);
 	if (is_history)
 		builtin_history_now(d, it);
-	enqueue(d, it);
+	dispatch_enqueue(d, it);
 }
 
 static void recall(struct dispatch *d, jv msg, long n)
@@ -938,11 +1112,15 @@ static void handle_event(struct dispatch *d, jv ev)
 	const char *type = bot_str(ev, "type");
 	const char *body = bot_str(ev, "body");
 	struct bot_cmd c = { .kind = BOT_CMD_NONE };
-	if (!strcmp(type, "message") && body && !bot_true(ev, "delayed")) {
-		check_folders(d, 0);
+	int chat = !strcmp(type, "message") && body && !bot_true(ev, "delayed");
+	check_folders(d, 0);
+	if (chat)
 		bot_cmd_parse(&d->cmdopts, body, !is_group(ev), &c);
-	}
 	int outputs = run_rules(d, ev, &c);
+	hooks_callbacks(d, ev);
+	/* errbot's step 7: patterns where no command is */
+	if (chat && (c.kind == BOT_CMD_NONE || c.kind == BOT_CMD_NOT_FOUND))
+		outputs += hooks_match(d, ev, &c);
 	int consumed = outputs > 0;
 	switch (c.kind) {
 	case BOT_CMD_NONE:
@@ -957,7 +1135,8 @@ static void handle_event(struct dispatch *d, jv ev)
 		consumed = 1;
 		break;
 	case BOT_CMD_NOT_FOUND:
-		/* a rule that answered took the message, as errbot's regex commands */
+		/* a rule or a pattern that answered took the message, as errbot's
+		 * regex commands */
 		if (!outputs)
 			not_found(d, ev, c.word, c.next);
 		else
@@ -1136,6 +1315,7 @@ static int setup(struct dispatch *d, const struct bot_config *cfg)
 	d->names = jv_null();
 	d->told = jv_object();
 	d->dirs_ok = jv_array();
+	d->state_dirs = jv_array();
 	if (!*d->prefix) {
 		bot_error("--prefix: may not be empty");
 		return 0;
@@ -1151,8 +1331,14 @@ static void teardown(struct dispatch *d)
 	d->replay = 0;   /* what still waits is dropped with its slot */
 	bot_jobs_free(d->jobs);
 	for (int i = 0; i < d->qlen; i++)
-		item_free(d, d->queue[(d->qhead + i) % MAX_QUEUE]);
+		dispatch_item_free(d, d->queue[(d->qhead + i) % MAX_QUEUE]);
 	free(d->queue);
+	for (int i = 0; i < d->cblen; i++)
+		dispatch_item_free(d, d->cbq[(d->cbhead + i) % d->cb_max]);
+	free(d->cbq);
+	hooks_free(&d->hooks);
+	jv_free(d->state_dirs);
+	dispatch_state_cleanup(d);
 	for (long s = d->seq_out; d->slots && s < d->seq_in; s++)
 		jv_free(slot_of(d, s)->out);
 	free(d->slots);
@@ -1220,6 +1406,8 @@ int dispatch_stream(const struct bot_config *cfg, int in_fd, jv *collect)
 	struct bot_job_events jev = { on_job_event, on_job_done, &d, on_job_dropped, on_job_bad_event };
 	d.jobs = bot_jobs_new(d.jobs_max, &lim, &jev);
 	d.queue = calloc(MAX_QUEUE, sizeof *d.queue);
+	d.cb_max = READ_AHEAD(&d);
+	d.cbq = calloc((size_t)d.cb_max, sizeof *d.cbq);
 	d.w = bot_writer_new(STDOUT_FILENO);
 	d.r = bot_reader_new(in_fd, collect ? "<transcript>" : "<stdin>",
 	                     (size_t)bot_cfg_int(cfg, "max-line", 0));
@@ -1241,9 +1429,11 @@ int dispatch_stream(const struct bot_config *cfg, int in_fd, jv *collect)
 			input_end(&d);
 			run_queue(&d);   /* answers keep their place among passed events */
 		}
+		/* the pollers stop with the input */
+		int due = bot_reader_eof(d.r) ? -1 : hooks_run_due(&d);
 		run_queue(&d);
 		if (bot_reader_eof(d.r) && !bot_reader_pending(d.r) && !bot_jobs_running(d.jobs) &&
-		    !d.qlen)
+		    !d.qlen && !d.cblen)
 			break;
 		if (bot_writer_flush(d.w) < 0 && d.status != BOT_EX_IOERR) {
 			bot_error("stdout: %s", strerror(errno));
@@ -1256,7 +1446,10 @@ int dispatch_stream(const struct bot_config *cfg, int in_fd, jv *collect)
 			fds[n++] = (struct pollfd){ .fd = in_fd, .events = POLLIN };
 		int in = n;
 		n += bot_jobs_pollfds(d.jobs, fds + n, nfds - n);
-		if (poll(fds, (nfds_t)n, bot_jobs_timeout(d.jobs)) < 0 && errno != EINTR)
+		int timeout = bot_jobs_timeout(d.jobs);
+		if (due >= 0 && (timeout < 0 || due < timeout))
+			timeout = due;
+		if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			break;
 		if (in && fds[0].revents && bot_reader_fill(d.r) < 0) {
 			bot_error("%s: %s", bot_reader_name(d.r), strerror(errno));
@@ -1265,6 +1458,7 @@ int dispatch_stream(const struct bot_config *cfg, int in_fd, jv *collect)
 		bot_jobs_handle(d.jobs, fds + in, n - in);
 	}
 	reorder_flush(&d);
+	hooks_tell_drops(&d, 1);
 	bot_writer_flush(d.w);
 	int status = d.status;
 	if (collect)

@@ -109,6 +109,21 @@ const char *bot_plugin_file_unsafe(const char *path, char *buf, size_t n);
  * "#!" line, CRLF line ends, a missing interpreter. */
 const char *bot_plugin_unrunnable(const char *dir, const char *name, char *buf, size_t n);
 
+/* ---- args.c: the "# args:" header (errbot's arg_botcmd) ------------- */
+
+/* Check words (consumed: an array of strings) against spec.  Returns
+ * {"argv": the positional values in the header's order (defaults filled,
+ * "" for an optional one without), "vars": {"BOT_ARG_NAME": value}} (a
+ * flag "1" or "0"); else an invalid with argparse's message, or, for a
+ * spec that is wrong, one with the code "bad_header". */
+jv bot_args_parse(const char *spec, jv words);
+
+/* ---- keys.c: bot-dispatch state, a plugin's keys ----------------------- */
+
+/* bot-dispatch state get|set|del|incr KEY ...: argv from "state" on.
+ * The exit status. */
+int bot_dispatch_state(int argc, char **argv);
+
 /* ---- history.c: errbot's cmd_history ----------------------------------- */
 
 /* Whose history a message's sender (look-only) has: its most stable
@@ -160,6 +175,13 @@ struct bot_help {
 	char *usage;     /* "# usage:" */
 	int admin_only;  /* "# admin-only: yes" */
 	int hidden;      /* "# hidden: yes" */
+	char *args;      /* "# args: SERVICE [ENV=prod] [--force]" */
+	char *match;     /* "# match: REGEX" (a pattern command) */
+	int matchall;    /* "# matchall: yes": every match, not the first */
+	int unprefixed;  /* "# prefixed: no": matched in any message */
+	char *on;        /* "# on: presence reaction" (a callback) */
+	char *every;     /* "# every: 5m" (a poller) */
+	char *to;        /* "# to: #ops": where a poller's or callback's output goes */
 };
 /* Read path's header (or path.help beside a binary); never runs it. */
 void bot_help_read(const char *path, struct bot_help *h);

@@ -23,6 +23,11 @@ void bot_help_clear(struct bot_help *h)
 {
 	free(h->help);
 	free(h->usage);
+	free(h->args);
+	free(h->match);
+	free(h->on);
+	free(h->every);
+	free(h->to);
 	memset(h, 0, sizeof *h);
 }
 
@@ -66,6 +71,20 @@ static void append_line(char **dst, const char *line)
 	*dst = p;
 }
 
+static void set_value(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = strdup(v);
+	if (!*dst)
+		abort();
+}
+
+/* key (klen bytes) is name, without case. */
+static int is_key(const char *key, size_t klen, const char *name)
+{
+	return klen == strlen(name) && !strncasecmp(key, name, klen);
+}
+
 static void read_lines(FILE *f, int comments_required, int max_lines, struct bot_help *h)
 {
 	char line[LINE_MAX_HELP];
@@ -89,15 +108,28 @@ static void read_lines(FILE *f, int comments_required, int max_lines, struct bot
 		while (vl && (val[vl - 1] == ' ' || val[vl - 1] == '\t'))
 			val[--vl] = 0;
 		clean(val);
-		if (klen == 4 && !strncasecmp(s, "help", 4))
+		if (is_key(s, klen, "help"))
 			append_line(&h->help, val);
-		else if (klen == 5 && !strncasecmp(s, "usage", 5)) {
-			free(h->usage);
-			h->usage = strdup(val);
-		} else if (klen == 10 && !strncasecmp(s, "admin-only", 10))
+		else if (is_key(s, klen, "usage"))
+			set_value(&h->usage, val);
+		else if (is_key(s, klen, "admin-only"))
 			h->admin_only = yes(val);
-		else if (klen == 6 && !strncasecmp(s, "hidden", 6))
+		else if (is_key(s, klen, "hidden"))
 			h->hidden = yes(val);
+		else if (is_key(s, klen, "args"))
+			set_value(&h->args, val);
+		else if (is_key(s, klen, "match"))
+			set_value(&h->match, val);
+		else if (is_key(s, klen, "matchall"))
+			h->matchall = yes(val);
+		else if (is_key(s, klen, "prefixed"))
+			h->unprefixed = !yes(val);
+		else if (is_key(s, klen, "on"))
+			set_value(&h->on, val);
+		else if (is_key(s, klen, "every"))
+			set_value(&h->every, val);
+		else if (is_key(s, klen, "to"))
+			set_value(&h->to, val);
 	}
 }
 
