@@ -638,7 +638,8 @@ static void occupant_set(struct xmpp *c, const char *room, const char *nick, jv 
 
 static void send_stanza(struct xmpp *c, xmpp_stanza_t *st)
 {
-	xmpp_send(c->conn, st);
+	if (c->conn)
+		xmpp_send(c->conn, st);
 	xmpp_stanza_release(st);
 }
 
@@ -762,7 +763,8 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 	}
 	if (type && strcmp(type, "unavailable"))
 		return 1;   /* subscribed, unsubscribe, probe, error */
-	if (!strcasecmp(from, xmpp_conn_get_bound_jid(c->conn) ? xmpp_conn_get_bound_jid(c->conn) : ""))
+	const char *bound = c->conn ? xmpp_conn_get_bound_jid(c->conn) : NULL;
+	if (bound && !strcasecmp(from, bound))
 		return 1;   /* our own presence, reflected */
 	emit(c, presence_event(xmpp_person(from), st));
 	return 1;
@@ -1103,6 +1105,8 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 			on_job_iq(c, j, st, !strcmp(type, "result"));
 		return 1;
 	}
+	if (strcmp(type, "get") && strcmp(type, "set"))
+		return 1;   /* no such iq type: nothing to answer */
 	/* get/set: answer a ping; refuse the rest (RFC 6120 8.2.3) */
 	xmpp_stanza_t *reply;
 	if (!strcmp(type, "get") && child_ns(st, "ping", NS_PING)) {
