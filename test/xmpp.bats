@@ -341,3 +341,36 @@ print(len(parts), max(len(p) for p in parts) <= 10000, " ".join(parts).split() =
 	assert_failure
 	[[ "$stderr" == *"no XMPP session"* ]]
 }
+
+@test "the bot's own presence reaches a person subscribed to it" {
+	start_bot
+	human >"$W/human.out" 2>"$W/human.err" <<-EOF &
+		accept
+		subscribe bot@localhost
+		expect ^presence bot@localhost/\S+ type=available show= 15
+		expect ^presence bot@localhost/\S+ type=available show=away status="out for lunch"$ 15
+	EOF
+	local hpid=$!
+	# subscribed (now, or by an earlier test): the bot's presence comes
+	wait_for "$W/human.out" '^presence bot@localhost/\S+ type=available show= '
+	sleep 0.5
+	run sh -c 'echo "{\"type\":\"presence\",\"status\":\"away\",\"message\":\"out for lunch\"}" | bot-send -b xmpp'
+	assert_success
+	wait "$hpid"
+}
+
+@test "a one-shot bot-send joins its room to say something there, and leaves" {
+	human >"$W/human.out" 2>"$W/human.err" <<-EOF &
+		join $ROOM human
+		expect ^message groupchat $ROOM/bot id=\S+ body="backup done"$ 20
+		expect ^presence $ROOM/bot type=unavailable 10
+	EOF
+	local hpid=$!
+	wait_for "$W/human.out" "^presence $ROOM/human .*codes=.*110"
+	run bot-send -b xmpp --to "$ROOM" 'backup done'
+	assert_success
+	wait "$hpid"
+	# a room it is not configured for is not joined behind the user's back
+	run bot-send -b xmpp --retries 0 --to "elsewhere$BATS_TEST_NUMBER@conference.localhost" 'hi'
+	assert_failure 79
+}
