@@ -1510,12 +1510,14 @@ static void xm_prepare(void *be, struct bot_poll *p)
 	int lag = c->listening && c->bh->lagging(c->bh);
 	if (c->fd >= 0) {
 		short ev = (short)((lag ? 0 : POLLIN) |
-		                   (xmpp_conn_send_queue_len(c->conn) > 0 || c->state == ST_CONNECTING ? POLLOUT : 0));
+		                   (xmpp_conn_send_queue_len(c->conn) > 0 || xmpp_conn_is_connecting(c->conn) ? POLLOUT : 0));
 		if (ev)
 			bot_poll_want(p, c->fd, ev);
 	}
 	if (c->state != ST_UP) {
-		/* connecting, TLS, SASL, the goodbye: libstrophe's own timers */
+		/* connecting, TLS, SASL, the goodbye: libstrophe's own timers
+		 * (POLLOUT only for the TCP connect and queued output: a
+		 * writable socket would wake every turn) */
 		bot_poll_deadline(p, now + XMPP_SETUP_TICK_MS);
 		return;
 	}
