@@ -48,7 +48,7 @@ DISPATCH_LIB = $(B)/lib/libbotdispatch.a
 HTTP_OBJ  = $(HTTP_SRC:%.c=$(B)/obj/%.o)
 LIB_LIBS  = -ljq -lonig -lcmark-gfm-extensions -lcmark-gfm -lm
 HTTP_LIBS = -lcurl -lcrypto -lwslay
-HEADERS   = $(wildcard lib/*.h $(HTTP_DIR)/*.h $(DISPATCH_DIR)/*.h)
+HEADERS   = $(wildcard lib/*.h $(HTTP_DIR)/*.h $(DISPATCH_DIR)/*.h lib/queue/*.h)
 
 CMDS      = $(patsubst cmd/%.c,%,$(wildcard cmd/bot-*.c))
 BINS      = $(CMDS:%=$(B)/bin/%)
@@ -72,6 +72,7 @@ BACKEND_LIBS_zulip    = $(HTTP_BACKEND)
 BACKEND_LIBS_mattermost = $(HTTP_BACKEND)
 BACKEND_LIBS_discord  = $(HTTP_BACKEND)
 BACKEND_LIBS_xmpp     = -lstrophe
+BACKEND_LIBS_http     = -lmicrohttpd -lcrypto
 
 RPATH = -Wl,-rpath,'$$ORIGIN/../lib'
 
@@ -93,6 +94,16 @@ $(DISPATCH_USERS) $(DISPATCH_UNITS): override CFLAGS += -I$(DISPATCH_DIR)
 $(DISPATCH_UNITS): UNIT_ARCHIVES = $(DISPATCH_LIB) -lonig
 $(DISPATCH_UNITS) $(B)/bin/bot-dispatch: $(DISPATCH_LIB)
 $(B)/bin/bot-dispatch: CMD_ARCHIVES = $(DISPATCH_LIB) -lonig
+
+# bot-queue's engine (NATS JetStream): a static archive linked into
+# bot-queue alone, the only program that links libnats.
+QUEUE_DIR = lib/queue
+QUEUE_SRC = $(wildcard $(QUEUE_DIR)/*.c)
+QUEUE_OBJ = $(QUEUE_SRC:%.c=$(B)/obj/%.o)
+QUEUE_LIB = $(B)/lib/libbotqueue.a
+$(QUEUE_OBJ) $(B)/obj/cmd/bot-queue.o: override CFLAGS += -I$(QUEUE_DIR)
+$(B)/bin/bot-queue: $(QUEUE_LIB)
+$(B)/bin/bot-queue: CMD_ARCHIVES = $(QUEUE_LIB) -lnats -lpthread
 
 .DEFAULT_GOAL := all
 
@@ -121,6 +132,11 @@ $(DISPATCH_LIB): $(DISPATCH_OBJ)
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $(DISPATCH_OBJ)
+
+$(QUEUE_LIB): $(QUEUE_OBJ)
+	@mkdir -p $(@D)
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $(QUEUE_OBJ)
 
 $(B)/lib/libbothttp.so.0: $(HTTP_OBJ) $(B)/lib/libbot.so
 	@mkdir -p $(@D)

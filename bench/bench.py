@@ -344,11 +344,12 @@ def fig_plugin(a):
         "sh -c loop " + spread(sc, k), ratio(med(cpu[1]), med(sc)))
 
 
-def fake_http():
+def fake_http(script=None):
     d = tempfile.mkdtemp(prefix="bench-http.")
     pf = os.path.join(d, "port")
+    extra = ["--script-json", json.dumps(script)] if script is not None else []
     p = subprocess.Popen([PY, os.path.join(ROOT, "test", "fake-http.py"), "--port-file", pf,
-                          "--log", os.path.join(d, "log")], stdout=subprocess.DEVNULL,
+                          "--log", os.path.join(d, "log")] + extra, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     for _ in range(500):
         if os.path.exists(pf):
@@ -391,6 +392,148 @@ def fig_send(a):
             row("  apprise", "", "cannot run: not installed (Debian package apprise)")
     finally:
         os.environ.pop("BOT_WEBHOOK_URL", None)
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+def fig_zulip(a):
+    """One-shot bot-send -b zulip against the loopback fake, beside curl
+    making the same form POST with the same HTTP Basic credentials; then the
+    !echo round trip through the fake's event queue."""
+    import urllib.request
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "zulip.so")):
+        row("one-shot bot-send -b zulip", "not built", "")
+        return
+    srv, d, port = fake_http()
+    site = "http://127.0.0.1:%d" % port
+    env = {"BOT_ZULIP_SITE": site, "BOT_ZULIP_EMAIL": "bench-bot@zulip.test",
+           "BOT_ZULIP_API_KEY": "benchKey0123456789"}
+    try:
+        os.environ.update(env)
+        text = "build 1234 passed"
+        form = "type=stream&to=ops&topic=ci&content=" + text.replace(" ", "%20")
+        cmds = {
+            "bot-send": [bot("bot-send"), "-b", "zulip", "--to", "ops/ci", text],
+            "curl": ["curl", "-sS", "-o", "/dev/null", "-u",
+                     env["BOT_ZULIP_EMAIL"] + ":" + env["BOT_ZULIP_API_KEY"],
+                     "--data-binary", form, site + "/api/v1/messages"],
+        }
+        n = 20
+        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
+        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
+        bt, br = times["bot-send"], rss["bot-send"]
+        row("one-shot bot-send -b zulip to loopback: wall (%d runs)" % n, spread(bt, ms),
+            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
+        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
+            ratio(med(br), med(rss["curl"])))
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+    # !echo round trip: a message event pushed into the fake's event queue
+    # until the reply's POST /messages is in its log
+    log = os.path.join(d, "rtt.log")
+    pf = os.path.join(d, "rtt.port")
+    script = {"feed": {"path": "^/api/v1/events[?]", "cursor": "last_event_id", "id": "id",
+                       "after": True, "wait": 5, "max_wait": 10, "key": "events",
+                       "body": {"result": "success", "msg": ""}, "items": []},
+              "answers": [{"path": "^/api/v1/register$", "body": {
+                  "result": "success", "queue_id": "q1", "last_event_id": -1, "max_message_id": 1}},
+                  {"path": "^/api/v1/users/me$", "body": {"result": "success", "user_id": 99}}],
+              "default": {"status": 200, "body": {"result": "success", "id": 1}}}
+    srv = subprocess.Popen([PY, os.path.join(ROOT, "test", "fake-http.py"), "--port-file", pf,
+                            "--log", log, "--script-json", json.dumps(script)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pipe = None
+    try:
+        for _ in range(500):
+            if os.path.exists(pf):
+                break
+            time.sleep(0.01)
+        port = int(open(pf).read().strip())
+        os.environ.update(env)
+        os.environ["BOT_ZULIP_SITE"] = "http://127.0.0.1:%d" % port
+        os.environ["XDG_STATE_HOME"] = os.path.join(d, "state")
+        pipe = subprocess.Popen("%s -b zulip --session none | %s | %s -b zulip >/dev/null" % (
+            bot("bot-listen"), bot("bot-dispatch"), bot("bot-send")), shell=True,
+            start_new_session=True, stderr=subprocess.DEVNULL)
+
+        def replies():
+            try:
+                with open(log) as f:
+                    return sum(1 for l in f if '"path": "/api/v1/messages"' in l)
+            except OSError:
+                return 0
+
+        def polls():
+            try:
+                with open(log) as f:
+                    return sum(1 for l in f if "/api/v1/events?" in l)
+            except OSError:
+                return 0
+        for _ in range(1000):
+            if polls():
+                break
+            time.sleep(0.01)
+        n = 20 if a.quick else 100
+        rtts = []
+        for i in range(n):
+            ev = {"type": "message", "id": i, "message": {
+                "id": 100 + i, "sender_id": 9, "sender_email": "al@zulip.test",
+                "sender_full_name": "Al", "type": "private", "content": "!echo %d" % i,
+                "display_recipient": [{"id": 9, "email": "al@zulip.test", "full_name": "Al"}]}}
+            t0 = time.time()
+            urllib.request.urlopen(urllib.request.Request(
+                "http://127.0.0.1:%d/__fake/feed" % port, data=json.dumps(ev).encode()), timeout=10)
+            while replies() < i + 1 and time.time() - t0 < 10:
+                time.sleep(0.0005)
+            rtts.append(time.time() - t0)
+        rtts.sort()
+        row("zulip !echo round trip through the fake: p50 / p99 (%d)" % n,
+            "%.2f ms / %.2f ms" % (rtts[len(rtts) // 2] * 1000, rtts[min(len(rtts) - 1, int(len(rtts) * 0.99))] * 1000), "")
+    finally:
+        if pipe:
+            os.killpg(pipe.pid, signal.SIGTERM)
+            pipe.wait()
+        os.environ.pop("XDG_STATE_HOME", None)
+        for k_ in env:
+            os.environ.pop(k_, None)
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def fig_slack(a):
+    """One-shot bot-send -b slack (chat.postMessage with the bot token)
+    against the Web API fake, beside curl making the same request."""
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "slack.so")):
+        row("one-shot bot-send -b slack", "not built", "")
+        return
+    srv, d, port = fake_http({"responses": [{"path": "chat.postMessage", "keep": True, "count": True,
+                                             "body": {"ok": True, "channel": "C0123",
+                                                      "ts": "1700000001.{n}"}}]})
+    token = "xoxb-bench"
+    env = {"BOT_SLACK_API": "http://127.0.0.1:%d/api" % port, "BOT_SLACK_BOT_TOKEN": token}
+    try:
+        os.environ.update(env)
+        text = "build 1234 passed"
+        body = json.dumps({"channel": "C0123", "text": text})
+        cmds = {
+            "bot-send": [bot("bot-send"), "-b", "slack", "--session", "none", "--to", "#C0123", text],
+            "curl": ["curl", "-sS", "-o", "/dev/null", "-H", "content-type: application/json",
+                     "-H", "authorization: Bearer " + token, "--data-binary", body,
+                     env["BOT_SLACK_API"] + "/chat.postMessage"],
+        }
+        n = 20
+        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
+        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
+        bt, br = times["bot-send"], rss["bot-send"]
+        row("one-shot bot-send -b slack to the loopback Web API: wall (%d runs)" % n, spread(bt, ms),
+            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
+        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
+            ratio(med(br), med(rss["curl"])))
+    finally:
+        for v in env:
+            os.environ.pop(v, None)
         srv.send_signal(signal.SIGTERM)
         srv.wait()
         shutil.rmtree(d, ignore_errors=True)
@@ -585,9 +728,159 @@ def fig_growth(a):
     row("RSS after %s lines: bot-listen -b text" % k(nb), "%s (10 k lines: %s)" % (mb(b), mb(s)), "", "")
 
 
-FIGURES = [("pass", fig_pass), ("rule", fig_rule), ("echo", fig_echo), ("first", fig_first),
-           ("plugin", fig_plugin), ("send", fig_send), ("irc", fig_irc), ("xmpp", fig_xmpp), ("startup", fig_startup),
-           ("growth", fig_growth)]
+# ---- bot-queue: the pipeline through NATS JetStream ----
+
+def queue_event(i, body):
+    return json.dumps({"type": "message", "id": "b%d" % i, "backend": "text", "body": body,
+                       "from": {"kind": "person", "id": "@you", "person": "@you", "nick": "you"},
+                       "to": {"kind": "person", "id": "@bot", "person": "@bot", "nick": "bot"},
+                       "is_direct": True, "is_group": False, "is_threaded": False}) + "\n"
+
+
+class Nats:
+    """A nats-server with JetStream on a free loopback port, in a temp dir."""
+    def __enter__(self):
+        import socket
+        self.dir = tempfile.mkdtemp(prefix="bench-nats.")
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        conf = os.path.join(self.dir, "nats.conf")
+        with open(conf, "w") as f:
+            f.write('listen: 127.0.0.1:%d\njetstream { store_dir: "%s/store" }\n' % (self.port, self.dir))
+        exe = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        self.log = open(os.path.join(self.dir, "log"), "w+")
+        self.p = subprocess.Popen([exe, "-c", conf], stdout=self.log, stderr=self.log)
+        for _ in range(200):
+            self.log.seek(0)
+            if "Server is ready" in self.log.read():
+                break
+            time.sleep(0.05)
+        self.env = dict(os.environ, NATS_URL="nats://127.0.0.1:%d" % self.port, BOT_SESSION="none")
+        return self
+
+    def __exit__(self, *exc):
+        self.p.terminate()
+        self.p.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def queue_rate(n, workers, plugins):
+    """Commands per second with WORKERS workers: from their start to the
+    n-th reply at the subscriber."""
+    with Nats() as ns:
+        data = "".join(queue_event(i, "!burn %d" % i) for i in range(n)).encode()
+        subprocess.run([bot("bot-queue"), "publish"], input=data, env=ns.env, check=True,
+                       stdout=subprocess.DEVNULL)
+        sub = subprocess.Popen([bot("bot-queue"), "subscribe"], env=ns.env, stdout=subprocess.PIPE)
+        t0 = time.perf_counter()
+        ws = [subprocess.Popen([bot("bot-queue"), "work", "--", bot("bot-dispatch"), "--done",
+                                "-d", plugins, "--jobs", "4"], env=ns.env,
+                               stdout=subprocess.DEVNULL) for _ in range(workers)]
+        got = 0
+        for line in sub.stdout:
+            if b'"in_reply_to"' in line:
+                got += 1
+                if got == n:
+                    break
+        wall = time.perf_counter() - t0
+        for p in ws + [sub]:
+            p.terminate()
+        for p in ws + [sub]:
+            p.wait()
+    return n / wall
+
+
+def latencies(n, write, read_reply):
+    """Send n !echo events one at a time, 20 ms apart; the seconds each
+    took until its reply was read."""
+    out = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        write(queue_event(i, "!echo %d" % i).encode())
+        read_reply()
+        out.append(time.perf_counter() - t0)
+        time.sleep(0.02)
+    return sorted(out)
+
+
+def pct(xs, q):
+    return xs[min(len(xs) - 1, int(len(xs) * q))]
+
+
+def queue_latency(n):
+    def reader(stream):
+        def read_reply():
+            for line in stream:
+                if b'"in_reply_to"' in line:
+                    return
+        return read_reply
+    plain = subprocess.Popen([bot("bot-dispatch")], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    def write_plain(b):
+        plain.stdin.write(b)
+        plain.stdin.flush()
+    direct = latencies(n, write_plain, reader(plain.stdout))
+    plain.stdin.close()
+    plain.wait()
+    with Nats() as ns:
+        pub = subprocess.Popen([bot("bot-queue"), "publish"], env=ns.env, stdin=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL)
+        w = subprocess.Popen([bot("bot-queue"), "work", "--", bot("bot-dispatch"), "--done"],
+                             env=ns.env, stdout=subprocess.DEVNULL)
+        sub = subprocess.Popen([bot("bot-queue"), "subscribe"], env=ns.env, stdout=subprocess.PIPE)
+        def write_pub(b):
+            pub.stdin.write(b)
+            pub.stdin.flush()
+        engine = latencies(n, write_pub, reader(sub.stdout))
+        pub.stdin.close()
+        for p in (pub, w, sub):
+            p.terminate()
+            p.wait()
+    return direct, engine
+
+
+def fig_queue(a):
+    if not shutil.which("nats-server") and not os.path.exists("/usr/sbin/nats-server"):
+        row("bot-queue", "", "cannot run: no nats-server (apt-get install nats-server)")
+        return
+    n = 100 if a.quick else 400
+    plugins = os.path.join(HERE, "plugins")
+    r = 1 if a.quick else 3
+    src = os.path.join(OUT, "queue-%d.ndjson" % n)
+    with open(src, "w") as f:
+        f.write("".join(queue_event(i, "!burn %d" % i) for i in range(n)))
+    t = runs(lambda: timed([bot("bot-dispatch"), "-d", plugins, "--jobs", "4"], stdin=src), r)
+    plain = [n / w for w, _, _ in t]
+    for workers in (1, 2, 4):
+        rates = runs(lambda: queue_rate(n, workers, plugins), r)
+        row("queue commands/s, %d worker%s, 10 ms-CPU plugin, %d" % (workers, "" if workers == 1 else "s", n),
+            spread(rates, k), "bot-dispatch --jobs 4 " + spread(plain, k), ratio(med(rates), med(plain)))
+    direct, engine = queue_latency(50 if a.quick else 300)
+    row("  queue latency per !echo, p50 / p99 (added)",
+        "%s / %s (+%s / +%s)" % (ms(pct(engine, 0.5)), ms(pct(engine, 0.99)),
+                                 ms(pct(engine, 0.5) - pct(direct, 0.5)),
+                                 ms(pct(engine, 0.99) - pct(direct, 0.99))),
+        "bot-dispatch pipe %s / %s" % (ms(pct(direct, 0.5)), ms(pct(direct, 0.99))))
+
+
+# One figure a line, so that each backend adds its own.
+FIGURES = [
+    ("pass", fig_pass),
+    ("rule", fig_rule),
+    ("echo", fig_echo),
+    ("first", fig_first),
+    ("plugin", fig_plugin),
+    ("send", fig_send),
+    ("slack", fig_slack),
+    ("zulip", fig_zulip),
+    ("irc", fig_irc),
+    ("xmpp", fig_xmpp),
+    ("startup", fig_startup),
+    ("growth", fig_growth),
+    ("queue", fig_queue),
+]
 
 
 def markdown(path):

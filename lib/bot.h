@@ -157,7 +157,7 @@ void bot_config_help(const struct bot_config *cfg);
 /* ---- options.c: each program's table, and all of them ----------------- */
 
 extern const struct bot_option bot_listen_options[], bot_dispatch_options[],
-	bot_send_options[], bot_card_options[], bot_room_options[];
+	bot_send_options[], bot_card_options[], bot_room_options[], bot_queue_options[];
 extern const struct bot_option *const bot_program_options[];   /* NULL-ended */
 
 /* ---- ndjson.c: the event codec ----------------------------------------- */

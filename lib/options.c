@@ -44,6 +44,7 @@ const struct bot_option bot_dispatch_options[] = {
 	{ "pass", 0, BOT_OPT_FLAG, NULL, NULL, "pass on events that no command or rule consumed" },
 	{ "replay", 0, BOT_OPT_FLAG, NULL, NULL, "the same output for the same input: recorded time, outputs in input order" },
 	{ "clock", 0, BOT_OPT_INT, "SECONDS", NULL, "with --replay: the time until an event has a ts (default 0)" },
+	{ "done", 0, BOT_OPT_FLAG, NULL, NULL, "after each input's last output, write {\"type\":\"done\",\"ref\":ID}" },
 	{ "test", 0, BOT_OPT_FLAG, NULL, NULL, "run the transcripts named as operands (botpipe-plugins(7)); a mismatch is a diff" },
 	{ "update", 0, BOT_OPT_FLAG, NULL, NULL, "with --test: rewrite each transcript's expected lines with what happened" },
 	BOT_OPTIONS_END
@@ -91,11 +92,34 @@ const struct bot_option bot_room_options[] = {
 	BOT_OPTIONS_END
 };
 
+/* bot-queue */
+const struct bot_option bot_queue_options[] = {
+	{ "nats-url", 0, BOT_OPT_STR, "URL", NULL, "the NATS server, or several comma-separated (default: $NATS_URL, else nats://127.0.0.1:4222); no credentials in it" },
+	{ "nats-user", 0, BOT_OPT_STR, "NAME", NULL, "the user name; its password comes from BOT_NATS_PASSWORD or BOT_NATS_PASSWORD_FILE" },
+	{ "nats-password", 0, BOT_OPT_SECRET, NULL, NULL, "the user's password" },
+	{ "nats-token", 0, BOT_OPT_SECRET, NULL, NULL, "an authentication token" },
+	{ "nats-ca", 0, BOT_OPT_STR, "FILE", NULL, "TLS: trust the certificates in FILE (implies --tls)" },
+	{ "tls", 0, BOT_OPT_FLAG, NULL, NULL, "require TLS" },
+	{ "subject", 's', BOT_OPT_STR, "SUBJECT", NULL, "the subject to publish into or take from (publish, work: botpipe.in; subscribe: botpipe.out)" },
+	{ "stream", 0, BOT_OPT_STR, "NAME", NULL, "the stream of --subject (default: the subject with _ for .)" },
+	{ "reply-subject", 0, BOT_OPT_STR, "SUBJECT", "botpipe.out", "work: where the command's outputs go" },
+	{ "dead-letter", 0, BOT_OPT_STR, "SUBJECT", "botpipe.dead", "work: where an input delivered more than --max-deliveries times goes" },
+	{ "durable", 0, BOT_OPT_STR, "NAME", "botpipe", "the consumer every worker (or subscriber) shares" },
+	{ "answered-by", 0, BOT_OPT_STR, "HOW", "done", "work: how CMD says it is finished with an input: done (bot-dispatch --done) or sent (bot-send)" },
+	{ "ack-wait", 0, BOT_OPT_INT, "SECONDS", "30", "give an unacknowledged input to another worker after SECONDS" },
+	{ "max-deliveries", 0, BOT_OPT_INT, "N", "5", "work: after N deliveries an input goes to the dead letters" },
+	{ "in-flight", 0, BOT_OPT_INT, "N", "10", "work: hand CMD at most N inputs at once" },
+	{ "duplicate-window", 0, BOT_OPT_INT, "SECONDS", "120", "a stream made here drops a message id seen in the last SECONDS" },
+	{ "max-line", 0, BOT_OPT_INT, "BYTES", "16777216", "refuse input lines longer than BYTES" },
+	BOT_OPTIONS_END
+};
+
 const struct bot_option *const bot_program_options[] = {
 	bot_listen_options,
 	bot_dispatch_options,
 	bot_send_options,
 	bot_card_options,
 	bot_room_options,
+	bot_queue_options,
 	NULL
 };

@@ -25,7 +25,7 @@
 #include "render_priv.h"
 
 enum family { F_TEXT, F_HTML, F_TG, F_SLACK, F_MD };
-enum escape { ESC_NONE, ESC_HTML, ESC_AMP, ESC_MD, ESC_DISCORD, ESC_MM };
+enum escape { ESC_NONE, ESC_HTML, ESC_AMP, ESC_MD, ESC_DISCORD, ESC_MM, ESC_ZULIP };
 /* How a markup shows errbot's {: color='..' bgcolor='..' } marks. */
 enum colour { COL_NONE, COL_ANSI, COL_IRC, COL_HTML, COL_MATRIX };
 /* How a markup draws a table. */
@@ -87,6 +87,8 @@ static const struct markup markups[] = {
 	  MD_STYLES, .semantic_prefix = 1, .hard_newline = 1, .mass_mentions = 1 },
 	{ .name = "mattermost", .fam = F_MD, .esc = ESC_MM, .tables = T_PIPE,
 	  MD_STYLES, .semantic_prefix = 1, .hard_newline = 1, .mass_mentions = 1 },
+	{ .name = "zulip", .fam = F_MD, .esc = ESC_ZULIP, .tables = T_PIPE,
+	  MD_STYLES, .semantic_prefix = 1 },
 	{ .name = "slack", .fam = F_SLACK, .esc = ESC_AMP, .tables = T_CODE,
 	  .strong_open = "*", .strong_close = "*", .emph_open = "_", .emph_close = "_",
 	  .strike_open = "~", .strike_close = "~",
@@ -486,17 +488,22 @@ static const char *escape_for(struct rstate *st, const char *s, size_t i,
 	case ESC_MD:
 	case ESC_DISCORD:
 	case ESC_MM:
+	case ESC_ZULIP:
 		break;
 	}
 	if (st->in_table && c == '|')
 		return "\\|";   /* a pipe would end the cell, even in code */
 	if (st->verbatim)
 		return NULL;
+	/* Zulip's markdown (Python-Markdown) unescapes only its own set, so
+	 * a backslash before '<', '~', '=' or '&' would show; it never reads
+	 * raw HTML, so '<' needs none */
 	const char *always = e == ESC_MD ? "\\`*_[]<~" :
+	                     e == ESC_ZULIP ? "\\`*_[]" :
 	                     e == ESC_DISCORD ? "\\`*_~|[]<>" : "\\`*_~|[]<>";
-	const char *at_start = e == ESC_MD ? "#>-+=~" : "#>-+=";
+	const char *at_start = e == ESC_MD ? "#>-+=~" : e == ESC_ZULIP ? "#>-+" : "#>-+=";
 	int esc = c && strchr(always, c) != NULL;
-	if (!esc && c == '&' && i + 1 < n) {
+	if (!esc && c == '&' && i + 1 < n && e != ESC_ZULIP) {
 		unsigned char d = (unsigned char)s[i + 1];
 		esc = d == '#' || (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z');
 	}

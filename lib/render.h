@@ -12,7 +12,8 @@
  * (mIRC codes), "markdown" (pass-through, attributes stripped), "html",
  * "xmpp" (plain body), "telegram" (Telegram's HTML subset), "slack"
  * (mrkdwn), "matrix" (HTML for formatted_body), "discord" and
- * "mattermost" (markdown with escaping fixed).
+ * "mattermost" (markdown with escaping fixed), "zulip" (markdown escaped
+ * only where Zulip's Python-Markdown reads a backslash).
  * Returns a malloc'd NUL-terminated string, or NULL when the markup is
  * unknown.  Never fails on any input bytes. */
 char *bot_render(const char *markup, const char *md, size_t len);

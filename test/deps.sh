@@ -3,9 +3,9 @@
 # when some are missing.  Root runs apt-get itself; anyone else via sudo.
 set -eu
 PKGS="gcc make pkg-config libc6-dev libjq-dev libonig-dev libcmark-gfm-dev libcmark-gfm-extensions-dev
-libcurl4-openssl-dev libssl-dev libwslay-dev libstrophe-dev jq python3
+libcurl4-openssl-dev libssl-dev libwslay-dev libstrophe-dev libmicrohttpd-dev jq python3
 python3-websockets python3-slixmpp bats bats-assert bats-support bats-file mandoc tmux
-ngircd prosody mosquitto mosquitto-clients valgrind clang libclang-rt-14-dev libfuzzer-14-dev llvm-14
+ngircd prosody mosquitto mosquitto-clients nats-server libnats-dev valgrind clang libclang-rt-14-dev libfuzzer-14-dev llvm-14
 hyperfine time socat curl procps openssl ca-certificates util-linux zsh"
 missing=""
 for p in $PKGS; do

@@ -81,7 +81,7 @@ squeeze() { tr -s ' \t' '  '; }
 @test "every example of the README and the man pages is run by a test" {
 	cd "$ROOT"
 	# botpipe-tutorial(7)'s examples are run by test/unix-examples.bats
-	cat "$BATS_TEST_FILENAME" test/unix-examples.bats > "$BATS_TEST_TMPDIR/claims.bats"
+	cat "$BATS_TEST_FILENAME" test/unix-examples.bats test/queue.bats > "$BATS_TEST_TMPDIR/claims.bats"
 	run python3 test/helpers/examples.py check "$BATS_TEST_TMPDIR/claims.bats" README.md doc/*.1 doc/*.7
 	assert_success
 	assert_output ""
@@ -450,6 +450,22 @@ $(example README.md 'make install PREFIX')"
 	run cat "$W/bg.out"
 	assert_line 'joined #ops alice'
 	assert_line 'left #ops alice'
+}
+
+@test "botpipe-backends(7): a GitHub push to an IRC channel (webhooks in)" {
+	export BOT_IRC_CHANNELS='#dev'
+	hp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	export BOT_HTTP_LISTEN="127.0.0.1:$hp"
+	ln -s "$ROOT/share/examples/github/push.jq" push.jq
+	human_start dev "join #dev
+expect ^:$BOT\S* PRIVMSG #dev :octocat pushed 1 commit to octo-org/hello-world main: Fix the greeting 20"
+	wait_for "$W/seen.dev" ' 366 ' 10
+	start_example "$(example doc/botpipe-backends.7 'bot-listen -b http --http-route /github=@push.jq |')"
+	for _ in $(seq 100); do curl -s -o /dev/null "http://$BOT_HTTP_LISTEN/" && break; sleep 0.05; done
+	run curl -s -o /dev/null -w '%{http_code}' -H 'X-GitHub-Event: push' \
+		--data-binary "@$ROOT/test/data/github-push.json" "http://$BOT_HTTP_LISTEN/github"
+	assert_output 202
+	wait "${HUMANS[-1]}"
 }
 
 # An example typed at a prompt: its command, from "$ " through the lines

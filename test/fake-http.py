@@ -33,11 +33,42 @@ A response is an object:
     {"close": true}       read the request, then close without answering
     {"raw": "HTTP/1.1 200 OK\\r\\n..."}  these bytes as they are, then close
 A JSON body is sent as application/json, a string as text/plain.
+    {"keep": true, ...}   stays in the queue: it answers every request
+                          its "path" matches (a fixed endpoint)
+    {"count": true, ...}  "{n}" in the body's strings becomes how many
+                          requests this fake answered so far, this one
+                          included (a fresh id per answer)
 
 More responses can be queued while it runs: POST a JSON list (or one
 object) to /__fake/queue.  Such control requests are not logged.
 Each logged request also has "body_b64", the body's exact bytes in base64.
 Stops on SIGTERM or SIGINT.
+
+Two more script keys, for APIs a client polls (both optional):
+    "answers": [{"path": "REGEX", "status": 200, "body": ...}, ...]
+        standing answers, never consumed: a request that no queued
+        response matches gets the first one whose path matches (before
+        "default").  A string "$n" anywhere in the body is replaced by
+        the request's number in the log (an integer): fresh ids.
+    "feed": {"path": "REGEX", "cursor": "offset", "id": "update_id",
+             "timeout": "timeout", "limit": "limit", "max_wait": 30,
+             "key": "result", "body": {"ok": true}, "items": [...]}
+        a long-polled list of items: a request matching path (and no
+        queued response) gets body with key set to the items whose
+        field id is >= the request's cursor parameter (0 when absent),
+        at most limit of them; when there is none it waits for one, up
+        to the request's timeout parameter (seconds, at most max_wait),
+        and answers an empty list.  Parameters are read from the query
+        string, a JSON object body or a form body (multipart too).
+        POST an item or a list of items to /__fake/feed to add them (a
+        waiting request answers at once).  A restarted fake given the
+        same items serves them again from the client's cursor, as a
+        server that keeps unconfirmed items does.
+        Two more feed keys: "after": true serves the items whose id is
+        greater than the cursor (a cursor that names the last item
+        read, not the next one; -1 when absent); "wait": the seconds to
+        wait for an item when the request has no timeout parameter (a
+        server that holds every poll open; at most max_wait).
 
 With --ws it is a WebSocket server instead (Debian's python3-websockets),
 scripted the same way.  The script is a list of connections, or
@@ -75,6 +106,7 @@ import struct
 import sys
 import threading
 import time
+import urllib.parse
 
 
 class Script:
@@ -83,7 +115,10 @@ class Script:
             spec = {"responses": spec}
         self.queue = list(spec.get("responses", []))
         self.default = spec.get("default", {"status": 200, "body": {"ok": True}})
+        self.answers = list(spec.get("answers", []))
+        self.feed = Feed(spec["feed"]) if spec.get("feed") else None
         self.lock = threading.Lock()
+        self.answered = 0
 
     def push(self, items):
         if isinstance(items, dict):
@@ -93,11 +128,152 @@ class Script:
 
     def next_for(self, path):
         with self.lock:
+            self.answered += 1
+            for i, r in enumerate(self.queue):
+                pat = r.get("path")
+                if pat is None or re.search(pat, path):
+                    r = r if r.get("keep") else self.queue.pop(i)
+                    return fill_count(r, self.answered)
+        return self.default
+
+    def queued_for(self, path):
+        """The first queued response for path, taken; None when none."""
+        with self.lock:
             for i, r in enumerate(self.queue):
                 pat = r.get("path")
                 if pat is None or re.search(pat, path):
                     return self.queue.pop(i)
-        return self.default
+        return None
+
+    def standing_answer(self, path, n):
+        """The first standing answer for path with "$n" filled in, or None."""
+        for r in self.answers:
+            if re.search(r.get("path", ""), path):
+                return fill_counter(r, n)
+        return None
+
+
+def fill_counter(value, n):
+    """value with every string "$n" replaced by the integer n."""
+    if value == "$n":
+        return n
+    if isinstance(value, dict):
+        return {k: fill_counter(v, n) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill_counter(v, n) for v in value]
+    return value
+
+
+def request_params(path, headers, body):
+    """A request's parameters: its query string, then a JSON object body,
+    a form body or a multipart body's text fields (last one wins)."""
+    params = {k: v[-1] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(path).query).items()}
+    ctype = headers.get("Content-Type", "")
+    if ctype.startswith("application/json"):
+        try:
+            obj = json.loads(body or b"null")
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict):
+            params.update(obj)
+    elif ctype.startswith("application/x-www-form-urlencoded"):
+        params.update({k: v[-1] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace")).items()})
+    elif ctype.startswith("multipart/form-data"):
+        params.update(multipart_fields(ctype, body))
+    return params
+
+
+def multipart_fields(ctype, body):
+    """The fields of a multipart/form-data body: name -> text, and for a
+    file part name -> {"filename", "type", "size", "b64"}."""
+    m = re.search(r'boundary="?([^";]+)"?', ctype)
+    if not m:
+        return {}
+    out = {}
+    for part in body.split(b"--" + m.group(1).encode())[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, data = part.partition(b"\r\n\r\n")
+        data = data[:-2] if data.endswith(b"\r\n") else data
+        head = head.decode("utf-8", "replace")
+        name = re.search(r'name="([^"]*)"', head)
+        if not name:
+            continue
+        fname = re.search(r'filename="([^"]*)"', head)
+        if fname:
+            ptype = re.search(r"(?i)content-type:\s*([^\r\n]+)", head)
+            out[name.group(1)] = {"filename": fname.group(1), "size": len(data),
+                                  "type": ptype.group(1).strip() if ptype else None,
+                                  "b64": base64.b64encode(data).decode("ascii")}
+        else:
+            out[name.group(1)] = data.decode("utf-8", "replace")
+    return out
+
+
+class Feed:
+    """A long-polled list of items (see "feed" in the docstring)."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.items = list(spec.get("items", []))
+        self.cond = threading.Condition()
+
+    def matches(self, path):
+        return re.search(self.spec.get("path", ""), path) is not None
+
+    def push(self, items):
+        if isinstance(items, dict):
+            items = [items]
+        with self.cond:
+            self.items.extend(items)
+            self.cond.notify_all()
+
+    def number(self, v, default):
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return default
+
+    def from_cursor(self, cursor, limit):
+        idf = self.spec.get("id", "id")
+        if self.spec.get("after"):
+            due = [i for i in self.items if self.number(i.get(idf), 0) > cursor]
+        else:
+            due = [i for i in self.items if self.number(i.get(idf), 0) >= cursor]
+        return due[:limit]
+
+    def answer(self, params):
+        cursor = self.number(params.get(self.spec.get("cursor", "cursor")),
+                             -1 if self.spec.get("after") else 0)
+        limit = int(self.number(params.get(self.spec.get("limit", "limit")), 100)) or 100
+        wait = min(self.number(params.get(self.spec.get("timeout", "timeout")),
+                               float(self.spec.get("wait", 0))),
+                   float(self.spec.get("max_wait", 30)))
+        until = time.time() + max(wait, 0)
+        with self.cond:
+            due = self.from_cursor(cursor, limit)
+            while not due and time.time() < until:
+                self.cond.wait(until - time.time())
+                due = self.from_cursor(cursor, limit)
+        body = dict(self.spec.get("body", {"ok": True}))
+        body[self.spec.get("key", "items")] = due
+        return {"status": 200, "body": body}
+
+
+def fill_count(r, n):
+    """A response with "count": every "{n}" in its body's strings is n."""
+    if not r.get("count"):
+        return r
+
+    def fill(v):
+        if isinstance(v, str):
+            return v.replace("{n}", str(n))
+        if isinstance(v, list):
+            return [fill(x) for x in v]
+        if isinstance(v, dict):
+            return {k: fill(x) for k, x in v.items()}
+        return v
+    return {**r, "body": fill(r.get("body", ""))}
 
 
 class Recorder:
@@ -152,12 +328,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/__fake/queue"):
             self.server.script.push(json.loads(body or b"[]"))
             return self.answer({"status": 204})
+        if self.path.startswith("/__fake/feed") and self.server.script.feed:
+            self.server.script.feed.push(json.loads(body or b"[]"))
+            return self.answer({"status": 204})
         text = body.decode("utf-8", errors="backslashreplace")
         try:
             parsed = json.loads(text) if text else None
         except ValueError:
             parsed = None
-        r = self.server.script.next_for(self.path)
+        r = self.scripted_answer(body)
         logged = dict(r)
         if not any(k in r for k in ("hang", "reset", "close", "raw")):
             logged.setdefault("status", 200)
@@ -169,7 +348,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         })
         self.answer(r)
 
+    def scripted_answer(self, body):
+        """A queued response, else the feed or a standing answer, else the
+        default (without "feed" and "answers": next_for, as always)."""
+        script = self.server.script
+        if not script.feed and not script.answers:
+            return script.next_for(self.path)
+        r = script.queued_for(self.path)
+        if r is not None:
+            return r
+        if script.feed and script.feed.matches(self.path):
+            return {"feed": request_params(self.path, self.headers, body)}
+        r = script.standing_answer(self.path, self.server.recorder.n + 1)
+        return r if r is not None else script.default
+
     def answer(self, r):
+        if r.get("feed") is not None:
+            r = self.server.script.feed.answer(r["feed"])
         if r.get("delay"):
             time.sleep(float(r["delay"]))
         if r.get("hang") is not None:

@@ -42,6 +42,13 @@ static void write_event(struct dispatch *d, jv ev)
 	}
 }
 
+/* --replay and --done keep a slot per input: to hold its outputs, or to
+ * say when its last one is out. */
+static int slotted(const struct dispatch *d)
+{
+	return d->replay || d->done;
+}
+
 static struct slot *slot_of(struct dispatch *d, long seq)
 {
 	return &d->slots[seq % d->slots_cap];
@@ -95,12 +102,20 @@ static void release(struct dispatch *d, struct slot *s)
 		}
 	jv_free(s->out);
 	s->out = jv_null();
+	if (d->done && jv_get_kind(d->collect) != JV_KIND_ARRAY) {
+		jv done = jv_object_set(jv_object(), jv_string("type"), jv_string("done"));
+		if (jv_get_kind(s->ref) == JV_KIND_STRING)
+			done = jv_object_set(done, jv_string("ref"), jv_copy(s->ref));
+		write_event(d, done);
+	}
+	jv_free(s->ref);
+	s->ref = jv_null();
 }
 
 /* Write what the finished inputs at the head of the ring made. */
 static void reorder_flush(struct dispatch *d)
 {
-	while (d->replay && d->seq_out < d->seq_in) {
+	while (slotted(d) && d->seq_out < d->seq_in) {
 		struct slot *s = slot_of(d, d->seq_out);
 		if (s->open || s->items)
 			break;
@@ -113,22 +128,25 @@ static void reorder_flush(struct dispatch *d)
  * else the time of the input before, else --clock). */
 static void input_begin(struct dispatch *d, jv ev)
 {
-	if (!d->replay)
+	if (!slotted(d))
 		return;
-	jv ts = jv_is_valid(ev) ? bot_get(ev, "ts") : jv_null();
-	if (jv_get_kind(ts) == JV_KIND_NUMBER && isfinite(jv_number_value(ts)))
-		d->now = jv_number_value(ts);
-	jv_free(ts);
-	if (d->since < 0)
-		d->since = d->now;
+	if (d->replay) {
+		jv ts = jv_is_valid(ev) ? bot_get(ev, "ts") : jv_null();
+		if (jv_get_kind(ts) == JV_KIND_NUMBER && isfinite(jv_number_value(ts)))
+			d->now = jv_number_value(ts);
+		jv_free(ts);
+		if (d->since < 0)
+			d->since = d->now;
+	}
 	d->cur_seq = d->seq_in++;
 	struct slot *s = slot_of(d, d->cur_seq);
-	*s = (struct slot){ .out = jv_array(), .open = 1 };
+	*s = (struct slot){ .out = jv_array(), .open = 1,
+	                    .ref = jv_is_valid(ev) ? bot_get(ev, "id") : jv_null() };
 }
 
 static void input_end(struct dispatch *d)
 {
-	if (!d->replay)
+	if (!slotted(d))
 		return;
 	slot_of(d, d->cur_seq)->open = 0;
 	reorder_flush(d);
@@ -444,7 +462,7 @@ void dispatch_item_free(struct dispatch *d, struct item *it)
 {
 	if (!it)
 		return;
-	if (d->replay && d->slots) {
+	if (it->in_slot && slotted(d) && d->slots) {
 		slot_of(d, it->seq)->items--;
 		reorder_flush(d);
 	}
@@ -471,8 +489,12 @@ struct item *dispatch_item_new(struct dispatch *d, enum item_kind kind, jv msg)
 	it->vars = jv_null();
 	it->seq = d->cur_seq;
 	it->now = d->now;
-	if (d->replay)
+	/* an input's items count in its slot; a poller's run, made between
+	 * inputs, belongs to none */
+	if (slotted(d) && it->seq >= d->seq_out && it->seq < d->seq_in && slot_of(d, it->seq)->open) {
 		slot_of(d, it->seq)->items++;
+		it->in_slot = 1;
+	}
 	return it;
 }
 
@@ -501,7 +523,7 @@ static void dequeued(struct dispatch *d, struct item *it)
 
 static int may_read_ahead(const struct dispatch *d)
 {
-	if (d->replay && d->seq_in - d->seq_out >= d->slots_cap)
+	if (slotted(d) && d->seq_in - d->seq_out >= d->slots_cap)
 		return 0;   /* the reorder buffer is full: the first unfinished input holds it */
 	return d->qlen < READ_AHEAD(d) && (!d->qlen || d->queued_bytes < READ_AHEAD_BYTES);
 }
@@ -1293,13 +1315,14 @@ static int setup(struct dispatch *d, const struct bot_config *cfg)
 	d->max_events = bot_cfg_int(cfg, "max-events", 1000);
 	d->started = time(NULL);
 	d->replay = bot_cfg_flag(cfg, "replay") || bot_cfg_flag(cfg, "test");
+	d->done = bot_cfg_flag(cfg, "done");
 	long clock = bot_cfg_int(cfg, "clock", -1);
 	d->now = clock >= 0 ? (double)clock : 0;
 	d->since = clock >= 0 ? (double)clock : -1;
 	/* every input waiting for a slot, every one running, and as many
 	 * finished behind the first that is not */
 	d->slots_cap = 2L * (READ_AHEAD(d) + d->jobs_max) + 1;
-	if (d->replay)
+	if (slotted(d))
 		d->slots = calloc((size_t)d->slots_cap, sizeof *d->slots);
 	d->cmdopts = (struct bot_cmd_opts){
 		.prefix = d->prefix,
@@ -1328,7 +1351,7 @@ static int setup(struct dispatch *d, const struct bot_config *cfg)
 
 static void teardown(struct dispatch *d)
 {
-	d->replay = 0;   /* what still waits is dropped with its slot */
+	d->replay = d->done = 0;   /* what still waits is dropped with its slot */
 	bot_jobs_free(d->jobs);
 	for (int i = 0; i < d->qlen; i++)
 		dispatch_item_free(d, d->queue[(d->qhead + i) % MAX_QUEUE]);
@@ -1339,8 +1362,10 @@ static void teardown(struct dispatch *d)
 	hooks_free(&d->hooks);
 	jv_free(d->state_dirs);
 	dispatch_state_cleanup(d);
-	for (long s = d->seq_out; d->slots && s < d->seq_in; s++)
+	for (long s = d->seq_out; d->slots && s < d->seq_in; s++) {
 		jv_free(slot_of(d, s)->out);
+		jv_free(slot_of(d, s)->ref);
+	}
 	free(d->slots);
 	d->slots = NULL;
 	bot_writer_free(d->w);

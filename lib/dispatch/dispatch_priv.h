@@ -32,6 +32,7 @@ struct item {
 	long fd3_events, fd3_dropped;    /* fd 3 events forwarded, and past --max-events */
 	jv events;                       /* ITEM_EVENTS: an array */
 	long seq;                        /* its input's number (--replay) */
+	int in_slot;                     /* counted in that input's slot */
 	double now;                      /* its input's time (--replay) */
 	int replies;                     /* replies made so far (their ids) */
 	enum item_origin origin;
@@ -75,6 +76,7 @@ struct slot {
 	jv out;       /* events (objects) and passed lines (strings), in order */
 	int items;    /* its commands and answers not yet finished */
 	int open;     /* still being read */
+	jv ref;       /* --done: the input's id (or null) */
 };
 
 struct dispatch {
@@ -107,6 +109,7 @@ struct dispatch {
 	time_t started;
 	/* --replay */
 	int replay;
+	int done;                /* --done: a done event after each input's outputs */
 	double now, since;       /* the recorded clock; since < 0: not yet known */
 	struct slot *slots;      /* a ring of slots_cap, for inputs seq_out..seq_in-1 */
 	long slots_cap, seq_in, seq_out, cur_seq;

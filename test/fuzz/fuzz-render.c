@@ -7,7 +7,7 @@
 #include "render.h"
 
 static const char *const markups[] = {
-	"text", "ansi", "irc", "xmpp", "markdown", "discord", "mattermost",
+	"text", "ansi", "irc", "xmpp", "markdown", "discord", "mattermost", "zulip",
 	"slack", "telegram", "html", "matrix",
 };
 

@@ -27,7 +27,7 @@ static int ends_with(const char *s, const char *suf)
 }
 
 static const char *const all_markups[] = {
-	"text", "ansi", "irc", "xmpp", "markdown", "discord", "mattermost",
+	"text", "ansi", "irc", "xmpp", "markdown", "discord", "mattermost", "zulip",
 	"slack", "telegram", "html", "matrix",
 };
 

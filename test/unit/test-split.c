@@ -17,7 +17,7 @@
 }
 
 static const char *const all_markups[] = {
-	"text", "ansi", "irc", "xmpp", "markdown", "discord", "mattermost",
+	"text", "ansi", "irc", "xmpp", "markdown", "discord", "mattermost", "zulip",
 	"slack", "telegram", "html", "matrix",
 };
 
