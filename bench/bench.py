@@ -1090,6 +1090,57 @@ def fig_discord(a):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def fig_xmpp(a):
+    """bot-listen -b xmpp | bot-dispatch | bot-send -b xmpp against a fresh
+    prosody on loopback (test/helpers/prosody.sh), timed by a person in a
+    MUC room played by slixmpp (test/helpers/xmpp-human.py): sequential
+    !echo round trips as the person sees them.  errbot's XMPP backend on
+    the same prosody is not driven yet."""
+    if not os.path.exists(os.path.join(B, "lib", "botpipe", "xmpp.so")):
+        row("XMPP !echo round trip through prosody", "not run: no xmpp backend built", "")
+        return
+    if not shutil.which("prosody"):
+        row("XMPP !echo round trip through prosody", "not run: prosody is not installed", "")
+        return
+    helpers = os.path.join(ROOT, "test", "helpers")
+    n = 10 if a.quick else 50
+    d = tempfile.mkdtemp(prefix="bench-xmpp.")
+    srv = os.path.join(d, "prosody")
+    fig = "XMPP !echo round trip through prosody 0.12 (MUC): p50 / p99 (%d)" % n
+    proc = None
+    try:
+        port = subprocess.run(["sh", os.path.join(helpers, "prosody.sh"), "start", srv], check=True,
+                              capture_output=True, text=True).stdout.strip()
+        room = "bench@conference.localhost"
+        env = dict(os.environ, BOT_XMPP_JID="bot@localhost", BOT_XMPP_SERVER="127.0.0.1:" + port,
+                   BOT_XMPP_CAFILE=os.path.join(srv, "cert.pem"),
+                   BOT_XMPP_PASSWORD_FILE=os.path.join(srv, "bot.pass"), BOT_XMPP_ROOMS=room,
+                   XDG_RUNTIME_DIR=os.path.join(d, "run"), XDG_STATE_HOME=os.path.join(d, "state"))
+        os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700)
+        pipe = "%s -b xmpp | %s | %s -b xmpp >/dev/null" % (bot("bot-listen"), bot("bot-dispatch"),
+                                                         bot("bot-send"))
+        proc = subprocess.Popen(["sh", "-c", pipe], env=env, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        script = "join %s human\nexpect ^presence %s/bot type=available 15\nrtt %d groupchat %s %s/bot\n" % (
+            room, room, n, room, room)
+        out = subprocess.run([PY, os.path.join(helpers, "xmpp-human.py"), port, os.path.join(srv, "cert.pem"),
+                              "human@localhost", os.path.join(srv, "human.pass")], input=script,
+                             capture_output=True, text=True, timeout=300).stdout
+        m = re.search(r"rtt p50=([\d.]+) p99=([\d.]+) ms", out)
+        if not m:
+            row(fig, "failed: no round trips measured", "")
+            return
+        row(fig, "%s ms / %s ms" % (m.group(1), m.group(2)), "errbot: not driven yet", "")
+    except (subprocess.SubprocessError, OSError) as e:
+        row(fig, "failed: %s" % e, "")
+    finally:
+        if proc:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+        subprocess.run(["sh", os.path.join(helpers, "prosody.sh"), "stop", srv], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # One figure a line, so that each backend adds its own.
 FIGURES = [
     ("pass", fig_pass),
@@ -1105,6 +1156,7 @@ FIGURES = [
     ("matrix", fig_matrix),
     ("irc", fig_irc),
     ("telegram", fig_telegram),
+    ("xmpp", fig_xmpp),
     ("startup", fig_startup),
     ("growth", fig_growth),
     ("queue", fig_queue),

@@ -45,7 +45,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
  -fno-omit-frame-pointer -Ilib -Ilib/http -Ilib/dispatch -DBOT_VERSION=\"fuzz\" -DBOT_LIBDIR=\"/nonexistent\"
  -DBOT_DATADIR=\"$top/share\""
-LIBS="-ljq -lonig -lcmark-gfm-extensions -lcmark-gfm -lcurl -lcrypto -lwslay -lm"
+LIBS="-ljq -lonig -lcmark-gfm-extensions -lcmark-gfm -lcurl -lcrypto -lwslay -lstrophe -lm"
 
 # Compile src into obj unless obj is newer than src and every header.
 compile() {
