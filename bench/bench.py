@@ -344,6 +344,16 @@ def fig_plugin(a):
         "sh -c loop " + spread(sc, k), ratio(med(cpu[1]), med(sc)))
 
 
+def one_shot_rows(label, cmds, a, n=20):
+    """The wall time (hyperfine, n runs) and peak RSS of cmds["bot-send"]
+    beside cmds["curl"] making the same request: two rows."""
+    times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
+    rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
+    bt, br = times["bot-send"], rss["bot-send"]
+    row(label, spread(bt, ms), "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
+    row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb), ratio(med(br), med(rss["curl"])))
+
+
 def fake_http(script=None):
     d = tempfile.mkdtemp(prefix="bench-http.")
     pf = os.path.join(d, "port")
@@ -418,14 +428,7 @@ def fig_zulip(a):
                      env["BOT_ZULIP_EMAIL"] + ":" + env["BOT_ZULIP_API_KEY"],
                      "--data-binary", form, site + "/api/v1/messages"],
         }
-        n = 20
-        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
-        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
-        bt, br = times["bot-send"], rss["bot-send"]
-        row("one-shot bot-send -b zulip to loopback: wall (%d runs)" % n, spread(bt, ms),
-            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
-        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
-            ratio(med(br), med(rss["curl"])))
+        one_shot_rows("one-shot bot-send -b zulip to loopback: wall (20 runs)", cmds, a)
     finally:
         srv.send_signal(signal.SIGTERM)
         srv.wait()
@@ -523,14 +526,7 @@ def fig_slack(a):
                      "-H", "authorization: Bearer " + token, "--data-binary", body,
                      env["BOT_SLACK_API"] + "/chat.postMessage"],
         }
-        n = 20
-        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
-        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
-        bt, br = times["bot-send"], rss["bot-send"]
-        row("one-shot bot-send -b slack to the loopback Web API: wall (%d runs)" % n, spread(bt, ms),
-            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
-        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
-            ratio(med(br), med(rss["curl"])))
+        one_shot_rows("one-shot bot-send -b slack to the loopback Web API: wall (20 runs)", cmds, a)
     finally:
         for v in env:
             os.environ.pop(v, None)
@@ -602,13 +598,7 @@ def fig_matrix(a):
             "curl": ["curl", "-sS", "-o", "/dev/null", "-X", "PUT", "-H", "authorization: Bearer bench-token",
                      "-H", "content-type: application/json", "--data-binary", body, url],
         }
-        n = 20
-        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
-        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
-        row("one-shot bot-send -b matrix to loopback: wall (%d runs)" % n, spread(times["bot-send"], ms),
-            "curl " + spread(times["curl"], ms), ratio(med(times["bot-send"]), med(times["curl"])))
-        row("  peak RSS", spread(rss["bot-send"], mb), "curl " + spread(rss["curl"], mb),
-            ratio(med(rss["bot-send"]), med(rss["curl"])))
+        one_shot_rows("one-shot bot-send -b matrix to loopback: wall (20 runs)", cmds, a)
         env = dict(os.environ)
         cmd = ["sh", "-c", "%s -b matrix | %s | %s -b matrix >/dev/null" %
                (bot("bot-listen"), bot("bot-dispatch"), bot("bot-send"))]
@@ -793,14 +783,7 @@ def fig_telegram(a):
         cmds = {"bot-send": [bot("bot-send"), "-b", "telegram", "--to", "-1001234567890", text],
                 "curl": ["curl", "-sS", "-o", "/dev/null", "-H", "content-type: application/json",
                          "--data-binary", body, url]}
-        n = 20
-        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
-        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
-        bt, br = times["bot-send"], rss["bot-send"]
-        row("one-shot bot-send -b telegram to loopback: wall (%d runs)" % n, spread(bt, ms),
-            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
-        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
-            ratio(med(br), med(rss["curl"])))
+        one_shot_rows("one-shot bot-send -b telegram to loopback: wall (20 runs)", cmds, a)
         log_path = os.path.join(d, "log")
         open(log_path, "w").close()
         pipe = "%s -b telegram --telegram-poll-timeout 20 --session none | %s | %s -b telegram >/dev/null" % (
@@ -1038,14 +1021,7 @@ def fig_mattermost(a):
                      "-H", "authorization: Bearer " + token, "--data-binary", body,
                      env["BOT_MATTERMOST_URL"] + "/api/v4/posts"],
         }
-        n = 20
-        times = dict(zip(cmds, hyper([" ".join(shq(x) for x in c) for c in cmds.values()], n)))
-        rss = {nm: rss_runs(c, 10 if a.quick else 20) for nm, c in cmds.items()}
-        bt, br = times["bot-send"], rss["bot-send"]
-        row("one-shot bot-send -b mattermost to the loopback API: wall (%d runs)" % n, spread(bt, ms),
-            "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
-        row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
-            ratio(med(br), med(rss["curl"])))
+        one_shot_rows("one-shot bot-send -b mattermost to the loopback API: wall (20 runs)", cmds, a)
     finally:
         for v in env:
             os.environ.pop(v, None)
