@@ -81,15 +81,97 @@ def args:
   if (.command | type) == "object" and .command.args != null then .command.args
   else command_text // "" | sub("^\\s*\\S*\\s*"; "") | sub("\\s+$"; "") end;
 
-# A bridge: a message said in a room becomes a message to `to` (on another
-# network) that keeps who said it: "<alice> hi".  Nothing else passes: not
-# a direct chat, not backlog (delayed), not a line by a nick in `bots` (the
-# bridge's own nicks: bot-listen drops the bot's own lines already, this
-# keeps two bridges from echoing each other).  Send the result with
-# bot-send --raw, so the text goes as it was written, not as markdown.
-def relay(to; bots):
-  select(is_message and is_group and (.delayed | not) and (.body | type) == "string")
-  | (.from.nick // .from.id // "?") as $who
-  | select([bots] | flatten | index($who) | not)
-  | {type: "message", to: to, body: "<\($who)> \(.body)", relayed_from: .from};
+# ---- bridges ----
+#
+# What a bridge passes on: a message said in a room, with text, that is
+# not backlog (delayed), not a copy a bridge made (relayed_from), not a
+# notice (extras.notice: what bots speak in on IRC and Matrix, never to
+# be answered automatically), not from a sender marked is_bot, and not by
+# one of `bots` (nicks or ids: the bridge's own names elsewhere, another
+# bridge).  bot-listen drops the bot's own messages already.
+def relay_field(o; k): o | if type == "object" then .[k] else null end;
+def relay_passes(bots):
+  is_message and is_group and (.delayed | not) and .relayed_from == null
+  and relay_field(.extras; "notice") != true and relay_field(.from; "is_bot") != true
+  and (.body | type) == "string" and .body != ""
+  and ([bots] | flatten) as $bots
+  | (.from | if type == "object" then [.nick, .id, .person] else [.] end
+     | map(select(. != null))) as $names
+  | all($names[]; . as $n | $bots | index([$n]) | not);
+
+# Who said it: the sender's nick, else its id.
+def relay_who:
+  .from | (if type == "object" then .nick // .id else . end) // "?" | tostring;
+
+# The text as markdown shows it: every ASCII punctuation mark escaped.
+def md_literal:
+  explode
+  | map(if (. >= 33 and . <= 47) or (. >= 58 and . <= 64) or (. >= 91 and . <= 96)
+           or (. >= 123 and . <= 126) then (92, .) else . end)
+  | implode;
+
+# The networks whose people write plain text and read "<nick> text":
+# IRC, XMPP and the console.  The rest read markdown.
+def relay_plain_network(backend):
+  (backend // "" | split("@")[0]) as $b | ["irc", "xmpp", "text"] | index([$b]) != null;
+
+# The room a message was said in, as its id.
+def relay_room_id: if (.to | type) == "object" then .to.id else .to end;
+
+# A room's message copied to room to_room (an id or an identifier) on
+# backend instance to_backend ("irc@libera", "matrix"; null: the
+# message's own), keeping who said it in the target network's form:
+#   IRC, XMPP, the console   <alice> hi       an action: * alice waves
+#   every other network      **alice**: hi    an action: * **alice** waves
+# The name is the sender's nick (else its id); it is escaped, so that it
+# shows as it is.  The body is markdown as every body is, rendered by
+# bot-send for the target; a body from a plain network (IRC, XMPP, the
+# console) is escaped, so that it arrives as it was typed.  An edit
+# (replaces) arrives as a new message ending in " (edited)": linking it
+# to the copy of the message it edits would need the copy's id.
+# Reactions are not relayed.  Nothing goes back to the room it came from.
+def relay(to_backend; to_room; bots):
+  select(relay_passes(bots))
+  | . as $m
+  | (to_backend // $m.backend) as $b
+  | to_room as $to
+  | ($to | if type == "object" then .id else . end) as $rid
+  | select([$b, $rid] != [$m.backend, ($m | relay_room_id)])
+  | ($m | relay_who | md_literal) as $who
+  | ($m.body | if relay_plain_network($m.backend) then md_literal else . end) as $text
+  | (relay_field($m.extras; "action") == true) as $action
+  | (if relay_plain_network($b) then (if $action then "\\* \($who) " else "\\<\($who)\\> " end)
+     elif $action then "\\* **\($who)** "
+     else "**\($who)**: " end) as $head
+  | {type: "message"}
+  | if $b != null then .backend = $b else . end
+  | .to = $to
+  | .body = $head + $text + (if $m.replaces != null then " (edited)" else "" end)
+  | if ($m.id | type) == "string" then .id = "\($m.id).relay.\($b).\($rid)" else . end
+  | .relayed_from = ({backend: $m.backend, room: ($m | relay_room_id), id: $m.id, from: $m.from}
+                     | with_entries(select(.value != null)));
+
+# relay(to; bots), the first form, is kept: to is a room on the same
+# network, bots an array of nicks, and the body is plain text for
+# bot-send --raw ("<alice> hi", unescaped).  So a second argument that is
+# an array (or null) is that form; a string or an identifier is to_room.
+def relay(a; b):
+  if (b | type) == "array" or (b | type) == "null" then
+    select(relay_passes(b))
+    | relay_who as $who
+    | {type: "message", to: a, body: "<\($who)> \(.body)", relayed_from: .from}
+  else relay(a; b; []) end;
 def relay(to): relay(to; []);
+
+# A ring of rooms, one line: rooms is an array of [backend, room] pairs;
+# a message said in one of them is relayed to each of the others.
+def bridge(rooms; bots):
+  . as $m
+  | rooms as $rooms
+  | [$m.backend, ($m | relay_room_id)] as $here
+  | select($rooms | index([$here]) != null)
+  | $rooms[]
+  | select(. != $here)
+  | . as [$b, $r]
+  | $m | relay($b; $r; bots);
+def bridge(rooms): bridge(rooms; []);
