@@ -164,3 +164,32 @@ relay_through() {
 	assert_success
 	assert_output ""
 }
+
+# The example of FILE (a path from the top of the tree) that contains
+# KEY, as a reader sees it (test/examples.bats has the same).
+example() { python3 "$ROOT/test/helpers/examples.py" get "$ROOT/$1" "$2"; }
+
+@test "bot-dispatch(1): the ring example is share/examples/ring.jq, and each room hears the two others" {
+	example doc/bot-dispatch.1 'bridge([["irc@libera"' > "$T/shown"
+	[ -s "$T/shown" ]
+	grep -v '^#' "$ROOT/share/examples/ring.jq" | diff -u - "$T/shown"
+	{
+		irc_said irc@libera '#botpipe' 'alice' 'hi from libera' 'E1'
+		irc_said irc@oftc '#botpipe' 'bob' 'hi from oftc' 'E2'
+		jq -cn '{type:"message",id:"$E3",backend:"matrix",
+		         from:{kind:"occupant",id:"@carol:example.org",room:"!ring:example.org",nick:"carol",person:"@carol:example.org"},
+		         to:{kind:"room",id:"!ring:example.org"},body:"hi from _matrix_"}'
+		irc_said irc@oftc '#other' 'bob' 'not in the ring' 'E4'
+	} > "$T/in"
+	bot-dispatch -f "$ROOT/share/examples/ring.jq" < "$T/in" > "$T/out" 2> "$T/err"
+	[ ! -s "$T/err" ] || { cat "$T/err"; return 1; }
+	run jq -c '{backend, to, body}' "$T/out"
+	assert_output - <<-'EOF'
+	{"backend":"irc@oftc","to":"#botpipe","body":"\\<alice\\> hi from libera"}
+	{"backend":"matrix","to":"!ring:example.org","body":"**alice**: hi from libera"}
+	{"backend":"irc@libera","to":"#botpipe","body":"\\<bob\\> hi from oftc"}
+	{"backend":"matrix","to":"!ring:example.org","body":"**bob**: hi from oftc"}
+	{"backend":"irc@libera","to":"#botpipe","body":"\\<carol\\> hi from _matrix_"}
+	{"backend":"irc@oftc","to":"#botpipe","body":"\\<carol\\> hi from _matrix_"}
+	EOF
+}
