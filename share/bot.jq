@@ -104,11 +104,18 @@ def relay_who:
   .from | (if type == "object" then .nick // .id else . end) // "?" | tostring;
 
 # The text as markdown shows it: every ASCII punctuation mark escaped.
+# One pass over the code points and a constant table (true: a mark; 16
+# code points a row, from 0), so a long body costs its length, no more.
 def md_literal:
-  explode
-  | map(if (. >= 33 and . <= 47) or (. >= 58 and . <= 64) or (. >= 91 and . <= 96)
-           or (. >= 123 and . <= 126) then (92, .) else . end)
-  | implode;
+  [false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false,
+   false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false,
+   false, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true,
+   false, false, false, false, false, false, false, false, false, false, true, true, true, true, true, true,
+   true, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false,
+   false, false, false, false, false, false, false, false, false, false, false, true, true, true, true, true,
+   true, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false,
+   false, false, false, false, false, false, false, false, false, false, false, true, true, true, true, false] as $mark
+  | explode | map(if $mark[.] then 92, . else . end) | implode;
 
 # The networks whose people write plain text and read "<nick> text":
 # IRC, XMPP and the console.  The rest read markdown.
@@ -130,26 +137,35 @@ def relay_room_id: if (.to | type) == "object" then .to.id else .to end;
 # (replaces) arrives as a new message ending in " (edited)": linking it
 # to the copy of the message it edits would need the copy's id.
 # Reactions are not relayed.  Nothing goes back to the room it came from.
-def relay(to_backend; to_room; bots):
+# Set key k to v unless v is null.
+def relay_set(k; v): if v != null then .[k] = v else . end;
+
+# The copies of a message that passes, one per [backend, room] of
+# targets; what depends on the message alone is worked out once.
+def relay_to(targets; bots):
   select(relay_passes(bots))
   | . as $m
-  | (to_backend // $m.backend) as $b
-  | to_room as $to
+  | relay_room_id as $here
+  | (relay_who | md_literal) as $who
+  | ((if relay_plain_network($m.backend) then .body | md_literal else .body end)
+     + (if .replaces != null then " (edited)" else "" end)) as $text
+  | (relay_field(.extras; "action") == true) as $action
+  | ({} | relay_set("backend"; $m.backend) | relay_set("room"; $here)
+        | relay_set("id"; $m.id) | relay_set("from"; $m.from)) as $origin
+  | targets as [$to_backend, $to]
+  | ($to_backend // $m.backend) as $b
   | ($to | if type == "object" then .id else . end) as $rid
-  | select([$b, $rid] != [$m.backend, ($m | relay_room_id)])
-  | ($m | relay_who | md_literal) as $who
-  | ($m.body | if relay_plain_network($m.backend) then md_literal else . end) as $text
-  | (relay_field($m.extras; "action") == true) as $action
+  | select([$b, $rid] != [$m.backend, $here])
   | (if relay_plain_network($b) then (if $action then "\\* \($who) " else "\\<\($who)\\> " end)
      elif $action then "\\* **\($who)** "
      else "**\($who)**: " end) as $head
-  | {type: "message"}
-  | if $b != null then .backend = $b else . end
+  | {type: "message"} | relay_set("backend"; $b)
   | .to = $to
-  | .body = $head + $text + (if $m.replaces != null then " (edited)" else "" end)
+  | .body = $head + $text
   | if ($m.id | type) == "string" then .id = "\($m.id).relay.\($b).\($rid)" else . end
-  | .relayed_from = ({backend: $m.backend, room: ($m | relay_room_id), id: $m.id, from: $m.from}
-                     | with_entries(select(.value != null)));
+  | .relayed_from = $origin;
+
+def relay(to_backend; to_room; bots): relay_to([to_backend, to_room]; bots);
 
 # relay(to; bots), the first form, is kept: to is a room on the same
 # network, bots an array of nicks, and the body is plain text for
@@ -166,12 +182,8 @@ def relay(to): relay(to; []);
 # A ring of rooms, one line: rooms is an array of [backend, room] pairs;
 # a message said in one of them is relayed to each of the others.
 def bridge(rooms; bots):
-  . as $m
+  [.backend, relay_room_id] as $here
   | rooms as $rooms
-  | [$m.backend, ($m | relay_room_id)] as $here
   | select($rooms | index([$here]) != null)
-  | $rooms[]
-  | select(. != $here)
-  | . as [$b, $r]
-  | $m | relay($b; $r; bots);
+  | relay_to($rooms[] | select(. != $here); bots);
 def bridge(rooms): bridge(rooms; []);
