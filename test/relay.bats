@@ -193,3 +193,99 @@ example() { python3 "$ROOT/test/helpers/examples.py" get "$ROOT/$1" "$2"; }
 	{"backend":"irc@oftc","to":"#botpipe","body":"\\<carol\\> hi from _matrix_"}
 	EOF
 }
+
+# ---- the whole bot: two IRC networks (real ngircd) and a Matrix room ----
+
+# The homeserver: test/fake-http.py with /sync polls held up to 1 s
+# for a batch queued with matrix_queue.
+matrix_fake() {
+	local script
+	script=$(jq -cn '{responses: [], hold: {path: "/sync", seconds: 1, default: {status: 200, body: {next_batch: "idle"}}},
+		default: {status: 200, body: {event_id: "$sent"}}}')
+	python3 "$ROOT/test/fake-http.py" --port-file "$T/mx-port" --log "$T/mx-req.ndjson" \
+		--script-json "$script" > /dev/null 2> "$T/mx-fake.err" 3>&- &
+	MX_PID=$!
+	for _ in $(seq 200); do [ -s "$T/mx-port" ] && break; sleep 0.05; done
+	export BOT_MATRIX_HOMESERVER="http://127.0.0.1:$(cat "$T/mx-port")"
+}
+# carol says $2 (id $1) in the ring's Matrix room.
+matrix_says() {
+	jq -cn --arg id "$1" --arg b "$2" '{path: "/sync", status: 200, body: {next_batch: "b-\($id)",
+		rooms: {join: {"!ring:example.org": {timeline: {limited: false, events: [{type: "m.room.message",
+		  event_id: $id, sender: "@carol:example.org", origin_server_ts: 1700000000000,
+		  content: {msgtype: "m.text", body: $b}}]}}}}}}' |
+		curl -s -X POST --data-binary @- "$BOT_MATRIX_HOMESERVER/__fake/queue" > /dev/null
+}
+# The bodies the bot sent to the Matrix room (formatted_body where there is one).
+matrix_sent() {
+	jq -r 'select(.method == "PUT" and (.path | test("/rooms/!ring:example.org/send/m.room.message/|/rooms/%21ring%3Aexample.org/send/m.room.message/")))
+	       | .json | .formatted_body // .body' "$T/mx-req.ndjson" 2>/dev/null
+}
+
+teardown() {
+	[ -z "${PIPE_PID:-}" ] || { kill -TERM -- "-$PIPE_PID" 2>/dev/null || true
+		for _ in $(seq 100); do kill -0 -- "-$PIPE_PID" 2>/dev/null || break; sleep 0.05; done; }
+	for p in ${PEOPLE:-}; do kill "$p" 2>/dev/null || true; done
+	[ -z "${MX_PID:-}" ] || { kill "$MX_PID" 2>/dev/null; wait "$MX_PID" 2>/dev/null || true; }
+	for s in ${SERVERS:-}; do "$ROOT/test/helpers/ngircd.sh" stop "$s"; done
+	if grep -l 'Sanitizer\|runtime error' "$T"/*.err 2>/dev/null; then cat "$T"/*.err; return 1; fi
+	return 0
+}
+
+@test "bot-dispatch(1): one bot on two IRC networks and a Matrix room answers on each and bridges the three, each line once" {
+	H="$ROOT/test/helpers"
+	port_a=$("$H/ngircd.sh" start "$T/libera") && SERVERS="$T/libera"
+	port_b=$("$H/ngircd.sh" start "$T/oftc") && SERVERS="$SERVERS $T/oftc"
+	matrix_fake
+	export XDG_STATE_HOME="$T/state" XDG_RUNTIME_DIR="$T/run"
+	mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+	export BOT_MATRIX_TOKEN=syt_ring BOT_MATRIX_USER='@bot:example.org' BOT_MATRIX_SYNC_TIMEOUT=1
+	cat > "$T/config" <<-CONF
+	irc-nick = bot
+	irc-channels = #botpipe
+	[libera]
+	irc-server = 127.0.0.1:$port_a
+	[oftc]
+	irc-server = 127.0.0.1:$port_b
+	CONF
+	chmod 600 "$T/config"
+	export BOT_CONFIG="$T/config"
+	example doc/bot-dispatch.1 'share/examples/ring.jq |' > "$T/pipeline.sh"
+	grep -q 'bot-listen -b irc@libera -b irc@oftc -b matrix' "$T/pipeline.sh"
+	mkdir -p "$T/w" && ln -s "$ROOT/share" "$T/w/share" && ln -s "$ROOT/share/examples/plugins" "$T/w/plugins"
+	(cd "$T/w" && exec setsid sh "$T/pipeline.sh" > "$T/sent.out" 2> "$T/pipeline.err" 3>&-) &
+	PIPE_PID=$!
+	# bob on oftc waits for the bot, then for what comes from the others
+	printf '%s\n' 'join #botpipe' 'expect (^:bot!\S+ JOIN|^:\S+ 353 .*[ :@]bot( |$)) 20' \
+		'expect PRIVMSG #botpipe :<alice> hi from libera 20' 'say #botpipe hi from oftc' \
+		'expect PRIVMSG #botpipe :<carol> hi from matrix 20' 'sleep 2' |
+		python3 "$H/irc-client.py" --nick bob "$port_b" > "$T/bob.seen" 2> "$T/bob.err" &
+	bob=$! PEOPLE=$bob
+	for _ in $(seq 400); do grep -Eq '^:bot!\S+ JOIN|353 .*[ :@]bot( |$)' "$T/bob.seen" 2>/dev/null && break; sleep 0.05; done
+	printf '%s\n' 'join #botpipe' 'expect (^:bot!\S+ JOIN|^:\S+ 353 .*[ :@]bot( |$)) 20' \
+		'say #botpipe !echo hi from libera' 'expect PRIVMSG #botpipe :alice: hi from libera 20' \
+		'say #botpipe hi from libera' 'expect PRIVMSG #botpipe :<bob> hi from oftc 20' \
+		'expect PRIVMSG #botpipe :<carol> hi from matrix 20' 'sleep 2' |
+		python3 "$H/irc-client.py" --nick alice "$port_a" > "$T/alice.seen" 2> "$T/alice.err" &
+	alice=$! PEOPLE="$PEOPLE $alice"
+	wait_for "$T/alice.seen" 'PRIVMSG #botpipe :<bob> hi from oftc' 30
+	matrix_says '$m1' 'hi from matrix'
+	wait "$alice" || { cat "$T/alice.seen" "$T/pipeline.err"; return 1; }
+	wait "$bob" || { cat "$T/bob.seen" "$T/pipeline.err"; return 1; }
+	# each line once in each other room, the command's answer only where
+	# it was asked (the bot's own lines are never relayed)
+	run grep -c ' PRIVMSG #botpipe :' "$T/bob.seen"
+	assert_output 3   # <alice> !echo ..., <alice> hi, <carol> hi: not the answer
+	run grep ' PRIVMSG #botpipe :' "$T/bob.seen"
+	assert_line --partial ':<alice> !echo hi from libera'
+	assert_line --partial ':<alice> hi from libera'
+	assert_line --partial ':<carol> hi from matrix'
+	run grep -c ' PRIVMSG #botpipe :' "$T/alice.seen"
+	assert_output 3   # the answer, <bob>, <carol>
+	run matrix_sent
+	assert_output - <<-'EOF'
+	<strong>alice</strong>: !echo hi from libera
+	<strong>alice</strong>: hi from libera
+	<strong>bob</strong>: hi from oftc
+	EOF
+}

@@ -5,7 +5,7 @@
 # the profiles of the config file; bot-send sends each copy on its own.
 #
 #   bot-listen -b irc@libera -b irc@oftc -b matrix |
-#       bot-dispatch -d plugins -f share/examples/ring.jq | bot-send
+#     bot-dispatch -d plugins -f share/examples/ring.jq | bot-send
 #
 # bridge(rooms; ["otherbridge"]) also leaves out another bridge's lines.
 bridge([["irc@libera", "#botpipe"],
