@@ -284,8 +284,8 @@ teardown() {
 	assert_output 3   # the answer, <bob>, <carol>
 	run matrix_sent
 	assert_output - <<-'EOF'
-	<strong>alice</strong>: !echo hi from libera
-	<strong>alice</strong>: hi from libera
-	<strong>bob</strong>: hi from oftc
+	<p><strong>alice</strong>: !echo hi from libera</p>
+	<p><strong>alice</strong>: hi from libera</p>
+	<p><strong>bob</strong>: hi from oftc</p>
 	EOF
 }
