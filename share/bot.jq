@@ -125,18 +125,6 @@ def relay_plain_network(backend):
 # The room a message was said in, as its id.
 def relay_room_id: if (.to | type) == "object" then .to.id else .to end;
 
-# A room's message copied to room to_room (an id or an identifier) on
-# backend instance to_backend ("irc@libera", "matrix"; null: the
-# message's own), keeping who said it in the target network's form:
-#   IRC, XMPP, the console   <alice> hi       an action: * alice waves
-#   every other network      **alice**: hi    an action: * **alice** waves
-# The name is the sender's nick (else its id); it is escaped, so that it
-# shows as it is.  The body is markdown as every body is, rendered by
-# bot-send for the target; a body from a plain network (IRC, XMPP, the
-# console) is escaped, so that it arrives as it was typed.  An edit
-# (replaces) arrives as a new message ending in " (edited)": linking it
-# to the copy of the message it edits would need the copy's id.
-# Reactions are not relayed.  Nothing goes back to the room it came from.
 # Set key k to v unless v is null.
 def relay_set(k; v): if v != null then .[k] = v else . end;
 
@@ -165,6 +153,18 @@ def relay_to(targets; bots):
   | if ($m.id | type) == "string" then .id = "\($m.id).relay.\($b).\($rid)" else . end
   | .relayed_from = $origin;
 
+# A room's message copied to room to_room (an id or an identifier) on
+# backend instance to_backend ("irc@libera", "matrix"; null: the
+# message's own), keeping who said it in the target network's form:
+#   IRC, XMPP, the console   <alice> hi       an action: * alice waves
+#   every other network      **alice**: hi    an action: * **alice** waves
+# The name is the sender's nick (else its id); it is escaped, so that it
+# shows as it is.  The body is markdown as every body is, rendered by
+# bot-send for the target; a body from a plain network (IRC, XMPP, the
+# console) is escaped, so that it arrives as it was typed.  An edit
+# (replaces) arrives as a new message ending in " (edited)": linking it
+# to the copy of the message it edits would need the copy's id.
+# Reactions are not relayed.  Nothing goes back to the room it came from.
 def relay(to_backend; to_room; bots): relay_to([to_backend, to_room]; bots);
 
 # relay(to; bots), the first form, is kept: to is a room on the same
