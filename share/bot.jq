@@ -97,7 +97,7 @@ def relay_passes(bots):
   and ([bots] | flatten) as $bots
   | (.from | if type == "object" then [.nick, .id, .person] else [.] end
      | map(select(. != null))) as $names
-  | all($names[]; . as $n | $bots | index([$n]) | not);
+  | all($names[]; . as $n | all($bots[]; . != $n));
 
 # Who said it: the sender's nick, else its id.
 def relay_who:
@@ -120,7 +120,9 @@ def md_literal:
 # The networks whose people write plain text and read "<nick> text":
 # IRC, XMPP and the console.  The rest read markdown.
 def relay_plain_network(backend):
-  (backend // "" | split("@")[0]) as $b | ["irc", "xmpp", "text"] | index([$b]) != null;
+  ((backend | strings) as $b
+   | any("irc", "xmpp", "text"; . as $n | $b == $n or ($b | startswith($n + "@"))))
+  // false;
 
 # The room a message was said in, as its id.
 def relay_room_id: if (.to | type) == "object" then .to.id else .to end;
@@ -184,6 +186,6 @@ def relay(to): relay(to; []);
 def bridge(rooms; bots):
   [.backend, relay_room_id] as $here
   | rooms as $rooms
-  | select($rooms | index([$here]) != null)
+  | select(any($rooms[]; . == $here))
   | relay_to($rooms[] | select(. != $here); bots);
 def bridge(rooms): bridge(rooms; []);
