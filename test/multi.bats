@@ -206,3 +206,32 @@ for l in sys.stdin:
 	assert_failure 64
 	[[ $stderr == *"one socket for 2 instances"* ]]
 }
+
+example() { python3 "$ROOT/test/helpers/examples.py" get "$ROOT/$1" "$2"; }
+
+@test "bot-listen(1): the SEVERAL NETWORKS example, its servers on loopback" {
+	tg_start "[$(tg_update 1 "$TG_CHAT" '!echo from the example')]"
+	# the page's config file, the real servers made the test's
+	example doc/bot-listen.1 'irc-nick = opsbot' |
+		sed -e "s/^irc-server = irc.libera.chat:6697\$/irc-server = 127.0.0.1:$P1/" \
+		    -e "s/^irc-server = irc.oftc.net:6697\$/irc-server = 127.0.0.1:$P2/" \
+		> "$XDG_CONFIG_HOME/botpipe/config"
+	grep -q "127.0.0.1:$P1" "$XDG_CONFIG_HOME/botpipe/config"
+	grep -q "127.0.0.1:$P2" "$XDG_CONFIG_HOME/botpipe/config"
+	unset BOT_IRC_NICK BOT_IRC_CHANNELS
+	ln -s "$ROOT/share/examples/plugins" "$W/plugins"
+	cd "$W"
+	setsid bash -c "$(example doc/bot-listen.1 'bot-listen -b irc@libera -b irc@oftc -b telegram |')" \
+		> "$W/sent" 2> "$W/example.err" 3>&- &
+	PIPE_PID=$!
+	run human --nick alice "$P2" <<-EOF
+		join #ops
+		expect (^:opsbot!\S+ JOIN|^:\S+ 353 .*[ :@+]opsbot( |\$)) 15
+		say #ops !echo on oftc
+		expect ^:opsbot!\S+ PRIVMSG #ops :alice: on oftc$
+	EOF
+	assert_success
+	wait_for "$TG_LOG" 'from the example'
+	run tg_calls sendMessage
+	assert_output '{"chat_id":'"$TG_CHAT"',"text":"@al: from the example","parse_mode":"HTML"}'
+}
