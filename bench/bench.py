@@ -1116,6 +1116,42 @@ def fig_xmpp(a):
         subprocess.run(["sh", os.path.join(helpers, "prosody.sh"), "stop", srv], capture_output=True)
         shutil.rmtree(d, ignore_errors=True)
 
+def fig_route(a):
+    """The cost per event of routing (issue 22): bot-send delivering N
+    messages to one text instance, beside the same N spread by their
+    backend field over two instances (-b text@a -b text@b, each from its
+    profile), per CPU second."""
+    n = 20000 if a.quick else 100000
+    d = tempfile.mkdtemp(prefix="bench-route.")
+    try:
+        conf = os.path.join(d, "botpipe")
+        os.makedirs(conf, mode=0o700)
+        with open(os.path.join(conf, "config"), "w") as f:
+            f.write("text-output = /dev/null\n[a]\ntext-output = /dev/null\n[b]\ntext-output = /dev/null\n")
+        os.chmod(os.path.join(conf, "config"), 0o600)
+        one, two = os.path.join(d, "one.ndjson"), os.path.join(d, "two.ndjson")
+        with open(one, "w") as f1, open(two, "w") as f2:
+            for i in range(n):
+                m = {"type": "message", "to": "@you", "body": "line %d" % i}
+                f1.write(json.dumps(dict(m, backend="text")) + "\n")
+                f2.write(json.dumps(dict(m, backend="text@" + "ab"[i % 2])) + "\n")
+        env = dict(os.environ, XDG_CONFIG_HOME=d, XDG_STATE_HOME=d)
+        r = 2 if a.quick else 3
+        base = [bot("bot-send"), "--session", "none", "--raw"]
+        s1 = runs(lambda: timed(base + ["-b", "text"], stdin=one, env=env), r)
+        s2 = runs(lambda: timed(base + ["-b", "text@a", "-b", "text@b"], stdin=two, env=env), r)
+    except (RuntimeError, OSError) as e:
+        row("bot-send, routing by backend", "failed: %s" % e, "")
+        return
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    c1 = [c / n * 1e6 for _, c, _ in s1]
+    c2 = [c / n * 1e6 for _, c, _ in s2]
+    us = lambda x: "%.2f µs" % x
+    row("bot-send, CPU per event, %s events over 2 instances" % k(n), spread(c2, us),
+        "one instance " + spread(c1, us), "+%.2f µs" % (med(c2) - med(c1)))
+
+
 
 # One figure a line, so that each backend adds its own.
 FIGURES = [
@@ -1136,6 +1172,7 @@ FIGURES = [
     ("startup", fig_startup),
     ("growth", fig_growth),
     ("queue", fig_queue),
+    ("route", fig_route),
 ]
 
 
