@@ -238,3 +238,128 @@ EOT
 	run ! grep -rF "$TOKEN" "$d/events" "$d/err"
 	[[ "$stderr" != *"$TOKEN"* ]]
 }
+
+# Channel objects and answers as the v4 API documents them.
+TEAM=engteam0000000000000000000
+NEWCH=newchannel0000000000000000
+BOB=bobuser0000000000000000000
+channel_json() {   # ID NAME HEADER
+	jq -cn --arg id "$1" --arg n "$2" --arg h "$3" --arg t "$TEAM" \
+		'{id:$id, create_at:1700000000000, update_at:1700000000000, delete_at:0, team_id:$t, type:"O",
+		  display_name:$n, name:$n, header:$h, purpose:"", total_msg_count:0, creator_id:""}'
+}
+member_json() { jq -cn --arg c "$1" --arg u "$2" '{channel_id:$c, user_id:$u, roles:"channel_user", msg_count:0, mention_count:0}'; }
+not_found='{"id":"store.sql_channel.get_by_name.missing.app_error","message":"Channel does not exist.","status_code":404}'
+
+@test "bot-room: join (a ~name that does not exist is created), topic, occupants, invite, leave, list, info as v4 calls" {
+	ops=$(channel_json "$CH" ops 'release at noon')
+	ME_ANSWERS=10 rest_start "$(jq -cn --arg ch "$CH" --arg self "$SELF" --arg t "$TEAM" --arg bob "$BOB" --arg alice "$ALICE" \
+		--argjson ops "$ops" --argjson new "$(channel_json "$NEWCH" new '')" --argjson nf "$not_found" \
+		--argjson me "$(member_json "$CH" "$SELF")" --argjson al "$(member_json "$CH" "$ALICE")" '[
+		{path:"^/api/v4/teams/name/eng$", keep:true, body:{id:$t, name:"eng", display_name:"Eng", type:"O"}},
+		{path:"^/api/v4/teams/name/eng/channels/name/ops$", keep:true, body:$ops},
+		{path:"^/api/v4/teams/name/eng/channels/name/new$", status:404, body:$nf},
+		{path:"^/api/v4/channels$", status:201, body:$new},
+		{path:("^/api/v4/channels/" + $ch + "/members$"), keep:true, status:201, body:$me},
+		{path:("^/api/v4/channels/" + $ch + "/patch$"), body:($ops + {header:"release at one"})},
+		{path:("^/api/v4/channels/" + $ch + "/members[?]"), keep:true, body:[$me, $al]},
+		{path:"^/api/v4/users/ids$", body:[{id:$self, username:"bot"}, {id:$alice, username:"alice"}]},
+		{path:"^/api/v4/users/username/bob$", body:{id:$bob, username:"bob"}},
+		{path:("^/api/v4/channels/" + $ch + "/members/" + $self + "$"), keep:true, body:$me},
+		{path:("^/api/v4/channels/" + $ch + "/stats$"), body:{channel_id:$ch, member_count:2}},
+		{path:("^/api/v4/users/" + $self + "/teams/" + $t + "/channels$"), body:[$ops, $new]}]')"
+	R=(bot-room "${L[@]}" --mattermost-team eng --session none)
+	run --separate-stderr "${R[@]}" join '~new'
+	assert_success
+	assert_output 'Joined the room ~new.'
+	run --separate-stderr "${R[@]}" join '~ops'
+	assert_output 'Joined the room ~ops.'
+	run --separate-stderr "${R[@]}" topic '~ops'
+	assert_output 'Topic for ~ops: release at noon.'
+	run --separate-stderr "${R[@]}" topic '~ops' release at one
+	assert_output 'Topic for ~ops set.'
+	run --separate-stderr "${R[@]}" --json occupants '~ops'
+	assert_success
+	assert_equal "$(jq -c '[.occupants[] | [.person, .userid]]' <<< "$output")" "[[\"@bot\",\"$SELF\"],[\"@alice\",\"$ALICE\"]]"
+	run --separate-stderr "${R[@]}" invite '~ops' '@bob'
+	assert_output 'Invited @bob into the room ~ops.'
+	run --separate-stderr "${R[@]}" leave '~ops'
+	assert_output 'Left the room ~ops.'
+	run --separate-stderr "${R[@]}" list
+	assert_output $'~ops\n~new'
+	run --separate-stderr "${R[@]}" info '~ops'
+	assert_output '~ops: exists, joined, 2 users, topic: release at noon.'
+	run jq -c 'select(.path | test("/users/me$") | not) | [.method, .path, .json]' "$d/rest.ndjson"
+	assert_output - <<EOT
+["GET","/api/v4/teams/name/eng/channels/name/new",null]
+["GET","/api/v4/teams/name/eng",null]
+["POST","/api/v4/channels",{"team_id":"$TEAM","name":"new","display_name":"new","type":"O"}]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["POST","/api/v4/channels/$CH/members",{"user_id":"$SELF"}]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["PUT","/api/v4/channels/$CH/patch",{"header":"release at one"}]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["GET","/api/v4/channels/$CH/members?page=0&per_page=200",null]
+["POST","/api/v4/users/ids",["$SELF","$ALICE"]]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["GET","/api/v4/users/username/bob",null]
+["POST","/api/v4/channels/$CH/members",{"user_id":"$BOB"}]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["DELETE","/api/v4/channels/$CH/members/$SELF",null]
+["GET","/api/v4/teams/name/eng",null]
+["GET","/api/v4/users/$SELF/teams/$TEAM/channels",null]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["GET","/api/v4/channels/$CH/stats",null]
+["GET","/api/v4/channels/$CH/members/$SELF",null]
+EOT
+}
+
+@test "bot-room: destroy archives (DELETE the channel); info on an id that does not exist; a ~name needs --mattermost-team" {
+	ME_ANSWERS=4 rest_start "$(jq -cn --arg ch "$CH" --argjson nf "$not_found" '[
+		{path:("^/api/v4/channels/" + $ch + "$"), body:{status:"OK"}},
+		{path:"^/api/v4/channels/nochannel00000000000000000$", status:404, body:($nf + {id:"app.channel.get.existing.app_error"})}]')"
+	run --separate-stderr bot-room "${L[@]}" --session none destroy "$CH"
+	assert_success
+	assert_output "Destroyed the room $CH."
+	run --separate-stderr bot-room "${L[@]}" --session none --json info nochannel00000000000000000
+	assert_success
+	assert_equal "$(jq -c '[.exists, .joined]' <<< "$output")" '[false,false]'
+	run --separate-stderr bot-room "${L[@]}" --session none join '~ops'
+	assert_failure 78
+	assert_equal "$stderr" "bot-room: error: bad_config: room: give --mattermost-team (the team of ~channel names)"
+	run jq -c 'select(.path | test("/users/me$") | not) | [.method, .path]' "$d/rest.ndjson"
+	assert_output - <<EOT
+["DELETE","/api/v4/channels/$CH"]
+["GET","/api/v4/channels/nochannel00000000000000000"]
+EOT
+}
+
+@test "presence both ways: status_change events as presence events; the bot's own status PUT, its message as the custom status" {
+	rest_start
+	away=$(jq -cn --arg u "$ALICE" '{event:"status_change", seq:2, data:{status:"away", user_id:$u}, broadcast:{omit_users:null, user_id:$u, channel_id:"", team_id:""}}')
+	odd=$(jq -cn --arg u "$ALICE" '{event:"status_change", seq:3, data:{status:"sleepy", user_id:$u}, broadcast:{user_id:$u}}')
+	dnd=$(jq -cn --arg u "$BOB" '{event:"status_change", seq:4, data:{status:"dnd", user_id:$u}, broadcast:{user_id:$u}}')
+	ws_start "$(ws_conn "$(posted 1 pBpBpBpBpBpBpBpBpBpBpBpBpB 'hi')" "$away" "$odd" "$dnd")"
+	listen_bg
+	wait_for "$d/events" "\"userid\":\"$BOB\""
+	stop_listen
+	run jq -c 'select(.type == "presence") | [.identifier.id, .identifier.userid, .status]' "$d/events"
+	assert_output - <<EOT
+["@alice","$ALICE","away"]
+["$BOB","$BOB","dnd"]
+EOT
+	run --separate-stderr bot-send "${L[@]}" --session none <<< '{"type":"presence","status":"away","message":"at lunch"}'
+	assert_success
+	run --separate-stderr bot-send "${L[@]}" --session none <<< '{"type":"presence","status":"online"}'
+	assert_success
+	run jq -c 'select(.path | test("/status")) | [.method, .path, .json]' "$d/rest.ndjson"
+	assert_output - <<EOT
+["PUT","/api/v4/users/$SELF/status",{"user_id":"$SELF","status":"away"}]
+["PUT","/api/v4/users/$SELF/status/custom",{"emoji":"speech_balloon","text":"at lunch"}]
+["PUT","/api/v4/users/$SELF/status",{"user_id":"$SELF","status":"online"}]
+EOT
+	run --separate-stderr bot-send "${L[@]}" --session none <<< '{"type":"presence","status":"napping"}'
+	assert_failure 65
+	assert_equal "$(nreq /status)" 3
+}
