@@ -1102,7 +1102,8 @@ static int mm_submit(void *be, const struct bot_part *part, bot_done_fn done, vo
  * The bot's presence: PUT /users/{id}/status, and with a message PUT
  * /users/{id}/status/custom. */
 
-#define MM_MEMBERS_MAX 200       /* occupants: one page of members */
+#define MM_MEMBERS_PAGE 200      /* occupants: members a page */
+#define MM_MEMBERS_PAGES 50      /* and at most that many pages */
 
 enum rstep { RS_ME, RS_TEAM, RS_CHANNEL, RS_GETCH, RS_USER, RS_STATS, RS_MEMBER, RS_MEMBERS,
              RS_NAMES, RS_FINAL, RS_CUSTOM };
@@ -1124,6 +1125,8 @@ struct rjob {
 	int joined;            /* info: -1 unknown */
 	double users;          /* info: member count, -1 unknown */
 	int custom_done;       /* presence: the custom status is set */
+	int pages;             /* occupants: member pages read */
+	int more;              /* occupants: the last page was full */
 	enum rstep step;
 };
 
@@ -1410,9 +1413,9 @@ static void room_act(struct rjob *r)
 		return;
 	}
 	if (is_action(r, "occupants")) {
-		if (jv_get_kind(r->members) != JV_KIND_ARRAY) {
+		if (jv_get_kind(r->members) != JV_KIND_ARRAY || (r->more && r->pages < MM_MEMBERS_PAGES)) {
 			jv u = channel_url(r, JV_ARRAY(jv_string("members")));
-			jv q = jv_string_fmt("%s?page=0&per_page=%d", jv_string_value(u), MM_MEMBERS_MAX);
+			jv q = jv_string_fmt("%s?page=%d&per_page=%d", jv_string_value(u), r->pages, MM_MEMBERS_PAGE);
 			jv_free(u);
 			rjob_call(r, RS_MEMBERS, "GET", q, jv_null());
 		} else if (jv_get_kind(r->names) != JV_KIND_ARRAY && jv_array_length(jv_copy(r->members)) > 0) {
@@ -1545,14 +1548,21 @@ static void room_http(void *ud, const struct bot_http_done *d)
 	case RS_MEMBER:
 		r->joined = 1;
 		break;
-	case RS_MEMBERS:
-	case RS_NAMES: {
-		jv list = jv_get_kind(d->body) == JV_KIND_ARRAY ? jv_copy(d->body) : jv_array();
-		jv *slot = r->step == RS_MEMBERS ? &r->members : &r->names;
-		jv_free(*slot);
-		*slot = list;
+	case RS_MEMBERS: {   /* page by page, until one is not full */
+		jv page = jv_get_kind(d->body) == JV_KIND_ARRAY ? jv_copy(d->body) : jv_array();
+		r->more = jv_array_length(jv_copy(page)) >= MM_MEMBERS_PAGE;
+		r->pages++;
+		if (jv_get_kind(r->members) != JV_KIND_ARRAY) {
+			jv_free(r->members);
+			r->members = jv_array();
+		}
+		r->members = jv_array_concat(r->members, page);
 		break;
 	}
+	case RS_NAMES:
+		jv_free(r->names);
+		r->names = jv_get_kind(d->body) == JV_KIND_ARRAY ? jv_copy(d->body) : jv_array();
+		break;
 	case RS_FINAL:
 	case RS_CUSTOM:
 		jv_free(r->result);

@@ -363,3 +363,19 @@ EOT
 	assert_failure 65
 	assert_equal "$(nreq /status)" 3
 }
+
+@test "bot-room occupants reads the members 200 a page until a page is not full, then names them in one POST /users/ids" {
+	page0=$(jq -cn --arg c "$CH" '[range(200) | {channel_id:$c, user_id:("u" + (. | tostring | ("0" * (25 - length)) + .))}]')
+	page1=$(jq -cn --arg c "$CH" --arg a "$ALICE" '[{channel_id:$c, user_id:$a}]')
+	users=$(jq -cn --argjson p "$page0" --arg a "$ALICE" '[$p[] | {id:.user_id, username:("n" + .user_id[-3:])}] + [{id:$a, username:"alice"}]')
+	rest_start "$(jq -cn --arg ch "$CH" --argjson p0 "$page0" --argjson p1 "$page1" --argjson u "$users" '[
+		{path:("^/api/v4/channels/" + $ch + "/members[?]page=0&"), body:$p0},
+		{path:("^/api/v4/channels/" + $ch + "/members[?]page=1&"), body:$p1},
+		{path:"^/api/v4/users/ids$", body:$u}]')"
+	run --separate-stderr bot-room "${L[@]}" --session none --json occupants "$CH"
+	assert_success
+	assert_equal "$(jq -c '.occupants | [length, .[0].person, .[200].person]' <<< "$output")" '[201,"@n000","@alice"]'
+	assert_equal "$(requests '/members[?]' .path | paste -sd' ')" \
+		"\"/api/v4/channels/$CH/members?page=0&per_page=200\" \"/api/v4/channels/$CH/members?page=1&per_page=200\""
+	assert_equal "$(requests '/users/ids$' '.json | length')" 201
+}
