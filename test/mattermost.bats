@@ -176,6 +176,10 @@ EOT
 	assert_equal "$(jq -r 'select(.type == "connection") | .state' "$d/events" | paste -sd' ')" \
 		"connecting connected disconnected connecting connected"
 	assert_equal "$(jq -c 'select(.event == "open")' "$d/ws.ndjson" | wc -l)" 2
+	# the bound botpipe-backends(7) states: noticed within twice
+	# --mattermost-ping (2 s), then bot-listen's first backoff (1-4 s)
+	run jq -s '[.[] | select(.event == "open") | .t] | .[1] - .[0] < 2 + 4 + 1' "$d/ws.ndjson"
+	assert_output true
 }
 
 @test "files: a post's file is downloaded into the spool (a stream event); a stream event is uploaded, then posted by file_ids" {
@@ -378,4 +382,23 @@ EOT
 	assert_equal "$(requests '/members[?]' .path | paste -sd' ')" \
 		"\"/api/v4/channels/$CH/members?page=0&per_page=200\" \"/api/v4/channels/$CH/members?page=1&per_page=200\""
 	assert_equal "$(requests '/users/ids$' '.json | length')" 201
+}
+
+@test "a dropped socket: disconnected, reconnected, the posts in between fetched; across the session every post once" {
+	since=$(jq -cn --arg ch "$CH" --arg u "$ALICE" '{order:["q4q4q4q4q4q4q4q4q4q4q4q4q4","q3q3q3q3q3q3q3q3q3q3q3q3q3","q2q2q2q2q2q2q2q2q2q2q2q2q2"],
+		posts:{q2q2q2q2q2q2q2q2q2q2q2q2q2:{id:"q2q2q2q2q2q2q2q2q2q2q2q2q2",create_at:1700000002000,user_id:$u,channel_id:$ch,root_id:"",message:"two"},
+		       q3q3q3q3q3q3q3q3q3q3q3q3q3:{id:"q3q3q3q3q3q3q3q3q3q3q3q3q3",create_at:1700000003000,user_id:$u,channel_id:$ch,root_id:"",message:"three"},
+		       q4q4q4q4q4q4q4q4q4q4q4q4q4:{id:"q4q4q4q4q4q4q4q4q4q4q4q4q4",create_at:1700000004000,user_id:$u,channel_id:$ch,root_id:"",message:"four"}}}')
+	rest_start "[{\"path\":\"/api/v4/channels/$CH/posts\",\"status\":200,\"body\":$since}]"
+	ws_start "$(ws_conn "$(posted 1 q1q1q1q1q1q1q1q1q1q1q1q1q1 one '' 1700000001000)" \
+			"$(posted 2 q2q2q2q2q2q2q2q2q2q2q2q2q2 two '' 1700000002000)" | jq -c '.actions += [{sleep: 0.3}, {drop: true}]')" \
+		"$(ws_conn "$(posted 1 q3q3q3q3q3q3q3q3q3q3q3q3q3 three '' 1700000003000)")"
+	listen_bg
+	wait_for "$d/events" '"body":"four"'
+	sleep 0.3
+	stop_listen
+	assert_equal "$(jq -r 'select(.type == "message") | .body' "$d/events" | sort | paste -sd' ')" "four one three two"
+	assert_equal "$(jq -r 'select(.type == "connection") | .state' "$d/events" | paste -sd' ')" \
+		"connecting connected disconnected connecting connected"
+	assert_equal "$(requests "/api/v4/channels/$CH/posts" .path)" "\"/api/v4/channels/$CH/posts?since=1700000002000\""
 }
