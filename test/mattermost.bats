@@ -402,3 +402,25 @@ EOT
 		"connecting connected disconnected connecting connected"
 	assert_equal "$(requests "/api/v4/channels/$CH/posts" .path)" "\"/api/v4/channels/$CH/posts?since=1700000002000\""
 }
+
+@test "bot-room and the bot's presence through a running bot-listen's session: no network of their own, no users/me again" {
+	unshare -rn true 2>/dev/null || skip "no network namespaces here"
+	rest_start "$(jq -cn --arg ch "$CH" --argjson c "$(channel_json "$CH" ops 'release at noon')" --argjson m "$(member_json "$CH" "$SELF")" '[
+		{path:("^/api/v4/channels/" + $ch + "$"), body:$c},
+		{path:("^/api/v4/channels/" + $ch + "/stats$"), body:{channel_id:$ch, member_count:3}},
+		{path:("^/api/v4/channels/" + $ch + "/members/"), body:$m}]')"
+	ws_start "$(ws_conn)"
+	bot-listen "${L[@]}" -v > "$d/events" 2> "$d/err" &
+	LISTEN_PID=$!
+	wait_for "$d/events" '"state":"connected"'
+	wait_for "$d/err" 'session'
+	run --separate-stderr unshare -rn bot-room "${L[@]}" info "$CH"
+	assert_success
+	assert_output "$CH: exists, joined, 3 users, topic: release at noon."
+	run --separate-stderr unshare -rn bot-send "${L[@]}" <<< '{"type":"presence","status":"dnd"}'
+	assert_success
+	wait_req /status
+	stop_listen
+	assert_equal "$(nreq /api/v4/users/me)" 1
+	assert_equal "$(requests /status '.json')" "{\"user_id\":\"$SELF\",\"status\":\"dnd\"}"
+}
