@@ -810,9 +810,10 @@ static void named_tables(jv names, const struct bot_backend *const *builtin,
 }
 
 /* The instances named, checked: at most MAX_INSTANCES, none twice.
- * An array, or invalid with *err. */
-static jv instances_to_load(struct bot_config *cfg, jv *err)
+ * An array, or invalid with *err and the exit code in *code. */
+static jv instances_to_load(struct bot_config *cfg, jv *err, int *code)
 {
+	*code = BOT_EX_CONFIG;
 	struct parse probe = { .cfg = cfg, .file = jv_object(), .lines = jv_object(), .set = jv_object() };
 	if (load_file(&probe, cfg->argc, cfg->argv, err) < 0) {
 		jv_free(probe.file);
@@ -822,6 +823,7 @@ static jv instances_to_load(struct bot_config *cfg, jv *err)
 		cfg->file = NULL;
 		return jv_invalid();
 	}
+	*code = BOT_EX_USAGE;
 	jv names = named_instances(&probe, cfg->argc, cfg->argv);
 	jv_free(probe.file);
 	jv_free(probe.lines);
@@ -872,14 +874,15 @@ int bot_config_instance(const struct bot_config *base, const char *spec,
  * instances' in cfg->more. */
 static int load_instances(struct bot_config *cfg, jv *err)
 {
-	jv names = instances_to_load(cfg, err);
+	int code;
+	jv names = instances_to_load(cfg, err, &code);
 	if (!jv_is_valid(names))
-		return BOT_EX_USAGE;
+		return code;
 	int n = jv_array_length(jv_copy(names));
 	const struct bot_option *skip[MAX_INSTANCES + 1];
 	named_tables(names, cfg->builtin, skip);
 	jv first = n ? jv_array_get(jv_copy(names), 0) : jv_string(default_backend(cfg->opts));
-	int code = load_one(cfg, jv_string_value(first), skip, 1, err);
+	code = load_one(cfg, jv_string_value(first), skip, 1, err);
 	jv_free(first);
 	cfg->backends_named = n;
 	if (code == LOAD_GO_ON && n > 1) {
