@@ -235,3 +235,21 @@ example() { python3 "$ROOT/test/helpers/examples.py" get "$ROOT/$1" "$2"; }
 	run tg_calls sendMessage
 	assert_output '{"chat_id":'"$TG_CHAT"',"text":"@al: from the example","parse_mode":"HTML"}'
 }
+
+@test "what a command makes on fd 3 goes to the network it was asked on, as its reply does" {
+	mkdir -p "$W/plugins"
+	cat > "$W/plugins/notify" <<-'SH'
+	#!/bin/sh
+	echo '{"type":"message","to":"#deploys","body":"on fd 3"}' >&3
+	echo '{"type":"message","backend":"telegram","to":"-100","body":"elsewhere"}' >&3
+	echo "on stdout"
+	SH
+	chmod 755 "$W/plugins/notify"
+	room_msg '!notify' | jq -c '.backend = "irc@oftc"' > "$W/in"
+	bot-dispatch -d "$W/plugins" < "$W/in" > "$W/out"
+	run jq -r 'select(.type=="message") | [.backend, (.to | .id? // .), .body] | @tsv' "$W/out"
+	assert_success
+	assert_line "$(printf 'irc@oftc\t#deploys\ton fd 3')"
+	assert_line "$(printf 'telegram\t-100\telsewhere')"
+	assert_line "$(printf 'irc@oftc\t#room\ton stdout')"
+}
