@@ -153,7 +153,27 @@ def relay_to(targets; bots):
   | .to = $to
   | .body = $head + $text
   | if ($m.id | type) == "string" then .id = "\($m.id).relay.\($b).\($rid)" else . end
+  | if ($m.replaces | type) == "string"
+    then .replaces_copy_of = {backend: $m.backend, id: $m.replaces} else . end
   | .relayed_from = $origin;
+
+# A reaction to a message (said in a room, or a copy of one) put on the
+# same message in each of targets, by bot-send, which knows the copies it
+# made (reacted_to_copy_of); one with no copy there is answered
+# "unsupported" and goes nowhere.  Not a reaction of one of `bots`.
+def relay_reaction_to(targets; bots):
+  select(.type == "reaction" and .reactor != null and (.reacted_to | type) == "object"
+         and (.reacted_to.id | type) == "string")
+  | . as $r
+  | ([bots] | flatten) as $bots
+  | select(.reactor | (if type == "object" then [.nick, .id, .person] else [.] end)
+                     | all(.[] | select(. != null); . as $n | all($bots[]; . != $n)))
+  | targets as [$to_backend, $to]
+  | ($to_backend // $r.backend) as $b
+  | select($b != $r.backend)
+  | {type: "reaction", backend: $b, to: $to, action: ($r.action // "added"),
+     reaction_name: $r.reaction_name,
+     reacted_to_copy_of: {backend: $r.backend, id: $r.reacted_to.id}};
 
 # A room's message copied to room to_room (an id or an identifier) on
 # backend instance to_backend ("irc@libera", "matrix"; null: the
@@ -164,10 +184,13 @@ def relay_to(targets; bots):
 # shows as it is.  The body is markdown as every body is, rendered by
 # bot-send for the target; a body from a plain network (IRC, XMPP, the
 # console) is escaped, so that it arrives as it was typed.  An edit
-# (replaces) arrives as a new message ending in " (edited)": linking it
-# to the copy of the message it edits would need the copy's id.
-# Reactions are not relayed.  Nothing goes back to the room it came from.
-def relay(to_backend; to_room; bots): relay_to([to_backend, to_room]; bots);
+# (replaces) ends in " (edited)" and edits the copy in place where the
+# target can edit and bot-send delivered the copy (replaces_copy_of),
+# else arrives as a new message.  A reaction to a message, or to a copy
+# of one, is put on the copy (or the message) in the target room.
+# Nothing goes back to the room it came from.
+def relay(to_backend; to_room; bots):
+  relay_to([to_backend, to_room]; bots), relay_reaction_to([to_backend, to_room]; bots);
 
 # relay(to; bots), the first form, is kept: to is a room on the same
 # network, bots an array of nicks, and the body is plain text for
@@ -184,8 +207,14 @@ def relay(to): relay(to; []);
 # A ring of rooms, one line: rooms is an array of [backend, room] pairs;
 # a message said in one of them is relayed to each of the others.
 def bridge(rooms; bots):
-  [.backend, relay_room_id] as $here
-  | rooms as $rooms
-  | select(any($rooms[]; . == $here))
-  | relay_to($rooms[] | select(. != $here); bots);
+  rooms as $rooms
+  | if .type == "reaction" then
+      .backend as $src
+      | select(any($rooms[]; .[0] == $src))
+      | relay_reaction_to($rooms[] | select(.[0] != $src); bots)
+    else
+      [.backend, relay_room_id] as $here
+      | select(any($rooms[]; . == $here))
+      | relay_to($rooms[] | select(. != $here); bots)
+    end;
 def bridge(rooms): bridge(rooms; []);

@@ -93,7 +93,7 @@ relay_through() {
 	EOF
 }
 
-@test "relay: the bot's own copies, backlog, notices, bots, listed nicks, direct chats and reactions are not relayed" {
+@test "relay: the bot's own copies, backlog, notices, bots, listed nicks and direct chats are not relayed" {
 	{
 		irc_said irc@libera '#a' 'alice' 'copied already' 'N1' '{"relayed_from":{"backend":"matrix"}}'
 		irc_said irc@libera '#a' 'alice' 'old news' 'N2' '{"delayed":true}'
