@@ -39,6 +39,9 @@ help_options() {
 	assert_line --partial -- "--webhook-template"
 	run complete_line bot-listen --irc-
 	assert_output ""
+	# an instance, NAME@PROFILE, takes NAME's options
+	run complete_line bot-listen -b text -b irc@libera --irc-ser
+	assert_output -- "--irc-server"
 }
 
 @test "bash: -b offers the backends there are" {
@@ -137,6 +140,9 @@ help_options() {
 	run specs bot-send bot-send -b irc ""
 	assert_line --partial -- "--irc-server["
 	refute_line --partial -- "--text-input["
+	# an instance takes its backend's options
+	run specs bot-listen bot-listen -b text -b irc@libera ""
+	assert_line --partial -- "--irc-server["
 	run specs bot-dispatch bot-dispatch ""
 	refute_line --partial -- "--text-input["
 	assert_line --partial -- "*--plugins["

@@ -35,13 +35,14 @@ _botpipe() {
 		--config=*) config=${w#*=}; continue ;;
 		--*=*) continue ;;
 		-*)
-			meta=${_botpipe_meta[$prog:$w]:-${_botpipe_meta[backend:${backend:-text}:$w]:-}}
+			meta=${_botpipe_meta[$prog:$w]:-${_botpipe_meta[backend:${backend%%@*}:$w]:-}}
 			[ -n "$meta" ] && ((i++))
 			continue ;;
 		esac
 		operands=$((operands + 1))
 	done
 	backend=${backend:-text}
+	backend=${backend%%@*}   # an instance: NAME@PROFILE takes NAME's options
 	# only a program with --backend takes a backend's options
 	[[ " ${_botpipe_words[$prog]:-} " == *" --backend "* ]] || backend=none
 	# --name=VALUE: complete the value

@@ -32,10 +32,11 @@ _botpipe() {
 		--backend=*) backend=${words[i]#*=} ;;
 		esac
 	done
+	backend=${backend%%@*}   # an instance: NAME@PROFILE takes NAME's options
 	local prog=${service//-/_} be=${backend//[^a-z0-9]/_}
 	specs=(${(P)${:-_botpipe_spec_$prog}})
-	# only a program with --backend takes a backend's options
-	if (( ${specs[(I)--backend\[*]} )); then
+	# only a program with --backend (repeatable: *--backend) takes a backend's options
+	if (( ${specs[(I)(\*|)--backend\[*]} )); then
 		specs+=(${(P)${:-_botpipe_spec_backend_$be}})
 	fi
 	if [[ $service == bot-room ]]; then
