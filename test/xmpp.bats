@@ -374,3 +374,83 @@ print(len(parts), max(len(p) for p in parts) <= 10000, " ".join(parts).split() =
 	run bot-send -b xmpp --retries 0 --to "elsewhere$BATS_TEST_NUMBER@conference.localhost" 'hi'
 	assert_failure 79
 }
+
+# A stream event for bot-send: FILE to TO (bot-send --files-from its folder).
+stream_to() { jq -cn --arg to "$1" --arg p "$2" '{type:"stream",to:$to,path:$p,name:"report.bin",stream_type:"application/octet-stream"}'; }
+
+@test "a file from the bot goes up by HTTP File Upload and reaches the person as a link to the same bytes" {
+	mkdir -m 700 "$W/out"
+	head -c 300000 /dev/urandom >"$W/out/report.bin"
+	chmod 600 "$W/out/report.bin"
+	human >"$W/human.out" 2>"$W/human.err" <<-EOF &
+		join $ROOM human
+		expect ^message chat bot@localhost/\S+ id=\S+ oob=https://localhost:\d+/\S+/report.bin body="https://\S+/report.bin"$ 20
+		fetch $W/direct.bin
+		expect ^message groupchat $ROOM/bot id=\S+ oob=https://\S+/report.bin body= 20
+		fetch $W/room.bin
+	EOF
+	local hpid=$!
+	wait_for "$W/human.out" "^presence $ROOM/human .*codes=.*110"
+	run --separate-stderr sh -c 'stream_to() { jq -cn --arg to "$1" --arg p "$2" "{type:\"stream\",to:\$to,path:\$p,name:\"report.bin\"}"; }
+		{ stream_to human@localhost "$1"; stream_to "$2" "$1"; } | bot-send -b xmpp --files-from "$3"' _ "$W/out/report.bin" "$ROOM" "$W/out"
+	assert_success
+	wait "$hpid"
+	cmp "$W/out/report.bin" "$W/direct.bin"
+	cmp "$W/out/report.bin" "$W/room.bin"
+	# done with the id of the message that carried the link
+	id=$(jq -r 'select(.type=="sent") | .id' <<< "$output" | head -n 1)
+	grep -q "^message chat bot@localhost/[^ ]* id=$id oob=" "$W/human.out"
+	run jq -r 'select(.type=="sent") | .to.id' <<< "$output"
+	assert_output $'human@localhost\n'"$ROOM"
+}
+
+@test "a file from the person is fetched into the bot's spool: the same bytes, a stream event after the message" {
+	start_bot
+	head -c 200000 /dev/urandom >"$W/photo.jpg"
+	run human <<-EOF
+		upload chat bot@localhost $W/photo.jpg
+	EOF
+	assert_success
+	url=$(sed -n 's/^uploaded //p' <<< "$output")
+	[[ "$url" == https://localhost:*/photo.jpg ]]
+	wait_for "$W/events" '"type":"stream"'
+	run jq -c 'select(.type=="message" or .type=="stream") | [.type, .body // .status, .from.id // .identifier.id]' "$W/events"
+	assert_output "$(printf '["message","%s","human@localhost"]\n["stream","success","human@localhost"]' "$url")"
+	run jq -r 'select(.type=="stream") | [.name, .size, .transfered, .stream_type, .parent.id == null] | @tsv' "$W/events"
+	assert_output $'photo.jpg\t200000\t200000\timage/jpeg\tfalse'
+	path=$(jq -r 'select(.type=="stream") | .path' "$W/events")
+	[[ "$path" == "$XDG_STATE_HOME"/*/spool/*.jpg ]]
+	cmp "$W/photo.jpg" "$path"
+	run jq -r 'select(.type=="message") | .extras.url' "$W/events"
+	assert_output "$url"
+}
+
+@test "a file over the service's max-file-size is refused at once, naming the limit" {
+	mkdir -m 700 "$W/out"
+	head -c 1100000 /dev/zero >"$W/out/big.bin"
+	chmod 600 "$W/out/big.bin"
+	run --separate-stderr timeout 20 sh -c 'jq -cn --arg p "$1" "{type:\"stream\",to:\"human@localhost\",path:\$p}" |
+		bot-send -b xmpp --files-from "$2"' _ "$W/out/big.bin" "$W/out"
+	assert_failure 65
+	[[ "$stderr" == *"big.bin is 1100000 bytes, over the 1048576 bytes upload.localhost takes"* ]]
+	run jq -r '[.code, .temporary] | @tsv' <<< "$output"
+	assert_output $'bad_input\tfalse'
+}
+
+@test "an inbound file over --xmpp-download-max, or a link that is not https, is not kept: a stream error" {
+	start_bot --xmpp-download-max 1000
+	head -c 5000 /dev/urandom >"$W/big.txt"
+	run human <<-EOF
+		upload chat bot@localhost $W/big.txt
+		oob chat bot@localhost http://127.0.0.1:9/plain.txt
+	EOF
+	assert_success
+	wait_for "$W/events" '"type":"stream".*"status":"error".*plain.txt|plain.txt.*"status":"error"'
+	wait_for "$W/events" '"type":"stream".*big.txt.*"status":"error"|big.txt.*"status":"error"'
+	run jq -r 'select(.type=="stream") | [.name, .status, .message, .path] | @tsv' "$W/events"
+	assert_line --regexp $'^big.txt\terror\t.*larger than 1000 bytes\t$'
+	assert_line --regexp $'^plain.txt\terror\tnot an https link: not fetched\t$'
+	# nothing is left behind in the spool, not even a part
+	run find "$XDG_STATE_HOME" -path '*spool*' -type f
+	assert_output ''
+}
