@@ -406,6 +406,11 @@ stream_to() { jq -cn --arg to "$1" --arg p "$2" '{type:"stream",to:$to,path:$p,n
 
 @test "a file from the person is fetched into the bot's spool: the same bytes, a stream event after the message" {
 	start_bot
+	# libcurl is loaded with the first file, not before
+	listen_pid=$(pgrep -P "$PIPE_PID" -x bot-listen)
+	[ -n "$listen_pid" ]
+	run grep -c libcurl "/proc/$listen_pid/maps"
+	assert_output 0
 	head -c 200000 /dev/urandom >"$W/photo.jpg"
 	run human <<-EOF
 		upload chat bot@localhost $W/photo.jpg
@@ -423,6 +428,7 @@ stream_to() { jq -cn --arg to "$1" --arg p "$2" '{type:"stream",to:$to,path:$p,n
 	cmp "$W/photo.jpg" "$path"
 	run jq -r 'select(.type=="message") | .extras.url' "$W/events"
 	assert_output "$url"
+	grep -q libcurl "/proc/$listen_pid/maps"
 }
 
 @test "a file over the service's max-file-size is refused at once, naming the limit" {
