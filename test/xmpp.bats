@@ -460,3 +460,23 @@ stream_to() { jq -cn --arg to "$1" --arg p "$2" '{type:"stream",to:$to,path:$p,n
 	run find "$XDG_STATE_HOME" -path '*spool*' -type f
 	assert_output ''
 }
+
+# Last: it spends the bot's daily upload quota (4 MiB, prosody.sh).
+@test "a slot refused for the daily quota (error type wait) is a temporary failure" {
+	mkdir -m 700 "$W/out"
+	head -c 1000000 /dev/zero >"$W/out/part.bin"
+	chmod 600 "$W/out/part.bin"
+	local i=0 ok=0
+	while [ $i -lt 6 ]; do
+		i=$((i + 1))
+		run --separate-stderr timeout 20 sh -c 'jq -cn --arg p "$1" "{type:\"stream\",to:\"human@localhost\",path:\$p}" |
+			bot-send -b xmpp --retries 0 --files-from "$2"' _ "$W/out/part.bin" "$W/out"
+		[ "$status" -eq 0 ] || break
+		ok=$((ok + 1))
+	done
+	[ "$ok" -ge 1 ]
+	assert_failure 75
+	[[ "$stderr" == *"upload slot: resource-constraint: Daily quota reached"* ]]
+	run jq -r '[.code, .temporary] | @tsv' <<< "$output"
+	assert_output $'send_failed\ttrue'
+}
