@@ -2383,10 +2383,12 @@ static void upload_put_done(void *ud, const struct bot_http_done *d)
 static void on_upload_iq(struct xmpp *c, struct job *j, xmpp_stanza_t *st, int ok)
 {
 	const char *from = xmpp_stanza_get_from(st);
+	if (!from)
+		from = c->domain;   /* our server may answer for itself without a from */
 	jv head = j->stage == UP_INFO ? jv_array_get(jv_copy(j->look), 0) : jv_null();
 	const char *want = j->stage == UP_SLOT ? c->upload_svc : j->stage == UP_ITEMS ? c->domain
 	                   : jv_get_kind(head) == JV_KIND_STRING ? jv_string_value(head) : "";
-	if (!from || strcasecmp(from, want)) {
+	if (strcasecmp(from, want)) {
 		jv_free(head);
 		return;   /* not from whom we asked: the job waits on */
 	}
