@@ -253,3 +253,41 @@ example() { python3 "$ROOT/test/helpers/examples.py" get "$ROOT/$1" "$2"; }
 	assert_line "$(printf 'telegram\t-100\telsewhere')"
 	assert_line "$(printf 'irc@oftc\t#room\ton stdout')"
 }
+
+@test "a bridge's edit edits the copy in place, and a reaction lands on the same message on the other network" {
+	tg_start
+	zl_start
+	local ring='[["zulip","ops/deploys"],["telegram","'"$TG_CHAT"'"]]'
+	zulip_room='{"kind":"room","id":"ops/deploys","stream":"ops","topic":"deploys"}'
+	{
+		jq -cn --argjson to "$zulip_room" '{type:"message",id:"101",backend:"zulip",to:$to,body:"deploy at 5",
+			from:{kind:"occupant",id:"al@zulip.test",nick:"Al"},is_group:true}'
+		jq -cn --argjson to "$zulip_room" '{type:"message",id:"102",backend:"zulip",to:$to,body:"deploy at 6",
+			replaces:"101",from:{kind:"occupant",id:"al@zulip.test",nick:"Al"},is_group:true}'
+		# on Telegram someone reacts to the copy; on Zulip to the message
+		jq -cn '{type:"reaction",backend:"telegram",action:"added",reaction_name:"👍",
+			reactor:{kind:"person",id:"111"},reacted_to:{id:"'"$TG_CHAT"':1"}}'
+		jq -cn '{type:"reaction",backend:"zulip",action:"added",reaction_name:"tada",
+			reactor:{kind:"person",id:"bo@zulip.test"},reacted_to:{id:"101"}}'
+	} > "$W/in"
+	bot-dispatch -e "bridge($ring)" < "$W/in" | bot-send -b zulip -b telegram > "$W/sent" 2> "$W/send.err"
+	run jq -r '.type' "$W/sent"
+	assert_output "$(printf 'sent\nsent\nsent\nsent')"
+	run tg_calls sendMessage
+	assert_output '{"chat_id":'"$TG_CHAT"',"text":"<b>Al</b>: deploy at 5","parse_mode":"HTML"}'
+	run tg_calls editMessageText
+	assert_output '{"chat_id":'"$TG_CHAT"',"text":"<b>Al</b>: deploy at 6 (edited)","parse_mode":"HTML","message_id":1}'
+	# on the copy of message 101, and on 101 itself; names go as they are
+	tg_calls setMessageReaction > "$W/reactions"
+	run jq -c '[.message_id, .reaction[0].emoji]' "$W/reactions"
+	assert_output '[1,"tada"]'
+	run zl_calls POST '^/api/v1/messages/101/reactions$'
+	assert_output "emoji_name=$(jq -rn '"👍" | @uri')"
+	# a reaction to a message no copy is known of goes nowhere, quietly
+	jq -cn '{type:"reaction",backend:"zulip",action:"added",reaction_name:"tada",
+		reactor:{kind:"person",id:"bo@zulip.test"},reacted_to:{id:"999"}}' |
+		bot-dispatch -e "bridge($ring)" | bot-send -b zulip -b telegram > "$W/sent2"
+	run jq -r '[.type, .code] | @tsv' "$W/sent2"
+	assert_output "$(printf 'error\tunsupported')"
+	assert_equal "$(tg_calls setMessageReaction | wc -l)" 1
+}
