@@ -19,6 +19,16 @@
  * form's result for a new room (unlocked at once), the self unavailable
  * presence for a leave, an iq result for info, list and destroy.
  *
+ * Files go through libbothttp, opened on the first file (lazyhttp.h: a
+ * bot that never sends or receives one never loads libcurl).  A stream
+ * event is a job of stages: discover the server's HTTP File Upload
+ * service (XEP-0363: disco#info of the domain, else of each of its
+ * disco#items; kept for the connection), ask it for a slot, PUT the file
+ * there, then send the GET URL as the body and as an out-of-band link
+ * (XEP-0066), pinged as a message is.  A message with an out-of-band
+ * https link is followed by a stream event once the link is fetched into
+ * the spool (at most --xmpp-download-max bytes).
+ *
  * Hostile input: libstrophe escapes attributes and text; what we put into
  * a stanza is valid UTF-8 without the characters XML 1.0 forbids (a control
  * byte in a body would end our stream).  What the server sends is held in
@@ -30,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +48,7 @@
 
 #include "backend.h"
 #include "failure.h"
+#include "lazyhttp.h"
 #include "pollset.h"
 #include "render.h"
 
@@ -55,6 +67,12 @@
 #define XMPP_READS_PER_TURN 16       /* run_once reads 4 KiB; a TLS record is 16 */
 #define XMPP_LAG_RUN_MS 5000         /* while the reader lags: heartbeats only */
 #define XMPP_JOBS_MAX 10000
+#define XMPP_URL_MAX 4096            /* an upload slot's or a link's URL */
+#define XMPP_UPLOAD_LOOK_MAX 32      /* disco#items asked for the upload service */
+#define XMPP_PUT_MS 600000           /* a file's PUT, whole */
+#define XMPP_FETCH_MS 300000         /* a link's download, whole */
+#define XMPP_FETCHES_MAX 8           /* downloads at once */
+#define XMPP_DOWNLOAD_MAX_DEFAULT 52428800L
 
 #define NS_MUC "http://jabber.org/protocol/muc"
 #define NS_MUC_USER "http://jabber.org/protocol/muc#user"
@@ -71,6 +89,7 @@
 #define NS_SID "urn:xmpp:sid:0"
 #define NS_DATA "jabber:x:data"
 #define NS_CONFERENCE "jabber:x:conference"
+#define NS_UPLOAD "urn:xmpp:http:upload:0"
 
 static const struct bot_option xmpp_options[] = {
 	{ "xmpp-jid", 0, BOT_OPT_STR | BOT_OPT_IDENTITY, "JID", NULL, "the bot's account, user@domain[/resource]" },
@@ -83,6 +102,8 @@ static const struct bot_option xmpp_options[] = {
 	{ "xmpp-muc-service", 0, BOT_OPT_STR, "DOMAIN", NULL, "the MUC service bot-room lists (default: conference.DOMAIN)" },
 	{ "xmpp-rejoin", 0, BOT_OPT_FLAG, NULL, "true", "join a room again after a kick (--no-xmpp-rejoin: not)" },
 	{ "xmpp-rejoin-delay", 0, BOT_OPT_INT, "SECONDS", "5", "wait this long before joining again after a kick" },
+	{ "xmpp-download-max", 0, BOT_OPT_INT, "BYTES", "52428800",
+	  "fetch out-of-band https links in messages up to BYTES into the spool (0: never)" },
 	BOT_OPTIONS_END
 };
 
@@ -226,7 +247,10 @@ enum job_kind {
 	JOB_TOPIC,      /* set: done at the room's subject from us */
 	JOB_IQ,         /* info, list, destroy: done at the iq's answer */
 	JOB_LOCAL,      /* answered from what we know (topic, occupants) */
+	JOB_UPLOAD,     /* a file: disco, slot, PUT; then a JOB_PINGED message */
 };
+
+enum upload_stage { UP_INFO, UP_ITEMS, UP_SLOT, UP_PUT };
 
 struct job {
 	struct job *next;
@@ -242,6 +266,21 @@ struct job {
 	long long deadline;
 	bot_done_fn done;
 	void *ctx;
+	/* JOB_UPLOAD */
+	struct xmpp *owner;
+	enum upload_stage stage;
+	jv file;               /* {path, name, mime, size, to, type} */
+	jv look;               /* the services still to ask (disco#info) */
+	long xfer;             /* the running PUT */
+};
+
+/* An out-of-band link being fetched into the spool. */
+struct fetch {
+	struct fetch *next;
+	struct xmpp *c;
+	jv stream;             /* the stream event, status still to set */
+	long xfer;
+	char path[4096];
 };
 
 struct xmpp {
@@ -268,12 +307,28 @@ struct xmpp {
 	long long connect_until, quit_until, ping_due, ping_sent_ms, lag_run_ms;
 	long long rejoin_delay_ms, wait_ms;
 	char ping_id[64];
+	/* files: libbothttp, opened on the first one */
+	const struct bot_http_lib *http;
+	struct bot_http_multi *m;
+	int upload_known, closing;     /* upload_known: 1 found, -1 none */
+	char upload_svc[1024];
+	long long upload_max;          /* its max-file-size, -1 when it gave none */
+	long long download_max;
+	struct fetch *fetches;
+	int nfetches;
 };
 
 /* One registry of connections for the sockopt callback, which gets no
  * user data: the connection's socket is ours to poll. */
 #define XMPP_INSTANCES 8
 static struct xmpp *instances[XMPP_INSTANCES];
+
+/* files (below) */
+static void on_upload_iq(struct xmpp *c, struct job *j, xmpp_stanza_t *st, int ok);
+static void upload_begin(struct xmpp *c, struct job *j);
+static struct job *upload_job(struct xmpp *c, const struct bot_part *part, jv *err);
+static void fetch_link(struct xmpp *c, jv msg, const char *url);
+static int xm_is_from_self(void *be, jv ev);
 
 static void new_id(struct xmpp *c, const char *kind, char *buf, size_t n)
 {
@@ -427,14 +482,21 @@ static struct job *job_new(enum job_kind kind, jv ev)
 	j->ev = ev;
 	j->result = jv_null();
 	j->stanzas = jv_array();
+	j->file = jv_null();
+	j->look = jv_null();
 	return j;
 }
 
 static void job_free(struct job *j)
 {
+	/* a PUT still running ends now; its callback sees the job answered */
+	if (j->xfer > 0 && j->owner && j->owner->m)
+		j->owner->http->cancel(j->owner->m, j->xfer);
 	jv_free(j->ev);
 	jv_free(j->result);
 	jv_free(j->stanzas);
+	jv_free(j->file);
+	jv_free(j->look);
 	free(j);
 }
 
@@ -993,7 +1055,16 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 		msg = jv_object_set(msg, jv_string("id"), jv_string(id));
 	msg = jv_object_set(msg, jv_string("ts"), jv_number((double)time(NULL)));
 	msg = message_extras(st, msg, group ? bare : NULL);
-	emit(c, msg);
+	jv extras = bot_get(msg, "extras");
+	const char *url = bot_str(extras, "url");
+	if (url && c->listening && c->download_max > 0 && !bot_true(msg, "delayed") && !xm_is_from_self(c, msg)) {
+		jv keep = jv_copy(msg);
+		emit(c, msg);
+		fetch_link(c, keep, url);   /* its stream event after the message */
+		jv_free(keep);
+	} else
+		emit(c, msg);
+	jv_free(extras);
 	return 1;
 }
 
@@ -1049,6 +1120,10 @@ static void on_job_iq(struct xmpp *c, struct job *j, xmpp_stanza_t *st, int ok)
 {
 	if (!strcmp(j->id, c->ping_id))
 		return;
+	if (j->kind == JOB_UPLOAD) {
+		on_upload_iq(c, j, st, ok);
+		return;
+	}
 	if (j->kind == JOB_PINGED && !strcmp(j->action, "invite")) {
 		job_answer(j, jv_copy(j->ev));
 		return;
@@ -1123,7 +1198,8 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 /* ---- the connection ------------------------------------------------------ */
 
 /* libstrophe's log: nothing unless -v -v, and never the SASL exchange
- * (under PLAIN the DEBUG line holds the password in base64).  The SASL
+ * (under PLAIN the DEBUG line holds the password in base64) nor an upload
+ * slot (its PUT headers carry the service's credential).  The SASL
  * failure is seen here: libstrophe reports it only by disconnecting. */
 static void on_log(void *ud, xmpp_log_level_t level, const char *area, const char *msg)
 {
@@ -1139,6 +1215,10 @@ static void on_log(void *ud, xmpp_log_level_t level, const char *area, const cha
 	(void)level;
 	if (bot_verbosity < 2)
 		return;
+	if (strstr(msg, "<slot") && strstr(msg, NS_UPLOAD)) {
+		bot_debug("xmpp: %s: an upload slot (not shown: its headers are credentials)", area ? area : "");
+		return;
+	}
 	char line[512];
 	bot_debug("xmpp: %s: %s", area ? area : "", bot_oneline(line, sizeof line, msg, strlen(msg)));
 }
@@ -1258,6 +1338,7 @@ static void session_started(struct xmpp *c)
 	bot_debug("xmpp: session established on fd %d", c->fd);
 	c->ping_sent_ms = 0;
 	c->ping_id[0] = 0;
+	c->upload_known = 0;   /* the upload service is looked for again */
 	send_stanza(c, xmpp_presence_new(c->ctx));
 	xmpp_timed_handler_add(c->conn, on_ping_timer, XMPP_PING_MS, c);
 	c->ping_due = bot_now_ms() + XMPP_PING_MS;
@@ -1411,6 +1492,10 @@ static void send_jobs(struct xmpp *c)
 			job_answer(j, local_answer(c, j));
 			continue;
 		}
+		if (j->kind == JOB_UPLOAD) {
+			upload_begin(c, j);
+			continue;
+		}
 		jv_array_foreach(j->stanzas, i, s) {
 			xmpp_send_raw(c->conn, jv_string_value(s), (size_t)jv_string_length_bytes(jv_copy(s)));
 			jv_free(s);
@@ -1470,8 +1555,8 @@ static void timers(struct xmpp *c)
 		return;
 	}
 	for (struct job *j = c->jobs; j; j = j->next) {
-		if (!j->sent || j->answered || now < j->deadline)
-			continue;
+		if (!j->sent || j->answered || j->xfer > 0 || now < j->deadline)
+			continue;   /* a PUT has libcurl's own timeout */
 		if (j->kind == JOB_PINGED) {
 			die(c, bot_fail_code("connection_lost", 1, "no answer from the server in %g s", (double)c->wait_ms / 1000));
 			return;
@@ -1497,6 +1582,8 @@ static void xm_prepare(void *be, struct bot_poll *p)
 {
 	struct xmpp *c = be;
 	long long now = bot_now_ms();
+	if (c->m)
+		c->http->multi_prepare(c->m, p);   /* files go on whatever the connection does */
 	if (c->state == ST_IDLE) {
 		for (struct job *j = c->jobs; j; j = j->next)
 			if (j->answered)
@@ -1529,7 +1616,7 @@ static void xm_prepare(void *be, struct bot_poll *p)
 	for (struct job *j = c->jobs; j; j = j->next) {
 		if (j->answered || (!j->sent && j->kind == JOB_LOCAL))
 			bot_poll_deadline(p, now);
-		else if (j->sent)
+		else if (j->sent && !j->xfer)
 			bot_poll_deadline(p, j->deadline);
 	}
 	long long r = next_rejoin(c);
@@ -1555,6 +1642,8 @@ static void run_strophe(struct xmpp *c, const struct bot_poll *p)
 static int xm_dispatch(void *be, const struct bot_poll *p, jv *err)
 {
 	struct xmpp *c = be;
+	if (c->m)
+		c->http->multi_dispatch(c->m, p);
 	if (c->state != ST_IDLE && !c->dead) {
 		run_strophe(c, p);
 		timers(c);
@@ -1954,6 +2043,8 @@ static int xm_submit(void *be, const struct bot_part *part, bot_done_fn done, vo
 		j = presence_job(c, part->event, err);
 	else if (type && !strcmp(type, "reaction"))
 		j = reaction_job(c, part->event, err);
+	else if (type && !strcmp(type, "stream"))
+		j = upload_job(c, part, err);
 	else if (part->text)
 		j = message_job(c, part, err);
 	else {
@@ -1974,6 +2065,500 @@ static int xm_submit(void *be, const struct bot_part *part, bot_done_fn done, vo
 		xmpp_run_once(c->ctx, 0);
 	deliver(c);
 	return 0;
+}
+
+/* ---- files --------------------------------------------------------------- */
+
+/* libbothttp's multi handle, made (and libbothttp opened) on first use. */
+static int http_ready(struct xmpp *c, jv *err)
+{
+	if (c->m)
+		return 0;
+	if (!c->http && !(c->http = bot_http_lib(err)))
+		return -1;
+	if (!(c->m = c->http->multi_new(err)))
+		return -1;
+	if (*c->cafile)
+		c->http->multi_set_cafile(c->m, c->cafile);
+	return 0;
+}
+
+/* A name to show or to ask a slot for: one line of UTF-8, no '/', short. */
+static int file_name_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (!n || n > 200 || !bot_utf8_valid(s, n) || !strcmp(s, ".") || !strcmp(s, ".."))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < ' ' || s[i] == 0x7f || s[i] == '/' || s[i] == '\\')
+			return 0;
+	return 1;
+}
+
+/* type/subtype of token characters. */
+static int mime_ok(const char *s)
+{
+	size_t n = strlen(s), slash = strcspn(s, "/");
+	if (!n || n > 100 || slash == 0 || slash + 1 >= n || strchr(s + slash + 1, '/'))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (i != slash && !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&^_.+-", s[i]))
+			return 0;
+	return 1;
+}
+
+/* A URL we send or fetch: http(s) (https only when https is set), one
+ * token of printable ASCII, bounded. */
+static int url_ok(const char *u, int https)
+{
+	size_t n = u ? strlen(u) : 0;
+	if (!n || n > XMPP_URL_MAX)
+		return 0;
+	if (strncasecmp(u, "https://", 8) && (https || strncasecmp(u, "http://", 7)))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] <= ' ' || (unsigned char)u[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int hexval(int ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+	       : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/* The name a link shows: its last path segment, percent-decoded, when
+ * that is a good name; else "file". */
+static void link_name(const char *url, char *buf, size_t n)
+{
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	size_t end = strcspn(p, "?#");
+	const char *last = NULL;
+	for (size_t i = 0; i < end; i++)
+		if (p[i] == '/')
+			last = p + i + 1;
+	size_t k = 0;
+	if (last)
+		for (const char *q = last; q < p + end && k + 1 < n; q++) {
+			int hi, lo;
+			if (*q == '%' && q + 2 < p + end && (hi = hexval(q[1])) >= 0 && (lo = hexval(q[2])) >= 0) {
+				buf[k++] = (char)(hi * 16 + lo);
+				q += 2;
+			} else
+				buf[k++] = *q;
+		}
+	buf[k] = 0;
+	if (!file_name_ok(buf))
+		snprintf(buf, n, "file");
+}
+
+/* -- outbound: XEP-0363 ---------------------------------------------------- */
+
+static void upload_ask(struct xmpp *c, struct job *j, const char *to, const char *ns)
+{
+	new_id(c, "u", j->id, sizeof j->id);
+	xmpp_stanza_t *iq = xmpp_iq_new(c->ctx, "get", j->id);
+	xmpp_stanza_set_to(iq, to);
+	add_child(iq, "query", ns);
+	send_stanza(c, iq);
+	j->deadline = bot_now_ms() + c->wait_ms;
+}
+
+/* Ask the next service in j->look for its disco#info. */
+static void upload_ask_next(struct xmpp *c, struct job *j)
+{
+	jv next = jv_array_get(jv_copy(j->look), 0);
+	j->stage = UP_INFO;
+	upload_ask(c, j, jv_string_value(next), NS_DISCO_INFO);
+	jv_free(next);
+}
+
+/* Look-only: 1 when a disco#info answer offers HTTP File Upload; *max its
+ * max-file-size (from the form whose FORM_TYPE is the namespace), or -1. */
+static int upload_feature(xmpp_stanza_t *st, long long *max)
+{
+	xmpp_stanza_t *q = child_ns(st, "query", NS_DISCO_INFO);
+	int found = 0;
+	*max = -1;
+	for (xmpp_stanza_t *ch = q ? xmpp_stanza_get_children(q) : NULL; ch; ch = xmpp_stanza_get_next(ch)) {
+		const char *name = xmpp_stanza_get_name(ch), *ns = xmpp_stanza_get_ns(ch);
+		const char *var = xmpp_stanza_get_attribute(ch, "var");
+		if (name && !strcmp(name, "feature") && var && !strcmp(var, NS_UPLOAD))
+			found = 1;
+		if (!name || strcmp(name, "x") || !ns || strcmp(ns, NS_DATA))
+			continue;
+		int ours = 0;
+		long long v = -1;
+		for (xmpp_stanza_t *f = xmpp_stanza_get_children(ch); f; f = xmpp_stanza_get_next(f)) {
+			const char *fvar = xmpp_stanza_get_attribute(f, "var");
+			if (!fvar)
+				continue;
+			jv val = text_of(xmpp_stanza_get_child_by_name(f, "value"));
+			const char *t = jv_get_kind(val) == JV_KIND_STRING ? jv_string_value(val) : "";
+			char *end;
+			if (!strcmp(fvar, "FORM_TYPE"))
+				ours = !strcmp(t, NS_UPLOAD);
+			else if (!strcmp(fvar, "max-file-size") && *t) {
+				long long n = strtoll(t, &end, 10);
+				if (!*end && n > 0)
+					v = n;
+			}
+			jv_free(val);
+		}
+		if (ours && v > 0)
+			*max = v;
+	}
+	return found;
+}
+
+/* The services the domain lists (disco#items), at most a few. */
+static jv upload_items(xmpp_stanza_t *st)
+{
+	jv out = jv_array();
+	xmpp_stanza_t *q = child_ns(st, "query", NS_DISCO_ITEMS);
+	int n = 0;
+	for (xmpp_stanza_t *it = q ? xmpp_stanza_get_children(q) : NULL; it && n < XMPP_UPLOAD_LOOK_MAX;
+	     it = xmpp_stanza_get_next(it)) {
+		const char *nm = xmpp_stanza_get_name(it), *jid = xmpp_stanza_get_attribute(it, "jid");
+		if (nm && !strcmp(nm, "item") && jid && jid_ok(jid) && !jid_resource(jid) && !strchr(jid, '@')) {
+			out = jv_array_append(out, jv_string(jid));
+			n++;
+		}
+	}
+	return out;
+}
+
+static const char *file_str(struct job *j, const char *key)
+{
+	return bot_str(j->file, key);
+}
+
+static long long file_size(struct job *j)
+{
+	jv v = bot_get(j->file, "size");
+	long long n = jv_get_kind(v) == JV_KIND_NUMBER ? (long long)jv_number_value(v) : 0;
+	jv_free(v);
+	return n;
+}
+
+/* Ask the service for a slot, when the file is within its limit. */
+static void upload_slot(struct xmpp *c, struct job *j)
+{
+	long long size = file_size(j);
+	if (c->upload_max > 0 && size > c->upload_max) {
+		job_answer(j, bot_fail_code("bad_input", 0, "stream: %s is %lld bytes, over the %lld bytes "
+		                            "%s takes (its max-file-size)", file_str(j, "name"), size,
+		                            c->upload_max, c->upload_svc));
+		return;
+	}
+	new_id(c, "s", j->id, sizeof j->id);
+	xmpp_stanza_t *iq = xmpp_iq_new(c->ctx, "get", j->id);
+	xmpp_stanza_set_to(iq, c->upload_svc);
+	xmpp_stanza_t *r = add_child(iq, "request", NS_UPLOAD);
+	char n[32];
+	snprintf(n, sizeof n, "%lld", size);
+	xmpp_stanza_set_attribute(r, "filename", file_str(j, "name"));
+	xmpp_stanza_set_attribute(r, "size", n);
+	xmpp_stanza_set_attribute(r, "content-type", file_str(j, "mime"));
+	send_stanza(c, iq);
+	j->stage = UP_SLOT;
+	j->deadline = bot_now_ms() + c->wait_ms;
+}
+
+/* The start of a file's job, once the session is up. */
+static void upload_begin(struct xmpp *c, struct job *j)
+{
+	if (c->upload_known > 0) {
+		upload_slot(c, j);
+		return;
+	}
+	if (c->upload_known < 0) {
+		job_answer(j, bot_fail_code("unsupported", 0, "%s offers no HTTP File Upload (XEP-0363)", c->domain));
+		return;
+	}
+	jv_free(j->look);
+	j->look = JV_ARRAY(jv_string(c->domain));
+	upload_ask_next(c, j);
+}
+
+/* A slot refused: permanent or temporary as the error's type says; the
+ * service's limit named when it gives one. */
+static jv slot_failure(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(st, "error");
+	xmpp_stanza_t *big = child_ns(err, "file-too-large", NS_UPLOAD);
+	jv max = text_of(big ? xmpp_stanza_get_child_by_name(big, "max-file-size") : NULL);
+	jv f = stanza_failure(st, "upload slot", 0);
+	if (jv_get_kind(max) == JV_KIND_STRING && strlen(jv_string_value(max)) < 24) {
+		char why[700];
+		bot_fail_message(f, why, sizeof why);
+		int temporary = bot_fail_temporary(f);
+		jv_free(f);
+		f = bot_fail_code("bad_input", temporary, "%s (max-file-size %s bytes)", why, jv_string_value(max));
+	}
+	jv_free(max);
+	return f;
+}
+
+static void upload_put_done(void *ud, const struct bot_http_done *d);
+
+/* The PUT headers a slot gives: Authorization, Cookie and Expires only
+ * (XEP-0363 0.6: the others are ignored), each one line. */
+static jv slot_headers(xmpp_stanza_t *put)
+{
+	jv out = jv_array();
+	for (xmpp_stanza_t *h = xmpp_stanza_get_children(put); h; h = xmpp_stanza_get_next(h)) {
+		const char *nm = xmpp_stanza_get_name(h), *hn = xmpp_stanza_get_attribute(h, "name");
+		if (!nm || strcmp(nm, "header") || !hn ||
+		    (strcasecmp(hn, "Authorization") && strcasecmp(hn, "Cookie") && strcasecmp(hn, "Expires")))
+			continue;
+		jv v = text_of(h);
+		const char *t = jv_get_kind(v) == JV_KIND_STRING ? jv_string_value(v) : "";
+		if (*t && strlen(t) <= 8192 && !bot_has_line_break(t, strlen(t)))
+			out = jv_array_append(out, jv_string_fmt("%s: %s", hn, t));
+		jv_free(v);
+	}
+	return out;
+}
+
+/* The slot came: PUT the file to it. */
+static void upload_put(struct xmpp *c, struct job *j, xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *slot = child_ns(st, "slot", NS_UPLOAD);
+	xmpp_stanza_t *put = slot ? xmpp_stanza_get_child_by_name(slot, "put") : NULL;
+	xmpp_stanza_t *get = slot ? xmpp_stanza_get_child_by_name(slot, "get") : NULL;
+	const char *put_url = put ? xmpp_stanza_get_attribute(put, "url") : NULL;
+	const char *get_url = get ? xmpp_stanza_get_attribute(get, "url") : NULL;
+	if (!url_ok(put_url, 1) || !url_ok(get_url, 0)) {
+		job_answer(j, bot_fail_code("send_failed", 0, "upload slot from %s: %s", c->upload_svc,
+		                            !url_ok(put_url, 1) ? "no https PUT URL" : "no GET URL"));
+		return;
+	}
+	jv err = jv_null();
+	if (http_ready(c, &err) < 0) {
+		job_answer(j, err);
+		return;
+	}
+	j->file = jv_object_set(j->file, jv_string("get"), jv_string(get_url));
+	struct bot_http_req req = {
+		.method = "PUT", .url = put_url, .headers = slot_headers(put),
+		.upload_path = file_str(j, "path"), .upload_raw = 1, .content_type = file_str(j, "mime"),
+		.timeout_ms = XMPP_PUT_MS,
+	};
+	j->stage = UP_PUT;
+	long id = c->http->start(c->m, &req, upload_put_done, j, &err);
+	if (id < 0)
+		job_answer(j, err);
+	else
+		j->xfer = id;
+}
+
+/* The file is there: the message with its link goes out next, pinged. */
+static void upload_put_done(void *ud, const struct bot_http_done *d)
+{
+	struct job *j = ud;
+	struct xmpp *c = j->owner;
+	j->xfer = 0;
+	if (j->answered)
+		return;
+	if (jv_get_kind(d->fail) != JV_KIND_NULL) {
+		job_answer(j, bot_fail_reword(jv_copy(d->fail), "upload: "));
+		return;
+	}
+	const char *get = file_str(j, "get"), *type = file_str(j, "type");
+	new_id(c, "m", j->msg_id, sizeof j->msg_id);
+	xmpp_stanza_t *m = xmpp_message_new(c->ctx, type, file_str(j, "to"), j->msg_id);
+	add_text_child(m, "body", NULL, get);
+	if (bot_true(j->file, "private"))
+		add_child(m, "x", NS_MUC_USER);
+	add_text_child(add_child(m, "x", NS_OOB), "url", NULL, get);
+	job_stanza(j, m);
+	j->kind = JOB_PINGED;
+	j->sent = 0;
+}
+
+/* An answer to one of a file job's iqs (from whom it was asked). */
+static void on_upload_iq(struct xmpp *c, struct job *j, xmpp_stanza_t *st, int ok)
+{
+	const char *from = xmpp_stanza_get_from(st);
+	if (!from)
+		from = c->domain;   /* our server may answer for itself without a from */
+	jv head = j->stage == UP_INFO ? jv_array_get(jv_copy(j->look), 0) : jv_null();
+	const char *want = j->stage == UP_SLOT ? c->upload_svc : j->stage == UP_ITEMS ? c->domain
+	                   : jv_get_kind(head) == JV_KIND_STRING ? jv_string_value(head) : "";
+	if (strcasecmp(from, want)) {
+		jv_free(head);
+		return;   /* not from whom we asked: the job waits on */
+	}
+	long long max;
+	if (j->stage == UP_INFO) {
+		int n = jv_array_length(jv_copy(j->look));
+		j->look = jv_array_slice(j->look, 1, n);
+		if (ok && upload_feature(st, &max)) {
+			snprintf(c->upload_svc, sizeof c->upload_svc, "%s", from);
+			c->upload_known = 1;
+			c->upload_max = max;
+			upload_slot(c, j);
+		} else if (n > 1)
+			upload_ask_next(c, j);
+		else if (!strcasecmp(from, c->domain) && !j->configuring) {
+			j->configuring = 1;   /* the domain's items are asked once */
+			j->stage = UP_ITEMS;
+			upload_ask(c, j, c->domain, NS_DISCO_ITEMS);
+		} else {
+			c->upload_known = -1;
+			upload_begin(c, j);
+		}
+	} else if (j->stage == UP_ITEMS) {
+		jv_free(j->look);
+		j->look = ok ? upload_items(st) : jv_array();
+		if (jv_array_length(jv_copy(j->look)) > 0)
+			upload_ask_next(c, j);
+		else {
+			c->upload_known = -1;
+			upload_begin(c, j);
+		}
+	} else if (j->stage == UP_SLOT) {
+		if (ok)
+			upload_put(c, j, st);
+		else
+			job_answer(j, slot_failure(st));
+	}
+	jv_free(head);
+}
+
+/* A stream event: a file of ours to the network. */
+static struct job *upload_job(struct xmpp *c, const struct bot_part *part, jv *err)
+{
+	char jid[2 * XMPP_JID_MAX + 2], room[XMPP_JID_MAX + 1];
+	const char *type;
+	jv to = bot_get(part->event, "to");
+	int rc = target_of(c, to, jid, sizeof jid, &type, room, sizeof room, err);
+	jv_free(to);
+	if (rc < 0)
+		return NULL;
+	const char *path = bot_str(part->event, "path");
+	struct stat st;
+	const char *bad = !path ? "missing" : stat(path, &st) < 0 ? strerror(errno)
+	                  : !S_ISREG(st.st_mode) ? "not a regular file" : NULL;
+	if (bad) {
+		*err = bot_fail_code("bad_input", 0, "stream: path: %s", bad);
+		return NULL;
+	}
+	const char *name = bot_str(part->event, "name"), *slash = strrchr(path, '/');
+	if (!file_name_ok(name))
+		name = file_name_ok(slash ? slash + 1 : path) ? (slash ? slash + 1 : path) : "file";
+	const char *mime = bot_str(part->event, "stream_type");
+	if (!mime || !mime_ok(mime))
+		mime = "application/octet-stream";
+	struct job *j = job_new(JOB_UPLOAD, jv_null());
+	j->owner = c;
+	int group = !strcmp(type, "groupchat");
+	snprintf(j->room, sizeof j->room, "%s", group ? room : "");
+	j->file = JV_OBJECT(jv_string("path"), jv_string(path), jv_string("name"), jv_string(name),
+	                    jv_string("mime"), jv_string(mime), jv_string("size"), jv_number((double)st.st_size),
+	                    jv_string("to"), jv_string(jid), jv_string("type"), jv_string(type),
+	                    jv_string("private"), jv_bool(*room && !group));
+	return j;
+}
+
+/* -- inbound: XEP-0066 links into the spool -------------------------------- */
+
+static void fetch_unlink(struct xmpp *c, struct fetch *f)
+{
+	for (struct fetch **pp = &c->fetches; *pp; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			c->nfetches--;
+			return;
+		}
+}
+
+/* The stream event (consumed) with its end: an error, with why. */
+static void fetch_failed(struct xmpp *c, jv ev, const char *why)
+{
+	ev = jv_object_delete(ev, jv_string("path"));
+	ev = jv_object_set(ev, jv_string("status"), jv_string("error"));
+	emit(c, jv_object_set(ev, jv_string("message"), jv_string(why)));
+}
+
+static void fetch_done(void *ud, const struct bot_http_done *d)
+{
+	struct fetch *f = ud;
+	struct xmpp *c = f->c;
+	fetch_unlink(c, f);
+	jv ev = f->stream;
+	free(f);
+	if (c->closing) {
+		jv_free(ev);
+		return;
+	}
+	struct stat st;
+	if (jv_get_kind(d->fail) != JV_KIND_NULL || !d->file || stat(d->file, &st) < 0) {
+		char why[400];
+		fetch_failed(c, ev, jv_get_kind(d->fail) != JV_KIND_NULL ? bot_fail_message(d->fail, why, sizeof why)
+		                                                         : "the download was not kept");
+		return;
+	}
+	char mime[128];
+	const char *ct = bot_str(d->headers, "content-type");
+	snprintf(mime, sizeof mime, "%.*s", ct ? (int)strcspn(ct, "; ") : 0, ct ? ct : "");
+	if (*mime && mime_ok(mime))
+		ev = jv_object_set(ev, jv_string("stream_type"), jv_string(mime));
+	ev = jv_object_set(ev, jv_string("path"), jv_string(d->file));
+	ev = jv_object_set(ev, jv_string("size"), jv_number((double)st.st_size));
+	ev = jv_object_set(ev, jv_string("transfered"), jv_number((double)st.st_size));
+	emit(c, jv_object_set(ev, jv_string("status"), jv_string("success")));
+}
+
+/* A message's link (look-only msg): fetched into the spool, then a
+ * stream event of the message's sender with the message's id as parent. */
+static void fetch_link(struct xmpp *c, jv msg, const char *url)
+{
+	char name[256];
+	link_name(url, name, sizeof name);
+	jv ev = bot_stream_event(bot_get(msg, "from"), name, NULL, NULL, -1, 0, "pending");
+	ev = jv_object_set(ev, jv_string("to"), bot_get(msg, "to"));
+	const char *id = bot_str(msg, "id");
+	if (id)
+		ev = jv_object_set(ev, jv_string("parent"), JV_OBJECT(jv_string("id"), jv_string(id)));
+	if (!url_ok(url, 1)) {
+		fetch_failed(c, ev, "not an https link: not fetched");
+		return;
+	}
+	if (c->nfetches >= XMPP_FETCHES_MAX) {
+		fetch_failed(c, ev, "too many downloads at once: not fetched");
+		return;
+	}
+	struct fetch *f = calloc(1, sizeof *f);
+	if (!f)
+		abort();
+	f->c = c;
+	jv err = jv_null();
+	char why[400];
+	if (http_ready(c, &err) < 0 || c->bh->spool_path(c->bh, name, f->path, sizeof f->path, &err) < 0) {
+		fetch_failed(c, ev, bot_fail_message(err, why, sizeof why));
+		jv_free(err);
+		free(f);
+		return;
+	}
+	f->stream = ev;
+	struct bot_http_req req = {
+		.method = "GET", .url = url, .download_path = f->path, .download_max = (size_t)c->download_max,
+		.timeout_ms = XMPP_FETCH_MS, .want_headers = JV_ARRAY(jv_string("content-type")),
+	};
+	f->next = c->fetches;
+	c->fetches = f;
+	c->nfetches++;
+	f->xfer = c->http->start(c->m, &req, fetch_done, f, &err);
+	if (f->xfer < 0) {
+		fetch_unlink(c, f);
+		fetch_failed(c, f->stream, bot_fail_message(err, why, sizeof why));
+		jv_free(err);
+		free(f);
+	}
 }
 
 /* ---- the model ----------------------------------------------------------- */
@@ -2171,6 +2756,12 @@ static void *xm_open(const struct bot_config *cfg, struct bot_host *host, jv *er
 	c->rejoin = bot_cfg_flag(cfg, "xmpp-rejoin");
 	long delay = bot_cfg_int(cfg, "xmpp-rejoin-delay", 5);
 	c->rejoin_delay_ms = (delay < 0 ? 0 : delay > 3600 ? 3600 : delay) * 1000;
+	long dmax = bot_cfg_int(cfg, "xmpp-download-max", XMPP_DOWNLOAD_MAX_DEFAULT);
+	if (dmax < 0) {
+		*err = bot_fail("--xmpp-download-max: a size in bytes (0: never fetch)");
+		goto fail;
+	}
+	c->download_max = dmax;
 	const char *timeout = bot_cfg_str(cfg, "timeout");
 	double secs = timeout ? strtod(timeout, NULL) : 0;
 	if (secs > 0 && secs < 1e6)
@@ -2192,6 +2783,10 @@ static void xm_close(void *be)
 	fail_jobs(c, bot_fail_code("connection_lost", 1, "the connection to %s was closed", c->domain));
 	conn_close(c);
 	deliver(c);
+	if (c->m) {
+		c->closing = 1;   /* the downloads still running end without events */
+		c->http->multi_free(c->m);
+	}
 	if (c->password) {
 		explicit_bzero(c->password, strlen(c->password));
 		free(c->password);
@@ -2213,7 +2808,7 @@ const struct bot_backend bot_backend = {
 	.markup = "xmpp",
 	.options = xmpp_options,
 	.can = BOT_CAN_LISTEN | BOT_CAN_ROOM | BOT_CAN_PRESENCE | BOT_CAN_REACTION | BOT_CAN_EDIT |
-	       BOT_CAN_SESSION,
+	       BOT_CAN_STREAM | BOT_CAN_SESSION,
 	.size_unit = BOT_UNIT_CHARS,
 	.open = xm_open,
 	.close = xm_close,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bot.h"
+#include "lazyhttp.h"
 #include "stream.h"
 
 struct bot_stream {
@@ -28,36 +29,15 @@ struct bot_stream {
 
 /* ---- libbothttp, loaded on the first TLS stream ------------------------- */
 
-/* libbothttp beside libbot, named by path (a bare soname would be looked
- * up through the caller's run path, and under ASan the caller dlopen sees
- * is the sanitizer's runtime), else by soname. */
-static void *http_dlopen(void)
-{
-	Dl_info info;
-	char path[4096];
-	if (dladdr((void *)http_dlopen, &info) && info.dli_fname) {
-		const char *slash = strrchr(info.dli_fname, '/');
-		if (slash && snprintf(path, sizeof path, "%.*s/libbothttp.so.0",
-		                      (int)(slash - info.dli_fname), info.dli_fname) < (int)sizeof path) {
-			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-			if (h)
-				return h;
-		}
-	}
-	return dlopen("libbothttp.so.0", RTLD_NOW | RTLD_LOCAL);
-}
-
 /* The table, loaded once (never unloaded: libcurl keeps global state). */
 static const struct bot_stream_ops *tls_ops(jv *err)
 {
 	static const struct bot_stream_ops *ops;
 	if (ops)
 		return ops;
-	void *h = http_dlopen();
-	if (!h) {
-		*err = bot_fail_code("connect_failed", 0, "TLS needs libbothttp.so.0: %s", dlerror());
+	void *h = bot_http_dlopen("connect_failed", err);
+	if (!h)
 		return NULL;
-	}
 	bot_stream_ops_fn *get;
 	*(void **)&get = dlsym(h, BOT_STREAM_OPS_SYMBOL);
 	const struct bot_stream_ops *o = get ? get() : NULL;

@@ -4,7 +4,7 @@
 set -eu
 PKGS="gcc make pkg-config libc6-dev libjq-dev libonig-dev libcmark-gfm-dev libcmark-gfm-extensions-dev
 libcurl4-openssl-dev libssl-dev libwslay-dev libstrophe-dev libmicrohttpd-dev jq python3
-python3-websockets python3-slixmpp bats bats-assert bats-support bats-file mandoc tmux
+python3-websockets python3-slixmpp python3-aiohttp bats bats-assert bats-support bats-file mandoc tmux
 ngircd prosody mosquitto mosquitto-clients nats-server libnats-dev valgrind clang libclang-rt-14-dev libfuzzer-14-dev llvm-14
 hyperfine time socat curl procps openssl ca-certificates util-linux zsh"
 missing=""

@@ -1,6 +1,8 @@
 /* fuzz-xmpp: what a server sends (one stanza, parsed by libstrophe from
  * the bytes) through the XMPP backend's stanza handlers, with a room
- * joined and jobs waiting for answers; then the bytes as an identifier.
+ * joined and jobs waiting for answers (file uploads at each stage of the
+ * upload service's discovery and the slot); then the bytes as an
+ * identifier and as a link's URL.
  * Built with clang -fsanitize=fuzzer; everything is freed so leaks show. */
 #include "../../backends/xmpp.c"
 
@@ -61,6 +63,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	waiting(c, JOB_IQ, "q1", "", "ops@conference.localhost", "info");
 	waiting(c, JOB_IQ, "q2", "", "conference.localhost", "list");
 	waiting(c, JOB_LEAVE, "", "", "ops@conference.localhost", "leave");
+	jv file = JV_OBJECT(jv_string("path"), jv_string("/nonexistent/f.bin"), jv_string("name"), jv_string("f.bin"),
+	                    jv_string("mime"), jv_string("text/plain"), jv_string("size"), jv_number(10),
+	                    jv_string("to"), jv_string("human@localhost"), jv_string("type"), jv_string("chat"));
+	struct job *u = waiting(c, JOB_UPLOAD, "u1", "", "", "");
+	u->owner = c;
+	u->stage = UP_INFO;
+	u->look = JV_ARRAY(jv_string("localhost"), jv_string("upload.localhost"));
+	u->file = jv_copy(file);
+	u = waiting(c, JOB_UPLOAD, "u2", "", "", "");
+	u->owner = c;
+	u->stage = UP_ITEMS;
+	u->file = jv_copy(file);
+	/* a slot's answer: with no libbothttp beside the target, no PUT starts */
+	u = waiting(c, JOB_UPLOAD, "s1", "", "", "");
+	u->owner = c;
+	u->stage = UP_SLOT;
+	u->file = file;
+	snprintf(c->upload_svc, sizeof c->upload_svc, "upload.localhost");
 
 	char *s = malloc(size + 1);
 	memcpy(s, data, size);
@@ -91,7 +111,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (jv_is_valid(id) && !bot_ident_kind(id))
 		abort();
 	jv_free(id);
+	/* ... and as a link: the name shown is always a good one */
+	char name[256];
+	link_name(s, name, sizeof name);
+	if (!file_name_ok(name))
+		abort();
 	free(s);
+	if (c->m)
+		c->http->multi_free(c->m);
 	c->ctx = NULL;
 	c->bh = NULL;
 	jv_free(c->failure);

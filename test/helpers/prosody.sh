@@ -14,7 +14,9 @@
 #
 # Everything lives in DIR (data, pid, log DIR/prosody.log); the system's
 # prosody and its configuration are never touched.  DIR/http.port is the
-# HTTP port of the file share.
+# HTTPS port of the file share (XEP-0363: its URLs are
+# https://localhost:PORT/..., the same self-signed certificate; at most
+# 1 MiB a file, 4 MiB a day for each account).
 set -eu
 
 die() { echo "prosody.sh: $*" >&2; exit 1; }
@@ -51,11 +53,12 @@ c2s_ports = { $port }
 c2s_direct_tls_ports = { }
 s2s_ports = { }
 component_ports = { }
-http_ports = { $http }
+http_ports = { }
+https_ports = { $http }
 http_interfaces = { "127.0.0.1" }
-https_ports = { }
-http_host = "127.0.0.1"
-http_external_url = "http://127.0.0.1:$http/"
+https_interfaces = { "127.0.0.1" }
+http_host = "localhost"
+http_external_url = "https://localhost:$http/"
 log = { { levels = { min = "info" }, to = "file", filename = "$dir/prosody.log" } }
 authentication = "internal_hashed"
 c2s_require_encryption = true
@@ -69,6 +72,7 @@ Component "conference.localhost" "muc"
 	muc_room_default_public = true
 Component "upload.localhost" "http_file_share"
 	http_file_share_size_limit = 1048576
+	http_file_share_daily_quota = 4194304
 CONF
 	[ -f "$dir/extra.cfg.lua" ] && cat "$dir/extra.cfg.lua" >> "$dir/prosody.cfg.lua"
 	return 0

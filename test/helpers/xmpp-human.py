@@ -16,6 +16,11 @@ trusting CAFILE, sends its presence, then runs SCRIPT, one command a line
     react TYPE JID ID [EMOJI...]   our reactions (XEP-0444) on message ID
     reply TYPE JID ID TEXT  a reply (XEP-0461) to message ID
     oob TYPE JID URL        a link (XEP-0066) with the URL as body
+    upload TYPE JID FILE    FILE through our server's HTTP File Upload
+                            (slixmpp's XEP-0363), then its link as oob
+                            sends it; prints "uploaded URL"
+    fetch FILE              GET the oob URL of the line the last expect
+                            matched into FILE; prints "fetched N bytes"
     show [SHOW [STATUS]]    our presence: away, dnd, xa, chat, or online
     direct JID [SHOW]       a directed presence to JID
     subscribe JID           ask for JID's presence
@@ -39,10 +44,12 @@ Every stanza received is printed on stdout as one line:
 import asyncio
 import json
 import logging
+import os
 import re
 import ssl
 import sys
 import time
+import urllib.request
 
 from slixmpp import ClientXMPP
 from slixmpp.xmlstream import ET
@@ -67,6 +74,7 @@ class Human(ClientXMPP):
         self.waiter = asyncio.Event()
         self.accepting = False
         self.failed = False
+        self.matched = ""
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("failed_auth", self.on_failed_auth)
         self.register_handler_raw()
@@ -153,6 +161,29 @@ class Human(ClientXMPP):
             except asyncio.TimeoutError:
                 pass
 
+    async def find_upload(self):
+        """The service among our server's disco#items that offers XEP-0363."""
+        disco = self["xep_0030"]
+        items = await disco.get_items(jid=self.boundjid.domain, timeout=10)
+        for jid, _node, _name in items["disco_items"]["items"]:
+            info = await disco.get_info(jid=jid, timeout=10)
+            if "urn:xmpp:http:upload:0" in info["disco_info"]["features"]:
+                return jid
+        raise RuntimeError("no upload service")
+
+    def send_oob(self, mtype, to, url):
+        m = self.message(mtype, to, url)
+        e = ET.Element("{%s}x" % NS_OOB)
+        ET.SubElement(e, "{%s}url" % NS_OOB).text = url
+        m.append(e)
+        m.send()
+
+    def get(self, url):
+        """The bytes at url, the server's certificate checked against CAFILE."""
+        ctx = ssl.create_default_context(cafile=self.cafile)
+        with urllib.request.urlopen(url, context=ctx, timeout=10) as r:
+            return r.read()
+
     def message(self, mtype, to, body=None):
         m = self.make_message(mto=to, mbody=body, mtype=mtype)
         return m
@@ -215,12 +246,26 @@ class Human(ClientXMPP):
                 m.append(e)
                 m.send()
             elif cmd == "oob":
-                mtype, to, url = args[0], args[1], args[2]
-                m = self.message(mtype, to, url)
-                e = ET.Element("{%s}x" % NS_OOB)
-                ET.SubElement(e, "{%s}url" % NS_OOB).text = url
-                m.append(e)
-                m.send()
+                self.send_oob(args[0], args[1], args[2])
+            elif cmd == "upload":
+                mtype, to, path = args[0], args[1], args[2]
+                up = self["xep_0363"]
+                if up.upload_service is None:
+                    # slixmpp 1.8's own look-up (get_info_from_domain)
+                    # fails on Python 3.11: the same disco steps by hand
+                    up.upload_service = await self.find_upload()
+                url = await up.upload_file(path, timeout=10)
+                print("uploaded %s" % url, flush=True)
+                self.send_oob(mtype, to, url)
+            elif cmd == "fetch":
+                m = re.search(r" oob=(\S+)", self.matched)
+                if not m:
+                    print("human: no oob URL in the line matched", file=sys.stderr)
+                    return 1
+                data = await asyncio.get_event_loop().run_in_executor(None, self.get, m.group(1))
+                with open(args[0], "wb") as f:
+                    f.write(data)
+                print("fetched %d bytes" % len(data), flush=True)
             elif cmd == "show":
                 show = args[0] if args and args[0] else ""
                 status = " ".join(args[1:]) or None
@@ -257,6 +302,7 @@ class Human(ClientXMPP):
                 if i < 0:
                     print("human: nothing matched /%s/ in %g s" % (regex, secs), file=sys.stderr)
                     return 1
+                self.matched = self.lines[i]
                 mark = i + 1
             elif cmd == "absent":
                 m = re.match(r"^(.*) (\d+(?:\.\d+)?)$", rest)
@@ -290,10 +336,14 @@ def main():
     logging.basicConfig(level=logging.ERROR)
     password = open(passfile).read().strip()
     script = sys.stdin.readlines()
+    # slixmpp's upload (aiohttp) trusts the system's store: make it CAFILE
+    os.environ["SSL_CERT_FILE"] = cafile
     h = Human(jid, password, script)
     h.code = 1
+    h.cafile = cafile
     h.ssl_context = ssl.create_default_context(cafile=cafile)
     h.register_plugin("xep_0199")
+    h.register_plugin("xep_0363")
     h.connect(("127.0.0.1", port))
     loop = asyncio.get_event_loop()
     loop.run_until_complete(h.disconnected)
