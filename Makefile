@@ -46,7 +46,7 @@ DISPATCH_SRC = $(wildcard $(DISPATCH_DIR)/*.c)
 DISPATCH_OBJ = $(DISPATCH_SRC:%.c=$(B)/obj/%.o)
 DISPATCH_LIB = $(B)/lib/libbotdispatch.a
 HTTP_OBJ  = $(HTTP_SRC:%.c=$(B)/obj/%.o)
-LIB_LIBS  = -ljq -lonig -lcmark-gfm-extensions -lcmark-gfm -lm
+LIB_LIBS  = -ljq -lonig -lm
 HTTP_LIBS = -lcurl -lcrypto -lwslay
 HEADERS   = $(wildcard lib/*.h $(HTTP_DIR)/*.h $(DISPATCH_DIR)/*.h lib/queue/*.h)
 
