@@ -13,8 +13,10 @@
  * never see it, and a user's own setting wins.
  */
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "bot.h"
 #include "libload.h"
 
 #define NO_INIT "GNUTLS_NO_IMPLICIT_INIT"
@@ -26,4 +28,23 @@ void *bot_dlopen(const char *path, int flags)
 	if (ours)
 		unsetenv(NO_INIT);
 	return h;
+}
+
+void *bot_dlopen_needed(const char *soname)
+{
+	void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		fprintf(stderr, "botpipe: cannot load %s: %s\n", soname, dlerror());
+		exit(BOT_EX_UNAVAILABLE);
+	}
+	return h;
+}
+
+void bot_dlsym_needed(void *h, const char *soname, const char *name, void **fn)
+{
+	*fn = dlsym(h, name);
+	if (!*fn) {
+		fprintf(stderr, "botpipe: %s has no %s\n", soname, name);
+		exit(BOT_EX_UNAVAILABLE);
+	}
 }

@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <dlfcn.h>
 #include <cmark-gfm.h>
 #include <cmark-gfm-core-extensions.h>
 #include <cmark-gfm_version.h>
 
 #include "bot.h"
 #include "buf.h"
+#include "libload.h"
 #include "render.h"
 #include "render_priv.h"
 
@@ -57,22 +57,13 @@ CMARK_FUNCTIONS(CM_POINTER)
 
 static void cmark_load(void)
 {
-	static int loaded;
-	if (loaded)
-		return;
-	void *h = dlopen(CMARK_EXTENSIONS_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		fprintf(stderr, "libbot: markdown needs %s\n", dlerror());
-		exit(BOT_EX_UNAVAILABLE);
-	}
-#define CM_LOOKUP(name) \
-	if (!(*(void **)&cm_##name = dlsym(h, #name))) { \
-		fprintf(stderr, "libbot: %s: no %s\n", CMARK_EXTENSIONS_SONAME, #name); \
-		exit(BOT_EX_UNAVAILABLE); \
-	}
+	static void *h;
+	if (h)
+		return;   /* never unloaded: cmark keeps its extensions in a global list */
+	h = bot_dlopen_needed(CMARK_EXTENSIONS_SONAME);
+#define CM_LOOKUP(name) bot_dlsym_needed(h, CMARK_EXTENSIONS_SONAME, #name, (void **)&cm_##name);
 	CMARK_FUNCTIONS(CM_LOOKUP)
 #undef CM_LOOKUP
-	loaded = 1;   /* never unloaded: cmark keeps its extensions in a global list */
 }
 
 #define CM_CALL(name) (*cm_##name)
