@@ -133,6 +133,14 @@ struct bot_config {
 	jv values;                      /* name -> string | number | bool | array */
 	jv operands;                    /* array of strings */
 	char *file;                     /* the config file that was read */
+	/* Backend instances (botpipe-config(5)): NAME or NAME@PROFILE. */
+	char *instance;                 /* the name events carry: "irc@libera", "irc" */
+	int backends_named;             /* -b (or BOT_BACKEND, or backend keys) named this many */
+	struct bot_config *more;        /* the other instances named, nmore of them */
+	int nmore;
+	int argc;                       /* kept for bot_config_instance */
+	char **argv;
+	const struct bot_backend *const *builtin;
 };
 
 /* Parse argv, then BOT_* variables, then the config file, the program's
@@ -142,6 +150,15 @@ struct bot_config {
 int bot_config_load(struct bot_config *cfg, int argc, char **argv,
                     const struct bot_backend *const *builtin);
 void bot_config_free(struct bot_config *cfg);
+/* The settings of one more backend instance, NAME or NAME@PROFILE, as
+ * bot_config_load would give them with -b SPEC: the command line (the
+ * options of the other instances' backends skipped), the environment,
+ * the file's [PROFILE] section (which must exist).  0, or -1 with *err.
+ * out is freed with bot_config_free. */
+int bot_config_instance(const struct bot_config *base, const char *spec,
+                        struct bot_config *out, jv *err);
+/* 1 when spec names an instance of backend (irc, irc@libera for "irc"). */
+int bot_instance_of(const char *spec, const char *backend);
 /* Look-ups by long name; NULL / def / 0 when unset. */
 const char *bot_cfg_str(const struct bot_config *cfg, const char *name);
 long bot_cfg_int(const struct bot_config *cfg, const char *name, long def);

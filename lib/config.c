@@ -27,15 +27,22 @@ static const struct bot_option common_opts[] = {
 };
 
 #define NTABLES 3
+/* Backend instances one program serves at most (-b given this often). */
+#define MAX_INSTANCES 16
 
 struct parse {
 	struct bot_config *cfg;
 	const struct bot_option *tables[NTABLES];
+	/* the other instances' backends: their options are read from the
+	 * command line and left to those instances */
+	const struct bot_option *skip[MAX_INSTANCES];
 	const struct bot_backend *const *builtin;
 	jv file;        /* key -> array of raw values, from the config file */
 	jv lines;       /* every key in the file, any section -> its first line */
 	unsigned mode;  /* the config file's permission bits */
 	jv set;         /* names given on the command line */
+	const char *profile;   /* an instance's @PROFILE, or NULL */
+	int section_seen;      /* the file has a [profile] section */
 };
 
 /* BOT_NAME_WITH_UNDERSCORES for "name-with-underscores". */
@@ -49,15 +56,26 @@ static void env_name(char *buf, size_t n, const char *name, const char *suffix)
 		snprintf(buf + o, n - o, "%s", suffix);
 }
 
-static const struct bot_option *find_long(struct parse *ps, const char *name, size_t len)
+/* An option by long name in our tables; else, with *foreign set, in
+ * another instance's backend's. */
+static const struct bot_option *find_long(struct parse *ps, const char *name, size_t len,
+                                          int *foreign)
 {
+	*foreign = 0;
 	for (int t = 0; t < NTABLES; t++)
 		for (const struct bot_option *o = ps->tables[t]; o && o->name; o++)
 			if (strlen(o->name) == len && !strncmp(o->name, name, len))
 				return o;
+	for (int t = 0; t < MAX_INSTANCES && ps->skip[t]; t++)
+		for (const struct bot_option *o = ps->skip[t]; o->name; o++)
+			if (strlen(o->name) == len && !strncmp(o->name, name, len)) {
+				*foreign = 1;
+				return o;
+			}
 	return NULL;
 }
 
+/* Short options belong to the programs, never to a backend. */
 static const struct bot_option *find_short(struct parse *ps, char c)
 {
 	for (int t = 0; t < NTABLES; t++)
@@ -140,10 +158,11 @@ static int parse_long(struct parse *ps, int argc, char **argv, int *i, jv *err)
 {
 	const char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
 	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-	const struct bot_option *o = find_long(ps, arg, len);
+	int foreign;
+	const struct bot_option *o = find_long(ps, arg, len, &foreign);
 	int negate = 0;
 	if (!o && len > 3 && !strncmp(arg, "no-", 3)) {
-		o = find_long(ps, arg + 3, len - 3);
+		o = find_long(ps, arg + 3, len - 3, &foreign);
 		negate = o && BOT_OPT_KIND(o->type) == BOT_OPT_FLAG;
 		if (!negate)
 			o = NULL;
@@ -168,6 +187,8 @@ static int parse_long(struct parse *ps, int argc, char **argv, int *i, jv *err)
 		*err = bot_fail("option --%s takes no value", o->name);
 		return -1;
 	}
+	if (foreign)
+		return 0;   /* another instance's */
 	ps->set = jv_object_set(ps->set, jv_string(o->name), jv_true());
 	return store(ps, o, negate ? "false" : val, "command line", err);
 }
@@ -330,6 +351,7 @@ static int read_config(struct parse *ps, const char *path, const char *profile,
 			}
 			*close = 0;
 			section = s + 1;
+			ps->section_seen |= profile && !strcmp(section, profile);
 			continue;
 		}
 		size_t klen = strcspn(s, " \t=");
@@ -396,7 +418,7 @@ static const char *prescan(int argc, char **argv, const char *lng, char shrt)
 static int load_file(struct parse *ps, int argc, char **argv, jv *err)
 {
 	const char *path = prescan(argc, argv, "config", 'c');
-	const char *profile = prescan(argc, argv, "profile", 0);
+	const char *profile = ps->profile ? ps->profile : prescan(argc, argv, "profile", 0);
 	if (!profile)
 		profile = getenv("BOT_PROFILE");
 	if (!path)
@@ -599,97 +621,332 @@ static int has_backend_option(const struct bot_option *opts)
 	return 0;
 }
 
-static const char *backend_name(struct parse *ps, int argc, char **argv)
+/* Every value of a repeatable option on the command line, in order. */
+static jv prescan_all(int argc, char **argv, const char *lng, char shrt)
 {
-	const char *name = prescan(argc, argv, "backend", 'b');
-	if (!name)
-		name = getenv("BOT_BACKEND");
-	if (!name) {
-		jv fv = jv_object_get(jv_copy(ps->file), jv_string("backend"));
-		if (jv_get_kind(fv) == JV_KIND_ARRAY) {
-			jv last = jv_array_get(jv_copy(fv), jv_array_length(jv_copy(fv)) - 1);
-			static char buf[128];   /* names are short; read once */
-			snprintf(buf, sizeof buf, "%s", jv_string_value(last));
-			jv_free(last);
-			name = buf;
-		}
-		jv_free(fv);
+	jv all = jv_array();
+	size_t n = strlen(lng);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		if (!strcmp(a, "--"))
+			break;
+		if (a[0] == '-' && a[1] == '-' && !strncmp(a + 2, lng, n)) {
+			if (a[2 + n] == '=')
+				val = a + 3 + n;
+			else if (!a[2 + n] && i + 1 < argc)
+				val = argv[++i];
+		} else if (shrt && a[0] == '-' && a[1] == shrt)
+			val = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+		if (val)
+			all = jv_array_append(all, jv_string(val));
 	}
-	if (!name)
-		for (const struct bot_option *o = ps->cfg->opts; o->name; o++)
-			if (!strcmp(o->name, "backend"))
-				name = o->def;
-	return name;
+	return all;
 }
 
-int bot_config_load(struct bot_config *cfg, int argc, char **argv,
-                    const struct bot_backend *const *builtin)
+/* The instances named: each -b on the command line; else BOT_BACKEND,
+ * comma-separated; else the file's backend keys.  Maybe empty. */
+static jv named_instances(struct parse *ps, int argc, char **argv)
 {
-	struct parse ps = { .cfg = cfg, .builtin = builtin, .file = jv_object(), .lines = jv_object(),
-	                    .set = jv_object() };
-	jv err = jv_invalid();
+	jv names = prescan_all(argc, argv, "backend", 'b');
+	const char *env = getenv("BOT_BACKEND");
+	if (jv_array_length(jv_copy(names)) == 0 && env && *env) {
+		char *copy = strdup(env), *save = NULL;
+		if (!copy)
+			abort();
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			names = jv_array_append(names, jv_string(t));
+		free(copy);
+	}
+	if (jv_array_length(jv_copy(names)) == 0) {
+		jv fv = jv_object_get(jv_copy(ps->file), jv_string("backend"));
+		if (jv_get_kind(fv) == JV_KIND_ARRAY) {
+			jv_free(names);
+			names = fv;
+		} else
+			jv_free(fv);
+	}
+	return names;
+}
+
+static int profile_char(int c) { return isalnum(c) || c == '.' || c == '_' || c == '-'; }
+
+/* "irc@libera" into "irc" and "libera" ("" when there is no @).  The
+ * profile becomes part of file names (state, session): letters, digits,
+ * '.', '_' and '-', not first a '.'.  0, or -1 with *err. */
+static int split_instance(const char *spec, char *name, size_t nn, char *profile, size_t np,
+                          jv *err)
+{
+	const char *at = strchr(spec, '@');
+	size_t len = at ? (size_t)(at - spec) : strlen(spec);
+	int ok = len > 0 && len < nn && (!at || (at[1] && at[1] != '.' && strlen(at + 1) < np));
+	for (const char *c = at ? at + 1 : ""; ok && *c; c++)
+		ok = profile_char((unsigned char)*c);
+	if (!ok) {
+		*err = bot_fail("-b %s: an instance is NAME or NAME@PROFILE (a profile is letters, "
+		                "digits, '.', '_' and '-')", spec);
+		return -1;
+	}
+	snprintf(name, nn, "%.*s", (int)len, spec);
+	snprintf(profile, np, "%s", at ? at + 1 : "");
+	return 0;
+}
+
+int bot_instance_of(const char *spec, const char *backend)
+{
+	size_t n = strlen(backend);
+	return spec && !strncmp(spec, backend, n) && (spec[n] == 0 || spec[n] == '@');
+}
+
+static const char *default_backend(const struct bot_option *opts)
+{
+	for (const struct bot_option *o = opts; o && o->name; o++)
+		if (!strcmp(o->name, "backend"))
+			return o->def;
+	return NULL;
+}
+
+/* The name an instance's events carry: the backend's, and @PROFILE when
+ * a profile was chosen (by -b NAME@PROFILE or --profile). */
+static void name_instance(struct bot_config *cfg)
+{
+	const char *profile = bot_cfg_str(cfg, "profile");
+	const char *name = cfg->backend ? cfg->backend->name : "";
+	size_t n = strlen(name) + (profile ? strlen(profile) + 1 : 0) + 1;
+	cfg->instance = malloc(n);
+	if (!cfg->instance)
+		abort();
+	snprintf(cfg->instance, n, "%s%s%s", name, profile ? "@" : "", profile ? profile : "");
+}
+
+enum load_step { LOAD_GO_ON = -1 };
+
+/* The settings of one program and (spec not NULL) one backend instance.
+ * first: the program's own, which handles --help and --version and warns
+ * about the file.  LOAD_GO_ON, or the exit code with *err (invalid and
+ * message-less after --help or --version). */
+static int load_one(struct bot_config *cfg, const char *spec, const struct bot_option *const *skip,
+                    int first, jv *err)
+{
+	struct parse ps = { .cfg = cfg, .builtin = cfg->builtin, .file = jv_object(),
+	                    .lines = jv_object(), .set = jv_object() };
+	char name[128] = "", profile[128] = "";
 	int code = BOT_EX_USAGE;
 	cfg->values = jv_object();
 	cfg->operands = jv_array();
 	cfg->backend = NULL;
 	cfg->file = NULL;
+	cfg->instance = NULL;
 	ps.tables[0] = common_opts;
 	ps.tables[1] = cfg->opts;
-	if (load_file(&ps, argc, argv, &err) < 0) {
-		code = BOT_EX_CONFIG;
-		goto fail;
+	for (int i = 0; skip && i < MAX_INSTANCES && skip[i]; i++)
+		ps.skip[i] = skip[i];
+	if (spec && split_instance(spec, name, sizeof name, profile, sizeof profile, err) < 0)
+		goto out;
+	ps.profile = profile[0] ? profile : NULL;
+	code = BOT_EX_CONFIG;
+	if (load_file(&ps, cfg->argc, cfg->argv, err) < 0)
+		goto out;
+	if (ps.profile && !ps.section_seen) {
+		*err = cfg->file ? bot_fail("-b %s: %s has no [%s] section", spec, cfg->file, profile)
+		                 : bot_fail("-b %s: no config file, so no [%s] section (see botpipe-config(5))",
+		                            spec, profile);
+		goto out;
 	}
-	if (has_backend_option(cfg->opts)) {
-		const char *name = backend_name(&ps, argc, argv);
-		cfg->backend = bot_backend_find(name ? name : "text", builtin, &err);
-		if (!cfg->backend) {
-			code = BOT_EX_CONFIG;
-			goto fail;
-		}
+	if (spec) {
+		cfg->backend = bot_backend_find(name, cfg->builtin, err);
+		if (!cfg->backend)
+			goto out;
 		ps.tables[2] = cfg->backend->options;
 	}
-	if (parse_argv(&ps, argc, argv, &err) < 0)
-		goto fail;
-	if (bot_cfg_flag(cfg, "help")) {
-		bot_config_help(cfg);
+	code = BOT_EX_USAGE;
+	if (parse_argv(&ps, cfg->argc, cfg->argv, err) < 0)
+		goto out;
+	if (first && (bot_cfg_flag(cfg, "help") || bot_cfg_flag(cfg, "version"))) {
+		if (bot_cfg_flag(cfg, "help"))
+			bot_config_help(cfg);
+		else
+			printf("%s (botpipe) %s\n", cfg->prog, BOT_VERSION);
 		code = BOT_EX_OK;
-		goto done;
+		goto out;
 	}
-	if (bot_cfg_flag(cfg, "version")) {
-		printf("%s (botpipe) %s\n", cfg->prog, BOT_VERSION);
-		code = BOT_EX_OK;
-		goto done;
+	code = BOT_EX_CONFIG;
+	if (fill_rest(&ps, err) < 0)
+		goto out;
+	if (ps.profile)
+		cfg->values = jv_object_set(cfg->values, jv_string("profile"), jv_string(profile));
+	if (spec)
+		name_instance(cfg);
+	if (first) {
+		bot_verbosity = bot_cfg_flag(cfg, "quiet") ? 0 : bot_cfg_flag(cfg, "verbose") ? 2 : 1;
+		check_keys(&ps);
 	}
-	if (fill_rest(&ps, &err) < 0) {
-		code = BOT_EX_CONFIG;
-		goto fail;
-	}
-	bot_verbosity = bot_cfg_flag(cfg, "quiet") ? 0 : bot_cfg_flag(cfg, "verbose") ? 2 : 1;
-	check_keys(&ps);
+	code = LOAD_GO_ON;
+out:
 	jv_free(ps.file);
 	jv_free(ps.lines);
 	jv_free(ps.set);
+	return code;
+}
+
+/* The option tables of the backends named (unknown names are left to
+ * load_one, which says so). */
+static void named_tables(jv names, const struct bot_backend *const *builtin,
+                         const struct bot_option **skip)
+{
+	int k = 0;
+	jv_array_foreach(names, i, spec) {
+		char name[128], profile[128];
+		jv err = jv_invalid();
+		const struct bot_backend *b = NULL;
+		if (split_instance(jv_string_value(spec), name, sizeof name, profile, sizeof profile, &err) == 0)
+			b = bot_backend_find(name, builtin, &err);
+		if (b && b->options && k < MAX_INSTANCES - 1)
+			skip[k++] = b->options;
+		jv_free(err);
+		jv_free(spec);
+		(void)i;
+	}
+	skip[k] = NULL;
+}
+
+/* The instances named, checked: at most MAX_INSTANCES, none twice.
+ * An array, or invalid with *err and the exit code in *code. */
+static jv instances_to_load(struct bot_config *cfg, jv *err, int *code)
+{
+	*code = BOT_EX_CONFIG;
+	struct parse probe = { .cfg = cfg, .file = jv_object(), .lines = jv_object(), .set = jv_object() };
+	if (load_file(&probe, cfg->argc, cfg->argv, err) < 0) {
+		jv_free(probe.file);
+		jv_free(probe.lines);
+		jv_free(probe.set);
+		free(cfg->file);
+		cfg->file = NULL;
+		return jv_invalid();
+	}
+	*code = BOT_EX_USAGE;
+	jv names = named_instances(&probe, cfg->argc, cfg->argv);
+	jv_free(probe.file);
+	jv_free(probe.lines);
+	jv_free(probe.set);
+	free(cfg->file);
+	cfg->file = NULL;
+	int n = jv_array_length(jv_copy(names));
+	if (n > MAX_INSTANCES) {
+		*err = bot_fail("-b: at most %d instances, not %d", MAX_INSTANCES, n);
+		jv_free(names);
+		return jv_invalid();
+	}
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < i; j++) {
+			jv a = jv_array_get(jv_copy(names), i), b = jv_array_get(jv_copy(names), j);
+			int same = jv_equal(jv_copy(a), b);
+			if (same)
+				*err = bot_fail("-b %s: named twice", jv_string_value(a));
+			jv_free(a);
+			if (same) {
+				jv_free(names);
+				return jv_invalid();
+			}
+		}
+	return names;
+}
+
+int bot_config_instance(const struct bot_config *base, const char *spec,
+                        struct bot_config *out, jv *err)
+{
+	*out = (struct bot_config){ .prog = base->prog, .synopsis = base->synopsis,
+	                            .about = base->about, .opts = base->opts, .argc = base->argc,
+	                            .argv = base->argv, .builtin = base->builtin };
+	const struct bot_option *skip[MAX_INSTANCES + 1] = { 0 };
+	int k = 0;
+	for (int i = -1; i < base->nmore && k < MAX_INSTANCES; i++) {
+		const struct bot_config *c = i < 0 ? base : &base->more[i];
+		if (c->backend && c->backend->options)
+			skip[k++] = c->backend->options;
+	}
+	if (load_one(out, spec, skip, 0, err) == LOAD_GO_ON)
+		return 0;
+	bot_config_free(out);
 	return -1;
-fail:
-	bot_error_jv(NULL, err);
-	err = jv_invalid();
-done:
-	jv_free(err);
-	jv_free(ps.file);
-	jv_free(ps.lines);
-	jv_free(ps.set);
+}
+
+/* The program's settings and its first instance's in cfg, the other
+ * instances' in cfg->more. */
+static int load_instances(struct bot_config *cfg, jv *err)
+{
+	int code;
+	jv names = instances_to_load(cfg, err, &code);
+	if (!jv_is_valid(names))
+		return code;
+	int n = jv_array_length(jv_copy(names));
+	const struct bot_option *skip[MAX_INSTANCES + 1];
+	named_tables(names, cfg->builtin, skip);
+	jv first = n ? jv_array_get(jv_copy(names), 0) : jv_string(default_backend(cfg->opts));
+	code = load_one(cfg, jv_string_value(first), skip, 1, err);
+	jv_free(first);
+	cfg->backends_named = n;
+	if (code == LOAD_GO_ON && n > 1) {
+		cfg->more = calloc((size_t)n - 1, sizeof *cfg->more);
+		if (!cfg->more)
+			abort();
+	}
+	for (int i = 1; code == LOAD_GO_ON && i < n; i++) {
+		struct bot_config *c = &cfg->more[i - 1];
+		*c = (struct bot_config){ .prog = cfg->prog, .synopsis = cfg->synopsis, .about = cfg->about,
+		                          .opts = cfg->opts, .argc = cfg->argc, .argv = cfg->argv,
+		                          .builtin = cfg->builtin };
+		jv spec = jv_array_get(jv_copy(names), i);
+		code = load_one(c, jv_string_value(spec), skip, 0, err);
+		jv_free(spec);
+		cfg->nmore = i;   /* what bot_config_free frees */
+	}
+	jv_free(names);
+	return code;
+}
+
+int bot_config_load(struct bot_config *cfg, int argc, char **argv,
+                    const struct bot_backend *const *builtin)
+{
+	jv err = jv_invalid();
+	cfg->values = jv_null();
+	cfg->operands = jv_null();
+	cfg->file = NULL;
+	cfg->instance = NULL;
+	cfg->argc = argc;
+	cfg->argv = argv;
+	cfg->builtin = builtin;
+	cfg->more = NULL;
+	cfg->nmore = 0;
+	cfg->backends_named = 0;
+	int code = has_backend_option(cfg->opts) ? load_instances(cfg, &err)
+	                                         : load_one(cfg, NULL, NULL, 1, &err);
+	if (code == LOAD_GO_ON) {
+		jv_free(err);
+		return -1;
+	}
+	if (jv_invalid_has_msg(jv_copy(err)))
+		bot_error_jv(NULL, err);
+	else
+		jv_free(err);
 	bot_config_free(cfg);   /* the program stops here: nothing to keep */
 	return code;
 }
 
 void bot_config_free(struct bot_config *cfg)
 {
+	for (int i = 0; i < cfg->nmore; i++)
+		bot_config_free(&cfg->more[i]);
+	free(cfg->more);
+	cfg->more = NULL;
+	cfg->nmore = 0;
 	jv_free(cfg->values);
 	jv_free(cfg->operands);
 	free(cfg->file);
+	free(cfg->instance);
 	cfg->values = jv_null();
 	cfg->operands = jv_null();
 	cfg->file = NULL;
+	cfg->instance = NULL;
 }
 
 static jv cfg_get(const struct bot_config *cfg, const char *name)

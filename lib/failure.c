@@ -15,6 +15,7 @@ static const struct {
 	{"denied", BOT_EX_NOPERM},
 	{"unauthorized", BOT_EX_NOPERM},
 	{"bad_config", BOT_EX_CONFIG},
+	{"unknown_instance", BOT_EX_USAGE},
 	{"bad_template", BOT_EX_CONFIG},
 	{"room_not_joined", BOT_EX_ROOM_NOT_JOINED},
 	{"room_does_not_exist", BOT_EX_ROOM_DOES_NOT_EXIST},

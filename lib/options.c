@@ -7,7 +7,7 @@
 
 /* bot-listen */
 const struct bot_option bot_listen_options[] = {
-	{ "backend", 'b', BOT_OPT_STR, "NAME", "text", "the chat network" },
+	{ "backend", 'b', BOT_OPT_LIST, "NAME[@PROFILE]", "text", "the chat network: a backend, and a profile of the config file (several allowed)" },
 	{ "session", 0, BOT_OPT_STR, "PATH", NULL, "the session socket (botpipe-session(7); none: no session)" },
 	BOT_OPTIONS_END
 };
@@ -52,7 +52,7 @@ const struct bot_option bot_dispatch_options[] = {
 
 /* bot-send */
 const struct bot_option bot_send_options[] = {
-	{ "backend", 'b', BOT_OPT_STR, "NAME", "text", "the chat network" },
+	{ "backend", 'b', BOT_OPT_LIST, "NAME[@PROFILE]", "text", "the chat network: a backend, and a profile of the config file (several allowed)" },
 	{ "session", 0, BOT_OPT_STR, "PATH", NULL, "the session socket (botpipe-session(7); none: no session)" },
 	{ "to", 'T', BOT_OPT_STR, "ID", NULL, "send to ID: the arguments as text, or standard input (text, or event lines)" },
 	{ "code", 0, BOT_OPT_FLAG, NULL, NULL, "with --to: send the text as a code block" },
@@ -86,7 +86,7 @@ const struct bot_option bot_card_options[] = {
 
 /* bot-room */
 const struct bot_option bot_room_options[] = {
-	{ "backend", 'b', BOT_OPT_STR, "NAME", "text", "the chat network" },
+	{ "backend", 'b', BOT_OPT_LIST, "NAME[@PROFILE]", "text", "the chat network: a backend, and a profile of the config file (several allowed)" },
 	{ "json", 'j', BOT_OPT_FLAG, NULL, NULL, "print the answer (or the error) as an event" },
 	{ "session", 0, BOT_OPT_STR, "PATH", NULL, "a running bot-listen's session socket (none: act on a connection of its own)" },
 	BOT_OPTIONS_END

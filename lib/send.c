@@ -22,21 +22,38 @@
 #include "sendq.h"
 #include "session.h"
 
-struct sender {
+/* Instances one bot-send delivers to at most. */
+#define SEND_DESTS_MAX 16
+
+/* One backend instance bot-send delivers to: its connection, its queue
+ * (rate limits, retries, part keys), its session, its outbox order. */
+struct dest {
 	const struct bot_config *cfg;
+	struct bot_config loaded;   /* cfg, when loaded for an event's backend */
+	const char *name;           /* the instance, as events name it */
 	const struct bot_backend *b;
 	void *be;               /* NULL once closed (after a stop signal) */
 	struct bot_host host;
 	struct bot_sendq *q;
+	int queue_rest;         /* an event was queued: queue the rest behind it */
+	int flush_blocked;      /* --flush: one failed for now; the rest stay */
+	struct bot_session_client *session;   /* a running bot-listen's, or NULL */
+	char session_path[4096];              /* where to look for one, or "" */
+};
+
+struct sender {
+	const struct bot_config *cfg;
+	struct dest dests[SEND_DESTS_MAX];
+	int ndests;
+	int route_any;          /* no -b: open the instance each event names */
+	struct bot_sendq_opts o;
+	const char *flush;
 	struct bot_writer *w;
 	int worst;      /* exit code of the worst failure so far */
 	const char *outbox;     /* --outbox DIR, or NULL */
 	struct bot_outbox *ob;  /* the open outbox; NULL when none or it failed for now */
-	int queue_rest;         /* an event was queued: queue the rest behind it */
-	struct bot_session_client *session;   /* a running bot-listen's, or NULL */
 	int retries;            /* --retries, for what comes back through the session */
 	double give_up_after;
-	char session_path[4096];              /* where to look for one, or "" */
 };
 
 
@@ -52,32 +69,32 @@ static void got_one(void *ctx, jv result)
 /* Deliver on our own connection: through the queue, run until it
  * answers.  A stop signal closes the backend (it answers what it holds)
  * and the queue (it answers the rest): nothing is delivered after it. */
-static jv deliver_here(struct sender *s, jv ev)
+static jv deliver_here(struct dest *d, jv ev)
 {
-	if (!s->be) {
+	if (!d->be) {
 		jv_free(ev);
 		return bot_fail_code("connection_lost", 1, "stopped by a signal");
 	}
 	struct wait_one w = { 0, jv_null() };
-	bot_sendq_push(s->q, ev, got_one, &w);
-	if (bot_sendq_run_until(s->q, &w.done, -1) < 0 && !w.done) {
-		s->b->close(s->be);
-		s->be = NULL;
-		bot_sendq_free(s->q);
-		s->q = NULL;
+	bot_sendq_push(d->q, ev, got_one, &w);
+	if (bot_sendq_run_until(d->q, &w.done, -1) < 0 && !w.done) {
+		d->b->close(d->be);
+		d->be = NULL;
+		bot_sendq_free(d->q);
+		d->q = NULL;
 	}
 	return w.result;
 }
 
 /* Through the session: its answer, as deliver's result.  An invalid
  * without a code when the session is gone (then act on our own). */
-static jv deliver_by_session(struct sender *s, jv ev)
+static jv deliver_by_session(struct dest *d, jv ev)
 {
-	jv ans = bot_session_call(s->session, ev, 150000);   /* look-only */
+	jv ans = bot_session_call(d->session, ev, 150000);   /* look-only */
 	jv_free(ev);
 	if (!jv_is_valid(ans)) {
-		bot_session_disconnect(s->session);
-		s->session = NULL;
+		bot_session_disconnect(d->session);
+		d->session = NULL;
 		jv_free(ans);
 		return jv_invalid();
 	}
@@ -94,15 +111,15 @@ static jv deliver_by_session(struct sender *s, jv ev)
 }
 
 /* Deliver one event (consumed): a sent event, or an invalid saying why. */
-static jv deliver(struct sender *s, jv ev)
+static jv deliver(struct sender *s, struct dest *d, jv ev)
 {
 	/* looked for at each event: bot-listen may start after us */
-	if (!s->session && s->session_path[0])
-		s->session = bot_session_connect(s->session_path);
+	if (!d->session && d->session_path[0])
+		d->session = bot_session_connect(d->session_path);
 	struct bot_retry retry;
 	bot_retry_init(&retry, s->retries, s->give_up_after);
-	while (s->session) {
-		jv r = deliver_by_session(s, jv_copy(ev));
+	while (d->session) {
+		jv r = deliver_by_session(d, jv_copy(ev));
 		if (!jv_is_valid(r) && !jv_invalid_has_msg(jv_copy(r))) {
 			jv_free(r);
 			break;   /* the session went away: on our own */
@@ -129,7 +146,7 @@ static jv deliver(struct sender *s, jv ev)
 			return bot_fail_code("connection_lost", 1, "stopped by a signal");
 		}
 	}
-	return deliver_here(s, ev);
+	return deliver_here(d, ev);
 }
 
 static const char *one_shot_to(const struct bot_config *cfg);
@@ -197,7 +214,7 @@ jv bot_send_check(jv ev, const struct bot_backend *b)
 	return valid;
 }
 
-static jv check(struct sender *s, jv ev) { return bot_send_check(ev, s->b); }
+static jv check(struct dest *d, jv ev) { return bot_send_check(ev, d->b); }
 
 
 /* Write the one answer for ev (consumed): the sent event, or the error
@@ -210,7 +227,7 @@ static void answer(struct sender *s, jv result, jv ev)
 		bot_fail_code_of(result, code, sizeof code);
 		/* what this backend cannot do is not a failure of the run: a
 		 * rule that reacts on every network is not wrong on this one */
-		if (!strcmp(code, "unsupported") && s->b && !one_shot_to(s->cfg)) {
+		if (!strcmp(code, "unsupported") && !one_shot_to(s->cfg)) {
 			bot_debug("%s", why);
 		} else {
 			int ex = bot_fail_exit(result);
@@ -257,13 +274,13 @@ static struct bot_outbox *outbox(struct sender *s)
 }
 
 /* Deliver through the outbox: store, send, then remove (or keep). */
-static jv deliver_spooled(struct sender *s, jv ev)
+static jv deliver_spooled(struct sender *s, struct dest *d, jv ev)
 {
 	struct bot_outbox_item it;
 	struct bot_outbox *ob = outbox(s);
 	if (!ob)
-		return deliver(s, ev);
-	if (s->queue_rest) {
+		return deliver(s, d, ev);
+	if (d->queue_rest) {
 		/* Something earlier waits: keep the order, queue behind it. */
 		if (bot_outbox_put(ob, ev) < 0)
 			return bot_fail_code("send_failed", 1, "outbox %s: %s", s->outbox, strerror(errno));
@@ -273,9 +290,9 @@ static jv deliver_spooled(struct sender *s, jv ev)
 	if (bot_outbox_hold(ob, jv_copy(ev), &it) < 0) {
 		/* Cannot store it (ENOSPC, ...): still try to send it now. */
 		bot_warn("outbox %s: %s; sending without it", s->outbox, strerror(errno));
-		return deliver(s, ev);
+		return deliver(s, d, ev);
 	}
-	jv r = deliver(s, ev);
+	jv r = deliver(s, d, ev);
 	if (jv_is_valid(r) || !bot_fail_temporary(r)) {
 		if (bot_outbox_done(ob, &it) < 0)
 			bot_warn("outbox %s: %s: %s (it may be sent again)", s->outbox, it.entry, strerror(errno));
@@ -283,7 +300,7 @@ static jv deliver_spooled(struct sender *s, jv ev)
 	}
 	if (bot_outbox_keep(ob, &it) < 0)
 		bot_warn("outbox %s: %s: %s", s->outbox, it.entry, strerror(errno));
-	s->queue_rest = 1;
+	d->queue_rest = 1;
 	return queued(s->outbox, r);
 }
 
@@ -333,22 +350,28 @@ static jv check_file(struct sender *s, jv ev)
 	return jv_object_set(ev, jv_string("path"), jv_string(real));
 }
 
+static struct dest *dest_for(struct sender *s, jv ev, jv *fail);
+
 static void handle(struct sender *s, jv ev)
 {
-	jv valid = check(s, jv_copy(ev));
+	jv valid = jv_invalid();
+	struct dest *d = dest_for(s, ev, &valid);
+	if (d)
+		valid = check(d, jv_copy(ev));
 	if (jv_is_valid(valid))
 		valid = check_file(s, valid);
 	if (!jv_is_valid(valid))
 		answer(s, valid, ev);
 	else if (s->outbox)
-		answer(s, deliver_spooled(s, valid), ev);
+		answer(s, deliver_spooled(s, d, valid), ev);
 	else
-		answer(s, deliver(s, valid), ev);
+		answer(s, deliver(s, d, valid), ev);
 }
 
 /* bot-send --flush DIR: deliver what waits, oldest first.  Each entry
- * taken gives one answer; at the first that fails for now the flush stops
- * (the rest stay, in order) and the exit is 75. */
+ * taken gives one answer; at the first that fails for now, that
+ * instance's entries stop (the rest stay, in order; the other instances'
+ * go on) and the exit is 75. */
 static int run_flush(struct sender *s, struct bot_outbox *ob)
 {
 	const char *dir = bot_outbox_dir(ob);
@@ -371,18 +394,29 @@ static int run_flush(struct sender *s, struct bot_outbox *ob)
 			answer(s, bot_fail_code("bad_input", 0, "outbox %s: %s", dir, why), ev);
 			continue;
 		}
-		jv valid = check(s, jv_copy(ev));
+		jv valid = jv_invalid();
+		struct dest *d = dest_for(s, ev, &valid);
+		if (d && d->flush_blocked) {
+			jv_free(valid);
+			jv_free(ev);
+			bot_outbox_release(&it);   /* behind one that waits: stays, in order */
+			continue;
+		}
+		if (d)
+			valid = check(d, jv_copy(ev));
 		if (jv_is_valid(valid))
 			valid = check_file(s, valid);
-		jv r = jv_is_valid(valid) ? deliver(s, valid) : valid;
+		jv r = jv_is_valid(valid) ? deliver(s, d, valid) : valid;
 		int keep = !jv_is_valid(r) && bot_fail_temporary(r);
 		if (keep) {
 			bot_outbox_release(&it);
 			r = bot_fail_reword(r, "still in the outbox: ");
+			if (d)
+				d->flush_blocked = 1;
 		} else if (bot_outbox_done(ob, &it) < 0)
 			bot_warn("outbox %s: %s: %s (it may be sent again)", dir, it.entry, strerror(errno));
 		answer(s, r, ev);
-		if (keep || s->worst == BOT_EX_IOERR)
+		if (s->worst == BOT_EX_IOERR)
 			break;
 	}
 	jv_free(list);
@@ -551,58 +585,142 @@ static int parse_retry_options(struct sender *s, const struct bot_config *cfg,
 	return 0;
 }
 
-/* The backend and its queue.  -1 with the exit code in *code. */
-static int open_backend(struct sender *s, struct bot_sendq_opts *o, int *code)
+/* ---- the instances ---- */
+
+/* One instance's backend, queue and session path.  0, or the exit code
+ * with *err. */
+static int open_dest(struct sender *s, struct dest *d, const struct bot_config *cfg, jv *err)
 {
-	if (!BOT_BACKEND_HAS(s->b, submit)) {
-		bot_error("backend %s cannot send", s->b->name);
-		*code = BOT_EX_USAGE;
-		return -1;
+	d->cfg = cfg;
+	d->name = cfg->instance;
+	d->b = cfg->backend;
+	if (!BOT_BACKEND_HAS(d->b, submit)) {
+		*err = bot_fail_code("usage", 0, "backend %s cannot send", d->b->name);
+		return BOT_EX_USAGE;
 	}
-	jv err = jv_invalid();
-	bot_host_init(&s->host, s->cfg);
-	s->be = s->b->open(s->cfg, &s->host, &err);
-	if (!s->be) {
-		bot_error_jv(s->b->name, err);
-		*code = BOT_EX_CONFIG;
-		return -1;
+	bot_host_init(&d->host, cfg);
+	d->be = d->b->open(cfg, &d->host, err);
+	if (!d->be) {
+		char why[1024];
+		bot_fail_message(*err, why, sizeof why);
+		jv_free(*err);
+		*err = bot_fail_code("bad_config", 0, "%s: %s", d->name, why);
+		return BOT_EX_CONFIG;
 	}
-	jv_free(err);
-	if (o->markup && !bot_markup_known(o->markup)) {
-		bot_error("--markup %s: unknown markup", o->markup);
-		*code = BOT_EX_USAGE;
-		return -1;
+	d->q = bot_sendq_new(d->b, d->be, &s->o);
+	if (!bot_markup_known(bot_sendq_markup(d->q))) {
+		*err = bot_fail_code("bad_config", 0, "backend %s: unknown markup %s", d->b->name,
+		                     bot_sendq_markup(d->q));
+		return BOT_EX_SOFTWARE;
 	}
-	s->q = bot_sendq_new(s->b, s->be, o);
-	if (!bot_markup_known(bot_sendq_markup(s->q))) {
-		bot_error("backend %s: unknown markup %s", s->b->name, bot_sendq_markup(s->q));
-		*code = BOT_EX_SOFTWARE;
-		return -1;
-	}
+	if (s->flush || bot_session_path(cfg, d->session_path, sizeof d->session_path) < 0)
+		d->session_path[0] = 0;
 	return 0;
 }
 
 /* A lazy connection ends gracefully (IRC's QUIT), then everything goes. */
 #define SEND_FINISH_MS 5000
 
-static void close_backend(struct sender *s)
+static void close_dest(struct dest *d)
 {
-	if (s->q && s->be)
-		bot_sendq_finish(s->q, bot_now_ms() + SEND_FINISH_MS);
-	if (s->be)
-		s->b->close(s->be);
-	bot_sendq_free(s->q);
-	bot_host_free(&s->host);
+	if (d->q && d->be)
+		bot_sendq_finish(d->q, bot_now_ms() + SEND_FINISH_MS);
+	if (d->be)
+		d->b->close(d->be);
+	d->be = NULL;
+	bot_sendq_free(d->q);
+	d->q = NULL;
+	bot_host_free(&d->host);
+	bot_session_disconnect(d->session);
+	d->session = NULL;
+	if (d->cfg == &d->loaded)
+		bot_config_free(&d->loaded);
 }
 
-static int run(struct sender *s, const char *flush)
+/* The instance an event goes to: with one -b, that one, whatever the
+ * event says; else the one its backend names (the first when it names
+ * none).  Without -b, an instance not open yet is opened for it.  NULL
+ * with *fail when there is none. */
+static struct dest *dest_for(struct sender *s, jv ev, jv *fail)
 {
-	if (flush || bot_session_path(s->cfg, s->session_path, sizeof s->session_path) < 0)
-		s->session_path[0] = 0;
+	const char *want = bot_str(ev, "backend");
+	if (!want || (s->ndests == 1 && !s->route_any))
+		return &s->dests[0];
+	for (int i = 0; i < s->ndests; i++)
+		if (!strcmp(s->dests[i].name, want))
+			return &s->dests[i];
+	if (!s->route_any) {
+		*fail = bot_fail_code("unknown_instance", 0, "backend %s: not one of this bot-send's -b", want);
+		return NULL;
+	}
+	if (s->ndests == SEND_DESTS_MAX) {
+		*fail = bot_fail_code("unknown_instance", 0, "backend %s: already %d instances open",
+		                      want, SEND_DESTS_MAX);
+		return NULL;
+	}
+	struct dest *d = &s->dests[s->ndests];
+	memset(d, 0, sizeof *d);
+	jv err = jv_invalid();
+	if (bot_config_instance(s->cfg, want, &d->loaded, &err) < 0) {
+		char why[1024];
+		bot_fail_message(err, why, sizeof why);
+		jv_free(err);
+		*fail = bot_fail_code("bad_config", 0, "%s", why);
+		return NULL;
+	}
+	if (open_dest(s, d, &d->loaded, &err) != 0) {
+		*fail = err;
+		close_dest(d);
+		return NULL;
+	}
+	s->ndests++;
+	return d;
+}
+
+/* Every instance named (or the default), opened.  0, or -1 with the exit
+ * code in *code (said why). */
+static int open_dests(struct sender *s, int *code)
+{
+	const struct bot_config *cfg = s->cfg;
+	const char *spath = bot_cfg_str(cfg, "session");
+	if (cfg->nmore && spath && strcmp(spath, "none")) {
+		bot_error("--session %s: one socket for %d instances; leave it unset (each has its own) or none",
+		          spath, cfg->nmore + 1);
+		*code = BOT_EX_USAGE;
+		return -1;
+	}
+	if (s->o.markup && !bot_markup_known(s->o.markup)) {
+		bot_error("--markup %s: unknown markup", s->o.markup);
+		*code = BOT_EX_USAGE;
+		return -1;
+	}
+	s->route_any = cfg->backends_named == 0;
+	for (int i = 0; i <= cfg->nmore; i++) {
+		jv err = jv_invalid();
+		struct dest *d = &s->dests[s->ndests++];
+		*code = open_dest(s, d, i ? &cfg->more[i - 1] : cfg, &err);
+		if (*code) {
+			char why[1024];
+			bot_error("%s", bot_fail_message(err, why, sizeof why));
+			jv_free(err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void close_dests(struct sender *s)
+{
+	for (int i = 0; i < s->ndests; i++)
+		close_dest(&s->dests[i]);
+}
+
+static int run(struct sender *s)
+{
 	s->w = bot_writer_new(STDOUT_FILENO);
 	const char *to = one_shot_to(s->cfg);
 	int code;
-	if (flush) {
+	if (s->flush) {
 		code = run_flush(s, s->ob);
 	} else if (to) {
 		run_one_shot(s, to);
@@ -613,27 +731,26 @@ static int run(struct sender *s, const char *flush)
 	} else
 		code = run_filter(s);
 	bot_writer_free(s->w);
-	bot_session_disconnect(s->session);
 	return code;
 }
 
 int bot_send_run(const struct bot_config *cfg)
 {
-	struct sender s = { .cfg = cfg, .b = cfg->backend };
-	struct bot_sendq_opts o = { 0 };
+	struct sender s = { .cfg = cfg };
 	const char *flush = bot_cfg_str(cfg, "flush");
-	if (parse_retry_options(&s, cfg, &o) < 0)
+	if (parse_retry_options(&s, cfg, &s.o) < 0)
 		return BOT_EX_USAGE;
 	if (flush && (one_shot_to(cfg) || jv_array_length(jv_copy(cfg->operands)))) {
 		bot_error("--flush delivers what waits in the outbox: it takes no --to and no text");
 		return BOT_EX_USAGE;
 	}
+	s.flush = flush;
 	int code = BOT_EX_OK;
 	if (open_outbox(&s, flush, &code) < 0)
 		return code;
-	if (open_backend(&s, &o, &code) == 0)
-		code = run(&s, flush);
-	close_backend(&s);
+	if (open_dests(&s, &code) == 0)
+		code = run(&s);
+	close_dests(&s);
 	bot_outbox_close(s.ob);
 	return code;
 }

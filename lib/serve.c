@@ -65,12 +65,21 @@ enum link { LINK_OFFLINE, LINK_CONNECTING, LINK_UP };
 
 struct mark { unsigned long long at; jv mark; };
 
-struct serve {
-	struct bot_host host;      /* first: the backend's view of us */
-	const struct bot_backend *b;
-	void *be;
+struct out {                   /* stdout, shared by every instance */
 	struct bot_writer *w;
 	int write_failed;
+};
+
+/* One backend instance (-b NAME[@PROFILE]): its connection, its
+ * reconnect loop, its cursor and its session. */
+struct serve {
+	struct bot_host host;      /* first: the backend's view of us */
+	const struct bot_config *cfg;
+	const char *name;          /* the instance: what its events carry in "backend" */
+	const struct bot_backend *b;
+	void *be;
+	struct out *out;
+	struct bot_writer *w;      /* out->w */
 	long dropped_self;
 	struct bot_session *session;
 	struct bot_sendq *sendq;   /* the session's deliveries */
@@ -80,6 +89,8 @@ struct serve {
 	double delay;              /* errbot's backoff */
 	struct mark *marks;        /* emitted marks not yet downstream, oldest first */
 	size_t nmarks;
+	int ended;                 /* stopped for good; its exit code in code */
+	int code;
 };
 
 static struct serve *serve_of(struct bot_host *h) { return (struct serve *)h; }
@@ -87,8 +98,8 @@ static struct serve *serve_of(struct bot_host *h) { return (struct serve *)h; }
 /* A failed write of stdout ends the run (EPIPE: the reader left). */
 static void note_write(struct serve *s, int rc)
 {
-	if (rc < 0 && !s->write_failed) {
-		s->write_failed = errno ? errno : EIO;
+	if (rc < 0 && !s->out->write_failed) {
+		s->out->write_failed = errno ? errno : EIO;
 		bot_stop = 1;
 	}
 }
@@ -126,7 +137,7 @@ static void add_mark(struct serve *s, jv mark)
 
 static void write_event(struct serve *s, jv ev)
 {
-	if (s->write_failed) {
+	if (s->out->write_failed) {
 		jv_free(ev);
 		return;
 	}
@@ -138,8 +149,18 @@ static void write_event(struct serve *s, jv ev)
 	note_write(s, rc);
 }
 
+/* Every event says which instance it came from: the backend's own name
+ * (or none) becomes the instance's, "irc@libera". */
+static jv with_instance(struct serve *s, jv ev)
+{
+	const char *had = bot_str(ev, "backend");
+	if (!had || (strcmp(had, s->name) && !strcmp(had, s->b->name)))
+		ev = jv_object_set(ev, jv_string("backend"), jv_string(s->name));
+	return ev;
+}
+
 /* host->emit: drop our own echoes, add the derived fields and the
- * backend's name, mask the secrets (a server may quote the password back
+ * instance's name, mask the secrets (a server may quote the password back
  * in a NOTICE), write one line; the mark is committed once it is out. */
 static void serve_emit(struct bot_host *h, jv ev, jv mark)
 {
@@ -151,11 +172,9 @@ static void serve_emit(struct bot_host *h, jv ev, jv mark)
 		s->dropped_self++;
 		jv_free(ev);
 	} else {
-		if (type && (!strcmp(type, "message") || !strcmp(type, "card"))) {
-			if (!bot_str(ev, "backend"))
-				ev = jv_object_set(ev, jv_string("backend"), jv_string(s->b->name));
+		ev = with_instance(s, ev);
+		if (type && (!strcmp(type, "message") || !strcmp(type, "card")))
 			ev = bot_derive(ev);
-		}
 		write_event(s, ev);
 	}
 	if (jv_get_kind(mark) == JV_KIND_NULL) {
@@ -169,7 +188,7 @@ static void serve_emit(struct bot_host *h, jv ev, jv mark)
 static void emit_connection(struct serve *s, const char *state, int attempt,
                             double retry_in, const char *reason)
 {
-	write_event(s, bot_redact_jv(bot_connection_event(state, attempt, retry_in, reason)));
+	write_event(s, with_instance(s, bot_redact_jv(bot_connection_event(state, attempt, retry_in, reason))));
 }
 
 /* host->up: the connection is really up. */
@@ -212,7 +231,7 @@ static jv session_request(void *ctx, jv req, unsigned long long ticket)
 	struct serve *s = ctx;
 	if (s->link != LINK_UP) {
 		long long left = s->link == LINK_OFFLINE ? s->offline_until - bot_now_ms() : 1000;
-		jv f = bot_fail_code("connection_lost", 1, "%s: %s", s->b->name,
+		jv f = bot_fail_code("connection_lost", 1, "%s: %s", s->name,
 		                     s->link == LINK_OFFLINE ? "reconnecting" : "connecting");
 		return bot_fail_event(bot_fail_with_retry(f, left > 0 ? (double)left / 1000.0 : 1, NULL),
 		                      jv_copy(req));
@@ -272,7 +291,7 @@ static int connection_failed(struct serve *s, jv err, int *code)
 	if (failure_permanent(err)) {
 		/* errbot would retry forever; a supervisor restarts us if it
 		 * should (77 and 78 say it should not) */
-		bot_error("%s: %s", s->b->name, why);
+		bot_error("%s: %s", s->name, why);
 		emit_connection(s, "disconnected", s->attempt + 1, -1, why);
 		*code = bot_fail_exit(err);
 		jv_free(err);
@@ -292,7 +311,7 @@ static int connection_failed(struct serve *s, jv err, int *code)
 	jv_free(err);
 	s->attempt++;
 	bot_warn("%s: %s; reconnecting in %.0f seconds (%d attempted reconnections so far)",
-	         s->b->name, why, wait, s->attempt - 1);
+	         s->name, why, wait, s->attempt - 1);
 	emit_connection(s, "disconnected", s->attempt, wait, why);
 	s->link = LINK_OFFLINE;
 	s->offline_until = bot_now_ms() + (long long)(wait * 1000);
@@ -334,50 +353,89 @@ static void session_ready(struct serve *s, struct bot_poll *p, struct pollfd *fd
 	bot_session_ready(s->session, fds, n);
 }
 
-/* One turn of the loop.  -1 with *code when bot-listen must end. */
-static int turn(struct serve *s, struct bot_poll *p, int *code)
+/* An instance that will not come back (a permanent failure, or its
+ * service asked to stop): its session goes, so a bot-send acts on its
+ * own; the others go on. */
+static void end_instance(struct serve *s, int code)
 {
-	long long now = bot_now_ms();
-	if (s->link == LINK_OFFLINE && now >= s->offline_until && start_link(s, code) < 0)
-		return -1;
-	bot_poll_reset(p);
+	s->ended = 1;
+	s->code = code;
+	s->link = LINK_OFFLINE;
+	bot_session_close(s->session);
+	s->session = NULL;
+}
+
+/* Before the wait: start what is due; add what this instance waits for. */
+static void instance_want(struct serve *s, struct bot_poll *p, struct pollfd *fds, int *ns)
+{
+	int code = BOT_EX_OK;
+	if (s->link == LINK_OFFLINE && bot_now_ms() >= s->offline_until && start_link(s, &code) < 0) {
+		end_instance(s, code);
+		return;
+	}
 	if (s->link != LINK_OFFLINE)
 		s->b->prepare(s->be, p);
 	else
 		bot_poll_deadline(p, s->offline_until);
 	if (s->sendq)
 		bot_sendq_prepare(s->sendq, p);
-	if (bot_writer_queued(s->w))
-		bot_poll_want(p, STDOUT_FILENO, POLLOUT);
-	struct pollfd fds[1 + BOT_SESSION_CLIENTS];
-	int ns = session_want(s, p, fds);
-	bot_poll_deadline(p, now + 1000);   /* notice bot_stop; drop stuck session clients */
-	if (bot_poll_wait(p) < 0 && errno != EINTR) {
-		bot_error("poll: %s", strerror(errno));
-		*code = BOT_EX_SOFTWARE;
-		return -1;
-	}
-	if (bot_poll_revents(p, STDOUT_FILENO))
-		note_write(s, bot_writer_try_flush(s->w));
+	*ns = session_want(s, p, fds);
+}
+
+/* After the wait: what happened to this instance's fds. */
+static void instance_ready(struct serve *s, struct bot_poll *p, struct pollfd *fds, int ns)
+{
 	commit_written(s);
 	session_ready(s, p, fds, ns);
 	if (s->link != LINK_OFFLINE && !bot_stop) {
 		jv err = jv_invalid();
-		int rc = s->b->dispatch(s->be, p, &err);
+		int rc = s->b->dispatch(s->be, p, &err), code = BOT_EX_OK;
 		if (rc > 0) {
 			jv_free(err);
-			return -1;   /* the service asked us to stop */
+			if (BOT_BACKEND_HAS(s->b, stop))
+				s->b->stop(s->be);
+			end_instance(s, BOT_EX_OK);   /* the service asked us to stop */
+			return;
 		}
 		if (rc < 0) {
 			if (BOT_BACKEND_HAS(s->b, stop))
 				s->b->stop(s->be);
-			if (connection_failed(s, err, code) < 0)
-				return -1;
+			if (connection_failed(s, err, &code) < 0) {
+				end_instance(s, code);
+				return;
+			}
 		} else
 			jv_free(err);
 	}
 	if (s->sendq)
 		bot_sendq_dispatch(s->sendq);
+}
+
+struct fdset { struct pollfd fds[1 + BOT_SESSION_CLIENTS]; int n; };
+
+/* One turn of the loop over every live instance.  -1 when bot-listen must
+ * end at once (poll itself failed). */
+static int turn(struct serve *nets, int n, struct fdset *sets, struct bot_poll *p)
+{
+	bot_poll_reset(p);
+	for (int i = 0; i < n; i++) {
+		sets[i].n = 0;
+		if (!nets[i].ended)
+			instance_want(&nets[i], p, sets[i].fds, &sets[i].n);
+	}
+	struct out *out = nets[0].out;
+	if (bot_writer_queued(out->w))
+		bot_poll_want(p, STDOUT_FILENO, POLLOUT);
+	bot_poll_deadline(p, bot_now_ms() + 1000);   /* notice bot_stop; drop stuck session clients */
+	if (bot_poll_wait(p) < 0 && errno != EINTR) {
+		bot_error("poll: %s", strerror(errno));
+		return -1;
+	}
+	if (bot_poll_revents(p, STDOUT_FILENO))
+		note_write(&nets[0], bot_writer_try_flush(out->w));
+	for (int i = 0; i < n; i++)
+		if (!nets[i].ended)
+			instance_ready(&nets[i], p, sets[i].fds, sets[i].n);
 	return 0;
 }
 
@@ -386,18 +444,17 @@ static int turn(struct serve *s, struct bot_poll *p, int *code)
  * keep a stopped bot-listen alive.  What it did not take is dropped:
  * stdout becomes /dev/null, so nothing waits on the pipe at exit.  0, or
  * the bytes dropped. */
-static size_t flush_before_stop(struct serve *s)
+static size_t flush_before_stop(struct bot_writer *w)
 {
 	long long until = bot_now_ms() + SERVE_STOP_FLUSH_MS;
-	while (bot_writer_queued(s->w) && bot_writer_try_flush(s->w) == 0 && bot_writer_queued(s->w)) {
+	while (bot_writer_queued(w) && bot_writer_try_flush(w) == 0 && bot_writer_queued(w)) {
 		long long left = until - bot_now_ms();
 		if (left <= 0)
 			break;
 		struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
 		poll(&p, 1, (int)left);
 	}
-	commit_written(s);
-	size_t dropped = bot_writer_queued(s->w);
+	size_t dropped = bot_writer_queued(w);
 	int null = dropped ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
 	if (null >= 0) {
 		dup2(null, STDOUT_FILENO);
@@ -420,20 +477,40 @@ static int stdout_async(struct bot_writer *w, int *flags)
 	return 1;
 }
 
-/* The end: the session first (a bot-send waiting for its answer must not
- * wait on us while we wait on our reader), then what is still queued
- * goes out.  The exit code. */
-static int serve_end(struct serve *s, int async, int flags, int code)
+static void stop_instance(struct serve *s)
 {
 	if (s->link != LINK_OFFLINE && BOT_BACKEND_HAS(s->b, stop))
 		s->b->stop(s->be);
+	s->link = LINK_OFFLINE;
 	bot_session_close(s->session);
 	s->session = NULL;
-	if (s->write_failed) {
-		bot_error("stdout: %s: stopped listening", strerror(s->write_failed));
+}
+
+static void free_instance(struct serve *s)
+{
+	commit_written(s);
+	if (s->be)
+		s->b->close(s->be);
+	bot_sendq_free(s->sendq);
+	for (size_t i = 0; i < s->nmarks; i++)
+		jv_free(s->marks[i].mark);
+	free(s->marks);
+	bot_host_free(&s->host);
+}
+
+/* The end: the sessions first (a bot-send waiting for its answer must not
+ * wait on us while we wait on our reader), then what is still queued
+ * goes out.  The exit code. */
+static int serve_end(struct serve *nets, int n, int async, int flags, int code)
+{
+	struct out *out = nets[0].out;
+	for (int i = 0; i < n; i++)
+		stop_instance(&nets[i]);
+	if (out->write_failed) {
+		bot_error("stdout: %s: stopped listening", strerror(out->write_failed));
 		code = BOT_EX_IOERR;
 	}
-	size_t dropped = async && bot_stop && !s->write_failed ? flush_before_stop(s) : 0;
+	size_t dropped = async && bot_stop && !out->write_failed ? flush_before_stop(out->w) : 0;
 	if (dropped) {
 		bot_error("stdout: the reader left %zu bytes of events untaken %d s after the stop: dropped",
 		          dropped, SERVE_STOP_FLUSH_MS / 1000);
@@ -441,52 +518,100 @@ static int serve_end(struct serve *s, int async, int flags, int code)
 	}
 	if (async) {
 		fcntl(STDOUT_FILENO, F_SETFL, flags);
-		bot_writer_set_async(s->w, 0);
+		bot_writer_set_async(out->w, 0);
 	}
-	if (!s->write_failed && bot_writer_flush(s->w) < 0) {
+	if (!out->write_failed && bot_writer_flush(out->w) < 0) {
 		bot_error("stdout: %s: events not written", strerror(errno));
 		code = BOT_EX_IOERR;
 	}
-	commit_written(s);
-	s->b->close(s->be);
-	bot_sendq_free(s->sendq);
-	for (size_t i = 0; i < s->nmarks; i++)
-		jv_free(s->marks[i].mark);
-	free(s->marks);
-	bot_host_free(&s->host);
+	for (int i = 0; i < n; i++)
+		free_instance(&nets[i]);
 	return code;
+}
+
+/* One instance opened, its session listening.  0, or -1 (said why). */
+static int open_instance(struct serve *s, const struct bot_config *cfg, struct out *out)
+{
+	*s = (struct serve){ .cfg = cfg, .name = cfg->instance, .b = cfg->backend, .out = out,
+	                     .w = out->w, .delay = 1, .link = LINK_OFFLINE };
+	if (!(s->b->can & BOT_CAN_LISTEN) || !BOT_BACKEND_HAS(s->b, start)) {
+		bot_error("backend %s cannot listen (it only sends)", s->b->name);
+		return -1;
+	}
+	bot_host_init(&s->host, cfg);
+	s->host.emit = serve_emit;
+	s->host.up = serve_up;
+	s->host.lagging = serve_lagging;
+	s->host.listening = 1;
+	jv err = jv_invalid();
+	s->be = s->b->open(cfg, &s->host, &err);
+	if (!s->be) {
+		bot_error_jv(s->name, err);
+		return -1;
+	}
+	jv_free(err);
+	open_session(s, cfg);
+	return 0;
+}
+
+/* The exit code when every instance has ended: the first that failed. */
+static int ended_code(const struct serve *nets, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (nets[i].ended && nets[i].code != BOT_EX_OK)
+			return nets[i].code;
+	return BOT_EX_OK;
+}
+
+static int live_instances(const struct serve *nets, int n)
+{
+	int live = 0;
+	for (int i = 0; i < n; i++)
+		live += !nets[i].ended;
+	return live;
 }
 
 int bot_serve(const struct bot_config *cfg, struct bot_writer *w)
 {
-	struct serve s = { .b = cfg->backend, .w = w, .delay = 1 };
-	if (!(s.b->can & BOT_CAN_LISTEN) || !BOT_BACKEND_HAS(s.b, start)) {
-		bot_error("backend %s cannot listen (it only sends)", s.b->name);
+	int n = 1 + cfg->nmore;
+	const char *spath = bot_cfg_str(cfg, "session");
+	if (n > 1 && spath && strcmp(spath, "none")) {
+		bot_error("--session %s: one socket for %d instances; leave it unset (each has its own) or none",
+		          spath, n);
 		return BOT_EX_USAGE;
 	}
-	bot_host_init(&s.host, cfg);
-	s.host.emit = serve_emit;
-	s.host.up = serve_up;
-	s.host.lagging = serve_lagging;
-	s.host.listening = 1;
-	jv err = jv_invalid();
-	s.be = s.b->open(cfg, &s.host, &err);
-	if (!s.be) {
-		bot_error_jv(s.b->name, err);
-		bot_host_free(&s.host);
-		return BOT_EX_CONFIG;
+	struct out out = { .w = w };
+	struct serve *nets = calloc((size_t)n, sizeof *nets);
+	struct fdset *sets = calloc((size_t)n, sizeof *sets);
+	if (!nets || !sets)
+		abort();
+	int opened = 0, code = BOT_EX_OK;
+	for (; opened < n; opened++)
+		if (open_instance(&nets[opened], opened ? &cfg->more[opened - 1] : cfg, &out) < 0)
+			break;
+	if (opened < n) {
+		code = nets[opened].be || !(nets[opened].b->can & BOT_CAN_LISTEN) ? BOT_EX_USAGE : BOT_EX_CONFIG;
+		bot_host_free(&nets[opened].host);
+		for (int i = 0; i < opened; i++)
+			stop_instance(&nets[i]), free_instance(&nets[i]);
+		free(nets);
+		free(sets);
+		return code;
 	}
-	jv_free(err);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	bot_catch_signals();
 	int flags, async = stdout_async(w, &flags);
-	open_session(&s, cfg);
 	struct bot_poll p = BOT_POLL_INIT;
-	int code = BOT_EX_OK;
-	s.link = LINK_OFFLINE;
-	s.offline_until = 0;
-	while (!bot_stop && turn(&s, &p, &code) == 0)
-		;
+	while (!bot_stop && live_instances(nets, n) > 0)
+		if (turn(nets, n, sets, &p) < 0) {
+			code = BOT_EX_SOFTWARE;
+			break;
+		}
 	bot_poll_free(&p);
-	return serve_end(&s, async, flags, code);
+	if (code == BOT_EX_OK)
+		code = ended_code(nets, n);
+	code = serve_end(nets, n, async, flags, code);
+	free(nets);
+	free(sets);
+	return code;
 }

@@ -35,19 +35,6 @@ teardown() {
 # The person: a script on stdin, what they saw on stdout.
 human() { python3 "$HELPERS/irc-client.py" "$@"; }
 
-# Wait until FILE has N lines matching the extended regex.
-wait_count() {
-	local file=$1 re=$2 n=$3 secs=${4:-10} i=0
-	until [ "$(grep -Ec -- "$re" "$file" 2>/dev/null)" -ge "$n" ]; do
-		i=$((i + 1))
-		if [ $i -gt $((secs * 20)) ]; then
-			echo "fewer than $n lines /$re/ in $file after $secs s" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-
 # The whole bot: listen | dispatch | send, in a process group of its own;
 # settings for both ends in the environment.
 start_bot() {

@@ -21,6 +21,19 @@ wait_for() {
 	done
 }
 
+# Wait until FILE has N lines matching the extended regex.
+wait_count() {
+	local file=$1 re=$2 n=$3 secs=${4:-10} i=0
+	until [ "$(grep -Ec -- "$re" "$file" 2>/dev/null)" -ge "$n" ]; do
+		i=$((i + 1))
+		if [ $i -gt $((secs * 20)) ]; then
+			echo "fewer than $n lines /$re/ in $file after $secs s" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
 # A message event as bot-listen -b text writes it: direct, from @you.
 dm() {
 	jq -cn --arg b "$1" --arg id "${2:-1}" '{type:"message",id:$id,backend:"text",

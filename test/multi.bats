@@ -1,0 +1,208 @@
+#!/usr/bin/env bats
+# One bot on several networks at once (botpipe-config(5), INSTANCES): two
+# real ngircd servers as the instances irc@libera and irc@oftc, and the
+# Telegram and Zulip fakes, in one bot-listen | bot-dispatch | bot-send.
+bats_require_minimum_version 1.5.0
+load helpers/common
+load helpers/telegram-fake
+load helpers/zulip-fake
+
+HELPERS="$BATS_TEST_DIRNAME/helpers"
+
+setup_file() {
+	export SRV1="$BATS_FILE_TMPDIR/libera" SRV2="$BATS_FILE_TMPDIR/oftc"
+	export P1 P2
+	P1=$("$HELPERS/ngircd.sh" start "$SRV1")
+	P2=$("$HELPERS/ngircd.sh" start "$SRV2")
+}
+
+teardown_file() {
+	"$HELPERS/ngircd.sh" stop "$SRV1"
+	"$HELPERS/ngircd.sh" stop "$SRV2"
+}
+
+setup() {
+	W=$BATS_TEST_TMPDIR
+	export XDG_RUNTIME_DIR=$W/run XDG_STATE_HOME=$W/state XDG_CONFIG_HOME=$W/conf
+	mkdir -p -m 700 "$XDG_RUNTIME_DIR" "$XDG_CONFIG_HOME" "$XDG_CONFIG_HOME/botpipe"
+	# the two IRC instances differ by their profile's section; what they
+	# share comes from the environment
+	printf '[libera]\nirc-server = 127.0.0.1:%s\n[oftc]\nirc-server = 127.0.0.1:%s\n' "$P1" "$P2" \
+		> "$XDG_CONFIG_HOME/botpipe/config"
+	chmod 600 "$XDG_CONFIG_HOME/botpipe/config"
+	export BOT_IRC_NICK="multi$BATS_TEST_NUMBER" BOT_IRC_CHANNELS='#ops'
+	BOT=$BOT_IRC_NICK
+	PIPE_PID= TG_PID= ZL_PID= KILLED=
+}
+
+teardown() {
+	if [ -n "$PIPE_PID" ]; then
+		kill -TERM -- "-$PIPE_PID" 2>/dev/null || true
+		local i=0
+		while kill -0 -- "-$PIPE_PID" 2>/dev/null && [ $i -lt 100 ]; do
+			sleep 0.05
+			i=$((i + 1))
+		done
+	fi
+	tg_stop
+	zl_stop
+	# a server this test killed comes back for the next
+	[ -z "${KILLED:-}" ] || "$HELPERS/ngircd.sh" restart "$SRV1" >/dev/null 2>&1 3>&- || true
+	if grep -l 'Sanitizer\|runtime error' "$W"/*.err 2>/dev/null; then
+		cat "$W"/*.err
+		return 1
+	fi
+}
+
+human() { python3 "$HELPERS/irc-client.py" "$@"; }
+
+INSTANCES="-b irc@libera -b irc@oftc -b telegram -b zulip"
+
+# The whole bot over every instance, in a process group of its own.
+start_bot() {
+	setsid sh -c 'bot-listen $1 | tee "$0/events" | bot-dispatch 2>"$0/dispatch.err" |
+		bot-send $1 >"$0/sent" 2>"$0/send.err"' "$W" "$INSTANCES" 2>"$W/listen.err" 3>&- &
+	PIPE_PID=$!
+	wait_for "$W/events" '"action":"joined".*"id":"#ops/'"$BOT"'".*"backend":"irc@libera"|"backend":"irc@libera".*"action":"joined".*"id":"#ops/'"$BOT"'"'
+	wait_for "$W/events" '"action":"joined".*"id":"#ops/'"$BOT"'".*"backend":"irc@oftc"|"backend":"irc@oftc".*"action":"joined".*"id":"#ops/'"$BOT"'"'
+}
+
+# The JSON bodies the Zulip fake was posted, as forms.
+zl_posted() { zl_calls POST '^/api/v1/messages$' | python3 -c 'import sys, json, urllib.parse
+for l in sys.stdin:
+    print(json.dumps(dict(urllib.parse.parse_qsl(l.rstrip("\n"), keep_blank_values=True)), ensure_ascii=False))'; }
+
+@test "a command from each of four instances is answered on its own network" {
+	tg_start "[$(tg_update 1 "$TG_CHAT" '!echo from telegram')]"
+	zl_start "[$(zl_msg 0 101 '!echo from zulip')]"
+	start_bot
+	run human --nick alice "$P1" <<-EOF
+		join #ops
+		say #ops !echo from libera
+		expect ^:$BOT!\S+ PRIVMSG #ops :alice: from libera$
+	EOF
+	assert_success
+	run human --nick bob "$P2" <<-EOF
+		join #ops
+		say #ops !echo from oftc
+		expect ^:$BOT!\S+ PRIVMSG #ops :bob: from oftc$
+	EOF
+	assert_success
+	wait_for "$W/sent" '"type":"sent".*"id":"'"$TG_CHAT"':|"chat_id"'
+	run tg_calls sendMessage
+	assert_output '{"chat_id":'"$TG_CHAT"',"text":"@al: from telegram","parse_mode":"HTML"}'
+	wait_for "$ZL_LOG" '"/api/v1/messages"'
+	run zl_posted
+	assert_output '{"type": "stream", "to": "ops", "topic": "deploys", "content": "@**Al Ops|9** from zulip"}'
+	# every event says which instance it came from; no reply went astray
+	run jq -r 'select(.type=="message") | [.backend, .body] | @tsv' "$W/events"
+	assert_line "$(printf 'irc@libera\t!echo from libera')"
+	assert_line "$(printf 'irc@oftc\t!echo from oftc')"
+	assert_line "$(printf 'telegram\t!echo from telegram')"
+	assert_line "$(printf 'zulip\t!echo from zulip')"
+	run jq -r 'select(.type=="connection" and .state=="connected") | .backend' "$W/events"
+	assert_line irc@libera
+	assert_line irc@oftc
+	assert_line telegram
+	assert_line zulip
+	run jq -r 'select(.type=="error") | .message' "$W/sent"
+	assert_output ""
+}
+
+@test "killing one network's server leaves the others answering, and it comes back" {
+	tg_start
+	zl_start
+	start_bot
+	KILLED=1
+	"$HELPERS/ngircd.sh" kill "$SRV1"
+	wait_for "$W/events" '"type":"connection","state":"disconnected".*"backend":"irc@libera"'
+	run human --nick bob "$P2" <<-EOF
+		join #ops
+		say #ops !echo still here
+		expect ^:$BOT!\S+ PRIVMSG #ops :bob: still here$
+	EOF
+	assert_success
+	tg_push "$(tg_update 1 "$TG_CHAT" '!echo tg still here')"
+	wait_for "$TG_LOG" 'tg still here'
+	"$HELPERS/ngircd.sh" restart "$SRV1" >/dev/null 3>&-
+	KILLED=
+	wait_count "$W/events" '"type":"connection","state":"connected".*"backend":"irc@libera"' 2 40
+	run jq -r 'select(.type=="connection" and .state=="connected") | .backend' "$W/events"
+	[ "$(grep -c '^irc@libera$' <<< "$output")" -ge 2 ]
+	# the others never dropped
+	[ "$(grep -c '^irc@oftc$' <<< "$output")" -eq 1 ]
+	[ "$(grep -c '^telegram$' <<< "$output")" -eq 1 ]
+	run human --nick alice "$P1" <<-EOF
+		join #ops
+		say #ops !echo back again
+		expect ^:$BOT!\S+ PRIVMSG #ops :alice: back again$ 20
+	EOF
+	assert_success
+}
+
+@test "an instance that fails for good (a bad token) ends alone; the others go on" {
+	tg_start '[]' '[{"path":"/getMe$","status":401,"body":{"ok":false,"error_code":401,"description":"Unauthorized"}}]'
+	zl_start
+	start_bot
+	wait_for "$W/listen.err" 'telegram: .*Unauthorized'
+	run human --nick alice "$P1" <<-EOF
+		join #ops
+		say #ops !echo alone
+		expect ^:$BOT!\S+ PRIVMSG #ops :alice: alone$
+	EOF
+	assert_success
+	assert_equal "$(tg_calls getMe | wc -l)" 1
+	# stopped, bot-listen says the first failure's code
+	kill -TERM -- "-$PIPE_PID"
+	run jq -r 'select(.type=="connection" and .backend=="telegram") | .state' "$W/events"
+	assert_line disconnected
+	[[ $(cat "$W/listen.err") != *AAHs3cr3t* ]]
+}
+
+@test "bot-send without -b opens the instance each event names; with several -b, one not given is an error" {
+	tg_start
+	zl_start
+	human --nick carol "$P1" > "$W/carol.out" 3>&- <<-EOF &
+		join #ops
+		expect ^:\S+ PRIVMSG #ops :to libera$ 20
+	EOF
+	local hpid=$!
+	wait_for "$SRV1/ngircd.log" 'carol' 10 || sleep 1
+	run --separate-stderr bot-send <<-EOF
+		{"type":"message","backend":"telegram","to":"$TG_CHAT","body":"to **tg**"}
+		{"type":"message","backend":"zulip","to":"ops/deploys","body":"to zl"}
+		{"type":"message","backend":"irc@libera","to":"#ops","body":"to libera"}
+	EOF
+	assert_success
+	assert_equal "$(grep -c '^{"type":"sent"' <<< "$output")" 3
+	wait "$hpid"
+	run tg_calls sendMessage
+	assert_output '{"chat_id":'"$TG_CHAT"',"text":"to <b>tg</b>","parse_mode":"HTML"}'
+	run zl_posted
+	assert_output '{"type": "stream", "to": "ops", "topic": "deploys", "content": "to zl"}'
+	run --separate-stderr bot-send -b telegram -b zulip <<-EOF
+		{"type":"message","backend":"irc@oftc","to":"#ops","body":"nowhere"}
+		{"type":"message","to":"$TG_CHAT","body":"the first"}
+	EOF
+	assert_failure 64
+	assert_line --index 0 --regexp '^\{"type":"error","code":"unknown_instance","message":"backend irc@oftc: not one of this bot-send.s -b".*"event":\{"type":"message","backend":"irc@oftc"'
+	assert_line --index 1 --regexp '^\{"type":"sent"'
+	assert_equal "$stderr" "bot-send: error: unknown_instance: backend irc@oftc: not one of this bot-send's -b"
+	run tg_calls sendMessage
+	assert_line --index 1 '{"chat_id":'"$TG_CHAT"',"text":"the first","parse_mode":"HTML"}'
+}
+
+@test "an instance's profile must exist, and a profile is a safe name" {
+	run --separate-stderr bot-listen -b irc@nowhere
+	assert_failure 78
+	assert_equal "$stderr" "bot-listen: error: -b irc@nowhere: $XDG_CONFIG_HOME/botpipe/config has no [nowhere] section"
+	run --separate-stderr bot-send -b 'irc@../x' --to '#ops' hi
+	assert_failure 64
+	assert_equal "$stderr" "bot-send: error: -b irc@../x: an instance is NAME or NAME@PROFILE (a profile is letters, digits, '.', '_' and '-')"
+	run --separate-stderr bot-listen -b irc@libera -b irc@libera
+	assert_failure 64
+	assert_equal "$stderr" "bot-listen: error: -b irc@libera: named twice"
+	run --separate-stderr bot-listen -b irc@libera -b irc@oftc --session "$W/one.sock"
+	assert_failure 64
+	[[ $stderr == *"one socket for 2 instances"* ]]
+}
