@@ -69,6 +69,7 @@ struct mm {
 	int started;
 	jv fail;                  /* the listening connection's end, for dispatch */
 	char self_id[64], self_name[128];
+	char team_id[64];         /* --mattermost-team's id, once looked up */
 	long long seq;            /* the last seq on this socket, -1 none */
 	double since;             /* the newest create_at emitted (ms) */
 	jv channels;              /* channel ids seen (array), caught up after a gap */
@@ -450,6 +451,17 @@ static void on_member(struct mm *c, jv data, jv broadcast, const char *action)
 	c->host->emit(c->host, ev, jv_null());
 }
 
+/* status_change: a person's status, the seed's words (Mattermost's are
+ * the same: online, away, dnd, offline). */
+static void on_status(struct mm *c, jv data)
+{
+	const char *user = bot_str(data, "user_id"), *status = bot_str(data, "status");
+	if (!user || !status || (strcmp(status, "online") && strcmp(status, "away") && strcmp(status, "dnd") &&
+	                         strcmp(status, "offline")))
+		return;
+	c->host->emit(c->host, bot_presence_event(person_for(c, user, NULL), status, NULL), jv_null());
+}
+
 static void catch_up(struct mm *c);
 
 /* One WebSocket message: a reply to our seq, or an event. */
@@ -495,6 +507,8 @@ static void handle_frame(struct mm *c, jv msg)
 		on_member(c, data, broadcast, "joined");
 	} else if (!strcmp(event, "user_removed")) {
 		on_member(c, data, broadcast, "left");
+	} else if (!strcmp(event, "status_change")) {
+		on_status(c, data);
 	}
 	jv_free(data);
 	jv_free(broadcast);
@@ -1013,11 +1027,15 @@ static void submit_reaction(struct job *j)
 	jv_free(rt);
 }
 
+static int submit_rjob(struct mm *c, const char *type, jv ev, bot_done_fn done, void *ctx, jv *err);
+
 static int mm_submit(void *be, const struct bot_part *part, bot_done_fn done, void *ctx, jv *err)
 {
 	struct mm *c = be;
 	const char *type = part->type;
 	jv ev = part->event;
+	if (!strcmp(type, "room") || !strcmp(type, "presence"))
+		return submit_rjob(c, type, ev, done, ctx, err);
 	if (strcmp(type, "message") && strcmp(type, "card") && strcmp(type, "reaction") &&
 	    strcmp(type, "delete") && strcmp(type, "stream")) {
 		*err = bot_fail_code("unsupported", 0, "mattermost: %s events are not delivered", type);
@@ -1061,6 +1079,534 @@ static int mm_submit(void *be, const struct bot_part *part, bot_done_fn done, vo
 	}
 	j->to = bot_get(ev, "to");
 	post_to(j);
+	return 0;
+}
+
+/* ---- rooms and the bot's presence --------------------------------------- *
+ *
+ * bot-room's actions on the v4 API, each a few calls in turn; what is
+ * known so far lives in the job, and room_next asks for the next missing
+ * piece (who the bot is, the team's id, the channel's id, the invitee's id,
+ * the channel, its member count, the bot's membership), then makes the
+ * call the action is about and answers with the room event.
+ *   join      POST /channels/{id}/members {user_id}; a ~name that does not
+ *             exist is created (POST /channels), as the seed's join does
+ *   create    POST /channels {team_id, name, display_name, type "O"}
+ *   leave     DELETE /channels/{id}/members/{bot's id}
+ *   destroy   DELETE /channels/{id} (Mattermost archives the channel)
+ *   topic     the channel's header: GET /channels/{id}, PUT .../patch
+ *   invite    GET /users/username/{name}, POST /channels/{id}/members
+ *   occupants GET /channels/{id}/members, POST /users/ids for the names
+ *   info      GET /channels/{id}, .../stats, .../members/{bot's id}
+ *   list      GET /users/{bot's id}/teams/{team id}/channels
+ * The bot's presence: PUT /users/{id}/status, and with a message PUT
+ * /users/{id}/status/custom. */
+
+#define MM_MEMBERS_PAGE 200      /* occupants: members a page */
+#define MM_MEMBERS_PAGES 50      /* and at most that many pages */
+
+enum rstep { RS_ME, RS_TEAM, RS_CHANNEL, RS_GETCH, RS_USER, RS_STATS, RS_MEMBER, RS_MEMBERS,
+             RS_NAMES, RS_FINAL, RS_CUSTOM };
+
+struct rjob {
+	struct mm *c;
+	bot_done_fn done;
+	void *ctx;
+	jv ev;                 /* the room or presence event */
+	char action[16];       /* a room action, or "presence" */
+	char chan[64];         /* the channel's id once known */
+	char user[64];         /* invite: the invitee's id once known */
+	jv channel;            /* the channel object once fetched, else null */
+	jv members;            /* occupants: the member list, else null */
+	jv names;              /* occupants: the users, else null */
+	jv result;             /* the final call's answer, else null */
+	int creating;          /* join: the ~name does not exist, create it */
+	int missing;           /* info: the channel does not exist */
+	int joined;            /* info: -1 unknown */
+	double users;          /* info: member count, -1 unknown */
+	int custom_done;       /* presence: the custom status is set */
+	int pages;             /* occupants: member pages read */
+	int more;              /* occupants: the last page was full */
+	enum rstep step;
+};
+
+static int is_action(const struct rjob *r, const char *a)
+{
+	return !strcmp(r->action, a);
+}
+
+static void rjob_end(struct rjob *r, jv result)
+{
+	r->done(r->ctx, result);
+	jv_free(r->ev);
+	jv_free(r->channel);
+	jv_free(r->members);
+	jv_free(r->names);
+	jv_free(r->result);
+	free(r);
+}
+
+static void room_http(void *ud, const struct bot_http_done *d);
+
+static void rjob_call(struct rjob *r, enum rstep step, const char *method, jv url, jv json)
+{
+	r->step = step;
+	struct bot_http_req req = { .method = method, .url = jv_string_value(url),
+	                            .headers = auth_headers(r->c), .json = json };
+	jv err = jv_null();
+	if (bot_http_start(r->c->m, &req, room_http, r, &err) < 0)
+		rjob_end(r, err);
+	else
+		jv_free(err);
+	jv_free(url);
+}
+
+/* The room identifier the event names: its id ("~name" or an id). */
+static const char *room_id_of(jv ev)
+{
+	jv room = bot_get(ev, "room");
+	const char *id = bot_ident_room(room);
+	if (!id)
+		id = bot_ident_id(room);   /* a bare string */
+	jv_free(room);
+	return id;                     /* lives in ev */
+}
+
+static jv room_ident(struct rjob *r)
+{
+	const char *id = room_id_of(r->ev);
+	jv room = bot_room(id ? id : "");
+	if (r->chan[0])
+		room = jv_object_set(room, jv_string("channel_id"), jv_string(r->chan));
+	return room;
+}
+
+static jv room_reply(struct rjob *r, jv ans)
+{
+	jv ref = bot_get(r->ev, "id");
+	if (jv_get_kind(ref) != JV_KIND_NULL)
+		return jv_object_set(ans, jv_string("ref"), ref);
+	jv_free(ref);
+	return ans;
+}
+
+/* The username of user id among the users fetched (look-only), or NULL. */
+static const char *username_in(jv users, const char *id)
+{
+	const char *name = NULL;
+	if (jv_get_kind(users) == JV_KIND_ARRAY)
+		jv_array_foreach(users, i, u) {
+			const char *uid = bot_str(u, "id");
+			if (!name && uid && !strcmp(uid, id))
+				name = bot_str(u, "username");   /* users holds u */
+			jv_free(u);
+			(void)i;
+		}
+	return name;
+}
+
+static jv occupants_of(struct rjob *r)
+{
+	jv out = jv_array();
+	const char *room = room_id_of(r->ev);
+	jv_array_foreach(r->members, i, m) {
+		const char *uid = bot_str(m, "user_id");
+		if (uid) {
+			const char *name = username_in(r->names, uid);
+			jv o = bot_occupant(room ? room : r->chan, name ? name : uid, NULL);
+			out = jv_array_append(out, jv_object_set(o, jv_string("userid"), jv_string(uid)));
+		}
+		jv_free(m);
+		(void)i;
+	}
+	return out;
+}
+
+static jv list_rooms(struct rjob *r)
+{
+	jv rooms = jv_array();
+	if (jv_get_kind(r->result) == JV_KIND_ARRAY)
+		jv_array_foreach(r->result, i, ch) {
+			const char *id = bot_str(ch, "id"), *name = bot_str(ch, "name");
+			const char *type = bot_str(ch, "type");
+			if (id && name && (!type || !strcmp(type, "O") || !strcmp(type, "P"))) {
+				jv rid = jv_string_fmt("~%s", name);
+				jv room = bot_room(jv_string_value(rid));
+				jv_free(rid);
+				room = jv_object_set(room, jv_string("channel_id"), jv_string(id));
+				const char *h = bot_str(ch, "header");
+				room = jv_object_set(room, jv_string("topic"), jv_string(h ? h : ""));
+				room = jv_object_set(room, jv_string("joined"), jv_true());
+				rooms = jv_array_append(rooms, room);
+			}
+			jv_free(ch);
+			(void)i;
+		}
+	return room_reply(r, JV_OBJECT(jv_string("type"), jv_string("room"), jv_string("action"),
+	                               jv_string("list"), jv_string("rooms"), rooms));
+}
+
+/* The answer event, once everything the action needs is known. */
+static jv room_result(struct rjob *r)
+{
+	if (is_action(r, "presence"))
+		return JV_OBJECT(jv_string("id"), jv_null());
+	if (is_action(r, "list"))
+		return list_rooms(r);
+	jv ans = room_reply(r, bot_room_event(r->action, room_ident(r)));
+	const char *header = bot_str(r->channel, "header");
+	if (is_action(r, "join") || is_action(r, "create")) {
+		ans = jv_object_set(ans, jv_string("joined"), jv_true());
+	} else if (is_action(r, "leave")) {
+		ans = jv_object_set(ans, jv_string("joined"), jv_false());
+	} else if (is_action(r, "invite")) {
+		ans = jv_object_set(ans, jv_string("identifier"), bot_get(r->ev, "identifier"));
+	} else if (is_action(r, "topic")) {
+		const char *set = bot_str(r->ev, "topic");
+		ans = jv_object_set(ans, jv_string("topic"), jv_string(set ? set : header ? header : ""));
+	} else if (is_action(r, "occupants")) {
+		ans = jv_object_set(ans, jv_string("occupants"), occupants_of(r));
+	} else if (is_action(r, "info")) {
+		ans = jv_object_set(ans, jv_string("exists"), jv_bool(!r->missing));
+		ans = jv_object_set(ans, jv_string("joined"), jv_bool(r->joined > 0));
+		if (!r->missing) {
+			ans = jv_object_set(ans, jv_string("topic"), jv_string(header ? header : ""));
+			if (r->users >= 0)
+				ans = jv_object_set(ans, jv_string("users"), jv_number(r->users));
+		}
+	}
+	return ans;
+}
+
+/* create and list need the team's id (a ~name is looked up by names). */
+static int needs_team(const struct rjob *r)
+{
+	return is_action(r, "create") || is_action(r, "list") || r->creating;
+}
+
+/* The channel's name for create (and a join that creates): a ~name. */
+static const char *new_channel_name(struct rjob *r)
+{
+	const char *id = room_id_of(r->ev);
+	return id && id[0] == '~' && id[1] ? id + 1 : NULL;
+}
+
+static void room_create(struct rjob *r)
+{
+	const char *name = new_channel_name(r);
+	if (!name) {
+		rjob_end(r, bot_fail_code("bad_input", 0, "mattermost: create a channel by its ~name"));
+		return;
+	}
+	rjob_call(r, RS_FINAL, "POST", api_url(r->c, JV_ARRAY(jv_string("channels")), jv_null()),
+	          JV_OBJECT(jv_string("team_id"), jv_string(r->c->team_id), jv_string("name"), jv_string(name),
+	                    jv_string("display_name"), jv_string(name), jv_string("type"), jv_string("O")));
+}
+
+/* Find the channel's id: it is the identifier, or its ~name's lookup. */
+static int room_resolve(struct rjob *r)
+{
+	const char *id = room_id_of(r->ev);
+	jv room = bot_get(r->ev, "room");
+	const char *known = bot_str(room, "channel_id");
+	if (!known && id)
+		known = is_mm_id(id) ? id : recall(r->c, id);
+	if (known && is_mm_id(known)) {
+		snprintf(r->chan, sizeof r->chan, "%s", known);
+		jv_free(room);
+		return 0;
+	}
+	jv_free(room);
+	if (!id || id[0] != '~' || !id[1]) {
+		rjob_end(r, bot_fail_code("bad_input", 0, "mattermost: a room is ~channel or a channel id"));
+		return -1;
+	}
+	if (!r->c->team) {
+		rjob_end(r, bot_fail_code("bad_config", 0, "room: give --mattermost-team (the team of ~channel names)"));
+		return -1;
+	}
+	rjob_call(r, RS_CHANNEL, "GET",
+	          api_url(r->c, JV_ARRAY(jv_string("teams"), jv_string("name"), jv_string(r->c->team),
+	                                 jv_string("channels"), jv_string("name"), jv_string(id + 1)), jv_null()),
+	          jv_null());
+	return -1;
+}
+
+/* The invitee's id: its userid, a bare id, or GET /users/username/NAME. */
+static int room_invitee(struct rjob *r)
+{
+	jv who = bot_get(r->ev, "identifier");
+	const char *uid = bot_str(who, "userid"), *id = bot_ident_person(who);
+	if (!id)
+		id = bot_ident_id(who);
+	if (!uid && id && is_mm_id(id + (id[0] == '@')))
+		uid = id + (id[0] == '@');
+	if (uid && is_mm_id(uid)) {
+		snprintf(r->user, sizeof r->user, "%s", uid);
+		jv_free(who);
+		return 0;
+	}
+	if (!id || id[0] != '@' || !id[1]) {
+		jv_free(who);
+		rjob_end(r, bot_fail_code("bad_input", 0, "mattermost: invite an @username"));
+		return -1;
+	}
+	jv url = api_url(r->c, JV_ARRAY(jv_string("users"), jv_string("username"), jv_string(id + 1)), jv_null());
+	jv_free(who);
+	rjob_call(r, RS_USER, "GET", url, jv_null());
+	return -1;
+}
+
+static jv channel_url(struct rjob *r, jv more)
+{
+	jv segs = JV_ARRAY(jv_string("channels"), jv_string(r->chan));
+	jv_array_foreach(more, i, s) {
+		segs = jv_array_append(segs, s);
+		(void)i;
+	}
+	jv_free(more);
+	return api_url(r->c, segs, jv_null());
+}
+
+/* The bot's own presence: its status, then the custom status's text. */
+static void presence_next(struct rjob *r)
+{
+	struct mm *c = r->c;
+	const char *msg = bot_str(r->ev, "message");
+	jv me = jv_string(c->self_id);
+	if (r->step != RS_FINAL && r->step != RS_CUSTOM) {
+		const char *s = bot_str(r->ev, "status");
+		rjob_call(r, RS_FINAL, "PUT", api_url(c, JV_ARRAY(jv_string("users"), jv_copy(me), jv_string("status")),
+		                                      jv_null()),
+		          JV_OBJECT(jv_string("user_id"), me, jv_string("status"), jv_string(s ? s : "online")));
+	} else if (msg && *msg && !r->custom_done) {
+		r->custom_done = 1;
+		rjob_call(r, RS_CUSTOM, "PUT", api_url(c, JV_ARRAY(jv_string("users"), me, jv_string("status"),
+		                                                   jv_string("custom")), jv_null()),
+		          JV_OBJECT(jv_string("emoji"), jv_string("speech_balloon"), jv_string("text"), jv_string(msg)));
+	} else {
+		jv_free(me);
+		rjob_end(r, room_result(r));
+	}
+}
+
+/* The action's own calls, once the ids are known. */
+static void room_act(struct rjob *r)
+{
+	struct mm *c = r->c;
+	if (r->step == RS_FINAL) {
+		rjob_end(r, room_result(r));
+		return;
+	}
+	if (is_action(r, "info") || (is_action(r, "topic") && !bot_str(r->ev, "topic"))) {
+		if (jv_get_kind(r->channel) != JV_KIND_OBJECT)
+			rjob_call(r, RS_GETCH, "GET", channel_url(r, jv_array()), jv_null());
+		else if (is_action(r, "topic"))
+			rjob_end(r, room_result(r));
+		else if (r->users < 0)
+			rjob_call(r, RS_STATS, "GET", channel_url(r, JV_ARRAY(jv_string("stats"))), jv_null());
+		else if (r->joined < 0)
+			rjob_call(r, RS_MEMBER, "GET", channel_url(r, JV_ARRAY(jv_string("members"), jv_string(c->self_id))),
+			          jv_null());
+		else
+			rjob_end(r, room_result(r));
+		return;
+	}
+	if (is_action(r, "occupants")) {
+		if (jv_get_kind(r->members) != JV_KIND_ARRAY || (r->more && r->pages < MM_MEMBERS_PAGES)) {
+			jv u = channel_url(r, JV_ARRAY(jv_string("members")));
+			jv q = jv_string_fmt("%s?page=%d&per_page=%d", jv_string_value(u), r->pages, MM_MEMBERS_PAGE);
+			jv_free(u);
+			rjob_call(r, RS_MEMBERS, "GET", q, jv_null());
+		} else if (jv_get_kind(r->names) != JV_KIND_ARRAY && jv_array_length(jv_copy(r->members)) > 0) {
+			jv ids = jv_array();
+			jv_array_foreach(r->members, i, m) {
+				const char *uid = bot_str(m, "user_id");
+				if (uid)
+					ids = jv_array_append(ids, jv_string(uid));
+				jv_free(m);
+				(void)i;
+			}
+			rjob_call(r, RS_NAMES, "POST", api_url(c, JV_ARRAY(jv_string("users"), jv_string("ids")), jv_null()),
+			          ids);
+		} else {
+			rjob_end(r, room_result(r));
+		}
+		return;
+	}
+	if ((is_action(r, "join") && r->creating) || is_action(r, "create"))
+		room_create(r);
+	else if (is_action(r, "join") || is_action(r, "invite"))
+		rjob_call(r, RS_FINAL, "POST", channel_url(r, JV_ARRAY(jv_string("members"))),
+		          JV_OBJECT(jv_string("user_id"), jv_string(is_action(r, "join") ? c->self_id : r->user)));
+	else if (is_action(r, "leave"))
+		rjob_call(r, RS_FINAL, "DELETE", channel_url(r, JV_ARRAY(jv_string("members"), jv_string(c->self_id))),
+		          jv_null());
+	else if (is_action(r, "destroy"))
+		rjob_call(r, RS_FINAL, "DELETE", channel_url(r, jv_array()), jv_null());
+	else if (is_action(r, "topic"))
+		rjob_call(r, RS_FINAL, "PUT", channel_url(r, JV_ARRAY(jv_string("patch"))),
+		          JV_OBJECT(jv_string("header"), jv_string(bot_str(r->ev, "topic"))));
+	else if (is_action(r, "list"))
+		rjob_call(r, RS_FINAL, "GET",
+		          api_url(c, JV_ARRAY(jv_string("users"), jv_string(c->self_id), jv_string("teams"),
+		                              jv_string(c->team_id), jv_string("channels")), jv_null()), jv_null());
+	else
+		rjob_end(r, bot_fail_code("unsupported", 0, "room: Mattermost cannot %s", r->action));
+}
+
+/* Ask for the next thing the job lacks, or act. */
+static void room_next(struct rjob *r)
+{
+	struct mm *c = r->c;
+	if (!c->self_id[0]) {
+		rjob_call(r, RS_ME, "GET", api_url(c, JV_ARRAY(jv_string("users"), jv_string("me")), jv_null()), jv_null());
+		return;
+	}
+	if (is_action(r, "presence")) {
+		presence_next(r);
+		return;
+	}
+	if (needs_team(r) && !c->team_id[0]) {
+		if (!c->team) {
+			rjob_end(r, bot_fail_code("bad_config", 0, "room: give --mattermost-team (the team of ~channel names)"));
+			return;
+		}
+		rjob_call(r, RS_TEAM, "GET", api_url(c, JV_ARRAY(jv_string("teams"), jv_string("name"), jv_string(c->team)),
+		                                     jv_null()), jv_null());
+		return;
+	}
+	if (!is_action(r, "list") && !is_action(r, "create") && !r->creating && !r->chan[0] && room_resolve(r) < 0)
+		return;
+	if (is_action(r, "invite") && !r->user[0] && room_invitee(r) < 0)
+		return;
+	room_act(r);
+}
+
+/* A 404 that answers the question rather than failing it. */
+static int room_not_found(struct rjob *r)
+{
+	if ((r->step == RS_CHANNEL || r->step == RS_GETCH) && is_action(r, "info")) {
+		r->missing = 1;
+		rjob_end(r, room_result(r));
+		return 1;
+	}
+	if (r->step == RS_CHANNEL && is_action(r, "join")) {
+		r->creating = 1;
+		room_next(r);
+		return 1;
+	}
+	if (r->step == RS_MEMBER) {
+		r->joined = 0;
+		room_next(r);
+		return 1;
+	}
+	return 0;
+}
+
+static void room_http(void *ud, const struct bot_http_done *d)
+{
+	struct rjob *r = ud;
+	struct mm *c = r->c;
+	if (jv_get_kind(d->fail) != JV_KIND_NULL) {
+		if (d->status == 404 && room_not_found(r))
+			return;
+		jv f = jv_copy(d->fail);
+		if (d->status == 404 && (r->step == RS_CHANNEL || r->step == RS_GETCH || r->step == RS_TEAM))
+			f = (jv_free(f), bot_fail_code("room_does_not_exist", 0, "mattermost: no such %s",
+			                               r->step == RS_TEAM ? "team" : "channel"));
+		else if (d->status == 404 && r->step == RS_USER)
+			f = (jv_free(f), bot_fail_code("bad_input", 0, "mattermost: no such user"));
+		rjob_end(r, f);
+		return;
+	}
+	const char *id = bot_str(d->body, "id");
+	switch (r->step) {
+	case RS_ME:
+	case RS_TEAM:
+	case RS_USER:
+		if (!id || !is_mm_id(id)) {
+			rjob_end(r, bot_fail_code("send_failed", 1, "mattermost: the answer has no id"));
+			return;
+		}
+		snprintf(r->step == RS_ME ? c->self_id : r->step == RS_TEAM ? c->team_id : r->user,
+		         sizeof c->self_id, "%s", id);
+		break;
+	case RS_CHANNEL:
+	case RS_GETCH:
+		if (!id || !is_mm_id(id)) {
+			rjob_end(r, bot_fail_code("send_failed", 1, "mattermost: the channel has no id"));
+			return;
+		}
+		snprintf(r->chan, sizeof r->chan, "%s", id);
+		jv_free(r->channel);
+		r->channel = jv_copy(d->body);
+		break;
+	case RS_STATS:
+		r->users = num_or(d->body, "member_count", 0);
+		break;
+	case RS_MEMBER:
+		r->joined = 1;
+		break;
+	case RS_MEMBERS: {   /* page by page, until one is not full */
+		jv page = jv_get_kind(d->body) == JV_KIND_ARRAY ? jv_copy(d->body) : jv_array();
+		r->more = jv_array_length(jv_copy(page)) >= MM_MEMBERS_PAGE;
+		r->pages++;
+		if (jv_get_kind(r->members) != JV_KIND_ARRAY) {
+			jv_free(r->members);
+			r->members = jv_array();
+		}
+		r->members = jv_array_concat(r->members, page);
+		break;
+	}
+	case RS_NAMES:
+		jv_free(r->names);
+		r->names = jv_get_kind(d->body) == JV_KIND_ARRAY ? jv_copy(d->body) : jv_array();
+		break;
+	case RS_FINAL:
+	case RS_CUSTOM:
+		jv_free(r->result);
+		r->result = jv_copy(d->body);
+		if (id && is_mm_id(id) && (is_action(r, "create") || r->creating))
+			snprintf(r->chan, sizeof r->chan, "%s", id);
+		break;
+	}
+	room_next(r);
+}
+
+/* A room (bot-room) or presence event as a job; 0, or -1 + *err. */
+static int submit_rjob(struct mm *c, const char *type, jv ev, bot_done_fn done, void *ctx, jv *err)
+{
+	const char *a = !strcmp(type, "presence") ? "presence" : bot_str(ev, "action");
+	if (!a || strlen(a) >= sizeof ((struct rjob *)0)->action) {
+		*err = bot_fail_code("bad_input", 0, "room: no action");
+		return -1;
+	}
+	if (!strcmp(type, "presence")) {
+		jv who = bot_get(ev, "identifier");
+		const char *uid = bot_str(who, "userid"), *id = bot_ident_id(who);
+		int other = jv_get_kind(who) != JV_KIND_NULL &&
+		            !(uid && c->self_id[0] && !strcmp(uid, c->self_id)) &&
+		            !(id && id[0] == '@' && c->self_name[0] && !strcmp(id + 1, c->self_name));
+		jv_free(who);
+		const char *s = bot_str(ev, "status");
+		if (other) {
+			*err = bot_fail_code("unsupported", 0, "mattermost sets only the bot's own presence (no \"identifier\")");
+			return -1;
+		}
+		if (s && strcmp(s, "online") && strcmp(s, "away") && strcmp(s, "dnd") && strcmp(s, "offline")) {
+			*err = bot_fail_code("bad_input", 0, "presence: status is online, away, dnd or offline");
+			return -1;
+		}
+	}
+	struct rjob *r = calloc(1, sizeof *r);
+	if (!r)
+		abort();
+	*r = (struct rjob){ .c = c, .done = done, .ctx = ctx, .ev = jv_copy(ev), .channel = jv_null(),
+	                    .members = jv_null(), .names = jv_null(), .result = jv_null(), .joined = -1,
+	                    .users = -1, .step = RS_ME };
+	snprintf(r->action, sizeof r->action, "%s", a);
+	room_next(r);
 	return 0;
 }
 
@@ -1255,7 +1801,7 @@ const struct bot_backend bot_backend = {
 	.markup = "mattermost",
 	.options = mm_options,
 	.can = BOT_CAN_LISTEN | BOT_CAN_CARD | BOT_CAN_REACTION | BOT_CAN_STREAM | BOT_CAN_EDIT |
-	       BOT_CAN_DELETE | BOT_CAN_SESSION,
+	       BOT_CAN_DELETE | BOT_CAN_ROOM | BOT_CAN_PRESENCE | BOT_CAN_SESSION,
 	.size_unit = BOT_UNIT_CHARS,
 	.open = mm_open,
 	.close = mm_close,

@@ -564,10 +564,11 @@ static void take_items(struct zl *z)
 		z->held = events_of(z, item, z->held);
 		jv first = jv_array_length(jv_copy(z->held)) ? jv_array_get(jv_copy(z->held), 0) : jv_null();
 		jv_free(z->files);
-		z->files = jv_array();
 		const char *type = bot_str(first, "type");
 		if (z->file_max && type && !strcmp(type, "message") && !bot_str(first, "replaces"))
 			z->files = upload_links(bot_str(first, "body"));
+		else
+			z->files = jv_array();
 		jv_free(first);
 		jv_free(item);
 		if (jv_array_length(jv_copy(z->files)) > 0) {

@@ -19,6 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -505,15 +508,108 @@ def fig_zulip(a):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def ws_fake(d, name, script, port=0):
+    """test/fake-http.py --ws with that script (on that port, else a free
+    one), its log d/NAME.log: (process, port)."""
+    pf = os.path.join(d, name + ".port")
+    p = subprocess.Popen([PY, os.path.join(ROOT, "test", "fake-http.py"), "--ws", "--port", str(port),
+                          "--port-file", pf,
+                          "--log", os.path.join(d, name + ".log"), "--script-json", json.dumps(script)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(500):
+        if os.path.exists(pf):
+            break
+        time.sleep(0.01)
+    return p, int(open(pf).read().strip())
+
+
+def ws_send(port, text):
+    """One message on the WebSocket fake's newest connection (/__fake/send);
+    False when none is open yet."""
+    url = "http://127.0.0.1:%d/__fake/send?%s" % (port, urllib.parse.urlencode({"text": text}))
+    try:
+        urllib.request.urlopen(url, timeout=5).read()
+        return True
+    except urllib.error.HTTPError:
+        return False
+
+
+def ws_rtt(ws_port, reply_log, event_of, is_reply, n):
+    """!echo through bot-listen | bot-dispatch | bot-send against a
+    WebSocket network's fakes: event_of(i) is the i-th event's text, sent
+    on the socket at t0 (/__fake/send); the round trip ends at the "t" the
+    HTTP fake logged for the request is_reply(request, i) names.  (ms)"""
+    out = []
+    for i in range(n):
+        t0 = time.time()
+        if not ws_send(ws_port, event_of(i)):
+            raise RuntimeError("the bot has no socket open")
+        for _ in range(20000):
+            with open(reply_log, encoding="utf-8") as f:
+                hit = [r for r in map(json.loads, f) if is_reply(r, i)]
+            if hit:
+                break
+            time.sleep(0.0005)
+        else:
+            raise RuntimeError("no reply to !echo rtt%d" % i)
+        out.append((hit[0]["t"] - t0) * 1000)
+        time.sleep(0.02)
+    return sorted(out)
+
+
+def rtt_row(fig, r):
+    p99 = r[min(len(r) - 1, int(len(r) * 0.99))]
+    row("%s: p50 / p99 (%d, load %.1f)" % (fig, len(r), os.getloadavg()[0]),
+        "%.2f ms / %.2f ms" % (statistics.median(r), p99), "")
+
+
+def pipeline_rtt(backend, listen_args, env, d, wait_up, measure):
+    """bot-listen -b BACKEND | bot-dispatch | bot-send -b BACKEND under env
+    (state and runtime folders in d); measure() once wait_up() says the bot
+    is connected."""
+    env = dict(env, XDG_RUNTIME_DIR=os.path.join(d, "run"), XDG_STATE_HOME=os.path.join(d, "state"))
+    for k_ in ("XDG_RUNTIME_DIR", "XDG_STATE_HOME"):
+        os.makedirs(env[k_], mode=0o700, exist_ok=True)
+    pipe = "%s -b %s --session none %s | %s | %s -b %s --session none >/dev/null" % (
+        bot("bot-listen"), backend, " ".join(shq(x) for x in listen_args), bot("bot-dispatch"),
+        bot("bot-send"), backend)
+
+    def run():
+        for _ in range(1000):
+            if wait_up():
+                break
+            time.sleep(0.01)
+        else:
+            raise RuntimeError("the bot did not connect")
+        return measure()
+    return bot_under(["sh", "-c", pipe], env, d, run)
+
+
+def logged(path, pred):
+    """Whether a fake's log (one JSON object a line) has a line pred accepts."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return any(pred(json.loads(ln)) for ln in f)
+    except FileNotFoundError:
+        return False
+
+
 def fig_slack(a):
     """One-shot bot-send -b slack (chat.postMessage with the bot token)
     against the Web API fake, beside curl making the same request."""
     if not os.path.exists(os.path.join(B, "lib", "botpipe", "slack.so")):
         row("one-shot bot-send -b slack", "not built", "")
         return
-    srv, d, port = fake_http({"responses": [{"path": "chat.postMessage", "keep": True, "count": True,
-                                             "body": {"ok": True, "channel": "C0123",
-                                                      "ts": "1700000001.{n}"}}]})
+    wd = tempfile.mkdtemp(prefix="bench-slack-ws.")
+    hello = {"send": json.dumps({"type": "hello", "num_connections": 1})}
+    ws, ws_port = ws_fake(wd, "ws", {"connections": [], "default": {"actions": [hello, {"hold": True}]}})
+    srv, d, port = fake_http({"responses": [
+        {"path": "chat.postMessage", "keep": True, "count": True,
+         "body": {"ok": True, "channel": "C0123", "ts": "1700000001.{n}"}},
+        {"path": "/auth.test$", "keep": True, "body": {"ok": True, "user_id": "UBOT", "bot_id": "BBOT",
+                                                      "team_id": "T1"}},
+        {"path": "/apps.connections.open$", "keep": True,
+         "body": {"ok": True, "url": "ws://127.0.0.1:%d/link/?ticket=bench" % ws_port}}]})
     token = "xoxb-bench"
     env = {"BOT_SLACK_API": "http://127.0.0.1:%d/api" % port, "BOT_SLACK_BOT_TOKEN": token}
     try:
@@ -527,12 +623,29 @@ def fig_slack(a):
                      env["BOT_SLACK_API"] + "/chat.postMessage"],
         }
         one_shot_rows("one-shot bot-send -b slack to the loopback Web API: wall (20 runs)", cmds, a)
+
+        def envelope(i):
+            ev = {"type": "message", "channel": "C0123", "channel_type": "channel", "user": "U0456",
+                  "text": "!echo rtt%d" % i, "ts": "1700000000.%06d" % i, "event_ts": "1700000000.%06d" % i}
+            return json.dumps({"envelope_id": "env-%d" % i, "type": "events_api", "retry_attempt": 0,
+                               "accepts_response_payload": False,
+                               "payload": {"type": "event_callback", "team_id": "T1", "event_id": "Ev%d" % i,
+                                           "event_time": 1700000000, "event": ev}})
+        api_log, ws_log = os.path.join(d, "log"), os.path.join(wd, "ws.log")
+        n = 20 if a.quick else 50
+        r = pipeline_rtt("slack", [], dict(os.environ, BOT_SLACK_APP_TOKEN="xapp-1-bench"), wd,
+                         lambda: logged(ws_log, lambda e: e.get("event") == "open"),
+                         lambda: ws_rtt(ws_port, api_log, envelope, lambda q, i: q["path"].endswith(
+                             "/chat.postMessage") and re.search(r"\brtt%d\b" % i, q["body"]), n))
+        rtt_row("Slack !echo round trip, Socket Mode fake to chat.postMessage", r)
     finally:
         for v in env:
             os.environ.pop(v, None)
-        srv.send_signal(signal.SIGTERM)
-        srv.wait()
+        for p_ in (srv, ws):
+            p_.send_signal(signal.SIGTERM)
+            p_.wait()
         shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(wd, ignore_errors=True)
 
 
 def matrix_fake(d):
@@ -1006,8 +1119,14 @@ def fig_mattermost(a):
     if not os.path.exists(os.path.join(B, "lib", "botpipe", "mattermost.so")):
         row("one-shot bot-send -b mattermost", "not built", "")
         return
-    srv, d, port = fake_http({"responses": [], "default": {"status": 201,
-                                                            "body": {"id": "post0000000000000000000000"}}})
+    srv, d, port = fake_http({"responses": [{"path": "/api/v4/users/me$", "keep": True,
+                                             "body": {"id": "botuser0000000000000000000", "username": "bot"}}],
+                              "default": {"status": 201, "body": {"id": "post0000000000000000000000"}}})
+    wd = tempfile.mkdtemp(prefix="bench-mm-ws.")
+    ws, ws_port = ws_fake(wd, "ws", {"connections": [], "default": {"actions": [
+        {"recv": 1}, {"send": json.dumps({"status": "OK", "seq_reply": 1})},
+        {"send": json.dumps({"event": "hello", "data": {"server_version": "9.0"}, "broadcast": {}, "seq": 0})},
+        {"hold": True}]}})
     token = "mm-bench-token"
     chan = "opschannel0000000000000000"
     env = {"BOT_MATTERMOST_URL": "http://127.0.0.1:%d" % port, "BOT_MATTERMOST_TOKEN": token}
@@ -1022,12 +1141,30 @@ def fig_mattermost(a):
                      env["BOT_MATTERMOST_URL"] + "/api/v4/posts"],
         }
         one_shot_rows("one-shot bot-send -b mattermost to the loopback API: wall (20 runs)", cmds, a)
+
+        def posted(i):   # seq 1, 2, ... after hello's 0: no gap
+            post = {"id": "rtt%023d" % i, "create_at": 1700000000000 + i, "update_at": 0, "edit_at": 0,
+                    "user_id": "aliceuser00000000000000000", "channel_id": chan, "root_id": "",
+                    "message": "!echo rtt%d" % i, "type": "", "props": {}}
+            return json.dumps({"event": "posted", "seq": i + 1, "broadcast": {"channel_id": chan},
+                               "data": {"channel_name": "ops", "channel_type": "O", "sender_name": "@alice",
+                                        "post": json.dumps(post)}})
+        api_log, ws_log = os.path.join(d, "log"), os.path.join(wd, "ws.log")
+        n = 20 if a.quick else 50
+        r = pipeline_rtt("mattermost", ["--mattermost-ws-url", "ws://127.0.0.1:%d/api/v4/websocket" % ws_port],
+                         dict(os.environ), wd,
+                         lambda: logged(ws_log, lambda e: "authentication_challenge" in e.get("data", "")),
+                         lambda: ws_rtt(ws_port, api_log, posted, lambda q, i: q["path"] == "/api/v4/posts"
+                                        and re.search(r"\brtt%d\b" % i, q["body"]), n))
+        rtt_row("Mattermost !echo round trip, v4 WebSocket fake to POST /posts", r)
     finally:
         for v in env:
             os.environ.pop(v, None)
-        srv.send_signal(signal.SIGTERM)
-        srv.wait()
+        for p_ in (srv, ws):
+            p_.send_signal(signal.SIGTERM)
+            p_.wait()
         shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(wd, ignore_errors=True)
 
 
 def fig_discord(a):
@@ -1036,7 +1173,18 @@ def fig_discord(a):
     if not os.path.exists(os.path.join(B, "lib", "botpipe", "discord.so")):
         row("one-shot bot-send -b discord", "not built", "")
         return
-    srv, d, port = fake_http()
+    srv, d, port = fake_http({"responses": [], "default": {"status": 200,
+                                                            "body": {"id": "900", "channel_id": "100"}}})
+    wd = tempfile.mkdtemp(prefix="bench-dc-ws.")
+    gw_port = int(subprocess.run([PY, "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); "
+                                  "print(s.getsockname()[1])"], stdout=subprocess.PIPE).stdout)
+    ready = {"op": 0, "t": "READY", "s": 1, "d": {"v": 10, "session_id": "bench", "resume_gateway_url":
+                                                   "ws://127.0.0.1:%d" % gw_port,
+                                                   "user": {"id": "999", "username": "botpipe", "bot": True}}}
+    ws, ws_port = ws_fake(wd, "ws", {"connections": [], "default": {"actions": [
+        {"auto": [{"match": '^\\{"op":1,', "send": '{"op":11}'}]},
+        {"send": json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}})},
+        {"expect": '^\\{"op":2,'}, {"send": json.dumps(ready)}, {"hold": True}]}}, gw_port)
     env = {"BOT_DISCORD_TOKEN": "bench-token", "BOT_DISCORD_API": "http://127.0.0.1:%d/api/v10" % port}
     try:
         os.environ.update(env)
@@ -1058,12 +1206,27 @@ def fig_discord(a):
             "curl " + spread(times["curl"], ms), ratio(med(bt), med(times["curl"])))
         row("  peak RSS", spread(br, mb), "curl " + spread(rss["curl"], mb),
             ratio(med(br), med(rss["curl"])))
+
+        def message(i):   # sequence 2, 3, ... after READY's 1
+            return json.dumps({"op": 0, "t": "MESSAGE_CREATE", "s": i + 2, "d": {
+                "id": str(1000 + i), "channel_id": "100", "guild_id": "50", "content": "!echo rtt%d" % i,
+                "author": {"id": "200", "username": "alice", "global_name": "Alice"},
+                "timestamp": "2026-12-01T12:00:00.000000+00:00"}})
+        api_log, ws_log = os.path.join(d, "log"), os.path.join(wd, "ws.log")
+        nr = 20 if a.quick else 50
+        r = pipeline_rtt("discord", [], dict(os.environ, BOT_DISCORD_GATEWAY="ws://127.0.0.1:%d" % gw_port), wd,
+                         lambda: logged(ws_log, lambda e: e.get("data", "").startswith('{"op":2,')),
+                         lambda: ws_rtt(ws_port, api_log, message, lambda q, i: q["path"].endswith(
+                             "/channels/100/messages") and re.search(r"\brtt%d\b" % i, q["body"]), nr))
+        rtt_row("Discord !echo round trip, gateway fake to POST /messages", r)
     finally:
         for k_ in env:
             os.environ.pop(k_, None)
-        srv.send_signal(signal.SIGTERM)
-        srv.wait()
+        for p_ in (srv, ws):
+            p_.send_signal(signal.SIGTERM)
+            p_.wait()
         shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(wd, ignore_errors=True)
 
 
 def fig_xmpp(a):
@@ -1116,6 +1279,42 @@ def fig_xmpp(a):
         subprocess.run(["sh", os.path.join(helpers, "prosody.sh"), "stop", srv], capture_output=True)
         shutil.rmtree(d, ignore_errors=True)
 
+def fig_route(a):
+    """The cost per event of routing (issue 22): bot-send delivering N
+    messages to one text instance, beside the same N spread by their
+    backend field over two instances (-b text@a -b text@b, each from its
+    profile), per CPU second."""
+    n = 20000 if a.quick else 100000
+    d = tempfile.mkdtemp(prefix="bench-route.")
+    try:
+        conf = os.path.join(d, "botpipe")
+        os.makedirs(conf, mode=0o700)
+        with open(os.path.join(conf, "config"), "w") as f:
+            f.write("text-output = /dev/null\n[a]\ntext-output = /dev/null\n[b]\ntext-output = /dev/null\n")
+        os.chmod(os.path.join(conf, "config"), 0o600)
+        one, two = os.path.join(d, "one.ndjson"), os.path.join(d, "two.ndjson")
+        with open(one, "w") as f1, open(two, "w") as f2:
+            for i in range(n):
+                m = {"type": "message", "to": "@you", "body": "line %d" % i}
+                f1.write(json.dumps(dict(m, backend="text")) + "\n")
+                f2.write(json.dumps(dict(m, backend="text@" + "ab"[i % 2])) + "\n")
+        env = dict(os.environ, XDG_CONFIG_HOME=d, XDG_STATE_HOME=d)
+        r = 2 if a.quick else 3
+        base = [bot("bot-send"), "--session", "none", "--raw"]
+        s1 = runs(lambda: timed(base + ["-b", "text"], stdin=one, env=env), r)
+        s2 = runs(lambda: timed(base + ["-b", "text@a", "-b", "text@b"], stdin=two, env=env), r)
+    except (RuntimeError, OSError) as e:
+        row("bot-send, routing by backend", "failed: %s" % e, "")
+        return
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    c1 = [c / n * 1e6 for _, c, _ in s1]
+    c2 = [c / n * 1e6 for _, c, _ in s2]
+    us = lambda x: "%.2f µs" % x
+    row("bot-send, CPU per event, %s events over 2 instances" % k(n), spread(c2, us),
+        "one instance " + spread(c1, us), "+%.2f µs" % (med(c2) - med(c1)))
+
+
 
 # One figure a line, so that each backend adds its own.
 FIGURES = [
@@ -1136,6 +1335,7 @@ FIGURES = [
     ("startup", fig_startup),
     ("growth", fig_growth),
     ("queue", fig_queue),
+    ("route", fig_route),
 ]
 
 

@@ -236,6 +236,10 @@ int bot_room_run(const struct bot_config *cfg)
 {
 	const struct bot_backend *b = cfg->backend;
 	int json = bot_cfg_flag(cfg, "json");
+	if (cfg->nmore) {
+		bot_error("-b: bot-room acts on one instance, not %d (run it once for each)", cfg->nmore + 1);
+		return BOT_EX_USAGE;
+	}
 	if (!(b->can & BOT_CAN_ROOM) || !BOT_BACKEND_HAS(b, submit)) {
 		bot_error("backend %s has no rooms", b->name);
 		return BOT_EX_UNAVAILABLE;

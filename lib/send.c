@@ -54,6 +54,8 @@ struct sender {
 	struct bot_outbox *ob;  /* the open outbox; NULL when none or it failed for now */
 	int retries;            /* --retries, for what comes back through the session */
 	double give_up_after;
+	jv copies;              /* a bridge's copies: key -> network id (see remember_copy) */
+	jv copy_order;          /* their keys, oldest first */
 };
 
 
@@ -352,20 +354,158 @@ static jv check_file(struct sender *s, jv ev)
 
 static struct dest *dest_for(struct sender *s, jv ev, jv *fail);
 
+/* ---- a bridge's copies (bot.jq's relay) ----
+ *
+ * A copy bot-send delivered (an event with relayed_from: the source's
+ * backend, id and room) is remembered both ways: the source message and
+ * the room it went to give the copy's network id ("f" keys), and the copy
+ * gives its source ("r" keys).  So an edit of the source (replaces_copy_of)
+ * edits the copy in place, and a reaction to a source or to a copy
+ * (reacted_to_copy_of) lands on the same message elsewhere.  At most
+ * COPIES_MAX, the oldest forgotten first; not kept across runs (an edit
+ * of an older message arrives as a new one). */
+#define COPIES_MAX 8192
+
+static const char *room_id_of(jv ev)
+{
+	jv to = bot_get(ev, "to");
+	const char *id = jv_get_kind(to) == JV_KIND_STRING ? jv_string_value(to) : bot_str(to, "id");
+	jv_free(to);   /* ev keeps the string alive */
+	return id;
+}
+
+static jv copy_key(char kind, const char *a, const char *b, const char *c, const char *d)
+{
+	jv k = jv_string_fmt("%c\x1f%s\x1f%s", kind, a, b);
+	if (c)
+		k = jv_string_append_str(jv_string_append_str(k, "\x1f"), c);
+	if (d)
+		k = jv_string_append_str(jv_string_append_str(k, "\x1f"), d);
+	return k;
+}
+
+static void copies_put(struct sender *s, jv key, jv value)
+{
+	if (jv_get_kind(s->copies) != JV_KIND_OBJECT) {
+		s->copies = jv_object();
+		s->copy_order = jv_array();
+	}
+	if (jv_array_length(jv_copy(s->copy_order)) >= COPIES_MAX) {
+		jv old = jv_array_get(jv_copy(s->copy_order), 0);
+		s->copies = jv_object_delete(s->copies, old);
+		s->copy_order = jv_array_slice(s->copy_order, 1, COPIES_MAX);
+	}
+	s->copy_order = jv_array_append(s->copy_order, jv_copy(key));
+	s->copies = jv_object_set(s->copies, key, value);
+}
+
+static jv copies_get(struct sender *s, jv key)
+{
+	if (jv_get_kind(s->copies) != JV_KIND_OBJECT) {
+		jv_free(key);
+		return jv_null();
+	}
+	jv v = jv_object_get(jv_copy(s->copies), key);
+	return jv_is_valid(v) ? v : jv_null();
+}
+
+/* After a delivery: a copy's network id, both ways. */
+static void remember_copy(struct sender *s, struct dest *d, jv ev, jv sent)
+{
+	jv from = bot_get(ev, "relayed_from");
+	const char *sb = bot_str(from, "backend"), *sid = bot_str(from, "id"), *sroom = bot_str(from, "room");
+	const char *room = room_id_of(ev);
+	jv ids = bot_get(sent, "ids");
+	jv first = jv_get_kind(ids) == JV_KIND_ARRAY ? jv_array_get(jv_copy(ids), 0) : bot_get(sent, "id");
+	if (sb && sid && room && jv_get_kind(first) == JV_KIND_STRING) {
+		copies_put(s, copy_key('f', sb, sid, d->name, room), jv_copy(first));
+		copies_put(s, copy_key('r', d->name, jv_string_value(first), NULL, NULL),
+		           JV_ARRAY(jv_string(sb), jv_string(sid), sroom ? jv_string(sroom) : jv_null()));
+	}
+	jv_free(first);
+	jv_free(ids);
+	jv_free(from);
+}
+
+/* The network id, on d in room, of the message that is (or whose copy
+ * is) backend's message id; null when none is known. */
+static jv copy_here(struct sender *s, struct dest *d, const char *room, const char *backend,
+                    const char *id)
+{
+	jv here = copies_get(s, copy_key('f', backend, id, d->name, room));
+	if (jv_get_kind(here) != JV_KIND_NULL)
+		return here;
+	jv src = copies_get(s, copy_key('r', backend, id, NULL, NULL));   /* id is a copy */
+	if (jv_get_kind(src) != JV_KIND_ARRAY)
+		return src;
+	jv sb = jv_array_get(jv_copy(src), 0), sid = jv_array_get(jv_copy(src), 1);
+	jv sroom = jv_array_get(src, 2);
+	if (!strcmp(jv_string_value(sb), d->name) && jv_get_kind(sroom) == JV_KIND_STRING &&
+	    !strcmp(jv_string_value(sroom), room))
+		here = jv_copy(sid);   /* the source itself */
+	else
+		here = copies_get(s, copy_key('f', jv_string_value(sb), jv_string_value(sid), d->name, room));
+	jv_free(sb);
+	jv_free(sid);
+	jv_free(sroom);
+	return here;
+}
+
+/* An edit or a reaction that names a source message instead of the copy
+ * on d: the copy's id put in, the reference taken out.  An edit whose copy
+ * is not known (or that d cannot make) becomes a new message; a reaction
+ * without one is a failure. */
+static jv resolve_copy(struct sender *s, struct dest *d, jv ev)
+{
+	jv of = bot_get(ev, "replaces_copy_of");
+	int reaction = jv_get_kind(of) == JV_KIND_NULL;
+	if (reaction) {
+		jv_free(of);
+		of = bot_get(ev, "reacted_to_copy_of");
+	}
+	if (jv_get_kind(of) == JV_KIND_NULL) {
+		jv_free(of);
+		return ev;
+	}
+	const char *room = room_id_of(ev), *b = bot_str(of, "backend"), *id = bot_str(of, "id");
+	jv here = room && b && id ? copy_here(s, d, room, b, id) : jv_null();
+	jv_free(of);
+	ev = jv_object_delete(ev, jv_string(reaction ? "reacted_to_copy_of" : "replaces_copy_of"));
+	if (!reaction) {
+		if (jv_get_kind(here) == JV_KIND_STRING && (d->b->can & BOT_CAN_EDIT))
+			ev = jv_object_set(ev, jv_string("replaces"), here);
+		else
+			jv_free(here);
+		return ev;
+	}
+	if (jv_get_kind(here) != JV_KIND_STRING) {
+		jv_free(here);
+		jv_free(ev);
+		return bot_fail_code("unsupported", 0, "reaction: no copy on %s of the message it reacts to",
+		                     d->name);
+	}
+	jv to = bot_get(ev, "to");
+	return jv_object_set(ev, jv_string("reacted_to"), JV_OBJECT(jv_string("id"), here, jv_string("to"), to));
+}
+
 static void handle(struct sender *s, jv ev)
 {
 	jv valid = jv_invalid();
 	struct dest *d = dest_for(s, ev, &valid);
 	if (d)
-		valid = check(d, jv_copy(ev));
+		valid = resolve_copy(s, d, jv_copy(ev));
+	if (jv_is_valid(valid))
+		valid = check(d, valid);
 	if (jv_is_valid(valid))
 		valid = check_file(s, valid);
-	if (!jv_is_valid(valid))
+	if (!jv_is_valid(valid)) {
 		answer(s, valid, ev);
-	else if (s->outbox)
-		answer(s, deliver_spooled(s, d, valid), ev);
-	else
-		answer(s, deliver(s, d, valid), ev);
+		return;
+	}
+	jv r = s->outbox ? deliver_spooled(s, d, valid) : deliver(s, d, valid);
+	if (jv_is_valid(r))
+		remember_copy(s, d, ev, r);
+	answer(s, r, ev);
 }
 
 /* bot-send --flush DIR: deliver what waits, oldest first.  Each entry
@@ -736,7 +876,7 @@ static int run(struct sender *s)
 
 int bot_send_run(const struct bot_config *cfg)
 {
-	struct sender s = { .cfg = cfg };
+	struct sender s = { .cfg = cfg, .copies = jv_null(), .copy_order = jv_null() };
 	const char *flush = bot_cfg_str(cfg, "flush");
 	if (parse_retry_options(&s, cfg, &s.o) < 0)
 		return BOT_EX_USAGE;
@@ -752,5 +892,7 @@ int bot_send_run(const struct bot_config *cfg)
 		code = run(&s);
 	close_dests(&s);
 	bot_outbox_close(s.ob);
+	jv_free(s.copies);
+	jv_free(s.copy_order);
 	return code;
 }

@@ -271,3 +271,141 @@ echo started")
 	assert_equal "$(jq -r 'select(.type=="error") | .message' "$T/out")" "fail: exited with status 3"
 	gone "$(cat "$T/pid-escaped")"
 }
+
+# ---- ACL entries that name a backend instance ----
+
+# A message in room $2 on instance $1 (null: no backend) from the user
+# $3 (its aclattr), body $4.
+said_in() {
+	jq -cn --arg net "$1" --arg room "$2" --arg u "$3" --arg b "$4" \
+		'{type:"message",id:"1",from:{kind:"occupant",id:"\($room)/x",room:$room,nick:"x",person:$u,aclattr:$u},
+		  to:{kind:"room",id:$room},body:$b} + (if $net == "null" then {} else {backend:$net} end)'
+}
+# The same as a direct message to the bot.
+said_to_bot() {
+	jq -cn --arg net "$1" --arg u "$2" --arg b "$3" \
+		'{type:"message",id:"1",backend:$net,from:{kind:"person",id:$u,person:$u,aclattr:$u},
+		  to:{kind:"person",id:"@bot",person:"@bot"},body:$b}'
+}
+
+# bot-dispatch --acl $T/acl.json (written from $1) over the events on
+# stdin; the message bodies on stdout, one a line; stderr in $T/err.
+acl_answers() {
+	printf '%s\n' "$1" > "$T/acl.json"
+	shift
+	bot-dispatch --acl "$T/acl.json" "$@" > "$T/out" 2> "$T/err"
+	jq -r 'select(.type == "message") | .body' "$T/out"
+}
+
+ROOM_DENIED="You're not allowed to access this command from this room"
+USER_DENIED="You're not allowed to access this command from this user"
+
+@test "acl: allowrooms matrix:!abc:example.org and irc@libera:#ops take only those instances' rooms, the id's own ':' kept" {
+	run acl_answers '{"ACCESS_CONTROLS": {"echo": {"allowrooms": ["matrix:!abc:example.org", "irc@libera:#ops"]}}}' < <(
+		said_in matrix '!abc:example.org' '@a:example.org' '!echo matrix'
+		said_in xmpp '!abc:example.org' 'a@example.org' '!echo same id, other network'
+		said_in irc@libera '#OPS' 'a!u@h' '!echo libera, with its case mapping'
+		said_in irc@oftc '#ops' 'a!u@h' '!echo oftc'
+		said_in irc '#ops' 'a!u@h' '!echo the default irc profile'
+		said_in null '#ops' 'a!u@h' '!echo no backend'
+	)
+	assert_output - <<-EOF
+	matrix
+	$ROOM_DENIED
+	libera, with its case mapping
+	$ROOM_DENIED
+	$ROOM_DENIED
+	$ROOM_DENIED
+	EOF
+	[ ! -s "$T/err" ]
+}
+
+@test "acl: irc: names every irc instance; an entry without a qualifier, Matrix ids included, takes every network" {
+	run acl_answers '{"ACCESS_CONTROLS": {"echo": {"allowusers": ["irc:alice!*@*", "@bob:example.org"]}}}' < <(
+		said_in irc@oftc '#ops' 'alice!u@h' '!echo alice on oftc'
+		said_in irc@libera '#ops' 'ALICE!u@h' '!echo ALICE on libera'
+		said_in irc '#ops' 'alice!u@h' '!echo alice on irc'
+		said_in slack '#C1' 'alice!u@h' '!echo alice on slack'
+		said_in matrix '!r:example.org' '@bob:example.org' '!echo bob on matrix'
+		said_in text '#room' '@bob:example.org' '!echo bob on the console'
+	)
+	assert_output - <<-EOF
+	alice on oftc
+	ALICE on libera
+	alice on irc
+	$USER_DENIED
+	bob on matrix
+	bob on the console
+	EOF
+}
+
+@test "acl: denyusers slack:U123 refuses U123 on Slack only" {
+	run acl_answers '{"ACCESS_CONTROLS": {"echo": {"denyusers": ["slack:U123", "slack@work:U9"]}}}' < <(
+		said_in slack '#C1' 'U123' '!echo slack'
+		said_in slack@work '#C1' 'U123' '!echo slack at work'
+		said_in mattermost '#town' 'U123' '!echo mattermost'
+		said_in slack@work '#C1' 'U9' '!echo U9 at work'
+		said_in slack '#C1' 'U9' '!echo U9 on the default slack'
+	)
+	assert_output - <<-EOF
+	$USER_DENIED
+	$USER_DENIED
+	mattermost
+	$USER_DENIED
+	U9 on the default slack
+	EOF
+}
+
+@test "acl: what is not BACKEND:ID is an id: unknown backends (said on the log), XMPP and Matrix forms, globs" {
+	acl='{"ACCESS_CONTROLS": {"echo": {"denyusers": ["nosuch:U9", "bob@home:x", "!*:evil.example", "*:spam*"]},
+	                         "uptime": {"allowrooms": ["xmpp:room@conference.example.org/al:ice"]}}}'
+	run acl_answers "$acl" < <(
+		said_in slack '#C1' 'nosuch:U9' '!echo an id that looks qualified'
+		said_in xmpp 'r@c.example' 'bob@home:x' '!echo bob at home'
+		said_in matrix '!r:example.org' '!x:evil.example' '!echo a Matrix glob'
+		said_in irc '#ops' 'a:spammer' '!echo a leading glob'
+		said_in irc '#ops' 'U9' '!echo U9'
+		said_in xmpp 'room@conference.example.org/al:ice' 'a@example.org' '!uptime'
+		said_in irc 'room@conference.example.org/al:ice' 'a!u@h' '!uptime'
+	)
+	assert_line -n 0 "$USER_DENIED"
+	assert_line -n 1 "$USER_DENIED"
+	assert_line -n 2 "$USER_DENIED"
+	assert_line -n 3 "$USER_DENIED"
+	assert_line -n 4 "U9"
+	assert_line -n 5 --regexp "^I've been up for "
+	assert_line -n 6 "$ROOM_DENIED"
+	# the qualifier-like entries whose backend does not exist, once each
+	run cat "$T/err"
+	assert_output - <<-EOF
+	bot-dispatch: warning: $T/acl.json: ACCESS_CONTROLS: "echo": denyusers: "nosuch:U9": no backend nosuch here, so it is matched as an id, on every network
+	bot-dispatch: warning: $T/acl.json: ACCESS_CONTROLS: "echo": denyusers: "bob@home:x": no backend bob here, so it is matched as an id, on every network
+	EOF
+}
+
+@test "acl: help hidden by an instance's rule, shown where it allows; admins named per instance" {
+	acl='{"ACCESS_CONTROLS": {"uptime": {"allowrooms": ["matrix:!abc:example.org"]}},
+	      "BOT_ADMINS": ["irc@libera:root!*@*"]}'
+	dir=$(plugin_as reboot '#!/bin/sh' '# admin-only: yes
+echo rebooting')
+	run acl_answers "$acl" -d "$dir" --hide-restricted-commands --admin 'matrix:@ops:example.org' < <(
+		said_in matrix '!abc:example.org' '@a:example.org' '!help'
+		said_in xmpp '!abc:example.org' 'a@example.org' '!help'
+		said_to_bot irc@libera 'root!u@h' '!reboot'
+		said_to_bot irc@oftc 'root!u@h' '!reboot'
+		said_to_bot matrix '@ops:example.org' '!reboot'
+		said_to_bot slack '@ops:example.org' '!reboot'
+	)
+	# the two helps, then the four answers
+	run jq -rs '[.[] | select(.type == "message") | .body]
+	            | (.[0:2][] | if test("\\*\\*!uptime\\*\\*") then "uptime shown" else "uptime hidden" end),
+	              .[2:][]' "$T/out"
+	assert_output - <<-'EOF'
+	uptime shown
+	uptime hidden
+	rebooting
+	This command requires bot-admin privileges
+	rebooting
+	This command requires bot-admin privileges
+	EOF
+}

@@ -80,8 +80,9 @@ squeeze() { tr -s ' \t' '  '; }
 
 @test "every example of the README and the man pages is run by a test" {
 	cd "$ROOT"
-	# botpipe-tutorial(7)'s examples are run by test/unix-examples.bats
-	cat "$BATS_TEST_FILENAME" test/unix-examples.bats test/queue.bats > "$BATS_TEST_TMPDIR/claims.bats"
+	# botpipe-tutorial(7)'s examples are run by test/unix-examples.bats,
+	# bot-dispatch(1)'s bridge by test/relay.bats
+	cat "$BATS_TEST_FILENAME" test/unix-examples.bats test/queue.bats test/multi.bats test/relay.bats > "$BATS_TEST_TMPDIR/claims.bats"
 	run python3 test/helpers/examples.py check "$BATS_TEST_TMPDIR/claims.bats" README.md doc/*.1 doc/*.7
 	assert_success
 	assert_output ""

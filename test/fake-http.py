@@ -116,6 +116,16 @@ The log has one line per event, "conn" numbering connections from 1:
      "data": "<text, or the bytes as latin-1>", "data_b64": "..."}
 for every frame received (pings, pongs and close frames too), and
 {"event": "closed", "code": 1000, "reason": ""} at the end.
+
+Messages on demand, while the script runs: a plain HTTP request (no
+WebSocket upgrade) for
+    /__fake/send?text=URL-ENCODED-TEXT[&conn=N]
+sends that text as one message on connection N, or on the newest open
+connection, at once and whatever its script is doing; it answers 200
+{"sent": N} (the connection's number), or 404 when no such connection
+is open (a caller waits for the client to connect by asking again).
+Such control requests are not logged, take no connection number and no
+script.
 """
 import argparse
 import asyncio
@@ -525,8 +535,18 @@ async def ws_run(a, spec):
     recorder = Recorder(a.log)
     script = WsScript(spec)
     counter = [0]
+    live = {}   # connection number -> protocol, while it is open
 
     class Protocol(wsserver.WebSocketServerProtocol):
+        async def process_request(self, path, headers):
+            if urllib.parse.urlsplit(path).path == "/__fake/send":
+                return await ws_send_on_demand(path, live)
+            # A connection's number and script are fixed when it comes.
+            counter[0] += 1
+            self.conn_no = counter[0]
+            self.script = script.next()
+            return None
+
         async def read_frame(self, max_size):
             frame = await super().read_frame(max_size)
             recorder.record({"t": time.time(), "conn": self.conn_no, **ws_frame_entry(frame)})
@@ -604,11 +624,7 @@ async def ws_run(a, spec):
                              "code": ws.close_code, "reason": ws.close_reason or ""})
 
     def factory(*args, **kw):
-        # A connection's number and script are fixed when it comes.
         p = Protocol(*args, **kw)
-        counter[0] += 1
-        p.conn_no = counter[0]
-        p.script = script.next()
         p.auto = []
         return p
 
@@ -620,7 +636,11 @@ async def ws_run(a, spec):
     async def log_open(ws, path):
         recorder.record({"t": time.time(), "conn": ws.conn_no, "event": "open", "path": path,
                          "headers": {k.lower(): v for k, v in ws.request_headers.raw_items()}})
-        await handler(ws, path)
+        live[ws.conn_no] = ws
+        try:
+            await handler(ws, path)
+        finally:
+            live.pop(ws.conn_no, None)
 
     # Stop at once: a silenced connection would hold a graceful shutdown.
     stop = asyncio.get_running_loop().create_future()
@@ -634,6 +654,22 @@ async def ws_run(a, spec):
             write_port_file(a.port_file, port)
         print(port, flush=True)
         await stop
+
+
+async def ws_send_on_demand(path, live):
+    """GET /__fake/send?text=T[&conn=N] in --ws mode: T on connection N
+    (else the newest open one); the HTTP answer as process_request gives it."""
+    from http import HTTPStatus
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+    text = q.get("text", [""])[-1]
+    want = q.get("conn", [None])[-1]
+    open_ = {n: ws for n, ws in live.items() if ws.open}
+    n = int(want) if want is not None else (max(open_) if open_ else None)
+    headers = [("Content-Type", "application/json"), ("Connection", "close")]
+    if n not in open_:
+        return HTTPStatus.NOT_FOUND, headers, b'{"sent": null}\n'
+    await open_[n].send(text)
+    return HTTPStatus.OK, headers, json.dumps({"sent": n}).encode() + b"\n"
 
 
 def write_port_file(path, port):

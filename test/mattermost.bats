@@ -176,6 +176,10 @@ EOT
 	assert_equal "$(jq -r 'select(.type == "connection") | .state' "$d/events" | paste -sd' ')" \
 		"connecting connected disconnected connecting connected"
 	assert_equal "$(jq -c 'select(.event == "open")' "$d/ws.ndjson" | wc -l)" 2
+	# the bound botpipe-backends(7) states: noticed within twice
+	# --mattermost-ping (2 s), then bot-listen's first backoff (1-4 s)
+	run jq -s '[.[] | select(.event == "open") | .t] | .[1] - .[0] < 2 + 4 + 1' "$d/ws.ndjson"
+	assert_output true
 }
 
 @test "files: a post's file is downloaded into the spool (a stream event); a stream event is uploaded, then posted by file_ids" {
@@ -237,4 +241,186 @@ EOT
 	assert_equal "$(requests /api/v4/channels/direct .json)" "[\"$SELF\",\"post0000000000000000000000\"]"
 	run ! grep -rF "$TOKEN" "$d/events" "$d/err"
 	[[ "$stderr" != *"$TOKEN"* ]]
+}
+
+# Channel objects and answers as the v4 API documents them.
+TEAM=engteam0000000000000000000
+NEWCH=newchannel0000000000000000
+BOB=bobuser0000000000000000000
+channel_json() {   # ID NAME HEADER
+	jq -cn --arg id "$1" --arg n "$2" --arg h "$3" --arg t "$TEAM" \
+		'{id:$id, create_at:1700000000000, update_at:1700000000000, delete_at:0, team_id:$t, type:"O",
+		  display_name:$n, name:$n, header:$h, purpose:"", total_msg_count:0, creator_id:""}'
+}
+member_json() { jq -cn --arg c "$1" --arg u "$2" '{channel_id:$c, user_id:$u, roles:"channel_user", msg_count:0, mention_count:0}'; }
+not_found='{"id":"store.sql_channel.get_by_name.missing.app_error","message":"Channel does not exist.","status_code":404}'
+
+@test "bot-room: join (a ~name that does not exist is created), topic, occupants, invite, leave, list, info as v4 calls" {
+	ops=$(channel_json "$CH" ops 'release at noon')
+	ME_ANSWERS=10 rest_start "$(jq -cn --arg ch "$CH" --arg self "$SELF" --arg t "$TEAM" --arg bob "$BOB" --arg alice "$ALICE" \
+		--argjson ops "$ops" --argjson new "$(channel_json "$NEWCH" new '')" --argjson nf "$not_found" \
+		--argjson me "$(member_json "$CH" "$SELF")" --argjson al "$(member_json "$CH" "$ALICE")" '[
+		{path:"^/api/v4/teams/name/eng$", keep:true, body:{id:$t, name:"eng", display_name:"Eng", type:"O"}},
+		{path:"^/api/v4/teams/name/eng/channels/name/ops$", keep:true, body:$ops},
+		{path:"^/api/v4/teams/name/eng/channels/name/new$", status:404, body:$nf},
+		{path:"^/api/v4/channels$", status:201, body:$new},
+		{path:("^/api/v4/channels/" + $ch + "/members$"), keep:true, status:201, body:$me},
+		{path:("^/api/v4/channels/" + $ch + "/patch$"), body:($ops + {header:"release at one"})},
+		{path:("^/api/v4/channels/" + $ch + "/members[?]"), keep:true, body:[$me, $al]},
+		{path:"^/api/v4/users/ids$", body:[{id:$self, username:"bot"}, {id:$alice, username:"alice"}]},
+		{path:"^/api/v4/users/username/bob$", body:{id:$bob, username:"bob"}},
+		{path:("^/api/v4/channels/" + $ch + "/members/" + $self + "$"), keep:true, body:$me},
+		{path:("^/api/v4/channels/" + $ch + "/stats$"), body:{channel_id:$ch, member_count:2}},
+		{path:("^/api/v4/users/" + $self + "/teams/" + $t + "/channels$"), body:[$ops, $new]}]')"
+	R=(bot-room "${L[@]}" --mattermost-team eng --session none)
+	run --separate-stderr "${R[@]}" join '~new'
+	assert_success
+	assert_output 'Joined the room ~new.'
+	run --separate-stderr "${R[@]}" join '~ops'
+	assert_output 'Joined the room ~ops.'
+	run --separate-stderr "${R[@]}" topic '~ops'
+	assert_output 'Topic for ~ops: release at noon.'
+	run --separate-stderr "${R[@]}" topic '~ops' release at one
+	assert_output 'Topic for ~ops set.'
+	run --separate-stderr "${R[@]}" --json occupants '~ops'
+	assert_success
+	assert_equal "$(jq -c '[.occupants[] | [.person, .userid]]' <<< "$output")" "[[\"@bot\",\"$SELF\"],[\"@alice\",\"$ALICE\"]]"
+	run --separate-stderr "${R[@]}" invite '~ops' '@bob'
+	assert_output 'Invited @bob into the room ~ops.'
+	run --separate-stderr "${R[@]}" leave '~ops'
+	assert_output 'Left the room ~ops.'
+	run --separate-stderr "${R[@]}" list
+	assert_output $'~ops\n~new'
+	run --separate-stderr "${R[@]}" info '~ops'
+	assert_output '~ops: exists, joined, 2 users, topic: release at noon.'
+	run jq -c 'select(.path | test("/users/me$") | not) | [.method, .path, .json]' "$d/rest.ndjson"
+	assert_output - <<EOT
+["GET","/api/v4/teams/name/eng/channels/name/new",null]
+["GET","/api/v4/teams/name/eng",null]
+["POST","/api/v4/channels",{"team_id":"$TEAM","name":"new","display_name":"new","type":"O"}]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["POST","/api/v4/channels/$CH/members",{"user_id":"$SELF"}]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["PUT","/api/v4/channels/$CH/patch",{"header":"release at one"}]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["GET","/api/v4/channels/$CH/members?page=0&per_page=200",null]
+["POST","/api/v4/users/ids",["$SELF","$ALICE"]]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["GET","/api/v4/users/username/bob",null]
+["POST","/api/v4/channels/$CH/members",{"user_id":"$BOB"}]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["DELETE","/api/v4/channels/$CH/members/$SELF",null]
+["GET","/api/v4/teams/name/eng",null]
+["GET","/api/v4/users/$SELF/teams/$TEAM/channels",null]
+["GET","/api/v4/teams/name/eng/channels/name/ops",null]
+["GET","/api/v4/channels/$CH/stats",null]
+["GET","/api/v4/channels/$CH/members/$SELF",null]
+EOT
+}
+
+@test "bot-room: destroy archives (DELETE the channel); info on an id that does not exist; a ~name needs --mattermost-team" {
+	ME_ANSWERS=4 rest_start "$(jq -cn --arg ch "$CH" --argjson nf "$not_found" '[
+		{path:("^/api/v4/channels/" + $ch + "$"), body:{status:"OK"}},
+		{path:"^/api/v4/channels/nochannel00000000000000000$", status:404, body:($nf + {id:"app.channel.get.existing.app_error"})}]')"
+	run --separate-stderr bot-room "${L[@]}" --session none destroy "$CH"
+	assert_success
+	assert_output "Destroyed the room $CH."
+	run --separate-stderr bot-room "${L[@]}" --session none --json info nochannel00000000000000000
+	assert_success
+	assert_equal "$(jq -c '[.exists, .joined]' <<< "$output")" '[false,false]'
+	run --separate-stderr bot-room "${L[@]}" --session none join '~ops'
+	assert_failure 78
+	assert_equal "$stderr" "bot-room: error: bad_config: room: give --mattermost-team (the team of ~channel names)"
+	run jq -c 'select(.path | test("/users/me$") | not) | [.method, .path]' "$d/rest.ndjson"
+	assert_output - <<EOT
+["DELETE","/api/v4/channels/$CH"]
+["GET","/api/v4/channels/nochannel00000000000000000"]
+EOT
+}
+
+@test "presence both ways: status_change events as presence events; the bot's own status PUT, its message as the custom status" {
+	rest_start
+	away=$(jq -cn --arg u "$ALICE" '{event:"status_change", seq:2, data:{status:"away", user_id:$u}, broadcast:{omit_users:null, user_id:$u, channel_id:"", team_id:""}}')
+	odd=$(jq -cn --arg u "$ALICE" '{event:"status_change", seq:3, data:{status:"sleepy", user_id:$u}, broadcast:{user_id:$u}}')
+	dnd=$(jq -cn --arg u "$BOB" '{event:"status_change", seq:4, data:{status:"dnd", user_id:$u}, broadcast:{user_id:$u}}')
+	ws_start "$(ws_conn "$(posted 1 pBpBpBpBpBpBpBpBpBpBpBpBpB 'hi')" "$away" "$odd" "$dnd")"
+	listen_bg
+	wait_for "$d/events" "\"userid\":\"$BOB\""
+	stop_listen
+	run jq -c 'select(.type == "presence") | [.identifier.id, .identifier.userid, .status]' "$d/events"
+	assert_output - <<EOT
+["@alice","$ALICE","away"]
+["$BOB","$BOB","dnd"]
+EOT
+	run --separate-stderr bot-send "${L[@]}" --session none <<< '{"type":"presence","status":"away","message":"at lunch"}'
+	assert_success
+	run --separate-stderr bot-send "${L[@]}" --session none <<< '{"type":"presence","status":"online"}'
+	assert_success
+	run jq -c 'select(.path | test("/status")) | [.method, .path, .json]' "$d/rest.ndjson"
+	assert_output - <<EOT
+["PUT","/api/v4/users/$SELF/status",{"user_id":"$SELF","status":"away"}]
+["PUT","/api/v4/users/$SELF/status/custom",{"emoji":"speech_balloon","text":"at lunch"}]
+["PUT","/api/v4/users/$SELF/status",{"user_id":"$SELF","status":"online"}]
+EOT
+	run --separate-stderr bot-send "${L[@]}" --session none <<< '{"type":"presence","status":"napping"}'
+	assert_failure 65
+	assert_equal "$(nreq /status)" 3
+}
+
+@test "bot-room occupants reads the members 200 a page until a page is not full, then names them in one POST /users/ids" {
+	page0=$(jq -cn --arg c "$CH" '[range(200) | {channel_id:$c, user_id:("u" + (. | tostring | ("0" * (25 - length)) + .))}]')
+	page1=$(jq -cn --arg c "$CH" --arg a "$ALICE" '[{channel_id:$c, user_id:$a}]')
+	users=$(jq -cn --argjson p "$page0" --arg a "$ALICE" '[$p[] | {id:.user_id, username:("n" + .user_id[-3:])}] + [{id:$a, username:"alice"}]')
+	rest_start "$(jq -cn --arg ch "$CH" --argjson p0 "$page0" --argjson p1 "$page1" --argjson u "$users" '[
+		{path:("^/api/v4/channels/" + $ch + "/members[?]page=0&"), body:$p0},
+		{path:("^/api/v4/channels/" + $ch + "/members[?]page=1&"), body:$p1},
+		{path:"^/api/v4/users/ids$", body:$u}]')"
+	run --separate-stderr bot-room "${L[@]}" --session none --json occupants "$CH"
+	assert_success
+	assert_equal "$(jq -c '.occupants | [length, .[0].person, .[200].person]' <<< "$output")" '[201,"@n000","@alice"]'
+	assert_equal "$(requests '/members[?]' .path | paste -sd' ')" \
+		"\"/api/v4/channels/$CH/members?page=0&per_page=200\" \"/api/v4/channels/$CH/members?page=1&per_page=200\""
+	assert_equal "$(requests '/users/ids$' '.json | length')" 201
+}
+
+@test "a dropped socket: disconnected, reconnected, the posts in between fetched; across the session every post once" {
+	since=$(jq -cn --arg ch "$CH" --arg u "$ALICE" '{order:["q4q4q4q4q4q4q4q4q4q4q4q4q4","q3q3q3q3q3q3q3q3q3q3q3q3q3","q2q2q2q2q2q2q2q2q2q2q2q2q2"],
+		posts:{q2q2q2q2q2q2q2q2q2q2q2q2q2:{id:"q2q2q2q2q2q2q2q2q2q2q2q2q2",create_at:1700000002000,user_id:$u,channel_id:$ch,root_id:"",message:"two"},
+		       q3q3q3q3q3q3q3q3q3q3q3q3q3:{id:"q3q3q3q3q3q3q3q3q3q3q3q3q3",create_at:1700000003000,user_id:$u,channel_id:$ch,root_id:"",message:"three"},
+		       q4q4q4q4q4q4q4q4q4q4q4q4q4:{id:"q4q4q4q4q4q4q4q4q4q4q4q4q4",create_at:1700000004000,user_id:$u,channel_id:$ch,root_id:"",message:"four"}}}')
+	rest_start "[{\"path\":\"/api/v4/channels/$CH/posts\",\"status\":200,\"body\":$since}]"
+	ws_start "$(ws_conn "$(posted 1 q1q1q1q1q1q1q1q1q1q1q1q1q1 one '' 1700000001000)" \
+			"$(posted 2 q2q2q2q2q2q2q2q2q2q2q2q2q2 two '' 1700000002000)" | jq -c '.actions += [{sleep: 0.3}, {drop: true}]')" \
+		"$(ws_conn "$(posted 1 q3q3q3q3q3q3q3q3q3q3q3q3q3 three '' 1700000003000)")"
+	listen_bg
+	wait_for "$d/events" '"body":"four"'
+	sleep 0.3
+	stop_listen
+	assert_equal "$(jq -r 'select(.type == "message") | .body' "$d/events" | sort | paste -sd' ')" "four one three two"
+	assert_equal "$(jq -r 'select(.type == "connection") | .state' "$d/events" | paste -sd' ')" \
+		"connecting connected disconnected connecting connected"
+	assert_equal "$(requests "/api/v4/channels/$CH/posts" .path)" "\"/api/v4/channels/$CH/posts?since=1700000002000\""
+}
+
+@test "bot-room and the bot's presence through a running bot-listen's session: no network of their own, no users/me again" {
+	unshare -rn true 2>/dev/null || skip "no network namespaces here"
+	rest_start "$(jq -cn --arg ch "$CH" --argjson c "$(channel_json "$CH" ops 'release at noon')" --argjson m "$(member_json "$CH" "$SELF")" '[
+		{path:("^/api/v4/channels/" + $ch + "$"), body:$c},
+		{path:("^/api/v4/channels/" + $ch + "/stats$"), body:{channel_id:$ch, member_count:3}},
+		{path:("^/api/v4/channels/" + $ch + "/members/"), body:$m}]')"
+	ws_start "$(ws_conn)"
+	bot-listen "${L[@]}" -v > "$d/events" 2> "$d/err" &
+	LISTEN_PID=$!
+	wait_for "$d/events" '"state":"connected"'
+	wait_for "$d/err" 'session'
+	run --separate-stderr unshare -rn bot-room "${L[@]}" info "$CH"
+	assert_success
+	assert_output "$CH: exists, joined, 3 users, topic: release at noon."
+	run --separate-stderr unshare -rn bot-send "${L[@]}" <<< '{"type":"presence","status":"dnd"}'
+	assert_success
+	wait_req /status
+	stop_listen
+	assert_equal "$(nreq /api/v4/users/me)" 1
+	assert_equal "$(requests /status '.json')" "{\"user_id\":\"$SELF\",\"status\":\"dnd\"}"
 }

@@ -206,3 +206,88 @@ for l in sys.stdin:
 	assert_failure 64
 	[[ $stderr == *"one socket for 2 instances"* ]]
 }
+
+example() { python3 "$ROOT/test/helpers/examples.py" get "$ROOT/$1" "$2"; }
+
+@test "bot-listen(1): the SEVERAL NETWORKS example, its servers on loopback" {
+	tg_start "[$(tg_update 1 "$TG_CHAT" '!echo from the example')]"
+	# the page's config file, the real servers made the test's
+	example doc/bot-listen.1 'irc-nick = opsbot' |
+		sed -e "s/^irc-server = irc.libera.chat:6697\$/irc-server = 127.0.0.1:$P1/" \
+		    -e "s/^irc-server = irc.oftc.net:6697\$/irc-server = 127.0.0.1:$P2/" \
+		> "$XDG_CONFIG_HOME/botpipe/config"
+	grep -q "127.0.0.1:$P1" "$XDG_CONFIG_HOME/botpipe/config"
+	grep -q "127.0.0.1:$P2" "$XDG_CONFIG_HOME/botpipe/config"
+	unset BOT_IRC_NICK BOT_IRC_CHANNELS
+	ln -s "$ROOT/share/examples/plugins" "$W/plugins"
+	cd "$W"
+	setsid bash -c "$(example doc/bot-listen.1 'bot-listen -b irc@libera -b irc@oftc -b telegram |')" \
+		> "$W/sent" 2> "$W/example.err" 3>&- &
+	PIPE_PID=$!
+	run human --nick alice "$P2" <<-EOF
+		join #ops
+		expect (^:opsbot!\S+ JOIN|^:\S+ 353 .*[ :@+]opsbot( |\$)) 15
+		say #ops !echo on oftc
+		expect ^:opsbot!\S+ PRIVMSG #ops :alice: on oftc$
+	EOF
+	assert_success
+	wait_for "$TG_LOG" 'from the example'
+	run tg_calls sendMessage
+	assert_output '{"chat_id":'"$TG_CHAT"',"text":"@al: from the example","parse_mode":"HTML"}'
+}
+
+@test "what a command makes on fd 3 goes to the network it was asked on, as its reply does" {
+	mkdir -p "$W/plugins"
+	cat > "$W/plugins/notify" <<-'SH'
+	#!/bin/sh
+	echo '{"type":"message","to":"#deploys","body":"on fd 3"}' >&3
+	echo '{"type":"message","backend":"telegram","to":"-100","body":"elsewhere"}' >&3
+	echo "on stdout"
+	SH
+	chmod 755 "$W/plugins/notify"
+	room_msg '!notify' | jq -c '.backend = "irc@oftc"' > "$W/in"
+	bot-dispatch -d "$W/plugins" < "$W/in" > "$W/out"
+	run jq -r 'select(.type=="message") | [.backend, (.to | .id? // .), .body] | @tsv' "$W/out"
+	assert_success
+	assert_line "$(printf 'irc@oftc\t#deploys\ton fd 3')"
+	assert_line "$(printf 'telegram\t-100\telsewhere')"
+	assert_line "$(printf 'irc@oftc\t#room\ton stdout')"
+}
+
+@test "a bridge's edit edits the copy in place, and a reaction lands on the same message on the other network" {
+	tg_start
+	zl_start
+	local ring='[["zulip","ops/deploys"],["telegram","'"$TG_CHAT"'"]]'
+	zulip_room='{"kind":"room","id":"ops/deploys","stream":"ops","topic":"deploys"}'
+	{
+		jq -cn --argjson to "$zulip_room" '{type:"message",id:"101",backend:"zulip",to:$to,body:"deploy at 5",
+			from:{kind:"occupant",id:"al@zulip.test",nick:"Al"},is_group:true}'
+		jq -cn --argjson to "$zulip_room" '{type:"message",id:"102",backend:"zulip",to:$to,body:"deploy at 6",
+			replaces:"101",from:{kind:"occupant",id:"al@zulip.test",nick:"Al"},is_group:true}'
+		# on Telegram someone reacts to the copy; on Zulip to the message
+		jq -cn '{type:"reaction",backend:"telegram",action:"added",reaction_name:"👍",
+			reactor:{kind:"person",id:"111"},reacted_to:{id:"'"$TG_CHAT"':1"}}'
+		jq -cn '{type:"reaction",backend:"zulip",action:"added",reaction_name:"tada",
+			reactor:{kind:"person",id:"bo@zulip.test"},reacted_to:{id:"101"}}'
+	} > "$W/in"
+	bot-dispatch -e "bridge($ring)" < "$W/in" | bot-send -b zulip -b telegram > "$W/sent" 2> "$W/send.err"
+	run jq -r '.type' "$W/sent"
+	assert_output "$(printf 'sent\nsent\nsent\nsent')"
+	run tg_calls sendMessage
+	assert_output '{"chat_id":'"$TG_CHAT"',"text":"<b>Al</b>: deploy at 5","parse_mode":"HTML"}'
+	run tg_calls editMessageText
+	assert_output '{"chat_id":'"$TG_CHAT"',"text":"<b>Al</b>: deploy at 6 (edited)","parse_mode":"HTML","message_id":1}'
+	# on the copy of message 101, and on 101 itself; names go as they are
+	tg_calls setMessageReaction > "$W/reactions"
+	run jq -c '[.message_id, .reaction[0].emoji]' "$W/reactions"
+	assert_output '[1,"tada"]'
+	run zl_calls POST '^/api/v1/messages/101/reactions$'
+	assert_output "emoji_name=$(jq -rn '"👍" | @uri')"
+	# a reaction to a message no copy is known of goes nowhere, quietly
+	jq -cn '{type:"reaction",backend:"zulip",action:"added",reaction_name:"tada",
+		reactor:{kind:"person",id:"bo@zulip.test"},reacted_to:{id:"999"}}' |
+		bot-dispatch -e "bridge($ring)" | bot-send -b zulip -b telegram > "$W/sent2"
+	run jq -r '[.type, .code] | @tsv' "$W/sent2"
+	assert_output "$(printf 'error\tunsupported')"
+	assert_equal "$(tg_calls setMessageReaction | wc -l)" 1
+}

@@ -129,6 +129,10 @@ stop_listen() { kill "$LPID"; wait "$LPID" || true; LPID=; }
 	assert_output $'connecting\nconnected\ndisconnected\nconnecting\nconnected'
 	run grep -c ping "$W/err"
 	assert_output 1
+	# the bound botpipe-backends(7) states: dead within twice --slack-ping
+	# (2 s), then bot-listen's first backoff (1 s + up to 3 s of jitter)
+	run jq -s '[.[] | select(.event == "open") | .t] | .[1] - .[0] < 2 + 4 + 1' "$SW/ws.ndjson"
+	assert_output true
 }
 
 @test "a bad bot token ends bot-listen with 77 after one attempt, no reconnect loop" {
@@ -459,4 +463,48 @@ listen_with_session() {
 	assert_output '["@U0456","@UBOT",true]'
 	run api_bodies chat.postMessage
 	assert_output '{"channel":"U0456","text":"psst"}'
+}
+
+@test "counted across one scripted session: redeliveries, a drop, a refresh: every event once, in order, every envelope acknowledged" {
+	m() { chan_msg "$1" U0456 "1700000000.00000$2"; }
+	slack_ws_start "$(connections \
+		"$(conn "$(hello)" "$(envelope e1 Ev1 "$(m one 1)")" "$(envelope e2 Ev2 "$(m two 2)")" \
+			"$(envelope e2r Ev2 "$(m two 2)" 1)" '{"sleep": 0.3}' '{"drop": true}')" \
+		"$(conn "$(hello)" "$(envelope e2rr Ev2 "$(m two 2)" 2)" "$(envelope e3 Ev3 "$(m three 3)")" \
+			'{"sleep": 0.3}' "$(disconnect refresh_requested)" '{"hold": true}')" \
+		"$(conn "$(hello)" "$(envelope e3r Ev3 "$(m three 3)" 1)" "$(envelope e4 Ev4 "$(m four 4)")" \
+			"$(envelope e5 Ev5 "$(m five 5)")")")"
+	slack_api_start
+	listen
+	wait_for "$W/out" '"five"'
+	for _ in $(seq 50); do [ "$(ws_acks | sort -u | wc -l)" -ge 8 ] && break; sleep 0.1; done
+	stop_listen
+	run bodies < "$W/out"
+	assert_output $'one\ntwo\nthree\nfour\nfive'
+	assert_equal "$(ws_acks | sort -u | paste -sd' ')" 'e1 e2 e2r e2rr e3 e3r e4 e5'
+	# the drop is a reconnect; the refresh is not (the new socket came first)
+	run jq -r 'select(.type == "connection") | .state' "$W/out"
+	assert_output $'connecting\nconnected\ndisconnected\nconnecting\nconnected'
+	run jq -r 'select(.event == "open") | .conn' "$SW/ws.ndjson"
+	assert_output $'1\n2\n3'
+}
+
+@test "from cron: bot-send -b slack --to '#ops' with only PATH and its settings; the same line through a running bot-listen's session" {
+	unshare -rn true 2>/dev/null || skip "no network namespaces here"
+	slack_ws_start "$(connections "$(conn "$(hello)")")"
+	slack_api_start
+	printf '%s\n' "$SLACK_BOT_TOKEN" > "$W/bot.token"
+	chmod 600 "$W/bot.token"
+	run --separate-stderr env -i PATH="$PATH" BOT_SLACK_API="$BOT_SLACK_API" BOT_SLACK_BOT_TOKEN_FILE="$W/bot.token" \
+		bot-send -b slack --to '#ops' 'nightly build passed'
+	assert_success
+	assert_equal "$(jq -r .type <<< "$output")" sent
+	listen_with_session
+	# in a namespace without even loopback: only the session can deliver
+	run --separate-stderr unshare -rn bot-send -b slack --to '#ops' 'through the session'
+	assert_success
+	assert_equal "$(jq -r .type <<< "$output")" sent
+	stop_listen
+	run api_bodies chat.postMessage
+	assert_output $'{"channel":"#ops","text":"nightly build passed"}\n{"channel":"#ops","text":"through the session"}'
 }

@@ -6,12 +6,21 @@
  * denyrooms, in a direct chat allowprivate, then admin-only commands.
  * User and room globs compare as the network does (IRC: its case
  * mapping; elsewhere byte for byte); argument globs see the arguments as
- * the command gets them. */
+ * the command gets them.
+ *
+ * User, room and admin globs may name a backend instance, BACKEND:GLOB
+ * (matrix:!abc:example.org, irc@libera:alice!*@*, irc:... for every irc
+ * instance): it takes only messages whose "backend" is that instance.
+ * Ids hold ':' themselves (Matrix, XMPP), so the part before the first
+ * ':' is a qualifier only when it reads as an instance (qualifier_len)
+ * and that backend exists; otherwise the whole entry is a glob, as
+ * before.  Every list is kept as [qualifier or null, glob] pairs. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "bot.h"
 #include "dispatch.h"
 
@@ -26,6 +35,10 @@ struct bot_acl {
 static const char *const rule_lists[] = {
 	"allowusers", "denyusers", "allowrooms", "denyrooms", "allowargs", "denyargs", NULL
 };
+/* The lists whose entries are ids and may name an instance. */
+static const char *const id_lists[] = {
+	"allowusers", "denyusers", "allowrooms", "denyrooms", NULL
+};
 static const char *const rule_bools[] = { "allowmuc", "allowprivate", NULL };
 
 static int in_list(const char *const *list, const char *s)
@@ -36,9 +49,9 @@ static int in_list(const char *const *list, const char *s)
 	return 0;
 }
 
-/* A glob list: a string (one pattern), a number (its text) or an array of
- * those; normalised to an array of strings. */
-static jv glob_list(jv v, const char *what)
+/* A string (one pattern), a number (its text) or an array of those, as
+ * an array of strings. */
+static jv glob_strings(jv v, const char *what)
 {
 	jv_kind k = jv_get_kind(v);
 	if (k == JV_KIND_STRING)
@@ -67,8 +80,78 @@ static jv glob_list(jv v, const char *what)
 	return out;
 }
 
-/* Check one rule object and normalise its lists. */
-static jv check_rule(jv rule, const char *what)
+/* The length of s's instance qualifier: a backend name ([a-z0-9_-], as
+ * the registry names backends) and optionally @PROFILE ([A-Za-z0-9._-])
+ * before the first ':'.  0 when s has none of that form. */
+static size_t qualifier_len(const char *s, size_t *name_len)
+{
+	size_t i = 0, n;
+	while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+	       s[i] == '-')
+		i++;
+	n = i;
+	if (n == 0 || n > 64)
+		return 0;
+	if (s[i] == '@') {
+		size_t at = ++i;
+		while ((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		       (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-')
+			i++;
+		if (i == at)
+			return 0;
+	}
+	*name_len = n;
+	return s[i] == ':' ? i : 0;
+}
+
+/* A backend this program can find.  text is embedded in every program
+ * (the Makefile links it in); the others are modules, looked for on the
+ * backend path without loading them. */
+static int backend_known(const char *name)
+{
+	return !strcmp(name, "text") || bot_backend_exists(name, NULL);
+}
+
+/* One entry (consumed) as [qualifier or null, glob].  A prefix of the
+ * instance form whose backend is unknown is most likely a typo, so it is
+ * said once on the log; the entry is then a glob of the whole text. */
+static jv qualify(jv pattern, int ids, const char *where, const char *what)
+{
+	const char *s = jv_string_value(pattern);
+	size_t name_len = 0, q = ids ? qualifier_len(s, &name_len) : 0;
+	if (q) {
+		char name[65];
+		snprintf(name, sizeof name, "%.*s", (int)name_len, s);
+		if (backend_known(name)) {
+			jv out = JV_ARRAY(jv_string_sized(s, (int)q), jv_string(s + q + 1));
+			jv_free(pattern);
+			return out;
+		}
+		bot_warn("%s: %s: \"%s\": no backend %s here, so it is matched as an id, "
+		         "on every network", where, what, s, name);
+	}
+	return JV_ARRAY(jv_null(), pattern);
+}
+
+/* A glob list: a string (one pattern), a number (its text) or an array of
+ * those; normalised to an array of [qualifier, glob] pairs (ids: the
+ * entries may name an instance). */
+static jv glob_list(jv v, const char *where, const char *what, int ids)
+{
+	jv strings = glob_strings(v, what);
+	if (!jv_is_valid(strings))
+		return strings;
+	jv out = jv_array();
+	jv_array_foreach(strings, i, e) {
+		out = jv_array_append(out, qualify(e, ids, where, what));
+		(void)i;
+	}
+	jv_free(strings);
+	return out;
+}
+
+/* Check one rule object and normalise its lists; where names the file. */
+static jv check_rule(jv rule, const char *where, const char *what)
 {
 	if (jv_get_kind(rule) != JV_KIND_OBJECT) {
 		jv_free(rule);
@@ -80,7 +163,7 @@ static jv check_rule(jv rule, const char *what)
 		char path[512];
 		snprintf(path, sizeof path, "%s: %s", what, k);
 		if (in_list(rule_lists, k)) {
-			val = glob_list(val, path);
+			val = glob_list(val, where, path, in_list(id_lists, k));
 		} else if (in_list(rule_bools, k)) {
 			/* errbot crashes on None (a silent block); null means unset */
 			if (jv_get_kind(val) == JV_KIND_NULL) {
@@ -147,7 +230,7 @@ struct bot_acl *bot_acl_new(jv conf, const char *where, jv *err)
 		const char *k = jv_string_value(key);
 		jv got;
 		if (!strcmp(k, "ACCESS_CONTROLS_DEFAULT")) {
-			got = check_rule(val, k);
+			got = check_rule(val, where, k);
 			if (jv_is_valid(got)) {
 				jv_free(a->defaults);
 				a->defaults = jv_copy(got);
@@ -159,7 +242,7 @@ struct bot_acl *bot_acl_new(jv conf, const char *where, jv *err)
 				jv_object_foreach(val, pat, rule) {
 					char path[512];
 					snprintf(path, sizeof path, "%s: \"%s\"", k, jv_string_value(pat));
-					jv r = check_rule(rule, path);
+					jv r = check_rule(rule, where, path);
 					if (!jv_is_valid(r)) {
 						jv_free(got);
 						got = r;
@@ -170,7 +253,7 @@ struct bot_acl *bot_acl_new(jv conf, const char *where, jv *err)
 				}
 			jv_free(val);
 		} else if (!strcmp(k, "BOT_ADMINS")) {
-			got = glob_list(val, k);
+			got = glob_list(val, where, k, 1);
 			if (jv_is_valid(got))
 				a->admins = jv_array_concat(a->admins, jv_copy(got));
 		} else {
@@ -232,7 +315,7 @@ struct bot_acl *bot_acl_load(const char *path, jv *err)
 
 void bot_acl_add_admin(struct bot_acl *a, const char *glob)
 {
-	a->admins = jv_array_append(a->admins, jv_string(glob));
+	a->admins = jv_array_append(a->admins, qualify(jv_string(glob), 1, "--admin", "BOT_ADMINS"));
 }
 
 /* ---- globs ----
@@ -395,13 +478,27 @@ static int glob_match(const char *pat, const struct acl_text *t)
 	return p == pend;
 }
 
-/* errbot's glob(): does any of the patterns (look-only) match? */
-static int glob_any(const struct acl_text *t, jv patterns)
+/* Does an entry qualified q take a message of this instance?  A bare
+ * backend name takes each of its instances (irc: irc, irc@libera), a
+ * NAME@PROFILE that instance only; a message without a backend, none. */
+static int instance_takes(const char *q, const char *instance)
+{
+	if (!instance)
+		return 0;
+	return strchr(q, '@') ? !strcmp(q, instance) : bot_instance_of(instance, q);
+}
+
+/* errbot's glob(): does any of the [qualifier, glob] pairs (look-only)
+ * match a message of this instance (NULL: none named)? */
+static int glob_any(const struct acl_text *t, const char *instance, jv patterns)
 {
 	int hit = 0;
 	jv_array_foreach(patterns, i, p) {
-		if (!hit && glob_match(jv_string_value(p), t))
-			hit = 1;
+		jv q = jv_array_get(jv_copy(p), 0), g = jv_array_get(jv_copy(p), 1);
+		if (!hit && (jv_get_kind(q) == JV_KIND_NULL || instance_takes(jv_string_value(q), instance)))
+			hit = glob_match(jv_string_value(g), t);
+		jv_free(q);
+		jv_free(g);
 		jv_free(p);
 		(void)i;
 	}
@@ -440,13 +537,14 @@ static jv get(jv acl, const char *key)
 }
 
 /* allow: a list that takes none of the texts refuses; deny: a list that
- * takes any refuses.  No list, no refusal. */
-static int refuses(jv acl, const char *key, const struct acl_text *texts, size_t n, int allow)
+ * takes any refuses.  No list, no refusal.  instance: the message's. */
+static int refuses(jv acl, const char *key, const struct acl_text *texts, size_t n, int allow,
+                   const char *instance)
 {
 	jv list = get(acl, key);
 	int refuse = 0;
 	for (size_t i = 0; jv_is_valid(list) && i < n && !refuse; i++) {
-		int hit = glob_any(&texts[i], list);
+		int hit = glob_any(&texts[i], instance, list);
 		refuse = allow ? !hit : hit;
 	}
 	jv_free(list);
@@ -507,28 +605,28 @@ static int args_refused(jv acl, const char *args)
 		}
 		t[n++] = text_plain(jv_string_value(joined), FOLD_NONE);
 	}
-	int refused = refuses(acl, "allowargs", t, n, 1);
+	int refused = refuses(acl, "allowargs", t, n, 1, NULL);
 	for (int i = 0; i < nw && !refused; i++) {
 		jv w = jv_array_get(jv_copy(words), i);
 		struct acl_text wt = text_plain(jv_string_value(w), FOLD_NONE);
-		refused = refuses(acl, "denyargs", &wt, 1, 0);
+		refused = refuses(acl, "denyargs", &wt, 1, 0, NULL);
 		jv_free(w);
 	}
 	if (!refused)
-		refused = refuses(acl, "denyargs", t, n, 0);
+		refused = refuses(acl, "denyargs", t, n, 0, NULL);
 	jv_free(joined);
 	jv_free(words);
 	free(t);
 	return refused;
 }
 
-/* How names compare on the message's network: IRC folds nicks and
- * channels with the server's case mapping (rfc1459 unless the event's
- * extras say "casemapping": "ascii"); elsewhere byte for byte, as errbot. */
+/* How names compare on the message's network: IRC (any instance: irc,
+ * irc@libera) folds nicks and channels with the server's case mapping
+ * (rfc1459 unless the event's extras say "casemapping": "ascii");
+ * elsewhere byte for byte, as errbot. */
 static enum fold name_fold(jv msg)
 {
-	const char *backend = bot_str(msg, "backend");
-	if (!backend || strcmp(backend, "irc"))
+	if (!bot_instance_of(bot_str(msg, "backend"), "irc"))
 		return FOLD_NONE;
 	jv extras = bot_get(msg, "extras");
 	const char *map = bot_str(extras, "casemapping");
@@ -564,20 +662,22 @@ static const char *check(const struct bot_acl *a, jv acl, jv msg, const char *ar
 	const char *room = group ? bot_ident_id(to) : NULL;
 	const char *why = NULL;
 	enum fold f = name_fold(msg);
+	const char *net = bot_str(msg, "backend");
 	if (group && !room)
 		room = "";
 	struct acl_text ut = user_text(usr ? usr : "", f), rt = text_plain(room ? room : "", f);
 	if (args_refused(acl, args ? args : ""))
 		why = DENY_ARGS;
-	else if (refuses(acl, "allowusers", &ut, 1, 1) || refuses(acl, "denyusers", &ut, 1, 0))
+	else if (refuses(acl, "allowusers", &ut, 1, 1, net) || refuses(acl, "denyusers", &ut, 1, 0, net))
 		why = DENY_USER;
 	else if (room && is_false(acl, "allowmuc"))
 		why = DENY_MUC;
-	else if (room && (refuses(acl, "allowrooms", &rt, 1, 1) || refuses(acl, "denyrooms", &rt, 1, 0)))
+	else if (room && (refuses(acl, "allowrooms", &rt, 1, 1, net) ||
+	                  refuses(acl, "denyrooms", &rt, 1, 0, net)))
 		why = DENY_ROOM;
 	else if (!room && is_false(acl, "allowprivate"))
 		why = DENY_PRIVATE;
-	else if (admin_only && !glob_any(&ut, a->admins))
+	else if (admin_only && !glob_any(&ut, net, a->admins))
 		why = DENY_ADMIN;
 	else if (admin_only && room && !is_true(acl, "allowmuc"))
 		why = DENY_ADMIN_ROOM;

@@ -810,6 +810,17 @@ static jv aim_like_reply(struct dispatch *d, struct item *it, jv ev)
 	return ev;
 }
 
+/* What a command makes goes to the network it was asked on: an event
+ * that names no backend instance gets the asker's (bot-send given
+ * several delivers by it). */
+static jv on_askers_network(struct item *it, jv ev)
+{
+	const char *asked_on = jv_is_valid(it->msg) ? bot_str(it->msg, "backend") : NULL;
+	if (asked_on && !bot_str(ev, "backend"))
+		ev = jv_object_set(ev, jv_string("backend"), jv_string(asked_on));
+	return ev;
+}
+
 /* Forward an event from a command's fd 3, marked with the command that
  * made it, within --max-events. */
 static void forward_job_event(struct dispatch *d, struct item *it, jv ev)
@@ -820,6 +831,7 @@ static void forward_job_event(struct dispatch *d, struct item *it, jv ev)
 		return;
 	}
 	it->fd3_events++;
+	ev = on_askers_network(it, ev);
 	dispatch_emit(d, jv_object_set(ev, jv_string("plugin"), jv_string(it->name)));
 }
 
@@ -836,7 +848,7 @@ static void nowhere(struct dispatch *d, struct item *it)
 static void deliver(struct dispatch *d, struct item *it, const char *body)
 {
 	if (it->to)
-		dispatch_emit(d, jv_object_set(bot_message(jv_null(), jv_string(it->to), body),
+		dispatch_emit(d, jv_object_set(on_askers_network(it, bot_message(jv_null(), jv_string(it->to), body)),
 		                               jv_string("plugin"), jv_string(it->name)));
 	else if (answers_chat(it))
 		dispatch_reply(d, it, body);
