@@ -33,7 +33,8 @@ override LDFLAGS += $(SANFLAGS)
 # libbot: the model, the codec, rendering, config, the registry, the poll
 # loop (lib/*.c).  The HTTP layer, lib/http/ (see doc/HACKING.md), is a
 # library of its own, libbothttp, so that only the backends that speak HTTP
-# pay for libcurl, OpenSSL and wslay at start-up.
+# pay for libcurl and OpenSSL at start-up (wslay, like cmark for libbot, is
+# opened on first use: lib/libload.c).
 HTTP_DIR  = lib/http
 HTTP_SRC  = $(HTTP_DIR)/http.c $(HTTP_DIR)/multi.c $(HTTP_DIR)/ratelimit.c \
             $(HTTP_DIR)/http_stream.c $(HTTP_DIR)/ws.c
@@ -46,8 +47,8 @@ DISPATCH_SRC = $(wildcard $(DISPATCH_DIR)/*.c)
 DISPATCH_OBJ = $(DISPATCH_SRC:%.c=$(B)/obj/%.o)
 DISPATCH_LIB = $(B)/lib/libbotdispatch.a
 HTTP_OBJ  = $(HTTP_SRC:%.c=$(B)/obj/%.o)
-LIB_LIBS  = -ljq -lonig -lcmark-gfm-extensions -lcmark-gfm -lm
-HTTP_LIBS = -lcurl -lcrypto -lwslay
+LIB_LIBS  = -ljq -lonig -lm
+HTTP_LIBS = -lcurl -lcrypto
 HEADERS   = $(wildcard lib/*.h $(HTTP_DIR)/*.h $(DISPATCH_DIR)/*.h lib/queue/*.h)
 
 CMDS      = $(patsubst cmd/%.c,%,$(wildcard cmd/bot-*.c))

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "libload.h"
 
 #ifndef BOT_LIBDIR
 #define BOT_LIBDIR "/usr/local/lib/botpipe"
@@ -72,7 +73,7 @@ static int try_load(const char *dir, void *ctx)
 	snprintf(path, sizeof path, "%s/%s.so", dir, l->name);
 	if (access(path, F_OK) != 0)
 		return 0;
-	void *h = dlopen(path, RTLD_LAZY | RTLD_LOCAL);   /* -z defs: checked at link time */
+	void *h = bot_dlopen(path, RTLD_LAZY | RTLD_LOCAL);   /* -z defs: checked at link time */
 	if (!h) {
 		snprintf(l->why, sizeof l->why, "%s", dlerror());
 		return 1;

@@ -19,10 +19,86 @@
 #include <strings.h>
 #include <cmark-gfm.h>
 #include <cmark-gfm-core-extensions.h>
+#include <cmark-gfm_version.h>
 
+#include "bot.h"
 #include "buf.h"
+#include "libload.h"
 #include "render.h"
 #include "render_priv.h"
+
+/* ---- cmark-gfm, loaded by the first body that needs parsing -------------
+ *
+ * libbot does not link cmark-gfm: a plain body (see is_plain) is rendered
+ * without it, and a program that sends only such bodies never maps it
+ * (364 kB of a one-shot send's peak RSS).  The first parse opens the
+ * extensions library (which brings cmark-gfm itself) and takes every
+ * function from it; below this block the code calls cmark as usual. */
+#define CMARK_FUNCTIONS(X) \
+	X(cmark_find_syntax_extension) X(cmark_gfm_core_extensions_ensure_registered) \
+	X(cmark_gfm_extensions_get_table_alignments) X(cmark_gfm_extensions_get_table_columns) \
+	X(cmark_gfm_extensions_get_tasklist_item_checked) \
+	X(cmark_iter_free) X(cmark_iter_get_node) X(cmark_iter_new) X(cmark_iter_next) \
+	X(cmark_iter_reset) X(cmark_node_first_child) X(cmark_node_free) \
+	X(cmark_node_get_fence_info) X(cmark_node_get_heading_level) \
+	X(cmark_node_get_list_start) X(cmark_node_get_list_tight) X(cmark_node_get_list_type) \
+	X(cmark_node_get_literal) X(cmark_node_get_type) X(cmark_node_get_type_string) \
+	X(cmark_node_get_url) X(cmark_node_get_user_data) X(cmark_node_last_child) \
+	X(cmark_node_next) X(cmark_node_parent) X(cmark_node_previous) \
+	X(cmark_node_set_user_data) X(cmark_parser_attach_syntax_extension) \
+	X(cmark_parser_feed) X(cmark_parser_finish) X(cmark_parser_free) X(cmark_parser_new)
+
+#define CM_POINTER(name) static __typeof__(name) *cm_##name;
+CMARK_FUNCTIONS(CM_POINTER)
+#undef CM_POINTER
+
+/* cmark-gfm's shared objects carry the whole version as their soname. */
+#define CMARK_EXTENSIONS_SONAME "libcmark-gfm-extensions.so." CMARK_GFM_VERSION_STRING
+
+static void cmark_load(void)
+{
+	static void *h;
+	if (h)
+		return;   /* never unloaded: cmark keeps its extensions in a global list */
+	h = bot_dlopen_needed(CMARK_EXTENSIONS_SONAME);
+#define CM_LOOKUP(name) bot_dlsym_needed(h, CMARK_EXTENSIONS_SONAME, #name, (void **)&cm_##name);
+	CMARK_FUNCTIONS(CM_LOOKUP)
+#undef CM_LOOKUP
+}
+
+#define CM_CALL(name) (*cm_##name)
+#define cmark_find_syntax_extension CM_CALL(cmark_find_syntax_extension)
+#define cmark_gfm_core_extensions_ensure_registered CM_CALL(cmark_gfm_core_extensions_ensure_registered)
+#define cmark_gfm_extensions_get_table_alignments CM_CALL(cmark_gfm_extensions_get_table_alignments)
+#define cmark_gfm_extensions_get_table_columns CM_CALL(cmark_gfm_extensions_get_table_columns)
+#define cmark_gfm_extensions_get_tasklist_item_checked CM_CALL(cmark_gfm_extensions_get_tasklist_item_checked)
+#define cmark_iter_free CM_CALL(cmark_iter_free)
+#define cmark_iter_get_node CM_CALL(cmark_iter_get_node)
+#define cmark_iter_new CM_CALL(cmark_iter_new)
+#define cmark_iter_next CM_CALL(cmark_iter_next)
+#define cmark_iter_reset CM_CALL(cmark_iter_reset)
+#define cmark_node_first_child CM_CALL(cmark_node_first_child)
+#define cmark_node_free CM_CALL(cmark_node_free)
+#define cmark_node_get_fence_info CM_CALL(cmark_node_get_fence_info)
+#define cmark_node_get_heading_level CM_CALL(cmark_node_get_heading_level)
+#define cmark_node_get_list_start CM_CALL(cmark_node_get_list_start)
+#define cmark_node_get_list_tight CM_CALL(cmark_node_get_list_tight)
+#define cmark_node_get_list_type CM_CALL(cmark_node_get_list_type)
+#define cmark_node_get_literal CM_CALL(cmark_node_get_literal)
+#define cmark_node_get_type CM_CALL(cmark_node_get_type)
+#define cmark_node_get_type_string CM_CALL(cmark_node_get_type_string)
+#define cmark_node_get_url CM_CALL(cmark_node_get_url)
+#define cmark_node_get_user_data CM_CALL(cmark_node_get_user_data)
+#define cmark_node_last_child CM_CALL(cmark_node_last_child)
+#define cmark_node_next CM_CALL(cmark_node_next)
+#define cmark_node_parent CM_CALL(cmark_node_parent)
+#define cmark_node_previous CM_CALL(cmark_node_previous)
+#define cmark_node_set_user_data CM_CALL(cmark_node_set_user_data)
+#define cmark_parser_attach_syntax_extension CM_CALL(cmark_parser_attach_syntax_extension)
+#define cmark_parser_feed CM_CALL(cmark_parser_feed)
+#define cmark_parser_finish CM_CALL(cmark_parser_finish)
+#define cmark_parser_free CM_CALL(cmark_parser_free)
+#define cmark_parser_new CM_CALL(cmark_parser_new)
 
 enum family { F_TEXT, F_HTML, F_TG, F_SLACK, F_MD };
 enum escape { ESC_NONE, ESC_HTML, ESC_AMP, ESC_MD, ESC_DISCORD, ESC_MM, ESC_ZULIP };
@@ -2121,9 +2197,62 @@ static const char *const gfm_extensions[] = {
 	"table", "strikethrough", "autolink", "tasklist",
 };
 
+/* ---- plain bodies: rendered without cmark --------------------------------
+ *
+ * A body that cmark-gfm would read as one paragraph holding exactly its
+ * own text is written as that paragraph directly: one line, starting with
+ * a letter or a digit (no block starts so: no indent, quote, heading,
+ * list, fence or HTML) but not with a list number ("1." "2)"), not ending
+ * in a space, valid UTF-8, and no character that cmark or errbot reads as
+ * markup: emphasis, code, links, images, escapes, entities, HTML, tables,
+ * strikethrough, {: colour marks }, and the autolink extension's URLs
+ * (":"), e-mail addresses ("@") and "www.".  test-render.c renders every
+ * such body of its corpus both ways, in every markup. */
+static const char plain_punct[] = " ,.;?!'\"%/-()#=+$";
+
+static int ascii_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static int ascii_alnum(unsigned char c)
+{
+	return ascii_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+int bot_render_is_plain(const char *s, size_t n)
+{
+	if (n == 0 || !ascii_alnum((unsigned char)s[0]) || s[n - 1] == ' ')
+		return 0;
+	size_t i = 0;
+	while (i < n && ascii_digit((unsigned char)s[i]))
+		i++;
+	if (i > 0 && i < n && (s[i] == '.' || s[i] == ')'))
+		return 0;
+	int wide = 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80)
+			wide = 1;
+		else if (!ascii_alnum(c) && (c == '\0' || !strchr(plain_punct, c)))
+			return 0;
+		else if (c == '.' && i >= 3 && strncasecmp(s + i - 3, "www", 3) == 0)
+			return 0;
+	}
+	return !wide || bot_utf8_valid(s, n);
+}
+
+/* What walk() writes for a document of one paragraph of one text node. */
+static void plain_paragraph(struct rstate *st, const char *s, size_t n)
+{
+	int p = st->m->fam == F_HTML;
+	if (p)
+		span_open_s(st, "<p>");
+	w_text(st, s, n);
+	if (p)
+		span_close_s(st, "</p>");
+}
+
 static cmark_node *parse_markdown(const char *md, size_t len,
                                   cmark_parser **parser)
 {
+	cmark_load();
 	cmark_gfm_core_extensions_ensure_registered();
 	cmark_parser *p = cmark_parser_new(CMARK_OPT_VALIDATE_UTF8);
 	if (!p)
@@ -2141,12 +2270,15 @@ static cmark_node *parse_markdown(const char *md, size_t len,
 jv bot_mention_body(const char *prefix, jv body)
 {
 	const char *b = jv_get_kind(body) == JV_KIND_STRING ? jv_string_value(body) : "";
-	cmark_parser *parser = NULL;
-	cmark_node *doc = parse_markdown(b, strlen(b), &parser);
-	cmark_node *first = cmark_node_first_child(doc);
-	int block = first && cmark_node_get_type(first) != CMARK_NODE_PARAGRAPH;
-	cmark_node_free(doc);
-	cmark_parser_free(parser);
+	int block = 0;   /* the body starts with a block other than a paragraph */
+	if (*b && !bot_render_is_plain(b, strlen(b))) {
+		cmark_parser *parser = NULL;
+		cmark_node *doc = parse_markdown(b, strlen(b), &parser);
+		cmark_node *first = cmark_node_first_child(doc);
+		block = first && cmark_node_get_type(first) != CMARK_NODE_PARAGRAPH;
+		cmark_node_free(doc);
+		cmark_parser_free(parser);
+	}
 	jv out = jv_string_fmt("%s%s%s", prefix ? prefix : "", block ? "\n\n" : " ", b);
 	jv_free(body);
 	return out;
@@ -2167,8 +2299,8 @@ int bot_markup_known(const char *markup)
 	return markup_find(markup) != NULL;
 }
 
-int bot_render_into(const char *markup, const char *md, size_t len,
-                    struct rout *o)
+static int render_into(const char *markup, const char *md, size_t len,
+                       struct rout *o, int plain_ok)
 {
 	const struct markup *m = markup_find(markup);
 	if (!m)
@@ -2183,11 +2315,15 @@ int bot_render_into(const char *markup, const char *md, size_t len,
 	o->semantic_prefix = m->semantic_prefix;
 	out_reserve(o, len + 16);
 	o->s[0] = '\0';
-	cmark_parser *parser = NULL;
-	cmark_node *doc = parse_markdown(md ? md : "", md ? len : 0, &parser);
-	walk(&st, doc);
-	cmark_node_free(doc);
-	cmark_parser_free(parser);
+	if (plain_ok && md && bot_render_is_plain(md, len)) {
+		plain_paragraph(&st, md, len);
+	} else {
+		cmark_parser *parser = NULL;
+		cmark_node *doc = parse_markdown(md ? md : "", md ? len : 0, &parser);
+		walk(&st, doc);
+		cmark_node_free(doc);
+		cmark_parser_free(parser);
+	}
 	/* trailing whitespace of the last line says nothing */
 	while (o->len && (o->s[o->len - 1] == '\n' || o->s[o->len - 1] == ' ') &&
 	       !(o->f[o->len - 1] & RF_MARKUP))
@@ -2199,6 +2335,18 @@ int bot_render_into(const char *markup, const char *md, size_t len,
 		free(st.keep[i]);
 	free(st.keep);
 	return 0;
+}
+
+int bot_render_into(const char *markup, const char *md, size_t len,
+                    struct rout *o)
+{
+	return render_into(markup, md, len, o, 1);
+}
+
+int bot_render_into_parsed(const char *markup, const char *md, size_t len,
+                           struct rout *o)
+{
+	return render_into(markup, md, len, o, 0);
 }
 
 void rout_free(struct rout *o)

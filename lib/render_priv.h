@@ -46,6 +46,12 @@ struct rout {
 int bot_render_into(const char *markup, const char *md, size_t len,
                     struct rout *o);
 void rout_free(struct rout *o);
+/* The same through cmark always, and whether md takes the path without
+ * it (render.c's plain bodies): for test-render.c, which holds the two
+ * equal. */
+int bot_render_into_parsed(const char *markup, const char *md, size_t len,
+                           struct rout *o);
+int bot_render_is_plain(const char *md, size_t len);
 /* 1 when the markup wants ESC[0m after text holding an escape (ansi). */
 int bot_render_needs_reset(const char *markup, const char *s);
 

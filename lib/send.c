@@ -874,25 +874,39 @@ static int run(struct sender *s)
 	return code;
 }
 
-int bot_send_run(const struct bot_config *cfg)
+static int send_run(struct sender *s, const struct bot_config *cfg)
 {
-	struct sender s = { .cfg = cfg, .copies = jv_null(), .copy_order = jv_null() };
 	const char *flush = bot_cfg_str(cfg, "flush");
-	if (parse_retry_options(&s, cfg, &s.o) < 0)
+	if (parse_retry_options(s, cfg, &s->o) < 0)
 		return BOT_EX_USAGE;
 	if (flush && (one_shot_to(cfg) || jv_array_length(jv_copy(cfg->operands)))) {
 		bot_error("--flush delivers what waits in the outbox: it takes no --to and no text");
 		return BOT_EX_USAGE;
 	}
-	s.flush = flush;
+	s->flush = flush;
 	int code = BOT_EX_OK;
-	if (open_outbox(&s, flush, &code) < 0)
+	if (open_outbox(s, flush, &code) < 0)
 		return code;
-	if (open_dests(&s, &code) == 0)
-		code = run(&s);
-	close_dests(&s);
-	bot_outbox_close(s.ob);
-	jv_free(s.copies);
-	jv_free(s.copy_order);
+	if (open_dests(s, &code) == 0)
+		code = run(s);
+	close_dests(s);
+	bot_outbox_close(s->ob);
+	return code;
+}
+
+int bot_send_run(const struct bot_config *cfg)
+{
+	/* calloc, not the stack: dests[] is 70 kB, which zeroing a stack frame
+	 * would make resident whole (a one-shot send's peak RSS) */
+	struct sender *s = calloc(1, sizeof *s);
+	if (!s)
+		abort();
+	s->cfg = cfg;
+	s->copies = jv_null();
+	s->copy_order = jv_null();
+	int code = send_run(s, cfg);
+	jv_free(s->copies);
+	jv_free(s->copy_order);
+	free(s);
 	return code;
 }

@@ -12,11 +12,34 @@
 
 #include "bot.h"
 
+/* The key string for a look-up.  Callers name the same few keys ("type",
+ * "body", "to", "kind", "id") millions of times, nearly always with a
+ * string literal, so the key made for an address is kept in a small table
+ * indexed by that address and reused while the text there is the same:
+ * no malloc, no copy and, jv strings keeping their hash, no hashing.  A
+ * key at an address whose text has changed (a buffer) is made again.
+ * botpipe's programs use jv from one thread. */
+#define KEPT_KEYS 64
+
+static jv key_string(const char *key)
+{
+	static struct { const char *at; jv k; int made; } kept[KEPT_KEYS];
+	size_t i = ((uintptr_t)key >> 3) % KEPT_KEYS;
+	if (kept[i].made && kept[i].at == key && strcmp(jv_string_value(kept[i].k), key) == 0)
+		return jv_copy(kept[i].k);
+	if (kept[i].made)
+		jv_free(kept[i].k);
+	kept[i].at = key;
+	kept[i].k = jv_string(key);
+	kept[i].made = 1;
+	return jv_copy(kept[i].k);
+}
+
 const char *bot_str(jv obj, const char *key)
 {
 	if (jv_get_kind(obj) != JV_KIND_OBJECT)
 		return NULL;
-	jv v = jv_object_get(jv_copy(obj), jv_string(key));
+	jv v = jv_object_get(jv_copy(obj), key_string(key));
 	const char *s = NULL;
 	if (jv_get_kind(v) == JV_KIND_STRING)
 		s = jv_string_value(v);   /* obj keeps the string alive */
@@ -28,7 +51,7 @@ int bot_true(jv obj, const char *key)
 {
 	if (jv_get_kind(obj) != JV_KIND_OBJECT)
 		return 0;
-	jv v = jv_object_get(jv_copy(obj), jv_string(key));
+	jv v = jv_object_get(jv_copy(obj), key_string(key));
 	int t = jv_get_kind(v) == JV_KIND_TRUE;
 	jv_free(v);
 	return t;
@@ -38,7 +61,7 @@ jv bot_get(jv obj, const char *key)
 {
 	if (jv_get_kind(obj) != JV_KIND_OBJECT)
 		return jv_null();
-	jv v = jv_object_get(jv_copy(obj), jv_string(key));
+	jv v = jv_object_get(jv_copy(obj), key_string(key));
 	if (!jv_is_valid(v)) {
 		jv_free(v);
 		return jv_null();

@@ -180,9 +180,11 @@ static jv simple_reply(struct dispatch *d, jv msg, const char *body)
 /* Look-only: a message to a room (errbot's is_group). */
 static int is_group(jv msg)
 {
+	if (bot_true(msg, "is_group"))
+		return 1;   /* the usual answer: then to's kind is not looked at */
 	jv to = bot_get(msg, "to");
 	const char *kind = bot_ident_kind(to);
-	int group = bot_true(msg, "is_group") || (kind && !strcmp(kind, "room"));
+	int group = kind && !strcmp(kind, "room");
 	jv_free(to);
 	return group;
 }

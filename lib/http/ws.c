@@ -22,12 +22,53 @@
 
 #include "bot.h"
 #include "http_priv.h"
+#include "libload.h"
 
 #define HANDSHAKE_MAX (16u << 10)
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 /* Read at most this much a turn, then let the loop run (a peer that
  * streams fast cannot keep us reading, and a pause takes effect). */
 #define WS_TURN_BYTES (256u << 10)
+
+/* ---- libwslay, loaded by the first WebSocket -----------------------------
+ *
+ * libbothttp does not link wslay: a program that only POSTs (a one-shot
+ * send) never maps it.  Below this block the code calls wslay as usual. */
+#define WSLAY_FUNCTIONS(X) \
+	X(wslay_event_context_client_init) X(wslay_event_config_set_max_recv_msg_length) \
+	X(wslay_event_context_free) X(wslay_event_set_error) X(wslay_event_recv) \
+	X(wslay_event_send) X(wslay_event_want_write) X(wslay_event_queue_msg) \
+	X(wslay_event_queue_close) X(wslay_event_get_close_received) \
+	X(wslay_event_get_close_sent)
+
+#define WS_POINTER(name) static __typeof__(name) *ws_##name;
+WSLAY_FUNCTIONS(WS_POINTER)
+#undef WS_POINTER
+
+#define WSLAY_SONAME "libwslay.so.1"
+
+static void wslay_load(void)
+{
+	static void *h;
+	if (h)
+		return;
+	h = bot_dlopen_needed(WSLAY_SONAME);
+#define WS_LOOKUP(name) bot_dlsym_needed(h, WSLAY_SONAME, #name, (void **)&ws_##name);
+	WSLAY_FUNCTIONS(WS_LOOKUP)
+#undef WS_LOOKUP
+}
+
+#define wslay_event_context_client_init (*ws_wslay_event_context_client_init)
+#define wslay_event_config_set_max_recv_msg_length (*ws_wslay_event_config_set_max_recv_msg_length)
+#define wslay_event_context_free (*ws_wslay_event_context_free)
+#define wslay_event_set_error (*ws_wslay_event_set_error)
+#define wslay_event_recv (*ws_wslay_event_recv)
+#define wslay_event_send (*ws_wslay_event_send)
+#define wslay_event_want_write (*ws_wslay_event_want_write)
+#define wslay_event_queue_msg (*ws_wslay_event_queue_msg)
+#define wslay_event_queue_close (*ws_wslay_event_queue_close)
+#define wslay_event_get_close_received (*ws_wslay_event_get_close_received)
+#define wslay_event_get_close_sent (*ws_wslay_event_get_close_sent)
 
 enum ws_state { WS_CONNECTING, WS_HANDSHAKE, WS_OPEN, WS_ENDED };
 
@@ -179,6 +220,7 @@ static const struct wslay_event_callbacks wslay_cbs = {
 
 static int start_framing(struct bot_ws *ws)
 {
+	wslay_load();
 	if (wslay_event_context_client_init(&ws->ctx, &wslay_cbs, ws) != 0)
 		return -1;
 	wslay_event_config_set_max_recv_msg_length(ws->ctx, ws->max_message);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "render.h"
+#include "render_priv.h"
 #include "unit.h"
 
 #include "cases.h"
@@ -96,6 +97,69 @@ static void test_mention(void)
 	}
 }
 
+/* o and p hold the same bytes, cut flags and spans. */
+static int same_rout(const struct rout *o, const struct rout *p)
+{
+	if (o->len != p->len || o->nsp != p->nsp || o->semantic_prefix != p->semantic_prefix)
+		return 0;
+	if (memcmp(o->s, p->s, o->len + 1) != 0 || memcmp(o->f, p->f, o->len) != 0)
+		return 0;
+	for (size_t i = 0; i < o->nsp; i++)
+		if (o->sp[i].open_pos != p->sp[i].open_pos || o->sp[i].open_len != p->sp[i].open_len ||
+		    o->sp[i].close_pos != p->sp[i].close_pos ||
+		    o->sp[i].close_len != p->sp[i].close_len || o->sp[i].table != p->sp[i].table)
+			return 0;
+	return 1;
+}
+
+/* s renders to the same thing with and without cmark, in every markup. */
+static void check_both_ways(const char *s, size_t n, const char *what)
+{
+	for (size_t i = 0; i < sizeof all_markups / sizeof *all_markups; i++) {
+		struct rout a, b;
+		memset(&a, 0, sizeof a);
+		memset(&b, 0, sizeof b);
+		int ra = bot_render_into(all_markups[i], s, n, &a);
+		int rb = bot_render_into_parsed(all_markups[i], s, n, &b);
+		char w[300];
+		snprintf(w, sizeof w, "%.200s: as cmark renders it in %s", what, all_markups[i]);
+		CHECK(ra == 0 && rb == 0 && same_rout(&a, &b), w);
+		rout_free(&a);
+		rout_free(&b);
+	}
+}
+
+/* Plain bodies are written without cmark: the same output, flags and
+ * spans as through it, and only bodies that cmark reads as themselves. */
+static void test_plain_bodies(void)
+{
+	static const char *const plain[] = {
+		"build 1234 passed", "hi", "x", "42", "1234 passed", "Deploy of api-7 (prod) done",
+		"wow, what a week; why? because!", "it's \"quoted\" 50% / 100%", "C# and C++ = fun $5",
+		"a  b   c", "ends with a dot.", "sentence. Another one! And? more", "wwwx and w.w. and ww.x",
+		"caf\xc3\xa9 \xe2\x80\x94 na\xc3\xafve", "everyone here", "x - y + z = 1",
+		"1a. not a list", "2024-12-01 release", "a-b-c #1 #2", "x!!y", "q?",
+	};
+	static const char *const markdown[] = {
+		"", " lead", "trail ", "two\nlines", "tab\there", "*em*", "a_b", "`c`", "[l](u)",
+		"![i](u)", "a <b>", "a & b", "a\\b", "~~s~~", "a|b", "{: color='red' }",
+		"see www.x.org", "see WWW.X.ORG", "http://x", "a@b.c", "@everyone", "1. one",
+		"2) two", "12345. x", "# h", "- item", "+ item", "> q", "=x", "-x", "#x", "(x)",
+		"a:b", "bad \xff byte", "cut \xc3", "a \x7f del", "x\r",
+	};
+	for (size_t i = 0; i < sizeof plain / sizeof *plain; i++) {
+		char w[200];
+		snprintf(w, sizeof w, "plain: '%s' takes the path without cmark", plain[i]);
+		CHECK(bot_render_is_plain(plain[i], strlen(plain[i])), w);
+		check_both_ways(plain[i], strlen(plain[i]), plain[i]);
+	}
+	for (size_t i = 0; i < sizeof markdown / sizeof *markdown; i++) {
+		char w[200];
+		snprintf(w, sizeof w, "plain: markdown case %zu goes through cmark", i);
+		CHECK(!bot_render_is_plain(markdown[i], strlen(markdown[i])), w);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "test/data/render";
@@ -122,6 +186,7 @@ int main(int argc, char **argv)
 			CHECK_STR(got, cs[i].want, cs[i].what);
 			free(got);
 			check_invariants(&cs[i]);
+			check_both_ways(cs[i].in, cs[i].in_len, cs[i].what);
 		}
 		free_cases(cs, n);
 	}
@@ -142,5 +207,6 @@ int main(int argc, char **argv)
 	CHECK_STR(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd", "NUL and bad UTF-8 become U+FFFD");
 	free(s);
 	test_mention();
+	test_plain_bodies();
 	return unit_done();
 }
