@@ -5,6 +5,7 @@
 
 #include "bot.h"
 #include "lazyhttp.h"
+#include "libload.h"
 
 /* libbothttp beside libbot, named by path (a bare soname would be looked
  * up through the caller's run path, and under ASan the caller dlopen sees
@@ -17,12 +18,13 @@ static void *open_beside_libbot(void)
 		const char *slash = strrchr(info.dli_fname, '/');
 		if (slash && snprintf(path, sizeof path, "%.*s/libbothttp.so.0",
 		                      (int)(slash - info.dli_fname), info.dli_fname) < (int)sizeof path) {
-			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+			void *h = bot_dlopen(path, RTLD_NOW | RTLD_LOCAL);
 			if (h)
 				return h;
 		}
 	}
-	return dlopen("libbothttp.so.0", RTLD_NOW | RTLD_LOCAL);
+	/* through bot_dlopen: libcurl brings GnuTLS, whose start-up we skip */
+	return bot_dlopen("libbothttp.so.0", RTLD_NOW | RTLD_LOCAL);
 }
 
 void *bot_http_dlopen(const char *code, jv *err)
