@@ -1759,14 +1759,21 @@ bad:
 	return -1;
 }
 
+/* target_of the part's "to". */
+static int part_target(struct xmpp *c, const struct bot_part *part, char *jid, size_t jn,
+                       const char **type, char *room, size_t rn, jv *err)
+{
+	jv to = bot_get(part->event, "to");
+	int rc = target_of(c, to, jid, jn, type, room, rn, err);
+	jv_free(to);
+	return rc;
+}
+
 static struct job *message_job(struct xmpp *c, const struct bot_part *part, jv *err)
 {
 	char jid[2 * XMPP_JID_MAX + 2], room[XMPP_JID_MAX + 1];
 	const char *type;
-	jv to = bot_get(part->event, "to");
-	int rc = target_of(c, to, jid, sizeof jid, &type, room, sizeof room, err);
-	jv_free(to);
-	if (rc < 0)
+	if (part_target(c, part, jid, sizeof jid, &type, room, sizeof room, err) < 0)
 		return NULL;
 	struct job *j = job_new(JOB_PINGED, jv_null());
 	snprintf(j->room, sizeof j->room, "%s", !strcmp(type, "groupchat") ? room : "");
@@ -2434,10 +2441,7 @@ static struct job *upload_job(struct xmpp *c, const struct bot_part *part, jv *e
 {
 	char jid[2 * XMPP_JID_MAX + 2], room[XMPP_JID_MAX + 1];
 	const char *type;
-	jv to = bot_get(part->event, "to");
-	int rc = target_of(c, to, jid, sizeof jid, &type, room, sizeof room, err);
-	jv_free(to);
-	if (rc < 0)
+	if (part_target(c, part, jid, sizeof jid, &type, room, sizeof room, err) < 0)
 		return NULL;
 	const char *path = bot_str(part->event, "path");
 	struct stat st;

@@ -511,9 +511,15 @@ def fig_zulip(a):
 def ws_fake(d, name, script, port=0):
     """test/fake-http.py --ws with that script (on that port, else a free
     one), its log d/NAME.log: (process, port)."""
+    return http_fake(d, name, script, port, ["--ws"])
+
+
+def http_fake(d, name, script, port=0, extra=()):
+    """test/fake-http.py with that script (and options), its log d/NAME.log
+    and port file d/NAME.port: (process, port) once it listens."""
     pf = os.path.join(d, name + ".port")
-    p = subprocess.Popen([PY, os.path.join(ROOT, "test", "fake-http.py"), "--ws", "--port", str(port),
-                          "--port-file", pf,
+    p = subprocess.Popen([PY, os.path.join(ROOT, "test", "fake-http.py")] + list(extra) +
+                         ["--port", str(port), "--port-file", pf,
                           "--log", os.path.join(d, name + ".log"), "--script-json", json.dumps(script)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(500):
@@ -649,25 +655,18 @@ def fig_slack(a):
 
 
 def matrix_fake(d):
-    """test/fake-http.py as a homeserver: /sync held 1 s for a queued batch."""
-    pf = os.path.join(d, "port")
+    """test/fake-http.py as a homeserver (its log d/matrix.log): /sync held
+    1 s for a queued batch."""
     script = {"hold": {"path": "/sync", "seconds": 1, "default": {"body": {"next_batch": "idle"}}},
               "default": {"status": 200, "body": {"event_id": "$bench"}}}
-    p = subprocess.Popen([PY, os.path.join(ROOT, "test", "fake-http.py"), "--port-file", pf,
-                          "--log", os.path.join(d, "log"), "--script-json", json.dumps(script)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(500):
-        if os.path.exists(pf):
-            break
-        time.sleep(0.01)
-    return p, int(open(pf).read().strip())
+    return http_fake(d, "matrix", script)
 
 
 def matrix_rtt(port, d, n):
     """!echo through bot-listen | bot-dispatch | bot-send -b matrix: from
     queueing the sync batch to the reply's PUT reaching the fake (ms)."""
     base = "http://127.0.0.1:%d" % port
-    log = os.path.join(d, "log")
+    log = os.path.join(d, "matrix.log")
     out = []
     for i in range(n):
         ev = {"type": "m.room.message", "event_id": "$q%d" % i, "sender": "@alice:hs",
@@ -720,7 +719,7 @@ def fig_matrix(a):
 
         def measure():
             for _ in range(300):   # connected: the first long poll came
-                with open(os.path.join(d, "log"), encoding="utf-8") as f:
+                with open(os.path.join(d, "matrix.log"), encoding="utf-8") as f:
                     if "since=" in f.read():
                         break
                 time.sleep(0.02)

@@ -16,14 +16,7 @@ teardown() {
 	[ -z "${MORE_SRV:-}" ] || "$HELPERS/ngircd.sh" stop "$MORE_SRV"
 	[ -z "${HUMAN_PID:-}" ] || kill "$HUMAN_PID" 2>/dev/null || true
 	[ -z "${FAKE_PID:-}" ] || kill "$FAKE_PID" 2>/dev/null || true
-	if [ -n "$PIPE_PID" ]; then
-		kill -TERM -- "-$PIPE_PID" 2>/dev/null || true
-		local i=0
-		while kill -0 -- "-$PIPE_PID" 2>/dev/null && [ $i -lt 100 ]; do
-			sleep 0.05
-			i=$((i + 1))
-		done
-	fi
+	stop_group "$PIPE_PID"
 	# a sanitizer's report from the IRC ends of the bot fails the test
 	if grep -l 'Sanitizer\|runtime error' "$W"/listen.err "$W"/send.err 2>/dev/null; then
 		cat "$W"/listen.err "$W"/send.err

@@ -36,14 +36,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "$PIPE_PID" ]; then
-		kill -TERM -- "-$PIPE_PID" 2>/dev/null || true
-		local i=0
-		while kill -0 -- "-$PIPE_PID" 2>/dev/null && [ $i -lt 100 ]; do
-			sleep 0.05
-			i=$((i + 1))
-		done
-	fi
+	stop_group "$PIPE_PID"
 	tg_stop
 	zl_stop
 	# a server this test killed comes back for the next

@@ -15,14 +15,7 @@ setup() {
 
 teardown() {
 	[ -z "${HUMAN_PID:-}" ] || kill "$HUMAN_PID" 2>/dev/null || true
-	if [ -n "$PIPE_PID" ]; then
-		kill -TERM -- "-$PIPE_PID" 2>/dev/null || true
-		local i=0
-		while kill -0 -- "-$PIPE_PID" 2>/dev/null && [ $i -lt 100 ]; do
-			sleep 0.05
-			i=$((i + 1))
-		done
-	fi
+	stop_group "$PIPE_PID"
 }
 
 # bot-send -b text to the console file, its events thrown away.

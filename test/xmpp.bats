@@ -39,14 +39,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "$PIPE_PID" ]; then
-		kill -TERM -- "-$PIPE_PID" 2>/dev/null || true
-		local i=0
-		while kill -0 -- "-$PIPE_PID" 2>/dev/null && [ $i -lt 100 ]; do
-			sleep 0.05
-			i=$((i + 1))
-		done
-	fi
+	stop_group "$PIPE_PID"
 	# a server stopped by a test is started again for the next
 	[ -f "$SRV/server.pid" ] || "$HELPERS/prosody.sh" restart "$SRV" >/dev/null
 	if grep -l 'Sanitizer\|runtime error' "$W"/*.err 2>/dev/null; then

@@ -21,6 +21,18 @@ wait_for() {
 	done
 }
 
+# Stop a process group started with setsid (PGID, or nothing when empty):
+# SIGTERM, then up to 5 s for it to end (its programs flush and commit).
+stop_group() {
+	[ -n "${1:-}" ] || return 0
+	kill -TERM -- "-$1" 2>/dev/null || true
+	local i=0
+	while kill -0 -- "-$1" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
 # Wait until FILE has N lines matching the extended regex.
 wait_count() {
 	local file=$1 re=$2 n=$3 secs=${4:-10} i=0
