@@ -839,15 +839,7 @@ def tg_fake(d):
             {"path": "/sendMessage$", "body": {"ok": True, "result": {
                 "message_id": "$n", "date": 1700000000, "chat": {"id": chat, "type": "supergroup"}}}}],
     }
-    pf = os.path.join(d, "port")
-    p = subprocess.Popen([PY, os.path.join(ROOT, "test", "fake-http.py"), "--port-file", pf,
-                          "--log", os.path.join(d, "log"), "--script-json", json.dumps(script)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(500):
-        if os.path.exists(pf):
-            break
-        time.sleep(0.01)
-    return p, int(open(pf).read().strip())
+    return http_fake(d, "telegram", script)
 
 
 def tg_rtt(port, log, n):
@@ -896,7 +888,7 @@ def fig_telegram(a):
                 "curl": ["curl", "-sS", "-o", "/dev/null", "-H", "content-type: application/json",
                          "--data-binary", body, url]}
         one_shot_rows("one-shot bot-send -b telegram to loopback: wall (20 runs)", cmds, a)
-        log_path = os.path.join(d, "log")
+        log_path = os.path.join(d, "telegram.log")
         open(log_path, "w").close()
         pipe = "%s -b telegram --telegram-poll-timeout 20 --session none | %s | %s -b telegram >/dev/null" % (
             bot("bot-listen"), bot("bot-dispatch"), bot("bot-send"))
