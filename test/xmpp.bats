@@ -244,6 +244,12 @@ print(len(parts), max(len(p) for p in parts) <= 10000, " ".join(parts).split() =
 	assert_output "[\"error\",\"room_does_not_exist\",\"destroy\",\"$away\"]"
 	run bot-room -b xmpp occupants 'not a room'
 	assert_failure 65
+	# where the server lets no one but its admins make rooms, joining one
+	# that does not exist is RoomDoesNotExistError, not a room made
+	run --separate-stderr bot-room -b xmpp --xmpp-muc-service closed.localhost --json join "shut$BATS_TEST_NUMBER@closed.localhost"
+	assert_failure 80
+	run jq -r '.code' <<< "$output"
+	assert_output room_does_not_exist
 }
 
 @test "an invitation from the person is a room event" {

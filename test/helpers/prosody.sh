@@ -2,7 +2,7 @@
 # prosody.sh: run a real prosody (Debian's) on free loopback ports, for tests.
 #
 #   prosody.sh start DIR    write DIR/prosody.cfg.lua (a VirtualHost
-#                           "localhost", a MUC component conference.localhost,
+#                           "localhost", a MUC component conference.localhost (and closed.localhost, where only admins make rooms),
 #                           HTTP file share upload.localhost, a self-signed
 #                           certificate DIR/cert.pem), make the accounts
 #                           bot@localhost and human@localhost (passwords in
@@ -70,6 +70,8 @@ VirtualHost "localhost"
 Component "conference.localhost" "muc"
 	restrict_room_creation = false
 	muc_room_default_public = true
+Component "closed.localhost" "muc"
+	restrict_room_creation = true
 Component "upload.localhost" "http_file_share"
 	http_file_share_size_limit = 1048576
 	http_file_share_daily_quota = 4194304
