@@ -46,6 +46,7 @@ import json
 import logging
 import os
 import re
+import socket
 import ssl
 import sys
 import time
@@ -331,8 +332,20 @@ class Human(ClientXMPP):
         return 0
 
 
+def localhost_is_loopback():
+    """"localhost" as 127.0.0.1 without /etc/hosts, which a fresh Debian
+    root may lack: the upload service's URLs name localhost (the test
+    certificate's name), and every server here is on loopback."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        return real("127.0.0.1" if host == "localhost" else host, *args, **kwargs)
+    socket.getaddrinfo = getaddrinfo
+
+
 def main():
     port, cafile, jid, passfile = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    localhost_is_loopback()
     logging.basicConfig(level=logging.ERROR)
     password = open(passfile).read().strip()
     script = sys.stdin.readlines()
