@@ -851,12 +851,19 @@ static jv instances_to_load(struct bot_config *cfg, jv *err, int *code)
 	return names;
 }
 
+/* A config that has the program's table and command line of base, and
+ * nothing loaded yet. */
+static struct bot_config program_of(const struct bot_config *base)
+{
+	return (struct bot_config){ .prog = base->prog, .synopsis = base->synopsis, .about = base->about,
+	                            .opts = base->opts, .argc = base->argc, .argv = base->argv,
+	                            .builtin = base->builtin };
+}
+
 int bot_config_instance(const struct bot_config *base, const char *spec,
                         struct bot_config *out, jv *err)
 {
-	*out = (struct bot_config){ .prog = base->prog, .synopsis = base->synopsis,
-	                            .about = base->about, .opts = base->opts, .argc = base->argc,
-	                            .argv = base->argv, .builtin = base->builtin };
+	*out = program_of(base);
 	const struct bot_option *skip[MAX_INSTANCES + 1] = { 0 };
 	int k = 0;
 	for (int i = -1; i < base->nmore && k < MAX_INSTANCES; i++) {
@@ -892,9 +899,7 @@ static int load_instances(struct bot_config *cfg, jv *err)
 	}
 	for (int i = 1; code == LOAD_GO_ON && i < n; i++) {
 		struct bot_config *c = &cfg->more[i - 1];
-		*c = (struct bot_config){ .prog = cfg->prog, .synopsis = cfg->synopsis, .about = cfg->about,
-		                          .opts = cfg->opts, .argc = cfg->argc, .argv = cfg->argv,
-		                          .builtin = cfg->builtin };
+		*c = program_of(cfg);
 		jv spec = jv_array_get(jv_copy(names), i);
 		code = load_one(c, jv_string_value(spec), skip, 0, err);
 		jv_free(spec);

@@ -85,9 +85,7 @@ void bot_host_init(struct bot_host *h, const struct bot_config *cfg)
 	struct host_priv *p = calloc(1, sizeof *p);
 	if (!p)
 		abort();
-	const char *profile = bot_cfg_str(cfg, "profile");
-	snprintf(p->instance, sizeof p->instance, "%s%s%s", cfg->backend ? cfg->backend->name : "none",
-	         profile ? "@" : "", profile ? profile : "");
+	snprintf(p->instance, sizeof p->instance, "%s", cfg->instance ? cfg->instance : "none");
 	h->size = sizeof *h;
 	h->emit = drop_event;
 	h->up = no_up;

@@ -94,7 +94,6 @@ static unsigned long long identity_hash(const struct bot_config *cfg, int *any)
 int bot_session_path(const struct bot_config *cfg, char *buf, size_t n)
 {
 	const char *set = bot_cfg_str(cfg, "session");
-	const char *profile = bot_cfg_str(cfg, "profile");
 	const char *backend = cfg->backend ? cfg->backend->name : "text";
 	char dir[4096], id[24] = "";
 	int len, any;
@@ -109,8 +108,7 @@ int bot_session_path(const struct bot_config *cfg, char *buf, size_t n)
 	unsigned long long h = identity_hash(cfg, &any);
 	if (any)
 		snprintf(id, sizeof id, "-%016llx", h);
-	len = snprintf(buf, n, "%s/%s%s%s%s.sock", dir, backend, profile ? "@" : "",
-	               profile ? profile : "", id);
+	len = snprintf(buf, n, "%s/%s%s.sock", dir, cfg->instance ? cfg->instance : backend, id);
 	return len > 0 && (size_t)len < n ? 0 : -1;
 }
 
