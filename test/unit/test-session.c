@@ -54,8 +54,13 @@ static void path_for(char *buf, size_t n, const char *server, const char *nick, 
 	struct bot_config cfg = { .backend = &fake };
 	cfg.values = JV_OBJECT(jv_string("fake-server"), jv_string(server), jv_string("fake-nick"),
 	                       jv_string(nick), jv_string("fake-rate"), jv_string(rate));
-	if (profile)
+	char instance[64];
+	if (profile) {
+		/* as bot_config names an instance given as -b fake@PROFILE */
+		snprintf(instance, sizeof instance, "fake@%s", profile);
+		cfg.instance = instance;
 		cfg.values = jv_object_set(cfg.values, jv_string("profile"), jv_string(profile));
+	}
 	if (bot_session_path(&cfg, buf, n) != 0)
 		buf[0] = 0;
 	jv_free(cfg.values);
