@@ -18,21 +18,27 @@ setup() {
 }
 
 teardown() {
-	[ -z "$LPID" ] || { kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null || true; }
+	stop_bot
 	tg_stop
 }
 
 # The bot: bot-listen | bot-dispatch | bot-send in the background, events
 # seen by the dispatcher in $d/events (tee), replies' answers in $d/sent.
+# In a process group of its own, so that stop_bot ends all of it.
 start_bot() {
-	( bot-listen -b telegram --telegram-poll-timeout 2 "$@" 2>"$d/listen.err" |
+	setsid sh -c 'd=$1; shift
+	  bot-listen -b telegram --telegram-poll-timeout 2 "$@" 2>"$d/listen.err" |
 	  tee "$d/events" | bot-dispatch 2>"$d/dispatch.err" |
-	  bot-send -b telegram >"$d/sent" 2>"$d/send.err" ) 3>&- &
+	  bot-send -b telegram >"$d/sent" 2>"$d/send.err"' sh "$d" "$@" 3>&- &
 	LPID=$!
 }
 
+# Stops what start_bot or start_listen started, whichever it was.
 stop_bot() {
-	[ -z "$LPID" ] || { pkill -TERM -P "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null || true; }
+	[ -n "$LPID" ] || return 0
+	stop_group "$LPID"
+	kill "$LPID" 2>/dev/null
+	wait "$LPID" 2>/dev/null || true
 	LPID=
 }
 
