@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "emoji.h"
 #include "buf.h"
 #include "failure.h"
 #include "http.h"
@@ -1534,6 +1535,7 @@ const struct bot_backend bot_backend = {
 	.can = BOT_CAN_LISTEN | BOT_CAN_CARD | BOT_CAN_REACTION | BOT_CAN_PRESENCE | BOT_CAN_STREAM |
 	       BOT_CAN_EDIT | BOT_CAN_DELETE | BOT_CAN_SESSION,
 	.size_unit = BOT_UNIT_CHARS,
+	.reaction_names = BOT_EMOJI_UNICODE,
 	.open = discord_open,
 	.close = discord_close,
 	.start = discord_start,

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "emoji.h"
 #include "buf.h"
 #include "failure.h"
 #include "http.h"
@@ -1855,6 +1856,7 @@ const struct bot_backend bot_backend = {
 	.can = BOT_CAN_LISTEN | BOT_CAN_CARD | BOT_CAN_REACTION | BOT_CAN_PRESENCE | BOT_CAN_STREAM |
 	       BOT_CAN_EDIT | BOT_CAN_DELETE | BOT_CAN_ROOM | BOT_CAN_PLAIN | BOT_CAN_SESSION,
 	.size_unit = BOT_UNIT_BYTES,
+	.reaction_names = BOT_EMOJI_UNICODE,
 	.open = matrix_open,
 	.close = matrix_close,
 	.start = matrix_start,

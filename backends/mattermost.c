@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "emoji.h"
 #include "buf.h"
 #include "http.h"
 #include "render.h"
@@ -1803,6 +1804,7 @@ const struct bot_backend bot_backend = {
 	.can = BOT_CAN_LISTEN | BOT_CAN_CARD | BOT_CAN_REACTION | BOT_CAN_STREAM | BOT_CAN_EDIT |
 	       BOT_CAN_DELETE | BOT_CAN_ROOM | BOT_CAN_PRESENCE | BOT_CAN_SESSION,
 	.size_unit = BOT_UNIT_CHARS,
+	.reaction_names = BOT_EMOJI_MATTERMOST,
 	.open = mm_open,
 	.close = mm_close,
 	.start = mm_start,

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "emoji.h"
 #include "buf.h"
 #include "failure.h"
 #include "http.h"
@@ -1578,7 +1579,7 @@ static struct send *reaction_send(struct tg *t, const struct bot_part *part, bot
 	jv list = jv_array();
 	if (!action || strcmp(action, "removed"))
 		list = jv_array_append(list, JV_OBJECT(jv_string("type"), jv_string("emoji"),
-		                                       jv_string("emoji"), jv_string(name ? name : "")));
+		                                       jv_string("emoji"), bot_emoji_bare(name ? name : "")));
 	jv params = JV_OBJECT(jv_string("chat_id"), chat_id_value(chat),
 	                      jv_string("message_id"), jv_number((double)mid), jv_string("reaction"), list);
 	struct send *s = send_new(t, "setMessageReaction", params, done, ctx);
@@ -1841,6 +1842,7 @@ const struct bot_backend bot_backend = {
 	.can = BOT_CAN_LISTEN | BOT_CAN_CARD | BOT_CAN_REACTION | BOT_CAN_STREAM | BOT_CAN_EDIT |
 	       BOT_CAN_DELETE | BOT_CAN_ROOM | BOT_CAN_PLAIN | BOT_CAN_SESSION,
 	.size_unit = BOT_UNIT_UTF16,
+	.reaction_names = BOT_EMOJI_UNICODE,
 	.open = telegram_open,
 	.close = telegram_close,
 	.start = telegram_start,

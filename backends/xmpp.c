@@ -47,6 +47,7 @@
 #include <strophe.h>
 
 #include "backend.h"
+#include "emoji.h"
 #include "failure.h"
 #include "lazyhttp.h"
 #include "pollset.h"
@@ -2814,6 +2815,7 @@ const struct bot_backend bot_backend = {
 	.can = BOT_CAN_LISTEN | BOT_CAN_ROOM | BOT_CAN_PRESENCE | BOT_CAN_REACTION | BOT_CAN_EDIT |
 	       BOT_CAN_STREAM | BOT_CAN_SESSION,
 	.size_unit = BOT_UNIT_CHARS,
+	.reaction_names = BOT_EMOJI_UNICODE,
 	.open = xm_open,
 	.close = xm_close,
 	.start = xm_start,

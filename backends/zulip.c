@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "backend.h"
+#include "emoji.h"
 #include "buf.h"
 #include "http.h"
 #include "render.h"
@@ -326,6 +327,20 @@ static jv reactor_of(jv e)
 	return p;
 }
 
+/* A Unicode reaction's emoji, from its code ("1f44d"): every emoji, not
+ * only those whose names the table knows. */
+static jv with_emoji(jv ev, jv e)
+{
+	const char *kind = bot_str(e, "reaction_type");
+	jv emoji = kind && !strcmp(kind, "unicode_emoji") ? bot_emoji_from_code(bot_str(e, "emoji_code"))
+	                                                  : jv_invalid();
+	if (!jv_is_valid(emoji)) {
+		jv_free(emoji);
+		return ev;
+	}
+	return jv_object_set(ev, jv_string("emoji"), emoji);
+}
+
 static jv reacted_to_of(struct zl *z, long long mid)
 {
 	jv r = JV_OBJECT(jv_string("id"), jv_string_fmt("%lld", mid));
@@ -358,10 +373,11 @@ static jv events_of(struct zl *z, jv e, jv evs)
 	} else if (!strcmp(type, "reaction")) {
 		const char *op = bot_str(e, "op"), *name = bot_str(e, "emoji_name");
 		long long mid = num(e, "message_id", 0);
-		if (op && name && mid > 0)
-			evs = jv_array_append(evs, bot_reaction_event(reactor_of(e),
-			        !strcmp(op, "remove") ? "removed" : "added", name,
-			        reacted_to_of(z, mid), NULL));
+		if (op && name && mid > 0) {
+			jv ev = bot_reaction_event(reactor_of(e), !strcmp(op, "remove") ? "removed" : "added",
+			                           name, reacted_to_of(z, mid), NULL);
+			evs = jv_array_append(evs, with_emoji(ev, e));
+		}
 	} else if (!strcmp(type, "update_message")) {
 		long long mid = num(e, "message_id", 0);
 		const char *content = bot_str(e, "content");
@@ -1419,6 +1435,7 @@ const struct bot_backend bot_backend = {
 	.can = BOT_CAN_LISTEN | BOT_CAN_REACTION | BOT_CAN_PRESENCE | BOT_CAN_STREAM |
 	       BOT_CAN_EDIT | BOT_CAN_DELETE | BOT_CAN_ROOM | BOT_CAN_SESSION,
 	.size_unit = BOT_UNIT_BYTES,
+	.reaction_names = BOT_EMOJI_ZULIP,
 	.open = zulip_open,
 	.close = zulip_close,
 	.start = zulip_start,

@@ -162,6 +162,9 @@ struct bot_backend {
 	/* The markup of this instance (ansi on a terminal, text in a file);
 	 * NULL: markup. */
 	const char *(*markup_for)(void *be);
+	/* How the network names a reaction: enum bot_emoji_names (emoji.h);
+	 * 0 (as it is) for one without reactions. */
+	int reaction_names;
 };
 
 /* A member of b, or NULL when the module's struct is older than it. */

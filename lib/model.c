@@ -239,7 +239,7 @@ static const char *const ident_fields[] = {
 };
 static const char *const string_fields[] = {
 	"body", "backend", "title", "summary", "link", "image", "thumbnail",
-	"color", "text_color", "status", "reaction_name", "stream_type", "name",
+	"color", "text_color", "status", "reaction_name", "emoji", "stream_type", "name",
 	"path", "state", "code", "topic", "replaces", "deletes", NULL
 };
 static const char *const bool_fields[] = { "delayed", "partial", NULL };

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emoji.h"
 #include "failure.h"
 #include "ratelimit.h"
 #include "render.h"
@@ -100,6 +101,10 @@ void bot_sendq_push(struct bot_sendq *q, jv ev, bot_done_fn done, void *ctx)
 	if (!j)
 		abort();
 	j->q = q;
+	/* a reaction's name as this network names it (a bridge's, a rule's) */
+	const char *type = bot_str(ev, "type");
+	if (type && !strcmp(type, "reaction") && BOT_BACKEND_HAS(q->b, reaction_names))
+		ev = bot_emoji_for(ev, (enum bot_emoji_names)q->b->reaction_names);
 	j->ev = ev;
 	j->parts = jv_null();
 	j->ids = jv_array();

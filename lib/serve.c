@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "emoji.h"
 #include "failure.h"
 #include "render.h"
 #include "send.h"
@@ -175,6 +176,8 @@ static void serve_emit(struct bot_host *h, jv ev, jv mark)
 		ev = with_instance(s, ev);
 		if (type && (!strcmp(type, "message") || !strcmp(type, "card")))
 			ev = bot_derive(ev);
+		else if (type && !strcmp(type, "reaction") && BOT_BACKEND_HAS(s->b, reaction_names))
+			ev = bot_emoji_derive(ev, (enum bot_emoji_names)s->b->reaction_names);
 		write_event(s, ev);
 	}
 	if (jv_get_kind(mark) == JV_KIND_NULL) {

@@ -173,7 +173,8 @@ def relay_reaction_to(targets; bots):
   | select($b != $r.backend)
   | {type: "reaction", backend: $b, to: $to, action: ($r.action // "added"),
      reaction_name: $r.reaction_name,
-     reacted_to_copy_of: {backend: $r.backend, id: $r.reacted_to.id}};
+     reacted_to_copy_of: {backend: $r.backend, id: $r.reacted_to.id}}
+  + (if $r.emoji then {emoji: $r.emoji} else {} end);
 
 # A room's message copied to room to_room (an id or an identifier) on
 # backend instance to_backend ("irc@libera", "matrix"; null: the

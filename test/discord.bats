@@ -234,7 +234,7 @@ listen() {
 @test "reactions, edits, deletes and files go out on Discord's routes" {
 	api_start '[{"path":"reactions","status":204,"body":""},{"path":"reactions","status":204,"body":""}]'
 	echo '{"type":"reaction","action":"added","reaction_name":"👍","reacted_to":{"id":"100:700","to":"#100"}}' | bot-send -b discord
-	echo '{"type":"reaction","action":"removed","reaction_name":"👍","reacted_to":{"id":"100:700","to":"#100"}}' | bot-send -b discord
+	echo '{"type":"reaction","action":"removed","reaction_name":"thumbsup","reacted_to":{"id":"100:700","to":"#100"}}' | bot-send -b discord
 	echo '{"type":"message","to":"#100","replaces":"100:900","body":"fixed *typo*"}' | bot-send -b discord
 	echo '{"type":"delete","to":"#100","deletes":"100:900"}' | bot-send -b discord
 	mkdir -p "$W/out" && printf 'report\x00\x01bytes' > "$W/out/r.bin"

@@ -256,6 +256,10 @@ no_token() {
 	# the upload is the file's bytes, with its type
 	assert_equal "$(reqs '.path | test("upload")' '.body_b64' | tr -d '"' | base64 -d | od -An -c | tr -s ' ')" "$(od -An -c < "$d/chart.png" | tr -s ' ')"
 	assert_equal "$(reqs '.path | test("upload")' '[.path, .headers["content-type"]]')" '["/_matrix/media/v3/upload?filename=chart.png","image/png"]'
+	# a Slack or Zulip name is the emoji here, the key Element shows
+	echo '{"type":"reaction","id":"h","to":"!ops:hs","reacted_to":{"id":"$m1"},"reaction_name":":tada:","action":"added"}' |
+		bot-send -b matrix > /dev/null
+	assert_equal "$(reqs '.path | test("m.reaction/h")' '.json["m.relates_to"].key')" '"🎉"'
 }
 
 @test "M_LIMIT_EXCEEDED's retry_after_ms is waited out, for a send and for /sync" {

@@ -158,6 +158,7 @@ stop_listen() {
 {"type":"delete","to":"$CH","deletes":"p1p1p1p1p1p1p1p1p1p1p1p1p1"}
 {"type":"reaction","to":"$CH","action":"added","reaction_name":"tada","reacted_to":{"id":"p1p1p1p1p1p1p1p1p1p1p1p1p1"}}
 {"type":"reaction","to":"$CH","action":"removed","reaction_name":"tada","reacted_to":{"id":"p1p1p1p1p1p1p1p1p1p1p1p1p1"}}
+{"type":"reaction","to":"$CH","action":"added","reaction_name":"👍","reacted_to":{"id":"p1p1p1p1p1p1p1p1p1p1p1p1p1"}}
 EOT
 	assert_success
 	run jq -c 'select(.path | test("/api/v4/users/me$") | not) | [.method, .path, .json]' "$d/rest.ndjson"
@@ -165,6 +166,8 @@ EOT
 	assert_line --index 1 '["DELETE","/api/v4/posts/p1p1p1p1p1p1p1p1p1p1p1p1p1",null]'
 	assert_line --index 2 "[\"POST\",\"/api/v4/reactions\",{\"user_id\":\"$SELF\",\"post_id\":\"p1p1p1p1p1p1p1p1p1p1p1p1p1\",\"emoji_name\":\"tada\"}]"
 	assert_line --index 3 "[\"DELETE\",\"/api/v4/users/me/posts/p1p1p1p1p1p1p1p1p1p1p1p1p1/reactions/tada\",null]"
+	# a reaction named by its emoji (from Telegram, Matrix) goes by Mattermost's name
+	assert_line --index 4 "[\"POST\",\"/api/v4/reactions\",{\"user_id\":\"$SELF\",\"post_id\":\"p1p1p1p1p1p1p1p1p1p1p1p1p1\",\"emoji_name\":\"+1\"}]"
 }
 
 @test "a silent socket (no pong) is noticed within twice --mattermost-ping and reconnected" {

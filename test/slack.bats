@@ -180,19 +180,24 @@ stop_listen() { kill "$LPID"; wait "$LPID" || true; LPID=; }
 @test "out: a reaction (added and removed), an edit, a delete; already_reacted counts as done" {
 	slack_ws_start '[]'
 	slack_api_start '[{"path": "/reactions.add$", "body": {"ok": false, "error": "already_reacted"}}]'
+	# the emoji itself (a bridge's from Telegram), and Zulip's name of 😄, become Slack's names
 	run --separate-stderr bot-send -b slack <<-'EOF2'
 	{"type":"reaction","reacted_to":{"id":"C0123:1700000000.000100"},"reaction_name":":thumbsup:","action":"added"}
 	{"type":"reaction","reacted_to":{"id":"C0123:1700000000.000100"},"reaction_name":"thumbsup","action":"removed"}
+	{"type":"reaction","reacted_to":{"id":"C0123:1700000000.000100"},"reaction_name":"🎉","action":"added"}
+	{"type":"reaction","reacted_to":{"id":"C0123:1700000000.000100"},"reaction_name":"big_smile","action":"added"}
 	{"type":"message","to":"#C0123","body":"new *text*","replaces":"C0123:1700000000.000100"}
 	{"type":"delete","to":"#C0123","deletes":"C0123:1700000000.000100"}
 	EOF2
 	assert_success
 	run jq -r .type <<< "$output"
-	assert_output $'sent\nsent\nsent\nsent'
+	assert_output $'sent\nsent\nsent\nsent\nsent\nsent'
 	run jq -c 'select(.path | test("reactions|chat")) | [(.path | sub(".*/"; "")), .json]' "$SW/api.ndjson"
 	assert_output - <<-'EOF2'
 	["reactions.add",{"channel":"C0123","timestamp":"1700000000.000100","name":"thumbsup"}]
 	["reactions.remove",{"channel":"C0123","timestamp":"1700000000.000100","name":"thumbsup"}]
+	["reactions.add",{"channel":"C0123","timestamp":"1700000000.000100","name":"tada"}]
+	["reactions.add",{"channel":"C0123","timestamp":"1700000000.000100","name":"smile"}]
 	["chat.update",{"channel":"C0123","text":"new _text_","ts":"1700000000.000100"}]
 	["chat.delete",{"channel":"C0123","ts":"1700000000.000100"}]
 	EOF2
@@ -221,8 +226,8 @@ stop_listen() { kill "$LPID"; wait "$LPID" || true; LPID=; }
 	assert_output - <<-'EOF2'
 	{"type":"message","from":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"},"to":{"kind":"room","id":"#C0123"},"body":"fixed","id":"C0123:1700000005.000100:edit","replaces":"C0123:1700000000.000100"}
 	{"type":"delete","to":{"kind":"room","id":"#C0123"},"deletes":"C0123:1700000000.000100"}
-	{"type":"reaction","reactor":{"kind":"person","id":"@U0777","person":"@U0777","nick":"U0777"},"action":"added","reaction_name":"thumbsup","reacted_to":{"id":"C0123:1700000000.000100","to":{"kind":"room","id":"#C0123"},"from":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"}},"reacted_to_owner":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"},"timestamp":"1700000008.000100"}
-	{"type":"reaction","reactor":{"kind":"person","id":"@U0777","person":"@U0777","nick":"U0777"},"action":"removed","reaction_name":"thumbsup","reacted_to":{"id":"C0123:1700000000.000100","to":{"kind":"room","id":"#C0123"},"from":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"}},"reacted_to_owner":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"},"timestamp":"1700000009.000100"}
+	{"type":"reaction","reactor":{"kind":"person","id":"@U0777","person":"@U0777","nick":"U0777"},"action":"added","reaction_name":"thumbsup","reacted_to":{"id":"C0123:1700000000.000100","to":{"kind":"room","id":"#C0123"},"from":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"}},"reacted_to_owner":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"},"timestamp":"1700000008.000100","emoji":"👍"}
+	{"type":"reaction","reactor":{"kind":"person","id":"@U0777","person":"@U0777","nick":"U0777"},"action":"removed","reaction_name":"thumbsup","reacted_to":{"id":"C0123:1700000000.000100","to":{"kind":"room","id":"#C0123"},"from":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"}},"reacted_to_owner":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"},"timestamp":"1700000009.000100","emoji":"👍"}
 	{"type":"room","action":"joined","room":{"kind":"room","id":"#C0123"},"occupant":{"kind":"occupant","id":"#C0123/U0888","room":"#C0123","nick":"U0888","person":"@U0888"}}
 	{"type":"room","action":"left","room":{"kind":"room","id":"#C0123"},"occupant":{"kind":"occupant","id":"#C0123/U0888","room":"#C0123","nick":"U0888","person":"@U0888"}}
 	{"type":"room","action":"topic","room":{"kind":"room","id":"#C0123"},"topic":"release at noon","occupant":{"kind":"occupant","id":"#C0123/U0456","room":"#C0123","nick":"U0456","person":"@U0456"}}

@@ -131,9 +131,9 @@ print(" ".join(parts).split() == sys.argv[2].split())' "$TG_LOG" "$text"
 	tg_start "[$r]"
 	start_listen
 	wait_for "$d/listen.out" '"removed"'
-	run jq -c 'select(.type=="reaction") | [.action, .reaction_name, .reactor.id, .reacted_to.id]' "$d/listen.out"
-	assert_line --index 0 '["added","👍","-1001234567890/111","-1001234567890:55"]'
-	assert_line --index 1 '["removed","👎","-1001234567890/111","-1001234567890:55"]'
+	run jq -c 'select(.type=="reaction") | [.action, .reaction_name, .emoji, .reactor.id, .reacted_to.id]' "$d/listen.out"
+	assert_line --index 0 '["added","👍","👍","-1001234567890/111","-1001234567890:55"]'
+	assert_line --index 1 '["removed","👎","👎","-1001234567890/111","-1001234567890:55"]'
 	# allowed_updates asked for them
 	run bash -c "tg_calls getUpdates | head -1 | jq -c '.allowed_updates | index(\"message_reaction\") != null'"
 	assert_output true
@@ -147,6 +147,12 @@ print(" ".join(parts).split() == sys.argv[2].split())' "$TG_LOG" "$text"
 	assert_output '{"chat_id":-1001234567890,"message_id":55,"reaction":[]}'
 	run jq -r .type "$d/out"
 	assert_output "$(printf 'sent\nsent')"
+	# a Slack name, and an emoji with U+FE0F, as Telegram lists its reactions
+	printf '%s\n' '{"type":"reaction","reacted_to":{"id":"-1001234567890:55"},"reaction_name":":fire:"}' \
+		'{"type":"reaction","reacted_to":{"id":"-1001234567890:55"},"reaction_name":"❤️"}' |
+		bot-send -b telegram >"$d/out"
+	run bash -c 'tg_calls setMessageReaction | tail -2 | jq -c .reaction'
+	assert_output "$(printf '%s\n' '[{"type":"emoji","emoji":"🔥"}]' '[{"type":"emoji","emoji":"❤"}]')"
 }
 
 @test "edits both ways: edited_message in replaces the message, replaces out is editMessageText" {

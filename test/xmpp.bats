@@ -141,14 +141,14 @@ start_bot() {
 	run jq -c 'select(.type=="message") | [.body, .replaces, .parent.id]' "$W/events"
 	assert_line '["second try","m-first",null]'
 	assert_line '["an answer",null,"m-first"]'
-	run jq -c 'select(.type=="reaction") | [.action, .reaction_name, .reacted_to.id, .reactor.id]' "$W/events"
-	assert_output $'["added","👍","m-first","human@localhost"]\n["added","🎉","m-first","human@localhost"]\n["removed","👍","m-first","human@localhost"]'
+	run jq -c 'select(.type=="reaction") | [.action, .reaction_name, .emoji, .reacted_to.id, .reactor.id]' "$W/events"
+	assert_output $'["added","👍","👍","m-first","human@localhost"]\n["added","🎉","🎉","m-first","human@localhost"]\n["removed","👍","👍","m-first","human@localhost"]'
 	# and the other way: the bot corrects its message and reacts to the person's
 	id=$(bot-send -b xmpp --to human@localhost 'a typo' | jq -r .id)
 	[ -n "$id" ]
 	run sh -c 'jq -cn --arg id "$1" "{type:\"message\",to:\"human@localhost\",body:\"no typo\",replaces:\$id}" | bot-send -b xmpp' _ "$id"
 	assert_success
-	run sh -c 'jq -cn "{type:\"reaction\",to:\"human@localhost\",action:\"added\",reaction_name:\"👀\",reacted_to:{id:\"m-first\"}}" | bot-send -b xmpp'
+	run sh -c 'jq -cn "{type:\"reaction\",to:\"human@localhost\",action:\"added\",reaction_name:\":eyes:\",reacted_to:{id:\"m-first\"}}" | bot-send -b xmpp'
 	assert_success
 	run human <<-EOF
 		say bot@localhost !echo ping

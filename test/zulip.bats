@@ -127,6 +127,7 @@ print(" ".join(" ".join(p.split()) for p in parts) == " ".join("w%05d" % i for i
 	run --separate-stderr bot-send -b zulip <<-'EOF2'
 	{"type":"reaction","to":"ops/deploys","reacted_to":{"id":"101"},"reaction_name":"thumbs_up","action":"added"}
 	{"type":"reaction","to":"ops/deploys","reacted_to":{"id":"101"},"reaction_name":"thumbs_up","action":"removed"}
+	{"type":"reaction","to":"ops/deploys","reacted_to":{"id":"101"},"reaction_name":"😄","action":"added"}
 	{"type":"message","to":"ops/deploys","body":"fixed *now*","replaces":"101"}
 	{"type":"delete","to":"ops/deploys","deletes":"101"}
 	EOF2
@@ -135,6 +136,7 @@ print(" ".join(" ".join(p.split()) for p in parts) == " ".join("w%05d" % i for i
 	assert_output "$(printf '%s\t%s\t%s\n' \
 		POST /api/v1/messages/101/reactions emoji_name=thumbs_up \
 		DELETE /api/v1/messages/101/reactions emoji_name=thumbs_up \
+		POST /api/v1/messages/101/reactions emoji_name=big_smile \
 		PATCH /api/v1/messages/101 'content=fixed%20%2Anow%2A' \
 		DELETE /api/v1/messages/101 '')"
 }
@@ -169,6 +171,8 @@ print(" ".join(" ".join(p.split()) for p in parts) == " ".join("w%05d" % i for i
 	["stream","102.f1","notes.pdf","success","ops/deploys"]
 	EOF2
 	)"
+	run jq -r 'select(.type == "reaction") | .emoji' "$d/listen.out"
+	assert_output 🎉
 	run jq -r 'select(.type == "stream") | .path' "$d/listen.out"
 	[[ $output == "$XDG_STATE_HOME"/* ]]
 	assert_equal "$(cat "$output")" '%PDF-1 fake'
