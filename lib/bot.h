@@ -218,6 +218,7 @@ int bot_writer_try_flush(struct bot_writer *w);
  * flush); the caller polls the fd and watches bot_writer_queued. */
 void bot_writer_set_async(struct bot_writer *w, int async);
 size_t bot_writer_queued(const struct bot_writer *w);
+int bot_writer_fd(const struct bot_writer *w);
 /* 1 when queued bytes wait for a flush. */
 int bot_writer_pending(const struct bot_writer *w);
 /* Bytes handed to the writer so far, and of them written to the fd: an

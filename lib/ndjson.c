@@ -389,6 +389,7 @@ unsigned long long bot_writer_total(const struct bot_writer *w) { return w->tota
 unsigned long long bot_writer_written(const struct bot_writer *w) { return w->written; }
 
 size_t bot_writer_queued(const struct bot_writer *w) { return w->len; }
+int bot_writer_fd(const struct bot_writer *w) { return w->fd; }
 
 void bot_writer_set_async(struct bot_writer *w, int async) { w->async = async; }
 

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -24,6 +27,15 @@
 
 /* Instances one bot-send delivers to at most. */
 #define SEND_DESTS_MAX 16
+
+/* With several instances, each has a worker: a child bot-send of that
+ * instance alone (see run_fanout). */
+struct worker {
+	pid_t pid;                 /* 0: not started, or ended */
+	struct bot_writer *to;     /* the events for it (its standard input) */
+	struct bot_reader *from;   /* its answers, one an event */
+	struct pend *pend, **pend_end;   /* what it has not answered, oldest first */
+};
 
 /* One backend instance bot-send delivers to: its connection, its queue
  * (rate limits, retries, part keys), its session, its outbox order. */
@@ -39,6 +51,7 @@ struct dest {
 	int flush_blocked;      /* --flush: one failed for now; the rest stay */
 	struct bot_session_client *session;   /* a running bot-listen's, or NULL */
 	char session_path[4096];              /* where to look for one, or "" */
+	struct worker work;
 };
 
 struct sender {
@@ -46,6 +59,10 @@ struct sender {
 	struct dest dests[SEND_DESTS_MAX];
 	int ndests;
 	int route_any;          /* no -b: open the instance each event names */
+	struct dest *only;      /* a worker's instance: every event goes there */
+	int ordered;            /* run_fanout: each line waits for its place */
+	struct slot *slots, **slots_end;   /* the lines not written yet, in order */
+	int nslots;
 	struct bot_sendq_opts o;
 	const char *flush;
 	struct bot_writer *w;
@@ -221,7 +238,11 @@ static jv check(struct dest *d, jv ev) { return bot_send_check(ev, d->b); }
 
 /* Write the one answer for ev (consumed): the sent event, or the error
  * event for a failure, which carries ev. */
-static void answer(struct sender *s, jv result, jv ev)
+static struct slot *add_slot(struct sender *s, jv line);
+
+/* The one answer to ev (consumed): result, or the failure's error event
+ * with ev in it (said on standard error, and the exit code kept). */
+static jv answer_event(struct sender *s, jv result, jv ev)
 {
 	if (!jv_is_valid(result)) {
 		char why[1024], code[64];
@@ -240,6 +261,22 @@ static void answer(struct sender *s, jv result, jv ev)
 		result = bot_fail_event(result, ev);
 	} else
 		jv_free(ev);
+	return result;
+}
+
+/* Write the answer to ev (consumed): in its place among the others when
+ * several instances answer (run_fanout). */
+static void answer(struct sender *s, jv result, jv ev)
+{
+	result = answer_event(s, result, ev);
+	if (s->ordered) {
+		add_slot(s, jv_dump_string(result, 0));
+		return;
+	}
+	if (s->worst == BOT_EX_IOERR) {
+		jv_free(result);
+		return;   /* said once */
+	}
 	if (bot_write(s->w, result) < 0 || bot_writer_flush(s->w) < 0) {
 		bot_error("stdout: %s", strerror(errno));
 		s->worst = BOT_EX_IOERR;
@@ -505,6 +542,8 @@ static void handle(struct sender *s, jv ev)
 	jv r = s->outbox ? deliver_spooled(s, d, valid) : deliver(s, d, valid);
 	if (jv_is_valid(r))
 		remember_copy(s, d, ev, r);
+	if (jv_is_valid(r) && s->only)   /* one of several: ids are per network */
+		r = jv_object_set(r, jv_string("backend"), jv_string(d->name));
 	answer(s, r, ev);
 }
 
@@ -784,6 +823,8 @@ static void close_dest(struct dest *d)
 static struct dest *dest_for(struct sender *s, jv ev, jv *fail)
 {
 	const char *want = bot_str(ev, "backend");
+	if (s->only)
+		return s->only;
 	if (!want || (s->ndests == 1 && !s->route_any))
 		return &s->dests[0];
 	for (int i = 0; i < s->ndests; i++)
@@ -855,6 +896,413 @@ static void close_dests(struct sender *s)
 		close_dest(&s->dests[i]);
 }
 
+/* ---- several instances at once ----
+ *
+ * A filter over several instances (or none named) gives each instance a
+ * worker: this process forked, delivering to that instance alone, its
+ * events fed over a pipe.  So a network that waits out a rate limit, or
+ * retries a send, holds up the delivery of only its own events.  Here the
+ * events are routed, those that cannot go are answered, reports are
+ * passed on, and the bridge's copies are kept: an edit or a reaction that
+ * names a copy waits until every worker has answered what came before it,
+ * so that the copy is known.  The output keeps the input's order: each
+ * line has its place (struct slot), and a worker's answer fills its own. */
+
+/* Bytes waiting for one worker, and lines waiting for an earlier answer,
+ * before standard input waits too. */
+#define WORKER_QUEUED_MAX (4u << 20)
+#define SLOTS_MAX 10000
+
+struct slot {
+	struct slot *next;
+	jv line;   /* a string to write; null while its worker has not answered */
+};
+
+/* An event a worker has not answered yet, and the place of its answer. */
+struct pend {
+	struct pend *next;
+	jv ev;
+	struct slot *slot;
+};
+
+/* The exit code, as answer() keeps the worst. */
+static void note_exit(struct sender *s, int ex)
+{
+	if (ex != BOT_EX_OK && (ex > s->worst || s->worst == BOT_EX_OK))
+		s->worst = ex;
+}
+
+/* An answer holds the event it answers: twice the longest line and some. */
+static size_t answer_line_max(const struct sender *s)
+{
+	long n = bot_cfg_int(s->cfg, "max-line", 0);
+	return 2 * (n > 0 ? (size_t)n : BOT_LINE_MAX_DEFAULT) + 65536;
+}
+
+static void write_line(struct sender *s, const char *line, size_t len)
+{
+	if (s->worst == BOT_EX_IOERR)
+		return;   /* said once */
+	if (bot_write_raw(s->w, line, len) < 0 || bot_writer_flush(s->w) < 0) {
+		bot_error("stdout: %s", strerror(errno));
+		s->worst = BOT_EX_IOERR;
+	}
+}
+
+/* Write the lines whose turn has come. */
+static void write_slots(struct sender *s)
+{
+	while (s->slots && jv_get_kind(s->slots->line) == JV_KIND_STRING) {
+		struct slot *o = s->slots;
+		write_line(s, jv_string_value(o->line), (size_t)jv_string_length_bytes(jv_copy(o->line)));
+		s->slots = o->next;
+		if (!s->slots)
+			s->slots_end = &s->slots;
+		s->nslots--;
+		jv_free(o->line);
+		free(o);
+	}
+}
+
+/* A place in the output; line (consumed) a string, or null to fill later. */
+static struct slot *add_slot(struct sender *s, jv line)
+{
+	struct slot *o = calloc(1, sizeof *o);
+	if (!o)
+		abort();
+	o->line = line;
+	*s->slots_end = o;
+	s->slots_end = &o->next;
+	s->nslots++;
+	write_slots(s);
+	return o;
+}
+
+/* The worker's side, in the child: what comes on in goes to d alone, the
+ * answers on out; then the process ends with run_filter's code. */
+static void run_worker(struct sender *s, struct dest *d, int in, int out)
+{
+	for (int i = 0; i < s->ndests; i++) {   /* the other workers' pipes are not ours */
+		struct worker *w = &s->dests[i].work;
+		if (w->pid) {
+			close(bot_reader_fd(w->from));
+			if (w->to)
+				close(bot_writer_fd(w->to));
+		}
+	}
+	if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0)
+		_exit(BOT_EX_SOFTWARE);
+	close(in);
+	close(out);
+	s->only = d;
+	s->ordered = 0;
+	s->worst = BOT_EX_OK;
+	s->w = bot_writer_new(STDOUT_FILENO);
+	int code = run_filter(s);
+	bot_writer_free(s->w);
+	close_dest(d);
+	bot_outbox_close(s->ob);
+	_exit(code);
+}
+
+static int start_worker(struct sender *s, struct dest *d)
+{
+	int to[2], from[2];
+	if (pipe2(to, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(from, O_CLOEXEC) < 0) {
+		close(to[0]);
+		close(to[1]);
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(to[1]);
+		close(from[0]);
+		run_worker(s, d, to[0], from[1]);
+	}
+	close(to[0]);
+	close(from[1]);
+	if (pid < 0) {
+		close(to[1]);
+		close(from[0]);
+		return -1;
+	}
+	fcntl(to[1], F_SETFL, O_NONBLOCK);
+	fcntl(from[0], F_SETFL, O_NONBLOCK);
+	struct worker *w = &d->work;
+	w->pid = pid;
+	w->to = bot_writer_new(to[1]);
+	bot_writer_set_async(w->to, 1);
+	w->from = bot_reader_new(from[0], d->name, answer_line_max(s));
+	w->pend_end = &w->pend;
+	return 0;
+}
+
+/* The oldest event the worker has not answered (its pend, taken off). */
+static struct pend *next_pend(struct worker *w)
+{
+	struct pend *p = w->pend;
+	if (p && !(w->pend = p->next))
+		w->pend_end = &w->pend;
+	return p;
+}
+
+/* Each complete answer the worker wrote, into its place; a sent copy is
+ * remembered. */
+static void take_answers(struct sender *s, struct dest *d)
+{
+	struct worker *w = &d->work;
+	jv ans;
+	int rc;
+	while ((rc = bot_reader_next(w->from, &ans)) != 0) {
+		struct pend *p = next_pend(w);
+		const char *type = rc > 0 ? bot_str(ans, "type") : NULL;
+		if (p && type && !strcmp(type, "sent"))
+			remember_copy(s, d, p->ev, ans);
+		size_t len;
+		const char *raw = bot_reader_raw(w->from, &len);
+		jv line = rc > 0 ? jv_string_sized(raw, (int)len) : jv_dump_string(jv_copy(ans), 0);
+		jv_free(ans);
+		if (p) {
+			p->slot->line = line;
+			jv_free(p->ev);
+			free(p);
+		} else
+			add_slot(s, line);   /* (an answer to nothing: it cannot be, but it is not lost) */
+	}
+	write_slots(s);
+}
+
+/* The worker is gone: its exit code counts, and each event it did not
+ * answer is answered here, the event kept in the error (unless stdout
+ * failed: nothing more can be said). */
+static void end_worker(struct sender *s, struct dest *d)
+{
+	struct worker *w = &d->work;
+	take_answers(s, d);
+	int status = 0;
+	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : BOT_EX_SOFTWARE;
+	note_exit(s, code);
+	for (struct pend *p; (p = next_pend(w));) {
+		if (s->worst == BOT_EX_IOERR) {
+			jv_free(p->ev);
+			free(p);
+			continue;
+		}
+		jv why = bot_fail_code("send_failed", 1, "%s: its sender ended (exit %d) before it answered",
+		                       d->name, WIFEXITED(status) ? code : 128 + WTERMSIG(status));
+		p->slot->line = jv_dump_string(answer_event(s, why, p->ev), 0);
+		free(p);
+	}
+	if (w->to) {
+		close(bot_writer_fd(w->to));
+		bot_writer_free(w->to);
+	}
+	close(bot_reader_fd(w->from));
+	bot_reader_free(w->from);
+	memset(w, 0, sizeof *w);
+	write_slots(s);
+}
+
+/* Give ev (consumed) to its instance's worker, started when it has none,
+ * or answer it here when it cannot go. */
+static void route(struct sender *s, jv ev)
+{
+	jv valid = jv_invalid();
+	struct dest *d = dest_for(s, ev, &valid);
+	if (d)
+		valid = resolve_copy(s, d, jv_copy(ev));
+	if (jv_is_valid(valid) && !d->work.pid && start_worker(s, d) < 0) {
+		jv_free(valid);
+		valid = bot_fail_code("send_failed", 1, "%s: cannot start its sender: %s", d->name, strerror(errno));
+	}
+	if (!jv_is_valid(valid)) {
+		answer(s, valid, ev);
+		return;
+	}
+	struct pend *p = calloc(1, sizeof *p);
+	if (!p)
+		abort();
+	p->ev = ev;
+	p->slot = add_slot(s, jv_null());
+	*d->work.pend_end = p;
+	d->work.pend_end = &p->next;
+	bot_write(d->work.to, valid);   /* a worker that died is seen at its end of file */
+}
+
+static int all_answered(const struct sender *s)
+{
+	for (int i = 0; i < s->ndests; i++)
+		if (s->dests[i].work.pend)
+			return 0;
+	return 1;
+}
+
+/* Too much waits: read no more input for now. */
+static int too_much_waits(const struct sender *s)
+{
+	if (s->nslots >= SLOTS_MAX)
+		return 1;
+	for (int i = 0; i < s->ndests; i++)
+		if (s->dests[i].work.to && bot_writer_queued(s->dests[i].work.to) > WORKER_QUEUED_MAX)
+			return 1;
+	return 0;
+}
+
+/* One line of input: a bad one reported, a report passed on, a delivery
+ * routed; one that names a copy returned, to wait (else null). */
+static jv take_line(struct sender *s, struct bot_reader *in, int rc, jv ev)
+{
+	if (rc < 0) {
+		if (s->worst == BOT_EX_OK)
+			s->worst = BOT_EX_DATAERR;
+		add_slot(s, jv_dump_string(ev, 0));
+		return jv_null();
+	}
+	if (disposition_of(ev) == DELIVER) {
+		if (!all_answered(s) && (has_field(ev, "replaces_copy_of") || has_field(ev, "reacted_to_copy_of")))
+			return ev;
+		route(s, ev);
+		return jv_null();
+	}
+	size_t len;
+	const char *raw = bot_reader_raw(in, &len);
+	add_slot(s, jv_string_sized(raw, (int)len));   /* a report, byte for byte */
+	jv_free(ev);
+	return jv_null();
+}
+
+/* What can be done without waiting: the waiting event once it may go,
+ * then the lines buffered, until one must wait or too much waits. */
+static void take_input(struct sender *s, struct bot_reader *in, jv *waiting)
+{
+	if (jv_get_kind(*waiting) != JV_KIND_NULL) {
+		if (!all_answered(s))
+			return;
+		route(s, *waiting);
+		*waiting = jv_null();
+	}
+	jv ev;
+	int rc;
+	while (s->worst != BOT_EX_IOERR && !too_much_waits(s) && (rc = bot_reader_next(in, &ev)) != 0) {
+		*waiting = take_line(s, in, rc, ev);
+		if (jv_get_kind(*waiting) != JV_KIND_NULL)
+			return;
+	}
+}
+
+/* At the end of input: a worker whose events are all written gets its end
+ * of file (it answers the rest and exits). */
+static void close_inputs(struct sender *s)
+{
+	for (int i = 0; i < s->ndests; i++) {
+		struct worker *w = &s->dests[i].work;
+		if (w->to && bot_writer_queued(w->to) == 0) {
+			close(bot_writer_fd(w->to));
+			bot_writer_free(w->to);
+			w->to = NULL;
+		}
+	}
+}
+
+static void want_fds(struct sender *s, struct bot_poll *p, struct bot_reader *in, jv waiting)
+{
+	if (!bot_reader_eof(in) && jv_get_kind(waiting) == JV_KIND_NULL && !too_much_waits(s))
+		bot_poll_want(p, STDIN_FILENO, POLLIN);
+	for (int i = 0; i < s->ndests; i++) {
+		struct worker *w = &s->dests[i].work;
+		if (!w->pid)
+			continue;
+		bot_poll_want(p, bot_reader_fd(w->from), POLLIN);
+		if (w->to && bot_writer_queued(w->to))
+			bot_poll_want(p, bot_writer_fd(w->to), POLLOUT);
+	}
+}
+
+static int workers_left(const struct sender *s)
+{
+	for (int i = 0; i < s->ndests; i++)
+		if (s->dests[i].work.pid)
+			return 1;
+	return 0;
+}
+
+/* After a wait: flush to the workers, read their answers, read input. */
+static void turn_fds(struct sender *s, struct bot_poll *p, struct bot_reader *in)
+{
+	for (int i = 0; i < s->ndests; i++) {
+		struct dest *d = &s->dests[i];
+		if (!d->work.pid)
+			continue;
+		if (d->work.to && (bot_poll_revents(p, bot_writer_fd(d->work.to)) & (POLLOUT | POLLERR)))
+			bot_writer_try_flush(d->work.to);
+		if (bot_poll_revents(p, bot_reader_fd(d->work.from))) {
+			int rc = bot_reader_fill(d->work.from);
+			take_answers(s, d);
+			if (rc <= 0)
+				end_worker(s, d);
+		}
+	}
+	if (bot_poll_revents(p, STDIN_FILENO) && bot_reader_fill(in) < 0) {
+		bot_error("<stdin>: %s", strerror(errno));
+		s->worst = BOT_EX_IOERR;
+	}
+}
+
+/* After stdout failed: the workers stop (what they hold is not sent). */
+static void stop_workers(struct sender *s)
+{
+	for (int i = 0; i < s->ndests; i++)
+		if (s->dests[i].work.pid) {
+			kill(s->dests[i].work.pid, SIGTERM);
+			end_worker(s, &s->dests[i]);
+		}
+	while (s->slots) {
+		struct slot *o = s->slots;
+		s->slots = o->next;
+		jv_free(o->line);
+		free(o);
+	}
+	s->slots_end = &s->slots;
+	s->nslots = 0;
+}
+
+static int run_fanout(struct sender *s)
+{
+	struct bot_reader *in = bot_reader_new(STDIN_FILENO, "<stdin>",
+	                                       (size_t)bot_cfg_int(s->cfg, "max-line", 0));
+	struct bot_poll p = BOT_POLL_INIT;
+	jv waiting = jv_null();
+	s->ordered = 1;
+	s->slots_end = &s->slots;
+	for (;;) {
+		take_input(s, in, &waiting);
+		if (s->worst == BOT_EX_IOERR)
+			break;
+		int done = bot_reader_eof(in) && jv_get_kind(waiting) == JV_KIND_NULL;
+		if (done)
+			close_inputs(s);
+		if (done && !workers_left(s))
+			break;
+		bot_poll_reset(&p);
+		want_fds(s, &p, in, waiting);
+		if (bot_poll_wait(&p) < 0 && errno != EINTR) {
+			bot_error("poll: %s", strerror(errno));
+			s->worst = BOT_EX_SOFTWARE;
+			break;
+		}
+		turn_fds(s, &p, in);
+	}
+	stop_workers(s);   /* none left, but after a failure here */
+	jv_free(waiting);
+	bot_poll_free(&p);
+	bot_reader_free(in);
+	return s->worst;
+}
+
 static int run(struct sender *s)
 {
 	s->w = bot_writer_new(STDOUT_FILENO);
@@ -868,7 +1316,9 @@ static int run(struct sender *s)
 	} else if (jv_array_length(jv_copy(s->cfg->operands))) {
 		bot_error("text to send needs --to (or give events on standard input)");
 		code = BOT_EX_USAGE;
-	} else
+	} else if (s->ndests > 1 || s->route_any)
+		code = run_fanout(s);
+	else
 		code = run_filter(s);
 	bot_writer_free(s->w);
 	return code;

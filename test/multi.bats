@@ -185,6 +185,57 @@ for l in sys.stdin:
 	assert_line --index 1 '{"chat_id":'"$TG_CHAT"',"text":"the first","parse_mode":"HTML"}'
 }
 
+@test "a network that waits out a rate limit holds up the delivery of only its own events; the answers keep the input's order" {
+	# Telegram says: wait 3 s, once; Zulip answers at once
+	tg_start '[]' '[{"path":"/sendMessage$","status":429,"body":{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 3","parameters":{"retry_after":3}}}]'
+	zl_start
+	run --separate-stderr bot-send -b telegram -b zulip --session none <<-EOF
+		{"type":"message","backend":"telegram","to":"$TG_CHAT","body":"t1"}
+		{"type":"message","backend":"telegram","to":"$TG_CHAT","body":"t2"}
+		{"type":"message","backend":"zulip","to":"ops/deploys","body":"z1"}
+		{"type":"connection","state":"connected","backend":"zulip"}
+		{"type":"message","backend":"zulip","to":"ops/deploys","body":"z2"}
+	EOF
+	assert_success
+	# one answer each, in the input's order, each naming its instance; the
+	# report passed on in its place
+	run jq -r '[.type, .backend] | join(" ")' <<< "$output"
+	assert_output "$(printf '%s\n' 'sent telegram' 'sent telegram' 'sent zulip' 'connection zulip' 'sent zulip')"
+	# both of Zulip's went out while Telegram waited: before its second try
+	zl_t=$(jq -s '[.[] | select(.path == "/api/v1/messages" and .method == "POST") | .t] | max' "$ZL_LOG")
+	tg_t=$(jq -s --arg m "/bot$TG_TOKEN/sendMessage" '[.[] | select(.path == $m) | .t] | .[1]' "$TG_LOG")
+	assert_equal "$(jq -n "$zl_t < $tg_t")" true
+	run tg_calls sendMessage
+	assert_output "$(printf '%s\n' '{"chat_id":'"$TG_CHAT"',"text":"t1","parse_mode":"HTML"}' \
+		'{"chat_id":'"$TG_CHAT"',"text":"t1","parse_mode":"HTML"}' '{"chat_id":'"$TG_CHAT"',"text":"t2","parse_mode":"HTML"}')"
+}
+
+@test "an instance's sender that dies is answered for: its event comes back as send_failed with the original, the others go on" {
+	# Telegram holds the first message for 30 s; meanwhile its sender is killed
+	tg_start '[]' '[{"path":"/sendMessage$","delay":30,"body":{"ok":true,"result":{"message_id":9,"date":1700000000,"chat":{"id":1,"type":"private"},"text":"x"}}}]'
+	zl_start
+	mkfifo "$W/in"
+	bot-send -b telegram -b zulip --session none < "$W/in" > "$W/out" 2> "$W/send.err" 3>&- &
+	local pid=$! worker
+	exec 5> "$W/in"
+	echo '{"type":"message","backend":"telegram","to":"'"$TG_CHAT"'","body":"held"}' >&5
+	for _ in $(seq 200); do [ "$(tg_calls sendMessage | wc -l)" -ge 1 ] && break; sleep 0.05; done
+	worker=$(pgrep -P "$pid")   # the one started so far: Telegram's
+	[ -n "$worker" ]
+	kill -9 "$worker"
+	echo '{"type":"message","backend":"zulip","to":"ops/deploys","body":"z1"}' >&5
+	exec 5>&-
+	local status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 75
+	run jq -c '[.type, .code // .backend, .event.body]' "$W/out"
+	assert_output "$(printf '%s\n' '["error","send_failed","held"]' '["sent","zulip",null]')"
+	run cat "$W/send.err"
+	assert_output "bot-send: error: send_failed: telegram: its sender ended (exit 137) before it answered"
+	run zl_calls POST '^/api/v1/messages$'
+	assert_output --partial 'content=z1'
+}
+
 @test "an instance's profile must exist, and a profile is a safe name" {
 	run --separate-stderr bot-listen -b irc@nowhere
 	assert_failure 78
