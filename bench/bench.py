@@ -1302,7 +1302,8 @@ def fig_route(a):
     """The cost per event of routing (issue 22): bot-send delivering N
     messages to one text instance, beside the same N spread by their
     backend field over two instances (-b text@a -b text@b, each from its
-    profile), per CPU second."""
+    profile, each delivered to by a worker process of its own), per CPU
+    second, the workers' included."""
     n = 20000 if a.quick else 100000
     d = tempfile.mkdtemp(prefix="bench-route.")
     try:

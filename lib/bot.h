@@ -192,6 +192,8 @@ int bot_reader_fill(struct bot_reader *r);
  * and the one-line message has been logged.  0: no complete line buffered
  * (at end of input, a last line without newline is still returned). */
 int bot_reader_next(struct bot_reader *r, jv *ev);
+/* ev NULL: the next complete line is not parsed, only taken (1; see
+ * bot_reader_raw), for lines from a writer of our own. */
 /* Blocking convenience: fill until a line or the end.  1, -1 as above, 0 at
  * end of input, -2 read error. */
 int bot_read_event(struct bot_reader *r, jv *ev);

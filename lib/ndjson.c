@@ -224,7 +224,9 @@ int bot_reader_next(struct bot_reader *r, jv *ev)
 {
 	for (;;) {
 		if (r->skipping) {
-			int rc = reader_skip(r, ev);
+			jv bad = jv_null();
+			int rc = reader_skip(r, ev ? ev : &bad);
+			jv_free(bad);
 			if (rc == 0)
 				return 0;
 			return rc;
@@ -258,6 +260,8 @@ int bot_reader_next(struct bot_reader *r, jv *ev)
 		r->rawlen = linelen;
 		if (blank(line, linelen))
 			continue;
+		if (!ev)
+			return 1;   /* the line alone (bot_reader_raw) */
 		return reader_parse(r, line, linelen, ev);
 	}
 }

@@ -939,28 +939,27 @@ static size_t answer_line_max(const struct sender *s)
 	return 2 * (n > 0 ? (size_t)n : BOT_LINE_MAX_DEFAULT) + 65536;
 }
 
-static void write_line(struct sender *s, const char *line, size_t len)
-{
-	if (s->worst == BOT_EX_IOERR)
-		return;   /* said once */
-	if (bot_write_raw(s->w, line, len) < 0 || bot_writer_flush(s->w) < 0) {
-		bot_error("stdout: %s", strerror(errno));
-		s->worst = BOT_EX_IOERR;
-	}
-}
-
-/* Write the lines whose turn has come. */
+/* Write the lines whose turn has come, in one write when they can. */
 static void write_slots(struct sender *s)
 {
+	int wrote = 0;
 	while (s->slots && jv_get_kind(s->slots->line) == JV_KIND_STRING) {
 		struct slot *o = s->slots;
-		write_line(s, jv_string_value(o->line), (size_t)jv_string_length_bytes(jv_copy(o->line)));
+		if (s->worst != BOT_EX_IOERR && bot_write_raw(s->w, jv_string_value(o->line),
+		                                              (size_t)jv_string_length_bytes(jv_copy(o->line))) < 0)
+			wrote = -1;
+		else
+			wrote = wrote ? wrote : 1;
 		s->slots = o->next;
 		if (!s->slots)
 			s->slots_end = &s->slots;
 		s->nslots--;
 		jv_free(o->line);
 		free(o);
+	}
+	if (s->worst != BOT_EX_IOERR && wrote && (wrote < 0 || bot_writer_flush(s->w) < 0)) {
+		bot_error("stdout: %s", strerror(errno));   /* said once */
+		s->worst = BOT_EX_IOERR;
 	}
 }
 
@@ -1053,12 +1052,17 @@ static struct pend *next_pend(struct worker *w)
 static void take_answers(struct sender *s, struct dest *d)
 {
 	struct worker *w = &d->work;
-	jv ans;
-	int rc;
-	while ((rc = bot_reader_next(w->from, &ans)) != 0) {
-		struct pend *p = next_pend(w);
-		const char *type = rc > 0 ? bot_str(ans, "type") : NULL;
-		if (p && type && !strcmp(type, "sent"))
+	for (;;) {
+		/* only a copy's answer is read: the rest pass as they came */
+		struct pend *p = w->pend;
+		jv ans = jv_null();
+		int copy = p && has_field(p->ev, "relayed_from");
+		int rc = bot_reader_next(w->from, copy ? &ans : NULL);
+		if (rc == 0)
+			break;
+		p = next_pend(w);
+		const char *type = copy && rc > 0 ? bot_str(ans, "type") : NULL;
+		if (type && !strcmp(type, "sent"))
 			remember_copy(s, d, p->ev, ans);
 		size_t len;
 		const char *raw = bot_reader_raw(w->from, &len);
@@ -1108,11 +1112,13 @@ static void end_worker(struct sender *s, struct dest *d)
 }
 
 /* Give ev (consumed) to its instance's worker, started when it has none,
- * or answer it here when it cannot go. */
-static void route(struct sender *s, jv ev)
+ * or answer it here when it cannot go.  raw: the line as it came, which
+ * goes as it is unless a copy was resolved into it (NULL: dump ev). */
+static void route(struct sender *s, jv ev, const char *raw, size_t rawlen)
 {
 	jv valid = jv_invalid();
 	struct dest *d = dest_for(s, ev, &valid);
+	int names_copy = has_field(ev, "replaces_copy_of") || has_field(ev, "reacted_to_copy_of");
 	if (d)
 		valid = resolve_copy(s, d, jv_copy(ev));
 	if (jv_is_valid(valid) && !d->work.pid && start_worker(s, d) < 0) {
@@ -1130,7 +1136,12 @@ static void route(struct sender *s, jv ev)
 	p->slot = add_slot(s, jv_null());
 	*d->work.pend_end = p;
 	d->work.pend_end = &p->next;
-	bot_write(d->work.to, valid);   /* a worker that died is seen at its end of file */
+	/* a worker that died is seen at its end of file */
+	if (raw && !names_copy) {
+		jv_free(valid);
+		bot_write_raw(d->work.to, raw, rawlen);
+	} else
+		bot_write(d->work.to, valid);
 }
 
 static int all_answered(const struct sender *s)
@@ -1165,7 +1176,9 @@ static jv take_line(struct sender *s, struct bot_reader *in, int rc, jv ev)
 	if (disposition_of(ev) == DELIVER) {
 		if (!all_answered(s) && (has_field(ev, "replaces_copy_of") || has_field(ev, "reacted_to_copy_of")))
 			return ev;
-		route(s, ev);
+		size_t len;
+		const char *raw = bot_reader_raw(in, &len);
+		route(s, ev, raw, len);
 		return jv_null();
 	}
 	size_t len;
@@ -1182,7 +1195,7 @@ static void take_input(struct sender *s, struct bot_reader *in, jv *waiting)
 	if (jv_get_kind(*waiting) != JV_KIND_NULL) {
 		if (!all_answered(s))
 			return;
-		route(s, *waiting);
+		route(s, *waiting, NULL, 0);
 		*waiting = jv_null();
 	}
 	jv ev;
