@@ -202,6 +202,8 @@ const char *bot_reader_raw(const struct bot_reader *r, size_t *len);
 long bot_reader_lineno(const struct bot_reader *r);
 const char *bot_reader_name(const struct bot_reader *r);
 int bot_reader_pending(const struct bot_reader *r);  /* a line is buffered */
+/* At end of input, only the start of a line is left (its writer died). */
+int bot_reader_partial(const struct bot_reader *r);
 int bot_reader_eof(const struct bot_reader *r);
 int bot_reader_fd(const struct bot_reader *r);
 

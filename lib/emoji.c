@@ -156,6 +156,15 @@ static int utf8_put(unsigned long c, char *out)
 	return 4;
 }
 
+/* 1 when c has no place in an emoji: controls (C0, DEL, C1), the bidi
+ * controls that reorder the text around them, noncharacters.  (ASCII
+ * digits, # and * stay: keycaps are "0031-20e3".) */
+static int no_emoji_part(unsigned long c)
+{
+	return c < 0x20 || (c >= 0x7f && c < 0xa0) || (c >= 0x202a && c <= 0x202e) ||
+	       (c >= 0x2066 && c <= 0x2069) || (c >= 0xfdd0 && c <= 0xfdef) || (c & 0xfffe) == 0xfffe;
+}
+
 /* Code points in an emoji at most (the longest sequences have 10). */
 #define CODE_POINTS_MAX 16
 
@@ -163,20 +172,23 @@ jv bot_emoji_from_code(const char *code)
 {
 	char out[CODE_POINTS_MAX * 4 + 1];
 	size_t len = 0;
+	int pictured = 0;   /* one code point at least past Latin-1's text */
 	for (int n = 0; code && *code; n++) {
 		size_t digits = strspn(code, "0123456789abcdefABCDEF");
-		if (n == CODE_POINTS_MAX || digits == 0 || digits > 6 || (code[digits] && code[digits] != '-'))
+		if (n == CODE_POINTS_MAX || digits == 0 || digits > 6 ||
+		    (code[digits] && (code[digits] != '-' || !code[digits + 1])))
 			return jv_invalid();
 		char hex[8];
 		snprintf(hex, sizeof hex, "%.*s", (int)digits, code);
 		unsigned long c = strtoul(hex, NULL, 16);
-		int w = c < 0x20 || c == 0x7f ? 0 : utf8_put(c, out + len);
+		int w = no_emoji_part(c) ? 0 : utf8_put(c, out + len);
 		if (w == 0)
-			return jv_invalid();   /* a control character is no emoji */
+			return jv_invalid();
+		pictured |= c >= 0xa0;
 		len += (size_t)w;
 		code += digits + (code[digits] == '-');
 	}
-	return len ? jv_string_sized(out, (int)len) : jv_invalid();
+	return len && pictured ? jv_string_sized(out, (int)len) : jv_invalid();
 }
 
 /* Whose names a name given alone is read in, after the target's own. */
@@ -205,7 +217,9 @@ jv bot_emoji_for(jv ev, enum bot_emoji_names to)
 	if (to == BOT_EMOJI_ASIS)
 		return ev;
 	const struct emoji *e = meant(ev, to);
-	const char *given = bot_str(ev, "reaction_name");
+	const char *given = bot_str(ev, "reaction_name"), *emoji = bot_str(ev, "emoji");
+	if (!e && to == BOT_EMOJI_UNICODE && emoji && *emoji && (!given || strcmp(given, emoji)))
+		return jv_object_set(ev, jv_string("reaction_name"), jv_string(emoji));   /* 🦩: any emoji */
 	jv name = jv_invalid();
 	if (e && to != BOT_EMOJI_UNICODE && find(given, to) == e) {
 		/* already one of its names there: "thumbsup" stays, ":tada:" is "tada" */

@@ -292,6 +292,11 @@ const char *bot_reader_name(const struct bot_reader *r) { return r->name; }
 int bot_reader_eof(const struct bot_reader *r) { return r->eof && r->off == r->len; }
 int bot_reader_fd(const struct bot_reader *r) { return r->fd; }
 
+int bot_reader_partial(const struct bot_reader *r)
+{
+	return r->eof && !r->skipping && r->len > r->off && !memchr(r->buf + r->off, '\n', r->len - r->off);
+}
+
 int bot_reader_pending(const struct bot_reader *r)
 {
 	if (r->skipping)

@@ -697,10 +697,14 @@ static const char *one_shot_to(const struct bot_config *cfg)
 	return to;
 }
 
+static size_t answer_line_max(const struct sender *s);
+
 static int run_filter(struct sender *s)
 {
-	struct bot_reader *r = bot_reader_new(STDIN_FILENO, "<stdin>",
-	                                      (size_t)bot_cfg_int(s->cfg, "max-line", 0));
+	/* a worker's lines were measured by the parent; a resolved copy or a
+	 * dump may make one longer */
+	size_t max = s->only ? answer_line_max(s) : (size_t)bot_cfg_int(s->cfg, "max-line", 0);
+	struct bot_reader *r = bot_reader_new(STDIN_FILENO, "<stdin>", max);
 	jv ev;
 	int rc;
 	while ((rc = bot_read_event(r, &ev)) != 0 && s->worst != BOT_EX_IOERR) {
@@ -981,12 +985,16 @@ static struct slot *add_slot(struct sender *s, jv line)
  * answers on out; then the process ends with run_filter's code. */
 static void run_worker(struct sender *s, struct dest *d, int in, int out)
 {
-	for (int i = 0; i < s->ndests; i++) {   /* the other workers' pipes are not ours */
-		struct worker *w = &s->dests[i].work;
-		if (w->pid) {
-			close(bot_reader_fd(w->from));
-			if (w->to)
-				close(bot_writer_fd(w->to));
+	for (int i = 0; i < s->ndests; i++) {   /* the other instances are not ours */
+		struct dest *o = &s->dests[i];
+		if (o->work.pid) {
+			close(bot_reader_fd(o->work.from));
+			if (o->work.to)
+				close(bot_writer_fd(o->work.to));
+		}
+		if (o != d && o->be) {   /* (its files: a reader must see their end) */
+			o->b->close(o->be);
+			o->be = NULL;
 		}
 	}
 	if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0)
@@ -1038,6 +1046,11 @@ static int start_worker(struct sender *s, struct dest *d)
 	return 0;
 }
 
+static int names_a_copy(jv ev)
+{
+	return has_field(ev, "replaces_copy_of") || has_field(ev, "reacted_to_copy_of");
+}
+
 /* The oldest event the worker has not answered (its pend, taken off). */
 static struct pend *next_pend(struct worker *w)
 {
@@ -1053,10 +1066,12 @@ static void take_answers(struct sender *s, struct dest *d)
 {
 	struct worker *w = &d->work;
 	for (;;) {
+		if (bot_reader_partial(w->from))
+			break;   /* a worker cut short mid-line: end_worker answers for it */
 		/* only a copy's answer is read: the rest pass as they came */
 		struct pend *p = w->pend;
 		jv ans = jv_null();
-		int copy = p && has_field(p->ev, "relayed_from");
+		int copy = p && (has_field(p->ev, "relayed_from") || names_a_copy(p->ev));
 		int rc = bot_reader_next(w->from, copy ? &ans : NULL);
 		if (rc == 0)
 			break;
@@ -1066,8 +1081,21 @@ static void take_answers(struct sender *s, struct dest *d)
 			remember_copy(s, d, p->ev, ans);
 		size_t len;
 		const char *raw = bot_reader_raw(w->from, &len);
-		jv line = rc > 0 ? jv_string_sized(raw, (int)len) : jv_dump_string(jv_copy(ans), 0);
-		jv_free(ans);
+		jv line;
+		if (type && !strcmp(type, "error") && names_a_copy(p->ev)) {
+			/* the event as it came, not as it was resolved for the worker */
+			line = jv_dump_string(jv_object_set(ans, jv_string("event"), jv_copy(p->ev)), 0);
+		} else {
+			if (rc > 0)
+				line = jv_string_sized(raw, (int)len);
+			else if (copy)
+				line = jv_dump_string(jv_copy(ans), 0);   /* the reader's bad_input */
+			else
+				line = jv_dump_string(answer_event(s, bot_fail_code("send_failed", 1,
+				        "%s: its sender's answer was too long to read", d->name),
+				        p ? jv_copy(p->ev) : jv_null()), 0);
+			jv_free(ans);
+		}
 		if (p) {
 			p->slot->line = line;
 			jv_free(p->ev);
@@ -1105,7 +1133,8 @@ static void end_worker(struct sender *s, struct dest *d)
 		close(bot_writer_fd(w->to));
 		bot_writer_free(w->to);
 	}
-	close(bot_reader_fd(w->from));
+	if (s->worst != BOT_EX_IOERR)   /* (stop_workers closed it) */
+		close(bot_reader_fd(w->from));
 	bot_reader_free(w->from);
 	memset(w, 0, sizeof *w);
 	write_slots(s);
@@ -1118,7 +1147,7 @@ static void route(struct sender *s, jv ev, const char *raw, size_t rawlen)
 {
 	jv valid = jv_invalid();
 	struct dest *d = dest_for(s, ev, &valid);
-	int names_copy = has_field(ev, "replaces_copy_of") || has_field(ev, "reacted_to_copy_of");
+	int names_copy = names_a_copy(ev);
 	if (d)
 		valid = resolve_copy(s, d, jv_copy(ev));
 	if (jv_is_valid(valid) && !d->work.pid && start_worker(s, d) < 0) {
@@ -1174,7 +1203,7 @@ static jv take_line(struct sender *s, struct bot_reader *in, int rc, jv ev)
 		return jv_null();
 	}
 	if (disposition_of(ev) == DELIVER) {
-		if (!all_answered(s) && (has_field(ev, "replaces_copy_of") || has_field(ev, "reacted_to_copy_of")))
+		if (!all_answered(s) && names_a_copy(ev))
 			return ev;
 		size_t len;
 		const char *raw = bot_reader_raw(in, &len);
@@ -1221,9 +1250,10 @@ static void close_inputs(struct sender *s)
 	}
 }
 
-static void want_fds(struct sender *s, struct bot_poll *p, struct bot_reader *in, jv waiting)
+static void want_fds(struct sender *s, struct bot_poll *p, struct bot_reader *in, jv waiting,
+                     int in_failed)
 {
-	if (!bot_reader_eof(in) && jv_get_kind(waiting) == JV_KIND_NULL && !too_much_waits(s))
+	if (!in_failed && !bot_reader_eof(in) && jv_get_kind(waiting) == JV_KIND_NULL && !too_much_waits(s))
 		bot_poll_want(p, STDIN_FILENO, POLLIN);
 	for (int i = 0; i < s->ndests; i++) {
 		struct worker *w = &s->dests[i].work;
@@ -1244,7 +1274,7 @@ static int workers_left(const struct sender *s)
 }
 
 /* After a wait: flush to the workers, read their answers, read input. */
-static void turn_fds(struct sender *s, struct bot_poll *p, struct bot_reader *in)
+static void turn_fds(struct sender *s, struct bot_poll *p, struct bot_reader *in, int *in_failed)
 {
 	for (int i = 0; i < s->ndests; i++) {
 		struct dest *d = &s->dests[i];
@@ -1259,20 +1289,31 @@ static void turn_fds(struct sender *s, struct bot_poll *p, struct bot_reader *in
 				end_worker(s, d);
 		}
 	}
-	if (bot_poll_revents(p, STDIN_FILENO) && bot_reader_fill(in) < 0) {
+	if (bot_poll_revents(p, STDIN_FILENO) && !*in_failed && bot_reader_fill(in) < 0) {
+		/* an end of input: what was read is still delivered and answered */
 		bot_error("<stdin>: %s", strerror(errno));
-		s->worst = BOT_EX_IOERR;
+		*in_failed = 1;
 	}
 }
 
-/* After stdout failed: the workers stop (what they hold is not sent). */
+/* After stdout failed: the workers stop (what they hold is not sent).
+ * Their pipes are closed first, so that none waits on us; SIGKILL, since
+ * a SIGTERM ignored by whoever started us is ignored by them too. */
 static void stop_workers(struct sender *s)
 {
-	for (int i = 0; i < s->ndests; i++)
-		if (s->dests[i].work.pid) {
-			kill(s->dests[i].work.pid, SIGTERM);
-			end_worker(s, &s->dests[i]);
+	for (int i = 0; i < s->ndests; i++) {
+		struct worker *w = &s->dests[i].work;
+		if (!w->pid)
+			continue;
+		if (w->to) {
+			close(bot_writer_fd(w->to));
+			bot_writer_free(w->to);
+			w->to = NULL;
 		}
+		close(bot_reader_fd(w->from));
+		kill(w->pid, SIGKILL);
+		end_worker(s, &s->dests[i]);
+	}
 	while (s->slots) {
 		struct slot *o = s->slots;
 		s->slots = o->next;
@@ -1289,30 +1330,33 @@ static int run_fanout(struct sender *s)
 	                                       (size_t)bot_cfg_int(s->cfg, "max-line", 0));
 	struct bot_poll p = BOT_POLL_INIT;
 	jv waiting = jv_null();
+	int in_failed = 0;
 	s->ordered = 1;
 	s->slots_end = &s->slots;
 	for (;;) {
 		take_input(s, in, &waiting);
 		if (s->worst == BOT_EX_IOERR)
-			break;
-		int done = bot_reader_eof(in) && jv_get_kind(waiting) == JV_KIND_NULL;
+			break;   /* stdout */
+		int done = (bot_reader_eof(in) || in_failed) && jv_get_kind(waiting) == JV_KIND_NULL;
 		if (done)
 			close_inputs(s);
 		if (done && !workers_left(s))
 			break;
 		bot_poll_reset(&p);
-		want_fds(s, &p, in, waiting);
+		want_fds(s, &p, in, waiting, in_failed);
 		if (bot_poll_wait(&p) < 0 && errno != EINTR) {
 			bot_error("poll: %s", strerror(errno));
 			s->worst = BOT_EX_SOFTWARE;
 			break;
 		}
-		turn_fds(s, &p, in);
+		turn_fds(s, &p, in, &in_failed);
 	}
 	stop_workers(s);   /* none left, but after a failure here */
 	jv_free(waiting);
 	bot_poll_free(&p);
 	bot_reader_free(in);
+	if (in_failed)
+		note_exit(s, BOT_EX_IOERR);
 	return s->worst;
 }
 

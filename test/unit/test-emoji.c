@@ -71,6 +71,8 @@ static void test_for(void)
 	          "a custom emoji goes as it is");
 	CHECK_STR(name_for(reaction("partyparrot", "🦜"), BOT_EMOJI_SLACK), "partyparrot",
 	          "...even with an emoji the table does not know");
+	CHECK_STR(name_for(reaction("flamingo", "🦩"), BOT_EMOJI_UNICODE), "🦩",
+	          "an emoji the table does not know goes as itself where emoji are names");
 	CHECK_STR(name_for(reaction("tada", NULL), BOT_EMOJI_ASIS), "tada", "as it is: untouched");
 	jv ev = bot_emoji_derive(reaction("thumbsup", NULL), BOT_EMOJI_SLACK);
 	CHECK_STR(bot_str(ev, "emoji"), "👍", "a Slack reaction event gets its emoji");
@@ -85,7 +87,9 @@ static void test_for(void)
 	const char *codes[][2] = {
 		{ "1f44d", "👍" }, { "1f468-200d-1f4bb", "👨‍💻" }, { "2764", "❤" },
 		{ "", NULL }, { "zz", NULL }, { "d800", NULL }, { "0a", NULL }, { "110000", NULL },
-		{ "1f44d--1f44d", NULL }, { "1f44d 1f44d", NULL },
+		{ "1f44d--1f44d", NULL }, { "1f44d 1f44d", NULL }, { "0031-20e3", "1\xe2\x83\xa3" },
+		{ "41", NULL }, { "80", NULL }, { "202e", NULL }, { "202e-1f44d", NULL }, { "fffe", NULL },
+		{ "1f44d-", NULL }, { "1fffe", NULL },
 	};
 	int codes_ok = 1;
 	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
