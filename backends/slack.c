@@ -1370,11 +1370,7 @@ static int submit_reaction(struct job *j, const struct bot_part *part, jv *err)
 		*err = bot_fail_code("bad_input", 0, "reaction: reacted_to.id must be a Slack message id (CHANNEL:TS)");
 		return -1;
 	}
-	/* ":thumbsup:" or "thumbsup" */
-	snprintf(name, sizeof name, "%s", n + (n[0] == ':'));
-	size_t l = strlen(name);
-	if (l && name[l - 1] == ':')
-		name[l - 1] = 0;
+	snprintf(name, sizeof name, "%s", n);   /* without colons: the send queue's (emoji.h) */
 	const char *action = bot_str(part->event, "action");
 	int remove = action && !strcmp(action, "removed");
 	snprintf(j->action, sizeof j->action, "%s", remove ? "removed" : "added");

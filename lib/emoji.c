@@ -212,6 +212,16 @@ static const struct emoji *meant(jv ev, enum bot_emoji_names to)
 	return e;
 }
 
+/* ":tada:" as the name networks want it, "tada"; invalid when name has
+ * no colons around it. */
+static jv without_colons(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+	if (len > 2 && name[0] == ':' && name[len - 1] == ':')
+		return jv_string_sized(name + 1, (int)len - 2);
+	return jv_invalid();
+}
+
 jv bot_emoji_for(jv ev, enum bot_emoji_names to)
 {
 	if (to == BOT_EMOJI_ASIS)
@@ -220,18 +230,16 @@ jv bot_emoji_for(jv ev, enum bot_emoji_names to)
 	const char *given = bot_str(ev, "reaction_name"), *emoji = bot_str(ev, "emoji");
 	if (!e && to == BOT_EMOJI_UNICODE && emoji && *emoji && (!given || strcmp(given, emoji)))
 		return jv_object_set(ev, jv_string("reaction_name"), jv_string(emoji));   /* 🦩: any emoji */
-	jv name = jv_invalid();
-	if (e && to != BOT_EMOJI_UNICODE && find(given, to) == e) {
-		/* already one of its names there: "thumbsup" stays, ":tada:" is "tada" */
-		size_t len = strlen(given);
-		if (given[0] != ':')
-			return ev;
-		name = jv_string_sized(given + 1, (int)len - 2);
-	} else if (e)
+	jv name;
+	if (e && (to == BOT_EMOJI_UNICODE || find(given, to) != e))
 		name = name_in(e, to);
+	else if (to != BOT_EMOJI_UNICODE)
+		name = without_colons(given);   /* one of its names there ("thumbsup" stays), or a custom one */
+	else
+		name = jv_invalid();
 	if (!jv_is_valid(name)) {
 		jv_free(name);
-		return ev;   /* a custom emoji, or one this network has no name for */
+		return ev;   /* as it is: a custom emoji, or one this network has no name for */
 	}
 	return jv_object_set(ev, jv_string("reaction_name"), name);
 }

@@ -240,6 +240,13 @@ static jv check(struct dest *d, jv ev) { return bot_send_check(ev, d->b); }
  * event for a failure, which carries ev. */
 static struct slot *add_slot(struct sender *s, jv line);
 
+/* Keep the worst exit code so far (a failure's, a worker's). */
+static void note_exit(struct sender *s, int ex)
+{
+	if (ex != BOT_EX_OK && (ex > s->worst || s->worst == BOT_EX_OK))
+		s->worst = ex;
+}
+
 /* The one answer to ev (consumed): result, or the failure's error event
  * with ev in it (said on standard error, and the exit code kept). */
 static jv answer_event(struct sender *s, jv result, jv ev)
@@ -253,9 +260,7 @@ static jv answer_event(struct sender *s, jv result, jv ev)
 		if (!strcmp(code, "unsupported") && !one_shot_to(s->cfg)) {
 			bot_debug("%s", why);
 		} else {
-			int ex = bot_fail_exit(result);
-			if (ex > s->worst || s->worst == BOT_EX_OK)
-				s->worst = ex;
+			note_exit(s, bot_fail_exit(result));
 			bot_error("%s: %s", code, why);
 		}
 		result = bot_fail_event(result, ev);
@@ -928,13 +933,6 @@ struct pend {
 	jv ev;
 	struct slot *slot;
 };
-
-/* The exit code, as answer() keeps the worst. */
-static void note_exit(struct sender *s, int ex)
-{
-	if (ex != BOT_EX_OK && (ex > s->worst || s->worst == BOT_EX_OK))
-		s->worst = ex;
-}
 
 /* An answer holds the event it answers: twice the longest line and some. */
 static size_t answer_line_max(const struct sender *s)

@@ -69,6 +69,10 @@ static void test_for(void)
 	CHECK_STR(name_for(reaction("❤", NULL), BOT_EMOJI_UNICODE), "❤️", "an emoji alone, fully qualified");
 	CHECK_STR(name_for(reaction("partyparrot", NULL), BOT_EMOJI_UNICODE), "partyparrot",
 	          "a custom emoji goes as it is");
+	CHECK_STR(name_for(reaction(":partyparrot:", NULL), BOT_EMOJI_ZULIP), "partyparrot",
+	          "...without colons to a network of names");
+	CHECK_STR(name_for(reaction(":partyparrot:", NULL), BOT_EMOJI_UNICODE), ":partyparrot:",
+	          "...and as it is to one of emoji");
 	CHECK_STR(name_for(reaction("partyparrot", "🦜"), BOT_EMOJI_SLACK), "partyparrot",
 	          "...even with an emoji the table does not know");
 	CHECK_STR(name_for(reaction("flamingo", "🦩"), BOT_EMOJI_UNICODE), "🦩",
